@@ -1,0 +1,335 @@
+#!/usr/bin/env bash
+# dev.sh — build, run and test inboxd on Debian 12. See ./dev.sh help.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+# shellcheck source=tests/pg.sh
+source "$ROOT/tests/pg.sh"
+
+DEB_PACKAGES=(
+  build-essential pkg-config meson ninja-build
+  libmicrohttpd-dev libpq-dev libjansson-dev uuid-dev libgnutls28-dev nettle-dev
+  libcriterion-dev libcurl4-gnutls-dev
+  postgresql-15 postgresql-client-15
+  wrk pgbouncer
+)
+ALL_SCOPES="read messages:write drafts:write actions:write outbox:write jobs:write admin"
+DEV_ACCOUNT="Hot Rod AN"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() {
+  printf 'dev.sh: %s\n' "$*" >&2
+  exit 1
+}
+
+usage() {
+  cat <<'EOF'
+Usage: ./dev.sh COMMAND
+
+Commands:
+  deps              install missing Debian packages (apt-get; sudo when not root)
+  run               deps, build ./build, start a private PostgreSQL in .dev/pg unless
+                    DATABASE_URL is set, migrate, seed, print a dev API key, then run
+                    inboxd serve in the foreground (Ctrl-C stops it and the database)
+  test [--no-asan]  deps, build ./build-test and run every test against a throwaway
+                    PostgreSQL, then again in ./build-asan under ASan+UBSan
+                    (--no-asan skips that pass; TESTS="name ..." picks meson tests)
+  help              show this text
+
+Environment: DATABASE_URL (run), INBOXD_LISTEN (default 127.0.0.1:8080), TESTS (test).
+EOF
+}
+
+# ---- deps -------------------------------------------------------------------
+
+is_installed() {
+  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
+}
+
+cmd_deps() {
+  local missing=() p
+  for p in "${DEB_PACKAGES[@]}"; do
+    is_installed "$p" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    return 0
+  fi
+  log "installing missing packages: ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "not root and no sudo: install these packages yourself: ${missing[*]}"
+    sudo=(sudo)
+  fi
+  # stdin from /dev/null: CI has none, and apt must never wait for an answer.
+  "${sudo[@]}" apt-get update </dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" </dev/null
+}
+
+# ---- build ------------------------------------------------------------------
+
+# meson_setup DIR OPTS...: configure DIR, reconfiguring when it already is a build dir
+# (plain `meson setup` refuses an existing one, and --reconfigure applies changed OPTS).
+meson_setup() {
+  local dir="$1"
+  shift
+  if [ -f "$dir/meson-private/coredata.dat" ]; then
+    meson setup --reconfigure "$dir" "$@"
+  else
+    rm -rf "$dir" # a half-made dir from an interrupted setup would make meson refuse
+    meson setup "$dir" "$@"
+  fi
+}
+
+# ---- run --------------------------------------------------------------------
+
+RUN_PG_DIR=""
+SERVE_PID=""
+
+run_cleanup() {
+  trap - EXIT INT TERM
+  if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
+    log "stopping inboxd"
+    kill -TERM "$SERVE_PID" 2>/dev/null || true
+    wait "$SERVE_PID" 2>/dev/null || true
+  fi
+  if [ -n "$RUN_PG_DIR" ]; then
+    log "stopping the private PostgreSQL in $RUN_PG_DIR"
+    pg_stop "$RUN_PG_DIR" || true
+  fi
+}
+
+cmd_run() {
+  cmd_deps
+  # Set up once; later runs keep whatever options the developer gave build/.
+  if [ ! -f build/meson-private/coredata.dat ]; then
+    meson_setup build --buildtype=debugoptimized
+  fi
+  meson compile -C build
+
+  # Stop whatever we started on every exit path; INT/TERM exit with the usual codes.
+  trap run_cleanup EXIT
+  trap 'run_cleanup; exit 130' INT
+  trap 'run_cleanup; exit 143' TERM
+
+  local dev="$ROOT/.dev"
+  mkdir -p "$dev"
+  if [ -z "${DATABASE_URL:-}" ]; then
+    RUN_PG_DIR="$dev/pg"
+    log "starting a private PostgreSQL in $RUN_PG_DIR"
+    pg_start "$RUN_PG_DIR"
+    if [ "$PG_INITIALISED" = 1 ]; then
+      rm -f "$dev/dev-key" "$dev/dev-key.db" # a new cluster knows no old key
+    fi
+    DATABASE_URL="$(pg_url "$RUN_PG_DIR")"
+    export DATABASE_URL
+  fi
+
+  log "migrating"
+  build/inboxd migrate
+  log "seeding"
+  build/inboxd seed
+
+  # Keep one dev key per database: re-use it while DATABASE_URL is the same one.
+  local key=""
+  if [ -s "$dev/dev-key" ] && [ "$(cat "$dev/dev-key.db" 2>/dev/null || true)" = "$DATABASE_URL" ]; then
+    key="$(cat "$dev/dev-key")"
+  else
+    log "creating a dev key with every scope"
+    key="$(build/inboxd keys create --account "$DEV_ACCOUNT" --name "dev-$(date +%Y%m%d%H%M%S)" --scopes "$ALL_SCOPES" | tail -n 1)"
+    [ -n "$key" ] || die "inboxd keys create printed no key"
+    (
+      umask 077
+      printf '%s\n' "$key" >"$dev/dev-key"
+      printf '%s\n' "$DATABASE_URL" >"$dev/dev-key.db"
+    )
+    chmod 600 "$dev/dev-key" "$dev/dev-key.db"
+  fi
+
+  local listen="${INBOXD_LISTEN:-127.0.0.1:8080}"
+  cat <<EOF
+
+  inboxd dev key (all scopes, saved in .dev/dev-key):
+
+    $key
+
+  Try it:
+    curl -H "Authorization: Bearer $key" http://$listen/v1/account
+
+  DATABASE_URL=$DATABASE_URL
+  Ctrl-C stops inboxd$([ -n "$RUN_PG_DIR" ] && echo " and the private database").
+
+EOF
+
+  # In the background plus wait, so a SIGTERM to this script runs the trap at once
+  # instead of after inboxd exits on its own.
+  build/inboxd serve &
+  SERVE_PID=$!
+  local rc=0
+  wait "$SERVE_PID" || rc=$?
+  SERVE_PID=""
+  return "$rc"
+}
+
+# ---- test -------------------------------------------------------------------
+
+TEST_TMP=""
+TEST_PG_DIR=""
+
+test_cleanup() {
+  trap - EXIT INT TERM
+  if [ -n "$TEST_PG_DIR" ]; then
+    pg_stop "$TEST_PG_DIR" || true
+  fi
+  if [ -n "$TEST_TMP" ]; then
+    rm -rf "$TEST_TMP"
+  fi
+}
+
+# Totals over all passes, for the closing line.
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+FAILED_STEPS=()
+
+# tally NAME LOG RC: add the Criterion "Synthesis" lines of LOG to the totals;
+# meson-level failures without one (a crash before Criterion
+# reports, a timeout) count as at least one failure, so the closing line agrees with
+# the exit code.
+tally() {
+  local name="$1" logf="$2" rc="$3"
+  local passing failing crashing
+  read -r passing failing crashing < <(
+    sed 's/\x1b\[[0-9;]*m//g' "$logf" | awk '
+      /Synthesis: Tested:/ {
+        for (i = 1; i <= NF; i++) {
+          if ($i == "Passing:") p += $(i + 1)
+          if ($i == "Failing:") f += $(i + 1)
+          if ($i == "Crashing:") c += $(i + 1)
+        }
+      }
+      END { print p + 0, f + 0, c + 0 }'
+  )
+  local failed=$((failing + crashing))
+  # Criterion runs each test in a forked worker and records its result before the
+  # worker exits, so a leak LeakSanitizer reports at exit does not fail the test:
+  # count sanitizer reports from the log (also those of inboxd child processes).
+  local leaks other
+  leaks="$(grep -cE '==[0-9]+==ERROR: LeakSanitizer' "$logf" || true)"
+  other="$(grep -cE '==[0-9]+==ERROR: AddressSanitizer|: runtime error: ' "$logf" || true)"
+  if [ "$((leaks + other))" -gt 0 ]; then
+    log "$name: sanitizer reports in the log: $leaks leak, $other other"
+    [ "$rc" -ne 0 ] || FAILED_STEPS+=("$name sanitizers")
+    # ASan/UBSan errors normally crash a test, which Criterion counted already.
+    failed=$((failed + leaks + (failed == 0 ? other : 0)))
+    passing=$((passing > leaks ? passing - leaks : 0)) # a leaking test did not pass
+  fi
+  if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    local meson_fail
+    meson_fail="$(sed 's/\x1b\[[0-9;]*m//g' "$logf" | awk '/^(Fail|Timeout|Unexpected Pass):/ { n += $2 } END { print n + 0 }')"
+    failed=$((meson_fail > 0 ? meson_fail : 1))
+  fi
+  log "$name: $passing passed, $failed failed (criterion: $failing failing, $crashing crashing)"
+  TOTAL_PASSED=$((TOTAL_PASSED + passing))
+  TOTAL_FAILED=$((TOTAL_FAILED + failed))
+}
+
+# test_pass NAME BUILDDIR MESON_TEST_EXTRA... -- SETUP_OPTS...: build and test one
+# configuration; failures are recorded, not fatal, so every pass reports.
+test_pass() {
+  local name="$1" dir="$2"
+  shift 2
+  local extra=()
+  while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
+    extra+=("$1")
+    shift
+  done
+  shift # --
+  log "$name: configuring $dir ($*)"
+  if ! meson_setup "$dir" "$@" || ! meson compile -C "$dir"; then
+    log "$name: build failed (counted as 1 failure)"
+    FAILED_STEPS+=("$name build")
+    TOTAL_FAILED=$((TOTAL_FAILED + 1))
+    return 0
+  fi
+  # Tests may stop the database and leave it down on failure: make sure it is up.
+  pg_start "$TEST_PG_DIR"
+  local tests=()
+  if [ -n "${TESTS:-}" ]; then
+    read -r -a tests <<<"$TESTS"
+  fi
+  log "$name: running tests"
+  local logf="$TEST_TMP/$name.log" rc=0
+  meson test -C "$dir" --print-errorlogs --verbose "${extra[@]}" "${tests[@]}" 2>&1 | tee "$logf" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    FAILED_STEPS+=("$name tests")
+  fi
+  tally "$name" "$logf" "$rc"
+}
+
+cmd_test() {
+  local asan=1 arg
+  for arg in "$@"; do
+    case "$arg" in
+      --no-asan) asan=0 ;;
+      *) die "unknown option for test: $arg" ;;
+    esac
+  done
+  local start=$SECONDS
+  cmd_deps
+
+  trap test_cleanup EXIT
+  trap 'test_cleanup; exit 130' INT
+  trap 'test_cleanup; exit 143' TERM
+  TEST_TMP="$(mktemp -d)"
+  chmod 755 "$TEST_TMP" # the postgres user must enter it to reach the cluster below
+  TEST_PG_DIR="$TEST_TMP/pg"
+  log "starting a throwaway PostgreSQL in $TEST_PG_DIR"
+  pg_start "$TEST_PG_DIR"
+
+  INBOXD_TEST_DATABASE_URL="$(pg_url "$TEST_PG_DIR")"
+  export INBOXD_TEST_DATABASE_URL
+  export INBOXD_TEST_PG_RESTART="$TEST_PG_DIR/restart.sh"
+  export INBOXD_TEST_PG_STOP="$TEST_PG_DIR/stop.sh"
+  export INBOXD_TEST_PG_START="$TEST_PG_DIR/start.sh"
+
+  test_pass test build-test -- -Dwerror=true --buildtype=debug
+
+  if [ "$asan" = 1 ]; then
+    export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1"
+    export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+    # Known leaks in system libraries, if any, go in tests/lsan.supp.
+    if [ -f "$ROOT/tests/lsan.supp" ]; then
+      export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
+    fi
+    # Sanitized code is slower: give meson's per-test timeouts room.
+    test_pass asan build-asan --timeout-multiplier 3 -- \
+      -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true --buildtype=debug
+  fi
+
+  test_cleanup
+  log "elapsed: $((SECONDS - start))s"
+  if [ "${#FAILED_STEPS[@]}" -gt 0 ]; then
+    log "failed: ${FAILED_STEPS[*]}"
+  fi
+  echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
+  [ "${#FAILED_STEPS[@]}" -eq 0 ]
+}
+
+# ---- main -------------------------------------------------------------------
+
+main() {
+  local cmd="${1:-help}"
+  [ "$#" -gt 0 ] && shift
+  case "$cmd" in
+    deps) cmd_deps ;;
+    run) cmd_run "$@" ;;
+    test) cmd_test "$@" ;;
+    help | -h | --help) usage ;;
+    *)
+      usage >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,55 @@
+/*
+ * auth: API keys and the caller identity they give.
+ *
+ * A key is `ibx_<8 hex>_<43 base64url>`; the first part is its visible
+ * prefix, the whole key's SHA-256 (hex) is all that is stored. A looked-up
+ * key is cached for key_cache_ms (at most one second) so a revocation takes
+ * effect everywhere within that time.
+ */
+#ifndef INBOXD_AUTH_H
+#define INBOXD_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "inboxd/config.h"
+#include "inboxd/problem.h"
+
+#define AUTH_KEY_LEN 56       /* "ibx_" 8 "_" 43 */
+#define AUTH_PREFIX_LEN 12    /* "ibx_" 8 */
+#define AUTH_HASH_HEX 64
+
+/* The caller of one request: every db function takes it first. */
+struct who {
+    char account_id[37];
+    char key_id[37];          /* "" for webhook deliveries */
+    char key_prefix[AUTH_PREFIX_LEN + 1];
+    unsigned scopes;
+    const char *request_id;   /* borrowed from the request */
+    const char *ip;           /* borrowed; for the audit log */
+    const char *user_agent;   /* borrowed; may be NULL */
+};
+
+void auth_init(const struct config *cf);
+
+/*
+ * Authenticates an Authorization header value ("Bearer <key>"). Fills w's
+ * account, key id, prefix and scopes. Statuses: 401 (missing, malformed,
+ * unknown or revoked key), 503 (database).
+ */
+int auth_bearer(const char *header, struct who *w, struct problem *pb)
+    __attribute__((warn_unused_result));
+
+/* Makes a new random key: out gets the key text, prefix its visible part,
+ * hash the hex SHA-256 to store. Returns 0 or -1 (no randomness). */
+int auth_key_generate(char key[AUTH_KEY_LEN + 1], char prefix[AUTH_PREFIX_LEN + 1],
+                      char hash[AUTH_HASH_HEX + 1]) __attribute__((warn_unused_result));
+
+/* Hex SHA-256 of n bytes. Returns 0 or -1. */
+int auth_sha256_hex(const void *data, size_t n, char out[AUTH_HASH_HEX + 1])
+    __attribute__((warn_unused_result));
+
+/* Forgets every cached key (tests; after a revocation on this instance). */
+void auth_cache_clear(void);
+
+#endif

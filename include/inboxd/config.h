@@ -1,0 +1,94 @@
+/*
+ * config: every setting of inboxd, from one static table.
+ *
+ * Precedence: built-in default < file < environment < command-line flag.
+ * Everything is validated by config_load(); afterwards modules read one
+ * `const struct config *` and nothing else.
+ */
+#ifndef INBOXD_CONFIG_H
+#define INBOXD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONFIG_MAX_SOURCES 16
+
+/* A webhook source (API.md "Authentication and tenancy"). */
+struct config_source {
+    char name[32];           /* as in /v1/webhooks/{source}, lower-case */
+    char *secret;
+    char *secret_previous;   /* NULL when no rotation is under way */
+    char *account;           /* account id or name */
+};
+
+struct config {
+    char *listen;            /* host:port */
+    char *database_url;
+    char *database_url_ro;
+    int pool_size;
+    int pool_wait_ms;
+    int pool_max_lifetime_s;
+    int connect_timeout_s;
+    int statement_timeout_ms;
+    int lock_timeout_ms;
+    bool prepare;
+    int tx_retries;
+    char *http_threading;    /* "per-connection" or "pool" */
+    int http_threads;
+    int http_max_connections;
+    int http_connection_timeout_s;
+    int http_connection_memory_kb;
+    int http_thread_stack_kb;
+    long long body_limit;
+    int shutdown_timeout_s;
+    char *log_level;
+    bool metrics_require_key;
+    int key_cache_ms;
+    int webhook_max_skew_s;
+    int draft_request_max_attempts;
+    int draft_request_backoff_s;
+    int outbox_max_attempts;
+    int outbox_backoff_s;
+    int retention_interval_s;
+    int retention_closed_days;
+    int retention_batch;
+    int nsources;
+    struct config_source sources[CONFIG_MAX_SOURCES];
+};
+
+/* One entry of the settings table, exported for `inboxd --help` and for the
+ * test that checks config/inboxd.conf against it. */
+struct config_key {
+    const char *name;        /* file key: pool_size */
+    const char *env;         /* environment variable: INBOXD_POOL_SIZE */
+    const char *flag;        /* command-line flag: --pool-size */
+    int type;                /* CONFIG_INT, CONFIG_STR, ... */
+    const char *def;         /* default, as text */
+    long long min, max;      /* bounds for integers */
+    size_t offset;           /* into struct config */
+    const char *help;        /* one line */
+};
+
+enum { CONFIG_STR, CONFIG_INT, CONFIG_LLONG, CONFIG_BOOL };
+
+extern const struct config_key config_keys[];   /* terminated by name == NULL */
+
+/*
+ * Loads the configuration: defaults, then the file (`path`, or
+ * config/inboxd.conf when path is NULL and that file exists), then the
+ * environment, then `argv` flags (`--key value` or `--key=value`; flags that
+ * are not settings are left for the caller). Consumed flags are removed from
+ * argv and *argc updated.
+ * Returns 0, or -1 with a one-line reason naming the key and its source in
+ * `err`. On failure `cf` is cleaned up.
+ */
+int config_load(struct config *cf, const char *path, int *argc, char **argv, char *err,
+                size_t errlen) __attribute__((warn_unused_result));
+
+/* Frees what config_load() allocated. Safe on a zeroed struct. */
+void config_cleanup(struct config *cf);
+
+/* The webhook source of that name, or NULL. Returns borrowed. */
+const struct config_source *config_source_find(const struct config *cf, const char *name);
+
+#endif

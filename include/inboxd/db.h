@@ -1,0 +1,106 @@
+/*
+ * db: the libpq connection pool, transactions and statement execution.
+ *
+ * Used only by src/db_*.c and src/migrate.c: nothing above the db layer
+ * sees a PGconn or a PGresult. A db_<resource> function runs all its
+ * statements inside one db_tx() (writes) or db_read() (reads), so one call
+ * is one transaction.
+ */
+#ifndef INBOXD_DB_H
+#define INBOXD_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "inboxd/config.h"
+#include "inboxd/problem.h"
+
+/* A named SQL statement. Each db_<resource>.c keeps a static const table of
+ * them: the inventory of its SQL. `name` must be unique in the program. */
+struct db_stmt {
+    const char *name;
+    const char *sql;
+    int nparams;
+};
+
+struct dbconn;
+
+/* Pool statistics for /metrics. */
+struct db_stats {
+    int size;
+    int in_use;
+    int waiting;
+    unsigned long long errors;     /* statements that failed, any cause */
+    unsigned long long reconnects; /* connections (re)opened */
+    unsigned long long timeouts;   /* waits for a connection that gave up */
+};
+
+/* Creates the pools (primary, and the replica when database_url_ro is set).
+ * Connections open lazily, so this succeeds while the database is down.
+ * Returns 0, or -1 with `err` filled. */
+int db_init(const struct config *cf, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Closes every connection. Call after no request can reach the db layer. */
+void db_shutdown(void);
+
+void db_stats(struct db_stats *out);
+
+typedef int (*db_fn)(struct dbconn *c, void *arg, struct problem *pb);
+
+/*
+ * Runs fn inside BEGIN … COMMIT on a primary connection. fn returns 0 to
+ * commit or -1 (with pb set) to roll back. A serialization failure or
+ * deadlock (40001, 40P01) anywhere, including at COMMIT, rolls back and runs
+ * fn again, up to tx_retries times, so fn must not keep state between
+ * runs except through `arg` that it resets itself.
+ * Statuses: whatever fn sets; 503 (database unavailable, pool wait over).
+ */
+int db_tx(db_fn fn, void *arg, struct problem *pb) __attribute__((warn_unused_result));
+
+/* Runs fn on a connection without an explicit transaction (each statement
+ * commits alone): for reads. Uses the replica when one is configured and
+ * `replica_ok`. Same statuses as db_tx. */
+int db_read(db_fn fn, void *arg, bool replica_ok, struct problem *pb)
+    __attribute__((warn_unused_result));
+
+/*
+ * Executes a statement with text parameters (params[i] NULL = SQL NULL).
+ * Prepares it on this connection the first time when preparing is on.
+ * Returns the result (caller PQclear()s) when it is PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK; otherwise NULL with pb set from the SQLSTATE.
+ */
+PGresult *db_exec(struct dbconn *c, const struct db_stmt *st, const char *const *params,
+                  struct problem *pb) __attribute__((warn_unused_result));
+
+/* Runs a plain SQL string with no parameters (migrations, BEGIN). */
+int db_simple(struct dbconn *c, const char *sql, struct problem *pb)
+    __attribute__((warn_unused_result));
+
+/* Starts streaming a statement's rows in single-row mode; then call
+ * db_stream_next() until it returns 0 (done) or -1 (error, pb set). While
+ * streaming, no other statement can run on the connection. */
+int db_stream_start(struct dbconn *c, const struct db_stmt *st, const char *const *params,
+                    struct problem *pb) __attribute__((warn_unused_result));
+/* Returns 1 with *row set (one row; caller PQclear()s), 0 at the end, -1 on error. */
+int db_stream_next(struct dbconn *c, PGresult **row, struct problem *pb)
+    __attribute__((warn_unused_result));
+
+/* The value of a column, or NULL when SQL NULL. Borrowed from res. */
+const char *db_val(const PGresult *res, int row, int col);
+
+/* Maps a failed result (or a failed connection when res is NULL) to a
+ * problem: 23505 → 409, class 22 → 422, 57014/55P03 → 503, connection
+ * errors → 503 and the connection is marked broken; else 500. Logs the
+ * SQLSTATE and message, never sends them. Returns -1. */
+int db_fail(struct dbconn *c, const PGresult *res, const char *what, struct problem *pb);
+
+/* True when a server-side failure is worth retrying the whole transaction. */
+bool db_is_retryable(const struct problem *pb);
+
+/* A raw connection for tools and tests (not pooled): connects with the
+ * session settings of the pool. Returns NULL with err filled. */
+struct dbconn *db_connect_once(const char *conninfo, char *err, size_t errlen);
+void db_close_once(struct dbconn *c);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * db_page: renders a list page from rows that PostgreSQL rendered.
+ */
+#ifndef INBOXD_DB_PAGE_H
+#define INBOXD_DB_PAGE_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "inboxd/db.h"
+#include "inboxd/page.h"
+#include "inboxd/problem.h"
+
+/*
+ * Builds `{"items":[<col 0 of each row>],"nextCursor":"…"|null}` from up to
+ * pg->limit + 1 rows. Column `json_col` holds each item's JSON text; the
+ * cursor of the last item shown comes from `ts_col` (a timestamptz, or -1
+ * for id-only lists) and `id_col`. Returns a new malloc()ed string (length
+ * in *len), or NULL with a 500 problem on OOM or a bad timestamp.
+ */
+char *db_page_render(const PGresult *res, const struct page *pg, int json_col, int ts_col,
+                     int id_col, size_t *len, struct problem *pb);
+
+/* `{"items":[…]}` from every row's column `json_col` (claims). */
+char *db_items_render(const PGresult *res, int json_col, size_t *len, struct problem *pb);
+
+/*
+ * Runs one statement whose first row's column 0 is the answer (JSON text):
+ * on a read connection, or in its own transaction when `write`. No row is
+ * a 404 "no such <what>". *json: new malloc()ed, length in *len.
+ */
+int db_one(const struct db_stmt *st, const char *const *params, bool write, const char *what,
+           char **json, size_t *len, struct problem *pb) __attribute__((warn_unused_result));
+
+/* Runs one list statement on a read connection and renders the page
+ * (column 0 the item, ts_col/id_col the cursor as for db_page_render). */
+int db_list(const struct db_stmt *st, const char *const *params, const struct page *pg,
+            int ts_col, int id_col, char **json, size_t *len, struct problem *pb)
+    __attribute__((warn_unused_result));
+
+/* A copy of one value: new malloc()ed string or NULL (SQL NULL or OOM). */
+char *db_strdup(const PGresult *res, int row, int col);
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * routes: the route tables of routes/<resource>.c, one per file.
+ * Each table ends with an entry whose method is NULL.
+ */
+#ifndef INBOXD_ROUTES_H
+#define INBOXD_ROUTES_H
+
+#include "inboxd/router.h"
+
+extern const struct route routes_health[];
+extern const struct route routes_account[];
+
+/* All tables, NULL-terminated, in matching order (routes/routes.c). */
+extern const struct route *const routes_all[];
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * server: libmicrohttpd glue and the life of one request.
+ *
+ * MHD calls the access handler several times per request. The first call
+ * allocates a struct req, matches the route and authenticates the key;
+ * later calls append the body (up to body_limit: 413); the last call runs
+ * the handler and queues its reply or problem. The completion callback
+ * writes the access log line, counts the metrics and frees the req: it runs
+ * on every path and nothing else frees a req.
+ *
+ * Handlers never write to the connection: they fill a struct reply, or a
+ * problem and return -1.
+ */
+#ifndef INBOXD_SERVER_H
+#define INBOXD_SERVER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "inboxd/auth.h"
+#include "inboxd/config.h"
+#include "inboxd/log.h"
+#include "inboxd/problem.h"
+#include "inboxd/router.h"
+
+struct MHD_Connection;
+
+struct req {
+    struct log_ctx log;
+    char request_id[80];
+    char trace_id[33];
+    char route_name[160];     /* "GET /v1/conversations/{id}" */
+    char ip[64];
+    struct MHD_Connection *conn;
+    const char *method;       /* borrowed from MHD for the request's life */
+    struct route_match match;
+    bool matched;
+    struct who who;
+    char *body;               /* NUL-terminated copy of the body (may hold NULs) */
+    size_t body_len, body_cap;
+    bool has_body;
+    struct problem early;     /* found before the handler ran (413, 415, 401, ...) */
+    int64_t start_ns;
+    int status;               /* the answer, for the access line */
+    const char *user_agent;
+};
+
+/* What a handler answers. The reply owns body and stream_ctx. */
+typedef ssize_t (*reply_stream_fn)(void *ctx, uint64_t pos, char *buf, size_t max);
+
+struct reply {
+    int status;
+    char *body;               /* malloc()ed */
+    size_t len;
+    const char *content_type; /* static; default application/json */
+    char etag[72];            /* with quotes; "" for none */
+    char location[200];
+    int retry_after;
+    reply_stream_fn stream;   /* when set, body is ignored: chunked response */
+    void *stream_ctx;
+    void (*stream_free)(void *ctx);
+};
+
+/* Serialises doc (takes ownership: decref'd in every case) as the reply
+ * body. Returns 0, or -1 with a 500 problem on OOM. */
+int reply_json(struct reply *out, int status, json_t *doc, struct problem *pb)
+    __attribute__((warn_unused_result));
+
+/* Takes ownership of text (malloc()ed, len bytes) as the reply body. */
+void reply_text(struct reply *out, int status, char *text, size_t len, const char *content_type);
+
+/* Request accessors. Return borrowed values valid for the request, or NULL. */
+const char *req_header(const struct req *rq, const char *name);
+const char *req_query(const struct req *rq, const char *name);
+const char *req_param(const struct req *rq, const char *name);
+
+/* Starts serving. cf must outlive the server. Returns 0 or -1 with err. */
+int server_start(const struct config *cf, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* The port actually bound (useful when listen asked for port 0). */
+unsigned server_port(void);
+
+/* Stops accepting, lets in-flight requests finish (up to
+ * shutdown_timeout_s), then stops every thread. */
+void server_stop(void);
+
+/* Requests being handled right now. */
+int server_inflight(void);
+
+#endif

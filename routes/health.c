@@ -1,0 +1,86 @@
+/*
+ * routes/health: liveness, readiness, metrics and the OpenAPI document.
+ *
+ * /healthz answers while the process serves; /readyz only when the
+ * database answers and its schema is the version this binary carries.
+ * Neither needs a key; /metrics needs one only when configured to.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "build_config.h"
+#include "inboxd/embedded.h"
+#include "inboxd/metrics.h"
+#include "inboxd/migrate.h"
+#include "inboxd/routes.h"
+#include "inboxd/server.h"
+
+static int
+get_healthz(struct req *rq, struct reply *out, struct problem *pb)
+{
+    (void)rq;
+    return reply_json(out, 200, json_pack("{s:s, s:s}", "status", "ok", "version", INBOXD_VERSION),
+                      pb);
+}
+
+static int
+get_readyz(struct req *rq, struct reply *out, struct problem *pb)
+{
+    struct problem db = {0};
+    int expected = migrate_expected(), version = 0;
+    char reason[128];
+    json_t *doc;
+
+    (void)rq;
+    if (migrate_current(&version, &db) != 0) {
+        doc = json_pack("{s:s, s:s, s:n, s:i}", "status", "unavailable", "reason",
+                        "database unreachable", "schemaVersion", "expectedSchemaVersion",
+                        expected);
+    } else if (version != expected) {
+        snprintf(reason, sizeof(reason), "schema version %d, expected %d", version, expected);
+        doc = json_pack("{s:s, s:s, s:i, s:i}", "status", "unavailable", "reason", reason,
+                        "schemaVersion", version, "expectedSchemaVersion", expected);
+    } else {
+        return reply_json(out, 200,
+                          json_pack("{s:s, s:n, s:i, s:i}", "status", "ready", "reason",
+                                    "schemaVersion", version, "expectedSchemaVersion", expected),
+                          pb);
+    }
+    out->retry_after = 5;
+    return reply_json(out, 503, doc, pb);
+}
+
+static int
+get_metrics(struct req *rq, struct reply *out, struct problem *pb)
+{
+    size_t len;
+    char *text = metrics_render(NULL, &len);
+
+    (void)rq;
+    if (text == NULL)
+        return problem_internal(pb, "metrics: out of memory");
+    reply_text(out, 200, text, len, "text/plain; version=0.0.4; charset=utf-8");
+    return 0;
+}
+
+static int
+get_openapi(struct req *rq, struct reply *out, struct problem *pb)
+{
+    const struct embedded_file *f = embedded_find("openapi");
+    char *copy;
+
+    (void)rq;
+    if (f == NULL || (copy = malloc(f->len)) == NULL)
+        return problem_internal(pb, "openapi document unavailable");
+    memcpy(copy, f->data, f->len);
+    reply_text(out, 200, copy, f->len, "application/json");
+    return 0;
+}
+
+const struct route routes_health[] = {
+    {"GET", "/healthz", 0, ROUTE_PUBLIC | ROUTE_NO_BODY, get_healthz},
+    {"GET", "/readyz", 0, ROUTE_PUBLIC | ROUTE_NO_BODY, get_readyz},
+    {"GET", "/metrics", 0, ROUTE_PUBLIC | ROUTE_METRICS | ROUTE_NO_BODY, get_metrics},
+    {"GET", "/v1/openapi.json", 0, ROUTE_NO_BODY, get_openapi},
+    {NULL, NULL, 0, 0, NULL},
+};

@@ -1,0 +1,13 @@
+/*
+ * routes: the list of every route table. Adding a resource file means
+ * adding its table here and to include/inboxd/routes.h.
+ */
+#include "inboxd/routes.h"
+
+#include <stddef.h>
+
+const struct route *const routes_all[] = {
+    routes_health,
+    routes_account,
+    NULL,
+};

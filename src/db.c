@@ -1,0 +1,698 @@
+/*
+ * db: a fixed pool of libpq connections, transactions, statement execution.
+ *
+ * DESIGN. Each pool holds `pool_size` slots. A slot's connection opens
+ * lazily on first use, so inboxd starts while PostgreSQL is down and
+ * recovers by itself when it comes back: a connection found dead when it is
+ * borrowed (the server closed it, e.g. on restart) or broken while in use is
+ * closed and reopened on the next borrow. Borrowing waits at most
+ * pool_wait_ms, then the caller gets 503 with Retry-After
+ * (pgbouncer's query_wait_timeout). Lifetimes are capped and staggered so
+ * connections don't all reconnect at once (pgbouncer's life_over).
+ *
+ * Statements are prepared lazily, once per connection, by name. The set of
+ * prepared statements is a small open-addressing table of statement
+ * pointers per connection. With `prepare = false` (PgBouncer in transaction
+ * mode) every statement goes as an unnamed extended-protocol query.
+ *
+ * Nothing here knows HTTP. Errors become a struct problem in db_fail().
+ */
+#include "inboxd/db.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "inboxd/log.h"
+
+#define PSET_INITIAL 64
+
+struct pool;
+
+struct dbconn {
+    PGconn *pg;
+    struct pool *pool;
+    bool broken;        /* a connection error was seen: close on release */
+    int nok;            /* statements that succeeded since borrowed */
+    int64_t expires_ms; /* replace when released after this; 0 = never */
+    const struct db_stmt **pset;
+    size_t pcap, pcount;
+};
+
+struct pool {
+    const char *conninfo;
+    const char *name; /* "primary" or "replica", for logs */
+    int size;
+    struct dbconn *conns;
+    int *idle; /* stack of idle slot indexes */
+    int nidle;
+    int waiting;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool on;
+};
+
+static const struct config *cfg;
+static struct pool primary = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static struct pool replica = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static atomic_ullong stat_errors, stat_reconnects, stat_timeouts;
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned
+rand_u32(void)
+{
+    unsigned r = 0;
+
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        r = (unsigned)now_ms();
+    return r;
+}
+
+/* --- prepared-statement set ------------------------------------------------ */
+
+static size_t
+pset_slot(const struct db_stmt *st, size_t cap)
+{
+    uintptr_t h = (uintptr_t)st;
+
+    h ^= h >> 17;
+    h *= 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h >> 7) & (cap - 1);
+}
+
+static bool
+pset_has(const struct dbconn *c, const struct db_stmt *st)
+{
+    if (c->pcap == 0)
+        return false;
+    for (size_t i = pset_slot(st, c->pcap);; i = (i + 1) & (c->pcap - 1)) {
+        if (c->pset[i] == st)
+            return true;
+        if (c->pset[i] == NULL)
+            return false;
+    }
+}
+
+static int
+pset_add(struct dbconn *c, const struct db_stmt *st)
+{
+    if ((c->pcount + 1) * 2 > c->pcap) {
+        size_t ncap = c->pcap ? c->pcap * 2 : PSET_INITIAL;
+        const struct db_stmt **n = calloc(ncap, sizeof(*n));
+
+        if (n == NULL)
+            return -1;
+        for (size_t i = 0; i < c->pcap; i++) {
+            if (c->pset[i] == NULL)
+                continue;
+            size_t j = pset_slot(c->pset[i], ncap);
+            while (n[j] != NULL)
+                j = (j + 1) & (ncap - 1);
+            n[j] = c->pset[i];
+        }
+        free(c->pset);
+        c->pset = n;
+        c->pcap = ncap;
+    }
+    size_t i = pset_slot(st, c->pcap);
+    while (c->pset[i] != NULL)
+        i = (i + 1) & (c->pcap - 1);
+    c->pset[i] = st;
+    c->pcount++;
+    return 0;
+}
+
+static void
+pset_clear(struct dbconn *c)
+{
+    free(c->pset);
+    c->pset = NULL;
+    c->pcap = c->pcount = 0;
+}
+
+/* --- connections ----------------------------------------------------------- */
+
+static void
+conn_close(struct dbconn *c)
+{
+    if (c->pg != NULL)
+        PQfinish(c->pg);
+    c->pg = NULL;
+    c->broken = false;
+    pset_clear(c);
+}
+
+/* libpq's notices (and the server's goodbye on shutdown) go to our log,
+ * not to stderr as bare text. */
+static void
+on_notice(void *arg, const char *message)
+{
+    char msg[256];
+
+    (void)arg;
+    snprintf(msg, sizeof(msg), "%s", message);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_event(LOG_DEBUG, NULL, "db.notice", LOG_S("msg", msg));
+}
+
+/* Opens c->pg with the session settings every connection needs. */
+static int
+conn_open(struct dbconn *c, const char *conninfo, char *err, size_t errlen)
+{
+    char timeout[16], session[160];
+    /* Defaults come before dbname so that the caller's conninfo wins. */
+    const char *keys[] = {"connect_timeout", "application_name", "keepalives",
+                          "keepalives_idle", "dbname", NULL};
+    const char *vals[] = {timeout, "inboxd", "1", "30", conninfo, NULL};
+    PGresult *res;
+
+    snprintf(timeout, sizeof(timeout), "%d", cfg ? cfg->connect_timeout_s : 5);
+    c->pg = PQconnectdbParams(keys, vals, 1);
+    atomic_fetch_add(&stat_reconnects, 1);
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+        /* libpq's message may carry the host and user: log only, keep it out of `err` for
+         * callers that forward it. */
+        snprintf(err, errlen, "cannot connect: %s",
+                 c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        err[strcspn(err, "\n")] = '\0';
+        conn_close(c);
+        return -1;
+    }
+    PQsetNoticeProcessor(c->pg, on_notice, NULL);
+    /* Timeouts bound how long a request can hold a connection; UTC and ISO
+     * make timestamp text predictable for the render functions. */
+    snprintf(session, sizeof(session),
+             "SET statement_timeout = %d; SET lock_timeout = %d; "
+             "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'",
+             cfg ? cfg->statement_timeout_ms : 0, cfg ? cfg->lock_timeout_ms : 0);
+    res = PQexec(c->pg, session);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        snprintf(err, errlen, "session settings: %s", PQresultErrorMessage(res));
+        err[strcspn(err, "\n")] = '\0';
+        PQclear(res);
+        conn_close(c);
+        return -1;
+    }
+    PQclear(res);
+    c->broken = false;
+    c->expires_ms = 0;
+    if (cfg && cfg->pool_max_lifetime_s > 0) {
+        /* +-10 % so a pool opened at once doesn't expire at once. */
+        int64_t life = (int64_t)cfg->pool_max_lifetime_s * 1000;
+        c->expires_ms = now_ms() + life * 9 / 10 + (int64_t)(rand_u32() % (unsigned)(life / 5 + 1));
+    }
+    return 0;
+}
+
+/* True when an idle connection still looks usable. A server that shut the
+ * connection down (restart, idle timeout) has sent an error and EOF, so the
+ * socket is readable; consuming that input updates PQstatus. */
+static bool
+conn_alive(struct dbconn *c)
+{
+    struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+
+    if (PQstatus(c->pg) != CONNECTION_OK || p.fd < 0)
+        return false;
+    if (PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        return false;
+    if (poll(&p, 1, 0) > 0) {
+        if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK)
+            return false;
+        /* An idle connection has nothing to say but notifications; anything
+         * else means a protocol state we don't want to reason about. */
+        if (PQisBusy(c->pg))
+            return false;
+    }
+    return true;
+}
+
+static struct dbconn *
+acquire(struct pool *p, struct problem *pb)
+{
+    struct timespec deadline;
+    struct dbconn *c;
+    char err[256];
+    int idx;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += cfg->pool_wait_ms / 1000;
+    deadline.tv_nsec += (long)(cfg->pool_wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+
+    pthread_mutex_lock(&p->mu);
+    while (p->nidle == 0) {
+        int rc;
+
+        p->waiting++;
+        rc = pthread_cond_timedwait(&p->cv, &p->mu, &deadline);
+        p->waiting--;
+        if (rc == ETIMEDOUT && p->nidle == 0) {
+            pthread_mutex_unlock(&p->mu);
+            atomic_fetch_add(&stat_timeouts, 1);
+            log_event(LOG_WARN, NULL, "db.pool_timeout", LOG_S("pool", p->name),
+                      LOG_I("wait_ms", cfg->pool_wait_ms));
+            pb->retry_after = 1;
+            problem_set(pb, 503, "pool-exhausted",
+                        "no database connection became free in time; retry later");
+            return NULL;
+        }
+    }
+    idx = p->idle[--p->nidle];
+    pthread_mutex_unlock(&p->mu);
+
+    c = &p->conns[idx];
+    c->nok = 0;
+    if (c->pg != NULL && !conn_alive(c)) {
+        log_event(LOG_INFO, NULL, "db.conn_dead", LOG_S("pool", p->name));
+        conn_close(c);
+    }
+    if (c->pg == NULL && conn_open(c, p->conninfo, err, sizeof(err)) != 0) {
+        log_event(LOG_WARN, NULL, "db.connect_failed", LOG_S("pool", p->name), LOG_S("err", err));
+        pthread_mutex_lock(&p->mu);
+        p->idle[p->nidle++] = idx;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        pb->retry_after = 1;
+        problem_set(pb, 503, "database-unavailable", "the database is not reachable; retry later");
+        return NULL;
+    }
+    return c;
+}
+
+static void
+release(struct dbconn *c)
+{
+    struct pool *p = c->pool;
+
+    if (c->pg != NULL) {
+        if (c->broken || PQstatus(c->pg) != CONNECTION_OK) {
+            conn_close(c);
+        } else if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+            /* A caller left a transaction open or failed: roll it back; a
+             * connection that can't even do that is dropped. */
+            PGresult *r = PQexec(c->pg, "ROLLBACK");
+
+            if (PQresultStatus(r) != PGRES_COMMAND_OK ||
+                PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+                conn_close(c);
+            PQclear(r);
+        } else if (c->expires_ms != 0 && now_ms() > c->expires_ms) {
+            conn_close(c);
+        }
+    }
+    pthread_mutex_lock(&p->mu);
+    p->idle[p->nidle++] = (int)(c - p->conns);
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int
+pool_init(struct pool *p, const char *name, const char *conninfo, int size)
+{
+    p->name = name;
+    p->conninfo = conninfo;
+    p->size = size;
+    p->conns = calloc((size_t)size, sizeof(*p->conns));
+    p->idle = calloc((size_t)size, sizeof(*p->idle));
+    if (p->conns == NULL || p->idle == NULL)
+        return -1;
+    for (int i = 0; i < size; i++) {
+        p->conns[i].pool = p;
+        p->idle[i] = size - 1 - i;
+    }
+    p->nidle = size;
+    pthread_cond_init(&p->cv, NULL);
+    p->on = true;
+    return 0;
+}
+
+static void
+pool_free(struct pool *p)
+{
+    if (!p->on)
+        return;
+    for (int i = 0; i < p->size; i++)
+        conn_close(&p->conns[i]);
+    free(p->conns);
+    free(p->idle);
+    pthread_cond_destroy(&p->cv);
+    p->conns = NULL;
+    p->idle = NULL;
+    p->on = false;
+}
+
+int
+db_init(const struct config *cf, char *err, size_t errlen)
+{
+    cfg = cf;
+    if (cf->database_url == NULL || cf->database_url[0] == '\0') {
+        snprintf(err, errlen, "database_url is not set (DATABASE_URL)");
+        return -1;
+    }
+    if (pool_init(&primary, "primary", cf->database_url, cf->pool_size) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (cf->database_url_ro && cf->database_url_ro[0] &&
+        pool_init(&replica, "replica", cf->database_url_ro, cf->pool_size) != 0) {
+        pool_free(&primary);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void
+db_shutdown(void)
+{
+    pool_free(&primary);
+    pool_free(&replica);
+}
+
+void
+db_stats(struct db_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (primary.on) {
+        pthread_mutex_lock(&primary.mu);
+        out->size = primary.size;
+        out->in_use = primary.size - primary.nidle;
+        out->waiting = primary.waiting;
+        pthread_mutex_unlock(&primary.mu);
+    }
+    out->errors = atomic_load(&stat_errors);
+    out->reconnects = atomic_load(&stat_reconnects);
+    out->timeouts = atomic_load(&stat_timeouts);
+}
+
+/* --- errors ---------------------------------------------------------------- */
+
+bool
+db_is_retryable(const struct problem *pb)
+{
+    return strcmp(pb->sqlstate, "40001") == 0 || strcmp(pb->sqlstate, "40P01") == 0;
+}
+
+int
+db_fail(struct dbconn *c, const PGresult *res, const char *what, struct problem *pb)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : NULL;
+    char err[256];
+
+    atomic_fetch_add(&stat_errors, 1);
+    if ((msg == NULL || msg[0] == '\0') && c != NULL && c->pg != NULL)
+        msg = PQerrorMessage(c->pg);
+    snprintf(err, sizeof(err), "%s", msg ? msg : "no result");
+    err[strcspn(err, "\n")] = '\0';
+    snprintf(pb->sqlstate, sizeof(pb->sqlstate), "%s", state ? state : "");
+    snprintf(pb->internal, sizeof(pb->internal), "%.60s: %.190s", what, err);
+
+    if (c != NULL && (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK || !state ||
+                      strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)) {
+        /* Connection trouble (or a server shutting down): this connection is
+         * done; the next borrow opens a fresh one. */
+        c->broken = true;
+        log_event(LOG_WARN, NULL, "db.conn_error", LOG_S("stmt", what), LOG_S("sqlstate", state),
+                  LOG_S("err", err));
+        pb->retry_after = 1;
+        return problem_set(pb, 503, "database-unavailable",
+                           "the database is not reachable; retry later");
+    }
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
+        log_event(LOG_INFO, NULL, "db.retryable", LOG_S("stmt", what), LOG_S("sqlstate", state));
+        pb->retry_after = 1;
+        return problem_set(pb, 503, "contention", "the request met concurrent updates; retry");
+    }
+    if (strcmp(state, "23505") == 0) {
+        log_event(LOG_DEBUG, NULL, "db.unique_violation", LOG_S("stmt", what));
+        return problem_set(pb, 409, "conflict", "the request conflicts with an existing resource");
+    }
+    if (strcmp(state, "23503") == 0) {
+        log_event(LOG_DEBUG, NULL, "db.fk_violation", LOG_S("stmt", what));
+        return problem_set(pb, 422, "invalid-reference", "a referenced resource does not exist");
+    }
+    if (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0) {
+        /* Validation should have caught it; the caller still gets a 4xx. */
+        log_event(LOG_WARN, NULL, "db.invalid_value", LOG_S("stmt", what),
+                  LOG_S("sqlstate", state), LOG_S("err", err));
+        return problem_set(pb, 422, "invalid-value", "a value in the request is not acceptable");
+    }
+    if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0 ||
+        strncmp(state, "53", 2) == 0) {
+        log_event(LOG_WARN, NULL, "db.busy", LOG_S("stmt", what), LOG_S("sqlstate", state),
+                  LOG_S("err", err));
+        pb->retry_after = 1;
+        return problem_set(pb, 503, "database-busy", "the database is busy; retry later");
+    }
+    log_event(LOG_ERROR, NULL, "db.error", LOG_S("stmt", what), LOG_S("sqlstate", state),
+              LOG_S("err", err));
+    problem_internal(pb, "%s: %s %s", what, state, err);
+    snprintf(pb->sqlstate, sizeof(pb->sqlstate), "%s", state);
+    return -1;
+}
+
+/* --- execution ------------------------------------------------------------- */
+
+static int
+prepare(struct dbconn *c, const struct db_stmt *st, struct problem *pb)
+{
+    PGresult *res;
+    const char *state;
+
+    if (pset_has(c, st))
+        return 0;
+    res = PQprepare(c->pg, st->name, st->sql, st->nparams, NULL);
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    /* 42P05: already prepared on this server session (a pooler handed us a
+     * session that had it): it is the same text, use it. */
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && !(state && strcmp(state, "42P05") == 0)) {
+        db_fail(c, res, st->name, pb);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    if (pset_add(c, st) != 0)
+        return problem_internal(pb, "out of memory");
+    return 0;
+}
+
+PGresult *
+db_exec(struct dbconn *c, const struct db_stmt *st, const char *const *params, struct problem *pb)
+{
+    PGresult *res;
+    ExecStatusType s;
+
+    if (cfg == NULL || cfg->prepare) {
+        if (prepare(c, st, pb) != 0)
+            return NULL;
+        res = PQexecPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, 0);
+    } else {
+        res = PQexecParams(c->pg, st->sql, st->nparams, NULL, params, NULL, NULL, 0);
+    }
+    s = PQresultStatus(res);
+    if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) {
+        c->nok++;
+        return res;
+    }
+    db_fail(c, res, st->name, pb);
+    PQclear(res);
+    return NULL;
+}
+
+int
+db_simple(struct dbconn *c, const char *sql, struct problem *pb)
+{
+    PGresult *res = PQexec(c->pg, sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+        db_fail(c, res, "simple", pb);
+        PQclear(res);
+        return -1;
+    }
+    c->nok++;
+    PQclear(res);
+    return 0;
+}
+
+int
+db_stream_start(struct dbconn *c, const struct db_stmt *st, const char *const *params,
+                struct problem *pb)
+{
+    int ok;
+
+    if (cfg == NULL || cfg->prepare) {
+        if (prepare(c, st, pb) != 0)
+            return -1;
+        ok = PQsendQueryPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, 0);
+    } else {
+        ok = PQsendQueryParams(c->pg, st->sql, st->nparams, NULL, params, NULL, NULL, 0);
+    }
+    if (!ok || !PQsetSingleRowMode(c->pg))
+        return db_fail(c, NULL, st->name, pb);
+    return 0;
+}
+
+static void
+drain(struct dbconn *c)
+{
+    PGresult *r;
+
+    while ((r = PQgetResult(c->pg)) != NULL)
+        PQclear(r);
+}
+
+int
+db_stream_next(struct dbconn *c, PGresult **row, struct problem *pb)
+{
+    PGresult *res = PQgetResult(c->pg);
+
+    *row = NULL;
+    switch (PQresultStatus(res)) {
+    case PGRES_SINGLE_TUPLE:
+        *row = res;
+        return 1;
+    case PGRES_TUPLES_OK:
+        PQclear(res);
+        drain(c);
+        c->nok++;
+        return 0;
+    default:
+        db_fail(c, res, "stream", pb);
+        PQclear(res);
+        if (!c->broken)
+            drain(c);
+        return -1;
+    }
+}
+
+const char *
+db_val(const PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col))
+        return NULL;
+    return PQgetvalue(res, row, col);
+}
+
+/* --- transactions ---------------------------------------------------------- */
+
+static void
+retry_pause(int attempt)
+{
+    /* A few ms, doubling, with jitter so retried transactions don't collide
+     * again in lockstep. */
+    long ms = (1L << attempt) + (long)(rand_u32() % (unsigned)(2 << attempt));
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* A failure worth one more go on a fresh connection: the connection broke
+ * before any statement of this borrow succeeded, so nothing was committed. */
+static bool
+fresh_conn_failure(const struct dbconn *c)
+{
+    return c->broken && c->nok == 0;
+}
+
+int
+db_tx(db_fn fn, void *arg, struct problem *pb)
+{
+    for (int attempt = 0;; attempt++) {
+        struct dbconn *c = acquire(&primary, pb);
+        bool again;
+        int rc;
+
+        if (c == NULL)
+            return -1;
+        rc = db_simple(c, "BEGIN", pb);
+        if (rc == 0)
+            rc = fn(c, arg, pb);
+        if (rc == 0 && PQtransactionStatus(c->pg) != PQTRANS_INTRANS)
+            rc = problem_internal(pb, "transaction not open before COMMIT");
+        if (rc == 0) {
+            /* COMMIT is checked like any statement: a deferred constraint or
+             * a serialization failure can still fail here. */
+            PGresult *res = PQexec(c->pg, "COMMIT");
+
+            if (PQresultStatus(res) != PGRES_COMMAND_OK ||
+                strcmp(PQcmdStatus(res), "COMMIT") != 0)
+                rc = db_fail(c, res, "commit", pb);
+            PQclear(res);
+        }
+        again = rc != 0 && attempt < cfg->tx_retries &&
+                (db_is_retryable(pb) || (attempt == 0 && fresh_conn_failure(c)));
+        release(c);
+        if (rc == 0)
+            return 0;
+        if (!again)
+            return -1;
+        memset(pb, 0, sizeof(*pb));
+        retry_pause(attempt);
+    }
+}
+
+int
+db_read(db_fn fn, void *arg, bool replica_ok, struct problem *pb)
+{
+    struct pool *p = replica_ok && replica.on ? &replica : &primary;
+
+    for (int attempt = 0;; attempt++) {
+        struct dbconn *c = acquire(p, pb);
+        bool again;
+        int rc;
+
+        if (c == NULL)
+            return -1;
+        rc = fn(c, arg, pb);
+        again = rc != 0 && attempt == 0 && fresh_conn_failure(c);
+        release(c);
+        if (rc == 0 || !again)
+            return rc;
+        memset(pb, 0, sizeof(*pb));
+    }
+}
+
+struct dbconn *
+db_connect_once(const char *conninfo, char *err, size_t errlen)
+{
+    struct dbconn *c = calloc(1, sizeof(*c));
+
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (conn_open(c, conninfo, err, errlen) != 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void
+db_close_once(struct dbconn *c)
+{
+    if (c == NULL)
+        return;
+    conn_close(c);
+    free(c);
+}

@@ -1,0 +1,631 @@
+/*
+ * server: the HTTP front of inboxd on libmicrohttpd.
+ *
+ * DESIGN. libpq blocks, so a handler blocks its thread for the database
+ * part of a request. The default mode is therefore a thread per connection
+ * (the MHD manual's advice for blocking handlers), with connection limit,
+ * timeout and per-connection memory set explicitly. `http_threading = pool`
+ * runs an epoll thread pool instead, for the benchmark to compare.
+ *
+ * Guards run flat, before the handler, in this order (Redis's
+ * processCommand): route (404/405), key (401), scope (403), body type
+ * (415), body size (413). Whatever fails early is answered on the first
+ * call, before the body is read. The handler runs on the last call.
+ *
+ * Never here: SQL, or anything that writes a response other than through
+ * send_reply()/send_problem().
+ */
+#include "inboxd/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "inboxd/metrics.h"
+#include "inboxd/uuid7.h"
+
+static const struct config *cfg;
+static struct MHD_Daemon *daemon_;
+static atomic_int inflight;
+static atomic_bool stopping;
+static unsigned bound_port;
+
+static int64_t
+mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* --- replies --------------------------------------------------------------- */
+
+int
+reply_json(struct reply *out, int status, json_t *doc, struct problem *pb)
+{
+    char *text;
+
+    if (doc == NULL)
+        return problem_internal(pb, "reply: no document");
+    text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (text == NULL)
+        return problem_internal(pb, "reply: serialisation failed");
+    reply_text(out, status, text, strlen(text), "application/json");
+    return 0;
+}
+
+void
+reply_text(struct reply *out, int status, char *text, size_t len, const char *content_type)
+{
+    free(out->body);
+    out->status = status;
+    out->body = text;
+    out->len = len;
+    out->content_type = content_type;
+}
+
+static void
+reply_cleanup(struct reply *out)
+{
+    free(out->body);
+    out->body = NULL;
+    if (out->stream_free && out->stream_ctx)
+        out->stream_free(out->stream_ctx);
+    out->stream_ctx = NULL;
+}
+
+/* --- request accessors ----------------------------------------------------- */
+
+const char *
+req_header(const struct req *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+req_query(const struct req *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+req_param(const struct req *rq, const char *name)
+{
+    return router_param(&rq->match, name);
+}
+
+/* --- sending --------------------------------------------------------------- */
+
+static void
+add_common_headers(struct req *rq, struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "X-Request-Id", rq->request_id);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (atomic_load(&stopping))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
+static enum MHD_Result
+queue(struct req *rq, int status, struct MHD_Response *resp)
+{
+    enum MHD_Result rc;
+
+    if (resp == NULL)
+        return MHD_NO;
+    add_common_headers(rq, resp);
+    rq->status = status;
+    rc = MHD_queue_response(rq->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result
+send_problem(struct req *rq, const struct problem *pb)
+{
+    static const char fallback[] =
+        "{\"type\":\"/problems/internal\",\"title\":\"Internal Server Error\",\"status\":500}";
+    struct MHD_Response *resp;
+    struct problem p = *pb;
+    char *text;
+    char num[16];
+
+    if (p.status < 400 || p.status > 599)
+        p.status = 500;
+    if (p.status >= 500 && p.internal[0])
+        log_event(LOG_ERROR, &rq->log, "http.internal", LOG_S("err", p.internal));
+    text = problem_render(&p, rq->request_id);
+    if (text != NULL)
+        resp = MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
+    else
+        resp = MHD_create_response_from_buffer(sizeof(fallback) - 1, (void *)(uintptr_t)fallback,
+                                               MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
+    if (p.status == 405 && p.allow[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, p.allow);
+    if (p.retry_after > 0 || p.status == 503) {
+        snprintf(num, sizeof(num), "%d", p.retry_after > 0 ? p.retry_after : 1);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
+    }
+    if (p.status == 401)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"inboxd\"");
+    return queue(rq, p.status, resp);
+}
+
+static void
+stream_free_adapter(void *cls)
+{
+    struct reply *r = cls;
+
+    if (r->stream_free && r->stream_ctx)
+        r->stream_free(r->stream_ctx);
+    free(r);
+}
+
+static ssize_t
+stream_adapter(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct reply *r = cls;
+
+    return r->stream(r->stream_ctx, pos, buf, max);
+}
+
+static enum MHD_Result
+send_reply(struct req *rq, struct reply *out)
+{
+    struct MHD_Response *resp;
+    char num[16];
+
+    if (out->stream != NULL) {
+        /* The response owns a copy of the reply for the stream's life. */
+        struct reply *copy = malloc(sizeof(*copy));
+
+        if (copy == NULL)
+            return MHD_NO;
+        *copy = *out;
+        copy->body = NULL;
+        out->stream_ctx = NULL;
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_adapter, copy,
+                                                 stream_free_adapter);
+        if (resp == NULL) {
+            stream_free_adapter(copy);
+            return MHD_NO;
+        }
+    } else if (out->body != NULL) {
+        resp = MHD_create_response_from_buffer_with_free_callback(out->len, out->body, free);
+        if (resp == NULL)
+            return MHD_NO;
+        out->body = NULL;
+    } else {
+        resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (resp == NULL)
+            return MHD_NO;
+    }
+    if (out->content_type != NULL && (out->stream || out->len > 0 || out->status != 204))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, out->content_type);
+    if (out->etag[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, out->etag);
+    if (out->location[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, out->location);
+    if (out->retry_after > 0) {
+        snprintf(num, sizeof(num), "%d", out->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
+    }
+    return queue(rq, out->status ? out->status : 200, resp);
+}
+
+/* --- the request ----------------------------------------------------------- */
+
+static bool
+is_token_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.' || c == ':';
+}
+
+/* X-Request-Id: the caller's when it is a sane token, else a new UUIDv7. */
+static void
+set_request_id(struct req *rq)
+{
+    const char *id = req_header(rq, "X-Request-Id");
+    size_t n = id ? strlen(id) : 0;
+    bool ok = n > 0 && n < 64;
+
+    for (size_t i = 0; ok && i < n; i++)
+        ok = is_token_char(id[i]);
+    if (ok)
+        memcpy(rq->request_id, id, n + 1);
+    else
+        uuid7_new(rq->request_id);
+}
+
+/* W3C traceparent: 00-<32 hex trace id>-<16 hex parent>-<2 hex flags>. */
+static void
+set_trace_id(struct req *rq)
+{
+    const char *tp = req_header(rq, "traceparent");
+    bool nonzero = false;
+
+    rq->trace_id[0] = '\0';
+    if (tp == NULL || strlen(tp) < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-')
+        return;
+    for (int i = 3; i < 35; i++) {
+        char c = tp[i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return;
+        nonzero |= c != '0';
+    }
+    if (!nonzero)
+        return;
+    memcpy(rq->trace_id, tp + 3, 32);
+    rq->trace_id[32] = '\0';
+}
+
+static void
+set_ip(struct req *rq)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+    rq->ip[0] = '\0';
+    if (sa == NULL)
+        return;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, rq->ip,
+                  sizeof(rq->ip));
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, rq->ip,
+                  sizeof(rq->ip));
+}
+
+static bool
+is_json_type(const char *ct)
+{
+    size_t n = strcspn(ct, ";");
+
+    while (n > 0 && ct[n - 1] == ' ')
+        n--;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return true;
+    /* application/<something>+json, e.g. merge-patch+json. */
+    return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+           strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+/* The guards of the first call. Returns 0, or -1 with rq->early set. */
+static int
+guard(struct req *rq, const char *url)
+{
+    struct problem *pb = &rq->early;
+    const struct route *r;
+    const char *cl = req_header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = req_header(rq, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const char *ct = req_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
+
+    if (strlen(url) >= ROUTER_MAX_PATH)
+        return problem_set(pb, 404, "not-found", "no such resource");
+    if (router_match(rq->method, url, &rq->match, pb) != 0)
+        return -1;
+    rq->matched = true;
+    r = rq->match.route;
+    snprintf(rq->route_name, sizeof(rq->route_name), "%s %s", r->method, r->pattern);
+
+    if (!(r->flags & (ROUTE_PUBLIC | ROUTE_WEBHOOK)) ||
+        (r->flags & ROUTE_METRICS && cfg->metrics_require_key)) {
+        if (auth_bearer(req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION), &rq->who, pb) != 0)
+            return -1;
+        if (r->scope != 0 && !(rq->who.scopes & r->scope))
+            return problem_set(pb, 403, "forbidden", "this key lacks the %s scope",
+                               scope_name(r->scope));
+    }
+
+    rq->has_body = (cl != NULL && strcmp(cl, "0") != 0) || te != NULL;
+    if (rq->has_body && ct != NULL && !is_json_type(ct))
+        return problem_set(pb, 415, "unsupported-media-type",
+                           "request bodies must be application/json");
+    if (cl != NULL) {
+        char *end;
+        unsigned long long n;
+
+        errno = 0;
+        n = strtoull(cl, &end, 10);
+        if (errno == 0 && *end == '\0' && n > (unsigned long long)cfg->body_limit)
+            return problem_set(pb, 413, "body-too-large", "the body exceeds %lld bytes",
+                               cfg->body_limit);
+    }
+    return 0;
+}
+
+static struct req *
+req_new(struct MHD_Connection *conn, const char *method)
+{
+    struct req *rq = calloc(1, sizeof(*rq));
+
+    if (rq == NULL)
+        return NULL;
+    rq->conn = conn;
+    rq->method = method;
+    rq->start_ns = mono_ns();
+    set_request_id(rq);
+    set_trace_id(rq);
+    set_ip(rq);
+    rq->user_agent = req_header(rq, MHD_HTTP_HEADER_USER_AGENT);
+    rq->log.request_id = rq->request_id;
+    rq->log.trace_id = rq->trace_id;
+    rq->log.route = rq->route_name;
+    rq->who.request_id = rq->request_id;
+    rq->who.ip = rq->ip;
+    rq->who.user_agent = rq->user_agent;
+    snprintf(rq->route_name, sizeof(rq->route_name), "%s unmatched", method);
+    return rq;
+}
+
+static void
+req_free(struct req *rq)
+{
+    if (rq == NULL)
+        return;
+    free(rq->body);
+    free(rq);
+}
+
+/* Appends a body chunk; past the limit the body is dropped and 413 noted. */
+static void
+append_body(struct req *rq, const char *data, size_t n)
+{
+    size_t need = rq->body_len + n + 1;
+
+    if (rq->early.status != 0)
+        return;
+    if (rq->body_len + n > (size_t)cfg->body_limit) {
+        free(rq->body);
+        rq->body = NULL;
+        rq->body_len = rq->body_cap = 0;
+        problem_set(&rq->early, 413, "body-too-large", "the body exceeds %lld bytes",
+                    cfg->body_limit);
+        return;
+    }
+    if (need > rq->body_cap) {
+        size_t cap = rq->body_cap ? rq->body_cap : 4096;
+        char *nb;
+
+        while (cap < need)
+            cap *= 2;
+        nb = realloc(rq->body, cap);
+        if (nb == NULL) {
+            problem_internal(&rq->early, "out of memory for the body");
+            return;
+        }
+        rq->body = nb;
+        rq->body_cap = cap;
+    }
+    memcpy(rq->body + rq->body_len, data, n);
+    rq->body_len += n;
+    rq->body[rq->body_len] = '\0';
+}
+
+static enum MHD_Result
+run_handler(struct req *rq)
+{
+    struct reply out = {.content_type = "application/json"};
+    struct problem pb = {0};
+    enum MHD_Result rc;
+
+    if (rq->body == NULL) {
+        /* Handlers may rely on a NUL-terminated, possibly empty body. */
+        rq->body = calloc(1, 1);
+        if (rq->body == NULL)
+            return MHD_NO;
+    }
+    log_bind(&rq->log);
+    if (rq->match.route->fn(rq, &out, &pb) == 0)
+        rc = send_reply(rq, &out);
+    else {
+        if (pb.status == 0)
+            problem_internal(&pb, "handler failed without a problem");
+        rc = send_problem(rq, &pb);
+    }
+    log_bind(NULL);
+    reply_cleanup(&out);
+    return rc;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+           const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    struct req *rq = *con_cls;
+
+    (void)cls;
+    (void)version;
+    if (rq == NULL) {
+        rq = req_new(conn, method);
+        if (rq == NULL)
+            return MHD_NO;
+        *con_cls = rq;
+        atomic_fetch_add(&inflight, 1);
+        log_bind(&rq->log);
+        guard(rq, url);
+        log_bind(NULL);
+        /* Refuse before reading a body that will be thrown away. */
+        if (rq->early.status != 0)
+            return send_problem(rq, &rq->early);
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        append_body(rq, upload_data, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (rq->early.status != 0)
+        return send_problem(rq, &rq->early);
+    return run_handler(rq);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    struct req *rq = *con_cls;
+    double ms;
+
+    (void)cls;
+    (void)conn;
+    if (rq == NULL)
+        return;
+    ms = (double)(mono_ns() - rq->start_ns) / 1e6;
+    metrics_observe(rq->matched ? rq->match.index : -1, rq->status, ms / 1000.0);
+    log_event(rq->status >= 500 || rq->status == 0 ? LOG_WARN : LOG_INFO, &rq->log, "http.request",
+              LOG_S("method", rq->method), LOG_I("status", rq->status), LOG_F("dur_ms", ms),
+              LOG_S("key_id", rq->who.key_id[0] ? rq->who.key_id : NULL),
+              LOG_S("account_id", rq->who.account_id[0] ? rq->who.account_id : NULL),
+              LOG_S("ip", rq->ip),
+              LOG_S("end", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted"));
+    req_free(rq);
+    *con_cls = NULL;
+    atomic_fetch_sub(&inflight, 1);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_event(LOG_WARN, NULL, "http.mhd", LOG_S("err", msg));
+}
+
+/* --- start and stop -------------------------------------------------------- */
+
+static int
+resolve_listen(const char *listen, struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    const char *port = colon + 1;
+    size_t hlen = (size_t)(colon - listen);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    int rc;
+
+    if (hlen >= sizeof(host)) {
+        snprintf(err, errlen, "listen: host too long");
+        return -1;
+    }
+    memcpy(host, listen, hlen);
+    host[hlen] = '\0';
+    /* [::1]:8080 */
+    if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
+        memmove(host, host + 1, hlen - 2);
+        host[hlen - 2] = '\0';
+    }
+    rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+    if (rc != 0 || ai == NULL) {
+        snprintf(err, errlen, "listen %s: %s", listen, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    return 0;
+}
+
+int
+server_start(const struct config *cf, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss = {0};
+    unsigned flags = MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    const union MHD_DaemonInfo *info;
+    bool pool;
+
+    cfg = cf;
+    atomic_store(&stopping, false);
+    if (resolve_listen(cf->listen, &ss, err, errlen) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    pool = strcmp(cf->http_threading, "pool") == 0;
+    if (pool)
+        flags |= MHD_USE_EPOLL_INTERNAL_THREAD;
+    else
+        flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD;
+
+    /* The thread pool option only exists in pool mode: MHD warns otherwise. */
+    struct MHD_OptionItem pool_opts[] = {
+        {pool ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, cf->http_threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+
+    daemon_ = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, NULL,
+        MHD_OPTION_ARRAY, pool_opts,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cf->http_max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cf->http_connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cf->http_connection_memory_kb * 1024,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)cf->http_thread_stack_kb * 1024,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
+    if (daemon_ == NULL) {
+        snprintf(err, errlen, "cannot serve on %s (address in use or not available)", cf->listen);
+        return -1;
+    }
+    info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
+    bound_port = info ? info->port : 0;
+    return 0;
+}
+
+unsigned
+server_port(void)
+{
+    return bound_port;
+}
+
+int
+server_inflight(void)
+{
+    return atomic_load(&inflight);
+}
+
+void
+server_stop(void)
+{
+    MHD_socket fd;
+    int64_t deadline;
+
+    if (daemon_ == NULL)
+        return;
+    atomic_store(&stopping, true);
+    fd = MHD_quiesce_daemon(daemon_);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    deadline = mono_ns() + (int64_t)cfg->shutdown_timeout_s * 1000000000LL;
+    while (atomic_load(&inflight) > 0 && mono_ns() < deadline) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000L};
+
+        nanosleep(&ts, NULL);
+    }
+    if (atomic_load(&inflight) > 0)
+        log_event(LOG_WARN, NULL, "http.shutdown_timeout", LOG_I("inflight", atomic_load(&inflight)));
+    MHD_stop_daemon(daemon_);
+    daemon_ = NULL;
+}

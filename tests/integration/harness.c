@@ -1,0 +1,349 @@
+/*
+ * harness: in-process inboxd + libcurl for the integration suites.
+ */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "inboxd/app.h"
+#include "inboxd/auth.h"
+#include "inboxd/db.h"
+#include "inboxd/db_keys.h"
+#include "inboxd/migrate.h"
+#include "inboxd/router.h"
+#include "inboxd/server.h"
+
+long long
+th_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *
+admin_url(void)
+{
+    const char *u = getenv("INBOXD_TEST_DATABASE_URL");
+
+    if (u == NULL || u[0] == '\0')
+        cr_assert_fail("INBOXD_TEST_DATABASE_URL is not set: run the tests with ./dev.sh test");
+    return u;
+}
+
+static void
+admin_exec(const char *sql)
+{
+    PGconn *c = PQconnectdb(admin_url());
+    PGresult *r;
+
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "admin connection: %s", PQerrorMessage(c));
+    r = PQexec(c, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+static void
+load_config(struct th *t, const char *const *settings)
+{
+    char *argv[64];
+    char flags[32][700];
+    char err[512];
+    int argc = 0, n = 0;
+
+    /* The caller's environment must not leak into a test's settings. */
+    for (const struct config_key *k = config_keys; k->name; k++)
+        unsetenv(k->env);
+    argv[argc++] = "inboxd-test";
+#define FLAG(...) (snprintf(flags[n], sizeof(flags[n]), __VA_ARGS__), argv[argc++] = flags[n++])
+    FLAG("--database-url=%s", t->conninfo);
+    FLAG("--listen=127.0.0.1:0");
+    FLAG("--log-level=%s", getenv("INBOXD_TEST_LOG") ? getenv("INBOXD_TEST_LOG") : "error");
+    FLAG("--shutdown-timeout-s=10");
+    FLAG("--pool-wait-ms=3000");
+    for (int i = 0; settings && settings[i]; i++) {
+        char key[128];
+        const char *eq = strchr(settings[i], '=');
+        size_t kl = eq ? (size_t)(eq - settings[i]) : 0;
+
+        cr_assert(eq && kl < sizeof(key), "setting %s", settings[i]);
+        memcpy(key, settings[i], kl);
+        key[kl] = '\0';
+        for (char *p = key; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        FLAG("--%s=%s", key, eq + 1);
+    }
+#undef FLAG
+    argv[argc] = NULL;
+    cr_assert_eq(config_load(&t->cf, "/dev/null", &argc, argv, err, sizeof(err)), 0, "config: %s",
+                 err);
+}
+
+void
+th_app_start(struct th *t)
+{
+    char err[512];
+
+    cr_assert_eq(app_start(&t->cf, err, sizeof(err)), 0, "app_start: %s", err);
+    snprintf(t->base, sizeof(t->base), "http://127.0.0.1:%u", server_port());
+    t->running = true;
+}
+
+void
+th_app_stop(struct th *t)
+{
+    if (t->running)
+        app_stop();
+    t->running = false;
+}
+
+void
+th_start(struct th *t, bool migrate, const char *const *settings)
+{
+    char sql[200], err[600];
+
+    memset(t, 0, sizeof(*t));
+    snprintf(t->dbname, sizeof(t->dbname), "inboxd_t_%d_%ld", (int)getpid(),
+             (long)(th_now_ms() % 100000000));
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", t->dbname);
+    admin_exec(sql);
+    /* key=value conninfo: a later dbname overrides the admin URL's. */
+    snprintf(t->conninfo, sizeof(t->conninfo), "%s dbname=%s", admin_url(), t->dbname);
+    if (migrate)
+        cr_assert_eq(migrate_apply(t->conninfo, NULL, err, sizeof(err)), 0, "migrate: %s", err);
+    t->sql = PQconnectdb(t->conninfo);
+    cr_assert_eq(PQstatus(t->sql), CONNECTION_OK, "%s", PQerrorMessage(t->sql));
+    load_config(t, settings);
+    th_app_start(t);
+}
+
+void
+th_stop(struct th *t)
+{
+    char sql[200];
+
+    th_app_stop(t);
+    if (t->sql)
+        PQfinish(t->sql);
+    t->sql = NULL;
+    config_cleanup(&t->cf);
+    if (t->dbname[0]) {
+        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", t->dbname);
+        admin_exec(sql);
+    }
+}
+
+PGresult *
+th_sql(struct th *t, const char *sql)
+{
+    PGresult *r;
+
+    if (PQstatus(t->sql) != CONNECTION_OK)
+        PQreset(t->sql);
+    r = PQexec(t->sql, sql);
+    cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK,
+              "%s: %s", sql, PQresultErrorMessage(r));
+    return r;
+}
+
+long
+th_sql_long(struct th *t, const char *sql)
+{
+    PGresult *r = th_sql(t, sql);
+    long v;
+
+    cr_assert_eq(PQntuples(r), 1, "%s: %d rows", sql, PQntuples(r));
+    v = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+void
+th_account(struct th *t, const char *name, char id[37])
+{
+    struct problem pb = {0};
+
+    (void)t;
+    cr_assert_eq(db_accounts_create(name, id, &pb), 0, "account: %s", pb.detail);
+}
+
+void
+th_key(struct th *t, const char *account_id, const char *scopes, char key[64])
+{
+    struct problem pb = {0};
+    char prefix[AUTH_PREFIX_LEN + 1], hash[AUTH_HASH_HEX + 1], id[37];
+    unsigned sc;
+
+    (void)t;
+    cr_assert_eq(scope_parse(scopes, &sc), 0, "scopes %s", scopes);
+    cr_assert_eq(auth_key_generate(key, prefix, hash), 0);
+    cr_assert_eq(db_keys_insert(account_id, "test", sc, prefix, hash, id, &pb), 0, "key: %s",
+                 pb.detail);
+}
+
+void
+th_tenant(struct th *t, const char *name, char account_id[37], char key[64])
+{
+    th_account(t, name, account_id);
+    th_key(t, account_id,
+           "read messages:write drafts:write actions:write outbox:write jobs:write admin", key);
+}
+
+struct buf {
+    char *p;
+    size_t len;
+};
+
+static size_t
+collect(char *data, size_t size, size_t n, void *arg)
+{
+    struct buf *b = arg;
+    size_t add = size * n;
+    char *np = realloc(b->p, b->len + add + 1);
+
+    cr_assert_not_null(np);
+    memcpy(np + b->len, data, add);
+    b->p = np;
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+void
+th_http(struct th *t, const char *method, const char *path, const char *key, const char *body,
+        const char *const *headers, struct resp *r)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *hl = NULL;
+    struct buf b = {0}, h = {0};
+    char url[2048], auth[128];
+    CURLcode rc;
+
+    cr_assert_not_null(c);
+    memset(r, 0, sizeof(*r));
+    snprintf(url, sizeof(url), "%s%s", t->base, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (key != NULL) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+        hl = curl_slist_append(hl, auth);
+    }
+    if (body != NULL) {
+        bool typed = false;
+
+        for (int i = 0; headers && headers[i]; i++)
+            typed |= strncasecmp(headers[i], "Content-Type:", 13) == 0;
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        if (!typed)
+            hl = curl_slist_append(hl, "Content-Type: application/json");
+    }
+    /* No "Expect: 100-continue" round trip for larger bodies. */
+    hl = curl_slist_append(hl, "Expect:");
+    for (int i = 0; headers && headers[i]; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    rc = curl_easy_perform(c);
+    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    r->body = b.p ? b.p : calloc(1, 1);
+    r->len = b.len;
+    r->headers = h.p ? h.p : calloc(1, 1);
+    r->json = r->len ? json_loadb(r->body, r->len, 0, NULL) : NULL;
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+}
+
+void
+th_get(struct th *t, const char *path, const char *key, struct resp *r)
+{
+    th_http(t, "GET", path, key, NULL, NULL, r);
+}
+
+void
+th_post(struct th *t, const char *path, const char *key, const char *body, struct resp *r)
+{
+    th_http(t, "POST", path, key, body, NULL, r);
+}
+
+bool
+resp_header(const struct resp *r, const char *name, char *out, size_t outlen)
+{
+    size_t n = strlen(name);
+    const char *p = r->headers;
+
+    while (p && *p) {
+        const char *eol = strstr(p, "\r\n");
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+
+        if (len > n && strncasecmp(p, name, n) == 0 && p[n] == ':') {
+            const char *v = p + n + 1;
+            size_t vl;
+
+            while (*v == ' ')
+                v++;
+            vl = (size_t)(p + len - v);
+            if (vl >= outlen)
+                vl = outlen - 1;
+            memcpy(out, v, vl);
+            out[vl] = '\0';
+            return true;
+        }
+        p = eol ? eol + 2 : NULL;
+    }
+    return false;
+}
+
+void
+resp_free(struct resp *r)
+{
+    free(r->body);
+    free(r->headers);
+    json_decref(r->json);
+    memset(r, 0, sizeof(*r));
+}
+
+void
+expect_problem(const struct resp *r, long status)
+{
+    char ct[128], rid[128];
+
+    cr_assert_eq(r->status, status, "expected %ld, got %ld: %s", status, r->status, r->body);
+    cr_assert(resp_header(r, "Content-Type", ct, sizeof(ct)));
+    cr_assert_str_eq(ct, "application/problem+json");
+    cr_assert_not_null(r->json, "problem body is not JSON: %s", r->body);
+    cr_assert_eq(json_integer_value(json_object_get(r->json, "status")), status);
+    cr_assert(json_is_string(json_object_get(r->json, "type")));
+    cr_assert(json_is_string(json_object_get(r->json, "title")));
+    cr_assert(json_is_string(json_object_get(r->json, "detail")));
+    cr_assert(resp_header(r, "X-Request-Id", rid, sizeof(rid)));
+    cr_assert_str_eq(json_string_value(json_object_get(r->json, "instance")), rid);
+}
+
+void
+th_run_env_script(const char *var)
+{
+    const char *s = getenv(var);
+    char cmd[1024];
+
+    if (s == NULL || s[0] == '\0')
+        cr_assert_fail("%s is not set: run the tests with ./dev.sh test", var);
+    snprintf(cmd, sizeof(cmd), "%s >/dev/null 2>&1", s);
+    cr_assert_eq(system(cmd), 0, "%s failed", s);
+}

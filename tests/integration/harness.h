@@ -1,0 +1,84 @@
+/*
+ * harness: one inboxd inside the test process, on a fresh database of the
+ * throwaway cluster that ./dev.sh test started (INBOXD_TEST_DATABASE_URL),
+ * spoken to over real HTTP with libcurl.
+ *
+ * Criterion runs every test in its own process, so each test gets its own
+ * database, its own accounts and keys, and its own server on a free port.
+ */
+#ifndef INBOXD_TEST_HARNESS_H
+#define INBOXD_TEST_HARNESS_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "inboxd/config.h"
+
+struct th {
+    char dbname[64];
+    char conninfo[600];
+    struct config cf;
+    char base[64];           /* http://127.0.0.1:PORT */
+    bool running;
+    PGconn *sql;             /* superuser connection to the test database */
+};
+
+struct resp {
+    long status;
+    char *body;
+    size_t len;
+    json_t *json;            /* parsed body when it is JSON, else NULL */
+    char *headers;           /* raw response header block */
+};
+
+/* Creates the database; migrates it unless `migrate` is false; starts
+ * inboxd with the given extra settings ("key=value" strings, NULL-ended;
+ * may be NULL). Fails the test on any error. */
+void th_start(struct th *t, bool migrate, const char *const *settings);
+
+/* Starts inboxd again on the same database (after th_app_stop). */
+void th_app_start(struct th *t);
+void th_app_stop(struct th *t);
+
+/* Stops inboxd (if running) and drops the database. */
+void th_stop(struct th *t);
+
+/* Creates an account named `name` (unique per test is fine). */
+void th_account(struct th *t, const char *name, char id[37]);
+/* Creates a key for account with the scopes ("read admin"). */
+void th_key(struct th *t, const char *account_id, const char *scopes, char key[64]);
+/* An account plus a key with every scope: the usual start of a test. */
+void th_tenant(struct th *t, const char *name, char account_id[37], char key[64]);
+
+/* One HTTP request. key may be NULL (no Authorization); body may be NULL;
+ * headers: extra "Name: value" strings, NULL-ended, may be NULL. */
+void th_http(struct th *t, const char *method, const char *path, const char *key,
+             const char *body, const char *const *headers, struct resp *r);
+/* Shorthands. */
+void th_get(struct th *t, const char *path, const char *key, struct resp *r);
+void th_post(struct th *t, const char *path, const char *key, const char *body, struct resp *r);
+
+/* A response header's value (case-insensitive name) copied into out, or
+ * false when absent. */
+bool resp_header(const struct resp *r, const char *name, char *out, size_t outlen);
+void resp_free(struct resp *r);
+
+/* Asserts a problem document with that status (and checks its members). */
+void expect_problem(const struct resp *r, long status);
+
+/* Runs SQL on the test database as superuser; fails the test on error.
+ * Returns the result (caller PQclear()s). */
+PGresult *th_sql(struct th *t, const char *sql);
+/* The first value of a one-row query, as a long. */
+long th_sql_long(struct th *t, const char *sql);
+
+/* Runs a script named by an environment variable (INBOXD_TEST_PG_RESTART,
+ * ...). Fails the test when the variable is unset or the script fails. */
+void th_run_env_script(const char *var);
+
+/* Milliseconds since an arbitrary point. */
+long long th_now_ms(void);
+
+#endif

@@ -1,0 +1,195 @@
+/* Operations of issue #2: migrations, readiness, pool exhaustion, graceful
+ * shutdown with a request in flight. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "inboxd/app.h"
+#include "inboxd/migrate.h"
+
+static struct th t;
+
+static void
+teardown(void)
+{
+    th_stop(&t);
+}
+
+TestSuite(ops, .fini = teardown, .timeout = 90);
+
+Test(ops, migrations_apply_once_and_twice_is_a_no_op)
+{
+    char err[600];
+    long n;
+
+    th_start(&t, true, NULL);
+    n = th_sql_long(&t, "SELECT count(*) FROM schema_migrations");
+    cr_assert_eq(n, migrate_expected());
+    cr_assert_eq(migrate_apply(t.conninfo, NULL, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(th_sql_long(&t, "SELECT count(*) FROM schema_migrations"), n);
+    cr_assert_eq(migrate_status(t.conninfo, NULL, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(ops, a_changed_applied_migration_is_refused)
+{
+    char err[600] = "";
+
+    th_start(&t, true, NULL);
+    PQclear(th_sql(&t, "UPDATE schema_migrations SET checksum = repeat('0', 64) WHERE version = 1"));
+    cr_assert_eq(migrate_apply(t.conninfo, NULL, err, sizeof(err)), -1);
+    cr_assert_not_null(strstr(err, "0001_init"), "%s", err);
+    cr_assert_not_null(strstr(err, "changed"), "%s", err);
+}
+
+struct migrate_arg {
+    const char *conninfo;
+    char err[600];
+    int rc;
+};
+
+static void *
+migrate_thread(void *p)
+{
+    struct migrate_arg *a = p;
+
+    a->rc = migrate_apply(a->conninfo, NULL, a->err, sizeof(a->err));
+    return NULL;
+}
+
+Test(ops, concurrent_migrations_apply_each_file_once)
+{
+    struct migrate_arg args[4];
+    pthread_t th[4];
+
+    th_start(&t, false, NULL);
+    for (int i = 0; i < 4; i++) {
+        args[i].conninfo = t.conninfo;
+        pthread_create(&th[i], NULL, migrate_thread, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(args[i].rc, 0, "%s", args[i].err);
+    }
+    cr_assert_eq(th_sql_long(&t, "SELECT count(*) FROM schema_migrations"), migrate_expected());
+}
+
+Test(ops, readyz_is_503_until_migrated_then_200)
+{
+    struct resp r;
+    char err[600], ra[16];
+
+    th_start(&t, false, NULL);
+    th_get(&t, "/readyz", NULL, &r);
+    cr_assert_eq(r.status, 503, "%s", r.body);
+    cr_assert_str_eq(json_string_value(json_object_get(r.json, "status")), "unavailable");
+    cr_assert_not_null(strstr(json_string_value(json_object_get(r.json, "reason")), "schema"));
+    cr_assert(resp_header(&r, "Retry-After", ra, sizeof(ra)));
+    resp_free(&r);
+    th_get(&t, "/healthz", NULL, &r);
+    cr_assert_eq(r.status, 200, "alive even while not ready");
+    resp_free(&r);
+
+    cr_assert_eq(migrate_apply(t.conninfo, NULL, err, sizeof(err)), 0, "%s", err);
+    th_get(&t, "/readyz", NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+}
+
+/* A request that holds its database connection: its key's first use
+ * updates last_used_at, which waits while the test holds the row lock. */
+struct held {
+    struct th *t;
+    const char *key;
+    struct resp r;
+};
+
+static void *
+held_request(void *p)
+{
+    struct held *h = p;
+
+    th_get(h->t, "/v1/account", h->key, &h->r);
+    return NULL;
+}
+
+static void
+wait_for_lock_waiter(struct th *tt)
+{
+    long long start = th_now_ms();
+
+    while (th_sql_long(tt, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                           "AND application_name = 'inboxd'") < 1) {
+        cr_assert_lt(th_now_ms() - start, 10000, "the request never reached the lock");
+        usleep(10 * 1000);
+    }
+}
+
+Test(ops, exhausted_pool_is_503_with_retry_after)
+{
+    static const char *const settings[] = {"pool_size=1", "pool_wait_ms=200", NULL};
+    char account[37], k1[64], k2[64], ra[16];
+    struct held h = {.t = &t};
+    pthread_t th;
+    struct resp r;
+
+    th_start(&t, true, settings);
+    th_tenant(&t, "Busy", account, k1);
+    th_key(&t, account, "read", k2);
+    h.key = k1;
+    PQclear(th_sql(&t, "BEGIN"));
+    PQclear(th_sql(&t, "SELECT * FROM api_keys FOR UPDATE"));
+    pthread_create(&th, NULL, held_request, &h);
+    wait_for_lock_waiter(&t);
+
+    th_get(&t, "/v1/account", k2, &r);
+    expect_problem(&r, 503);
+    cr_assert(resp_header(&r, "Retry-After", ra, sizeof(ra)));
+    cr_assert_geq(atoi(ra), 1);
+    resp_free(&r);
+
+    PQclear(th_sql(&t, "COMMIT"));
+    pthread_join(th, NULL);
+    cr_assert_eq(h.r.status, 200, "%s", h.r.body);
+    resp_free(&h.r);
+    th_get(&t, "/v1/account", k2, &r);
+    cr_assert_eq(r.status, 200, "the pool serves again once the connection is back");
+    resp_free(&r);
+}
+
+static void *
+stop_app(void *p)
+{
+    th_app_stop(p);
+    return NULL;
+}
+
+Test(ops, graceful_shutdown_lets_the_request_in_flight_finish)
+{
+    char account[37], k1[64];
+    struct held h = {.t = &t};
+    pthread_t req, stopper;
+    long long start;
+
+    th_start(&t, true, NULL);
+    th_tenant(&t, "Closing", account, k1);
+    h.key = k1;
+    PQclear(th_sql(&t, "BEGIN"));
+    PQclear(th_sql(&t, "SELECT * FROM api_keys FOR UPDATE"));
+    pthread_create(&req, NULL, held_request, &h);
+    wait_for_lock_waiter(&t);
+
+    pthread_create(&stopper, NULL, stop_app, &t);
+    /* Shutdown is under way and must wait for the request. */
+    usleep(300 * 1000);
+    start = th_now_ms();
+    PQclear(th_sql(&t, "COMMIT"));
+    pthread_join(req, NULL);
+    pthread_join(stopper, NULL);
+    cr_assert_eq(h.r.status, 200, "in-flight request answered: %s", h.r.body);
+    cr_assert_lt(th_now_ms() - start, 5000, "shutdown finished soon after the request");
+    resp_free(&h.r);
+}

@@ -1,0 +1,189 @@
+/* config: precedence, validation, webhook sources, and the shipped file. */
+#include "inboxd/config.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmpfile_path[64];
+
+static const char *
+write_conf(const char *text)
+{
+    int fd;
+
+    snprintf(tmpfile_path, sizeof(tmpfile_path), "/tmp/inboxd-conf-XXXXXX");
+    fd = mkstemp(tmpfile_path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return tmpfile_path;
+}
+
+static void
+clear_env(void)
+{
+    for (const struct config_key *k = config_keys; k->name; k++)
+        unsetenv(k->env);
+}
+
+TestSuite(config, .init = clear_env);
+
+Test(config, defaults_apply_without_a_file)
+{
+    struct config cf;
+    char err[256];
+    char *argv[] = {"inboxd", NULL};
+    int argc = 1;
+
+    cr_assert_eq(config_load(&cf, "/dev/null", &argc, argv, err, sizeof(err)), 0, "%s", err);
+    cr_assert_str_eq(cf.listen, "127.0.0.1:8080");
+    cr_assert_eq(cf.pool_size, 5);
+    cr_assert_eq(cf.body_limit, 1048576);
+    cr_assert(cf.prepare);
+    config_cleanup(&cf);
+}
+
+Test(config, file_then_environment_then_flag)
+{
+    struct config cf;
+    char err[256];
+    const char *path = write_conf("pool_size = 7\nlisten = 0.0.0.0:9000\nprepare = off\n");
+    char *argv[] = {"inboxd", "--pool-size", "11", "serve", NULL};
+    int argc = 4;
+
+    setenv("INBOXD_LISTEN", "127.0.0.1:7000", 1);
+    setenv("INBOXD_POOL_SIZE", "9", 1);
+    cr_assert_eq(config_load(&cf, path, &argc, argv, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cf.pool_size, 11, "flag beats environment");
+    cr_assert_str_eq(cf.listen, "127.0.0.1:7000", "environment beats file");
+    cr_assert(!cf.prepare, "file beats default");
+    cr_assert_eq(argc, 2, "setting flags are consumed");
+    cr_assert_str_eq(argv[1], "serve");
+    config_cleanup(&cf);
+    unlink(path);
+}
+
+Test(config, errors_name_the_key_and_its_source)
+{
+    static const struct {
+        const char *file;
+        const char *env_name, *env_value;
+        const char *expect;
+    } cases[] = {
+        {"pool_size = 0\n", NULL, NULL, ":1"},
+        {"\n\npool_size = many\n", NULL, NULL, ":3"},
+        {"no_such_key = 1\n", NULL, NULL, "unknown setting"},
+        {"just words\n", NULL, NULL, "expected key = value"},
+        {"", "INBOXD_POOL_WAIT_MS", "-5", "INBOXD_POOL_WAIT_MS"},
+        {"", "INBOXD_PREPARE", "maybe", "INBOXD_PREPARE"},
+        {"http_threading = fibers\n", NULL, NULL, "http_threading"},
+        {"listen = nowhere\n", NULL, NULL, "listen"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct config cf;
+        char err[256] = "";
+        char *argv[] = {"inboxd", NULL};
+        int argc = 1;
+        const char *path = write_conf(cases[i].file);
+
+        clear_env();
+        if (cases[i].env_name)
+            setenv(cases[i].env_name, cases[i].env_value, 1);
+        cr_assert_eq(config_load(&cf, path, &argc, argv, err, sizeof(err)), -1, "case %zu", i);
+        cr_assert_not_null(strstr(err, cases[i].expect), "case %zu: \"%s\" lacks \"%s\"", i, err,
+                           cases[i].expect);
+        unlink(path);
+    }
+}
+
+Test(config, flag_without_value_is_an_error)
+{
+    struct config cf;
+    char err[256];
+    char *argv[] = {"inboxd", "--pool-size", NULL};
+    int argc = 2;
+
+    cr_assert_eq(config_load(&cf, "/dev/null", &argc, argv, err, sizeof(err)), -1);
+    cr_assert_not_null(strstr(err, "--pool-size"));
+}
+
+Test(config, webhook_sources_from_file_and_environment)
+{
+    struct config cf;
+    char err[256];
+    const char *path = write_conf("webhook.zoho.secret = s1\nwebhook.zoho.account = Hot Rod AN\n");
+    char *argv[] = {"inboxd", NULL};
+    int argc = 1;
+    const struct config_source *s;
+
+    setenv("INBOXD_WEBHOOK_SHOPIFY_SECRET", "s2", 1);
+    setenv("INBOXD_WEBHOOK_SHOPIFY_SECRET_PREVIOUS", "s2old", 1);
+    setenv("INBOXD_WEBHOOK_SHOPIFY_ACCOUNT", "acme", 1);
+    setenv("INBOXD_WEBHOOK_ZOHO_SECRET", "s1env", 1);
+    cr_assert_eq(config_load(&cf, path, &argc, argv, err, sizeof(err)), 0, "%s", err);
+    s = config_source_find(&cf, "zoho");
+    cr_assert_not_null(s);
+    cr_assert_str_eq(s->secret, "s1env");
+    cr_assert_str_eq(s->account, "Hot Rod AN");
+    s = config_source_find(&cf, "shopify");
+    cr_assert_not_null(s);
+    cr_assert_str_eq(s->secret_previous, "s2old");
+    cr_assert_null(config_source_find(&cf, "intercom"));
+    config_cleanup(&cf);
+    unsetenv("INBOXD_WEBHOOK_SHOPIFY_SECRET");
+    unsetenv("INBOXD_WEBHOOK_SHOPIFY_SECRET_PREVIOUS");
+    unsetenv("INBOXD_WEBHOOK_SHOPIFY_ACCOUNT");
+    unsetenv("INBOXD_WEBHOOK_ZOHO_SECRET");
+    unlink(path);
+}
+
+Test(config, webhook_source_without_account_is_refused)
+{
+    struct config cf;
+    char err[256];
+    char *argv[] = {"inboxd", NULL};
+    int argc = 1;
+
+    setenv("INBOXD_WEBHOOK_LONELY_SECRET", "x", 1);
+    cr_assert_eq(config_load(&cf, "/dev/null", &argc, argv, err, sizeof(err)), -1);
+    cr_assert_not_null(strstr(err, "lonely"));
+    cr_assert_null(strstr(err, "x\""), "the secret is not echoed");
+    unsetenv("INBOXD_WEBHOOK_LONELY_SECRET");
+}
+
+/* config/inboxd.conf lists every key of the table with its default, and
+ * nothing else; and loading it unchanged gives the defaults. */
+Test(config, shipped_file_matches_the_table)
+{
+    FILE *f = fopen(SOURCE_ROOT "/config/inboxd.conf", "r");
+    char line[1024];
+    int seen[128] = {0};
+    int nkeys = 0;
+
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        char key[128], val[512] = "";
+        int i = 0, off = 0;
+
+        if (sscanf(line, "# %127[a-z_.] =%n", key, &off) != 1 || off == 0)
+            continue;
+        sscanf(line + off, " %511[^\n]", val);
+        if (strncmp(key, "webhook.", 8) == 0)
+            continue;
+        for (const struct config_key *k = config_keys; k->name; k++, i++)
+            if (strcmp(k->name, key) == 0) {
+                seen[i]++;
+                cr_assert_str_eq(val, k->def, "%s: file says %s, table %s", key, val, k->def);
+                break;
+            }
+        cr_assert(config_keys[i].name != NULL, "file has unknown key %s", key);
+    }
+    fclose(f);
+    for (const struct config_key *k = config_keys; k->name; k++, nkeys++)
+        cr_assert_eq(seen[nkeys], 1, "%s is listed %d times in config/inboxd.conf", k->name,
+                     seen[nkeys]);
+}
