@@ -9,5 +9,13 @@
 const struct route *const routes_all[] = {
     routes_health,
     routes_account,
+    routes_users,
+    routes_channels,
+    routes_conversations,
+    routes_messages,
+    routes_draft_requests,
+    routes_drafts,
+    routes_actions,
+    routes_feed,
     NULL,
 };

@@ -12,9 +12,18 @@
 #include "inboxd/router.h"
 #include "inboxd/server.h"
 
+static const struct config *current;
+
+const struct config *
+app_config(void)
+{
+    return current;
+}
+
 int
 app_start(const struct config *cf, char *err, size_t errlen)
 {
+    current = cf;
     log_set_level(cf->log_level);
     if (router_init() != 0) {
         snprintf(err, errlen, "route table is invalid");

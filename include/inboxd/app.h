@@ -15,6 +15,10 @@
 int app_start(const struct config *cf, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* The configuration the app runs with (for settings a route or db module
+ * reads, such as attempt limits). Borrowed; valid while the app runs. */
+const struct config *app_config(void);
+
 /* Graceful stop: no new connections, in-flight requests finish, pool closed. */
 void app_stop(void);
 

@@ -28,6 +28,7 @@ struct who {
     const char *request_id;   /* borrowed from the request */
     const char *ip;           /* borrowed; for the audit log */
     const char *user_agent;   /* borrowed; may be NULL */
+    char request_hash[AUTH_HASH_HEX + 1]; /* SHA-256 of the raw body; "" before it is known */
 };
 
 void auth_init(const struct config *cf);

@@ -9,6 +9,14 @@
 
 extern const struct route routes_health[];
 extern const struct route routes_account[];
+extern const struct route routes_users[];
+extern const struct route routes_channels[];
+extern const struct route routes_conversations[];
+extern const struct route routes_messages[];
+extern const struct route routes_draft_requests[];
+extern const struct route routes_drafts[];
+extern const struct route routes_actions[];
+extern const struct route routes_feed[];
 
 /* All tables, NULL-terminated, in matching order (routes/routes.c). */
 extern const struct route *const routes_all[];

@@ -29,8 +29,8 @@
  * it, what is left between the texts' common start and end becomes one
  * delete and one insert: still an exact edit, just not a minimal one. For
  * two 64 KiB texts that is a minimal diff up to about a third of the words
- * edited (about 15 ms at 10%), and at most about 150 ms for any pair
- * (-O1, timings printed by test_wdiff.c).
+ * edited (about 15 ms at 10%), and about 130 ms when the texts are unrelated
+ * and the work runs out (-O1; test_wdiff.c prints these timings).
  * Returns a new reference (caller json_decref()s), or NULL on OOM or when a
  * text is not valid UTF-8. */
 json_t *wdiff_ops(const char *from, size_t from_len, const char *to, size_t to_len)

@@ -1,0 +1,8 @@
+/*
+ * routes/messages: messages (being written).
+ */
+#include "inboxd/routes.h"
+
+const struct route routes_messages[] = {
+    {NULL, NULL, 0, 0, NULL},
+};

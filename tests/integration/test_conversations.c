@@ -1,0 +1,2 @@
+/* test_conversations: being written. */
+#include <criterion/criterion.h>

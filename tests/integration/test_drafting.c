@@ -1,0 +1,2 @@
+/* test_drafting: being written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* test_messages: being written. */
+#include <criterion/criterion.h>

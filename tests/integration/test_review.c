@@ -1,0 +1,2 @@
+/* test_review: being written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* test_story: being written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* test_users_channels: being written. */
+#include <criterion/criterion.h>
