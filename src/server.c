@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "inboxd/db_idem.h"
 #include "inboxd/metrics.h"
 #include "inboxd/uuid7.h"
 
@@ -352,12 +353,17 @@ guard(struct req *rq, const char *url)
 }
 
 static struct req *
-req_new(struct MHD_Connection *conn, const char *method)
+req_new(struct MHD_Connection *conn, const char *url, const char *method)
 {
     struct req *rq = calloc(1, sizeof(*rq));
 
     if (rq == NULL)
         return NULL;
+    rq->url = strdup(url);
+    if (rq->url == NULL) {
+        free(rq);
+        return NULL;
+    }
     rq->conn = conn;
     rq->method = method;
     rq->start_ns = mono_ns();
@@ -380,6 +386,7 @@ req_free(struct req *rq)
 {
     if (rq == NULL)
         return;
+    free(rq->url);
     free(rq->body);
     free(rq);
 }
@@ -419,12 +426,75 @@ append_body(struct req *rq, const char *data, size_t n)
     rq->body[rq->body_len] = '\0';
 }
 
+/* Idempotency-Key: 1-255 visible ASCII characters (the draft's advice). */
+static int
+idem_key(const struct req *rq, const char **key, struct problem *pb)
+{
+    const char *k = req_header(rq, "Idempotency-Key");
+    size_t n;
+
+    *key = NULL;
+    if (k == NULL || strcmp(rq->method, "POST") != 0 || rq->match.route->flags & ROUTE_WEBHOOK)
+        return 0;
+    n = strlen(k);
+    if (n == 0 || n > 255)
+        return problem_set(pb, 400, "invalid-header", "Idempotency-Key must be 1-255 characters");
+    for (size_t i = 0; i < n; i++)
+        if (k[i] < 0x20 || k[i] > 0x7e)
+            return problem_set(pb, 400, "invalid-header",
+                               "Idempotency-Key must be printable ASCII");
+    *key = k;
+    return 0;
+}
+
+static enum MHD_Result
+send_replay(struct req *rq, struct idem_replay *rp)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback(rp->len, rp->body, free);
+
+    if (resp == NULL)
+        return MHD_NO;
+    rp->body = NULL;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            rp->status >= 400 ? "application/problem+json" : "application/json");
+    MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    return queue(rq, rp->status, resp);
+}
+
+/* Stores the first answer of an idempotent POST, or forgets the key when
+ * the failure was ours (5xx) so that a retry runs again. */
+static void
+idem_settle(struct req *rq, const char *key, const struct reply *out, const struct problem *pb,
+            bool ok)
+{
+    struct problem ipb = {0};
+    int status = ok ? (out->status ? out->status : 200) : pb->status;
+    int rc;
+
+    if (status >= 500 || (ok && out->stream)) {
+        rc = db_idem_abort(&rq->who, key, &ipb);
+    } else if (ok) {
+        rc = db_idem_finish(&rq->who, key, status, out->body ? out->body : "", &ipb);
+    } else {
+        char *text = problem_render(pb, rq->request_id);
+
+        rc = text ? db_idem_finish(&rq->who, key, status, text, &ipb) : -1;
+        free(text);
+    }
+    if (rc != 0)
+        log_event(LOG_WARN, &rq->log, "http.idempotency_unsettled", LOG_I("status", status));
+}
+
 static enum MHD_Result
 run_handler(struct req *rq)
 {
     struct reply out = {.content_type = "application/json"};
     struct problem pb = {0};
+    struct idem_replay rp = {0};
+    const char *key = NULL;
     enum MHD_Result rc;
+    bool ok;
 
     if (rq->body == NULL) {
         /* Handlers may rely on a NUL-terminated, possibly empty body. */
@@ -433,15 +503,39 @@ run_handler(struct req *rq)
             return MHD_NO;
     }
     log_bind(&rq->log);
-    if (rq->match.route->fn(rq, &out, &pb) == 0)
-        rc = send_reply(rq, &out);
-    else {
-        if (pb.status == 0)
-            problem_internal(&pb, "handler failed without a problem");
-        rc = send_problem(rq, &pb);
+    if (auth_sha256_hex(rq->body, rq->body_len, rq->who.request_hash) != 0) {
+        problem_internal(&pb, "sha256 failed");
+        goto fail;
     }
+    if (idem_key(rq, &key, &pb) != 0)
+        goto fail;
+    if (key != NULL) {
+        int st = db_idem_begin(&rq->who, key, rq->method, rq->url, cfg->idempotency_lease_s, &rp,
+                               &pb);
+
+        if (st < 0)
+            goto fail;
+        if (st == IDEM_REPLAY) {
+            rc = send_replay(rq, &rp);
+            free(rp.body);
+            log_bind(NULL);
+            return rc;
+        }
+    }
+    ok = rq->match.route->fn(rq, &out, &pb) == 0;
+    if (!ok && pb.status == 0)
+        problem_internal(&pb, "handler failed without a problem");
+    /* Settled before the answer leaves, so a repeat that follows the
+     * answer always finds it. */
+    if (key != NULL)
+        idem_settle(rq, key, &out, &pb, ok);
+    rc = ok ? send_reply(rq, &out) : send_problem(rq, &pb);
     log_bind(NULL);
     reply_cleanup(&out);
+    return rc;
+fail:
+    rc = send_problem(rq, &pb);
+    log_bind(NULL);
     return rc;
 }
 
@@ -454,7 +548,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     (void)cls;
     (void)version;
     if (rq == NULL) {
-        rq = req_new(conn, method);
+        rq = req_new(conn, url, method);
         if (rq == NULL)
             return MHD_NO;
         *con_cls = rq;

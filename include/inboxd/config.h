@@ -44,6 +44,7 @@ struct config {
     char *log_level;
     bool metrics_require_key;
     int key_cache_ms;
+    int idempotency_lease_s;
     int webhook_max_skew_s;
     int draft_request_max_attempts;
     int draft_request_backoff_s;

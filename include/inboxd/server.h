@@ -36,6 +36,7 @@ struct req {
     char ip[64];
     struct MHD_Connection *conn;
     const char *method;       /* borrowed from MHD for the request's life */
+    char *url;                /* the path as requested (owned) */
     struct route_match match;
     bool matched;
     struct who who;
