@@ -17,5 +17,13 @@ const struct route *const routes_all[] = {
     routes_drafts,
     routes_actions,
     routes_feed,
+    routes_outbox,
+    routes_webhooks,
+    routes_jobs,
+    routes_sources,
+    routes_notifications,
+    routes_learning,
+    routes_search,
+    routes_admin,
     NULL,
 };

@@ -673,6 +673,24 @@ db_read(db_fn fn, void *arg, bool replica_ok, struct problem *pb)
 }
 
 struct dbconn *
+db_borrow(bool replica_ok, struct problem *pb)
+{
+    return acquire(replica_ok && replica.on ? &replica : &primary, pb);
+}
+
+void
+db_return(struct dbconn *c)
+{
+    if (c == NULL)
+        return;
+    /* A stream abandoned mid-way leaves results unread: drop the connection
+     * rather than drain an unbounded result. */
+    if (c->pg != NULL && PQisBusy(c->pg))
+        c->broken = true;
+    release(c);
+}
+
+struct dbconn *
 db_connect_once(const char *conninfo, char *err, size_t errlen)
 {
     struct dbconn *c = calloc(1, sizeof(*c));

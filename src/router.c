@@ -22,6 +22,7 @@ struct compiled {
     size_t lens[MAX_SEGS];
     bool is_param[MAX_SEGS];
     bool is_id[MAX_SEGS];
+    bool rest;               /* the last segment is {name...}: one or more segments */
     char buf[256];
 };
 
@@ -86,6 +87,12 @@ compile(const char *pattern, struct compiled *c)
             c->segs[i][c->lens[i] - 1] = '\0';
             c->segs[i]++;
             c->lens[i] -= 2;
+            if (i == c->nsegs - 1 && c->lens[i] > 3 &&
+                strcmp(c->segs[i] + c->lens[i] - 3, "...") == 0) {
+                c->rest = true;
+                c->lens[i] -= 3;
+                c->segs[i][c->lens[i]] = '\0';
+            }
         }
     return 0;
 }
@@ -146,9 +153,18 @@ split(const char *path, const char **segs, size_t *lens)
 static bool
 path_matches(const struct compiled *c, int n, const char **segs, const size_t *lens)
 {
-    if (c->nsegs != n)
+    if (c->rest ? n < c->nsegs : c->nsegs != n)
         return false;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < c->nsegs; i++) {
+        if (c->rest && i == c->nsegs - 1) {
+            /* The rest of the path, at most 255 bytes, no empty segment. */
+            size_t total = (size_t)(segs[n - 1] + lens[n - 1] - segs[i]);
+
+            for (int k = i; k < n; k++)
+                if (lens[k] == 0)
+                    return false;
+            return total < 256;
+        }
         if (c->is_param[i]) {
             if (lens[i] == 0 || lens[i] >= 256)
                 return false;
@@ -190,15 +206,19 @@ router_match(const char *method, const char *path, struct route_match *m, struct
         }
         m->route = table[r];
         m->index = (int)r;
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < c->nsegs; i++) {
+            size_t len = lens[i];
+
             if (!c->is_param[i] || m->nparams >= ROUTER_MAX_PARAMS)
                 continue;
+            if (c->rest && i == c->nsegs - 1)
+                len = (size_t)(segs[n - 1] + lens[n - 1] - segs[i]);
             m->names[m->nparams] = c->segs[i];
-            memcpy(m->values[m->nparams], segs[i], lens[i]);
-            m->values[m->nparams][lens[i]] = '\0';
+            memcpy(m->values[m->nparams], segs[i], len);
+            m->values[m->nparams][len] = '\0';
             /* Ids are compared lower-case everywhere. */
             if (c->is_id[i])
-                for (size_t k = 0; k < lens[i]; k++)
+                for (size_t k = 0; k < len; k++)
                     if (m->values[m->nparams][k] >= 'A' && m->values[m->nparams][k] <= 'F')
                         m->values[m->nparams][k] += 'a' - 'A';
             m->nparams++;

@@ -77,6 +77,13 @@ PGresult *db_exec(struct dbconn *c, const struct db_stmt *st, const char *const 
 int db_simple(struct dbconn *c, const char *sql, struct problem *pb)
     __attribute__((warn_unused_result));
 
+/* Borrows a connection for work that outlives one function call (a
+ * streamed response). Give it back with db_return() on every path; a
+ * connection returned mid-transaction is rolled back. Returns NULL with pb
+ * (503) when none is free in time. */
+struct dbconn *db_borrow(bool replica_ok, struct problem *pb) __attribute__((warn_unused_result));
+void db_return(struct dbconn *c);
+
 /* Starts streaming a statement's rows in single-row mode; then call
  * db_stream_next() until it returns 0 (done) or -1 (error, pb set). While
  * streaming, no other statement can run on the connection. */

@@ -1,7 +1,9 @@
 /*
  * router: method + path pattern → route, with path parameters.
  *
- * Patterns are literal segments and `{name}` parameters. A parameter named
+ * Patterns are literal segments and `{name}` parameters; a last `{name...}`
+ * takes one or more remaining segments with their slashes (a Shopify topic
+ * key "orders/create" arrives that way, MHD having decoded %2F). A parameter named
  * `id` or ending in `Id` must be a UUID or the path does not match (so a
  * malformed id is a 404, like any unknown resource). Unknown path: 404;
  * known path, other method: 405 with the Allow list.

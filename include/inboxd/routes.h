@@ -17,6 +17,14 @@ extern const struct route routes_draft_requests[];
 extern const struct route routes_drafts[];
 extern const struct route routes_actions[];
 extern const struct route routes_feed[];
+extern const struct route routes_outbox[];
+extern const struct route routes_webhooks[];
+extern const struct route routes_jobs[];
+extern const struct route routes_sources[];
+extern const struct route routes_notifications[];
+extern const struct route routes_learning[];
+extern const struct route routes_search[];
+extern const struct route routes_admin[];
 
 /* All tables, NULL-terminated, in matching order (routes/routes.c). */
 extern const struct route *const routes_all[];

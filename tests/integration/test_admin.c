@@ -1,0 +1,2 @@
+/* test_admin: being written. */
+#include <criterion/criterion.h>

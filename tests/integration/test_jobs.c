@@ -1,0 +1,2 @@
+/* test_jobs: being written. */
+#include <criterion/criterion.h>

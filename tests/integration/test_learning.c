@@ -1,0 +1,2 @@
+/* test_learning: being written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* test_outbox: being written. */
+#include <criterion/criterion.h>

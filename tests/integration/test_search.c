@@ -1,0 +1,2 @@
+/* test_search: being written. */
+#include <criterion/criterion.h>

@@ -1,0 +1,2 @@
+/* test_webhooks: being written. */
+#include <criterion/criterion.h>
