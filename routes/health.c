@@ -5,10 +5,12 @@
  * database answers and its schema is the version this binary carries.
  * Neither needs a key; /metrics needs one only when configured to.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "build_config.h"
+#include "inboxd/db_queues.h"
 #include "inboxd/embedded.h"
 #include "inboxd/metrics.h"
 #include "inboxd/migrate.h"
@@ -53,10 +55,26 @@ get_readyz(struct req *rq, struct reply *out, struct problem *pb)
 static int
 get_metrics(struct req *rq, struct reply *out, struct problem *pb)
 {
+    struct queue_depths q;
+    struct problem db = {0};
+    char extra[1024] = "";
     size_t len;
-    char *text = metrics_render(NULL, &len);
+    char *text;
 
     (void)rq;
+    /* A scrape still answers while the database is down: the queue gauges
+     * are left out and inboxd_db_errors_total tells the story. */
+    if (db_queues_depths(&q, &db) == 0)
+        snprintf(extra, sizeof(extra),
+                 "# HELP inboxd_queue_depth Rows waiting in the work queues.\n"
+                 "# TYPE inboxd_queue_depth gauge\n"
+                 "inboxd_queue_depth{queue=\"draft_requests\",state=\"queued\"} %lld\n"
+                 "inboxd_queue_depth{queue=\"draft_requests\",state=\"leased\"} %lld\n"
+                 "inboxd_queue_depth{queue=\"outbox\",state=\"pending\"} %lld\n"
+                 "inboxd_queue_depth{queue=\"outbox\",state=\"leased\"} %lld\n",
+                 q.draft_requests_queued, q.draft_requests_leased, q.outbox_pending,
+                 q.outbox_leased);
+    text = metrics_render(extra, &len);
     if (text == NULL)
         return problem_internal(pb, "metrics: out of memory");
     reply_text(out, 200, text, len, "text/plain; version=0.0.4; charset=utf-8");

@@ -669,6 +669,8 @@ server_start(const struct config *cf, char *err, size_t errlen)
 
     daemon_ = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, NULL,
+        /* First, so that MHD's own messages from the other options reach it. */
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_ARRAY, pool_opts,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cf->http_max_connections,
@@ -677,7 +679,6 @@ server_start(const struct config *cf, char *err, size_t errlen)
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)cf->http_thread_stack_kb * 1024,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_END);
     if (daemon_ == NULL) {
         snprintf(err, errlen, "cannot serve on %s (address in use or not available)", cf->listen);

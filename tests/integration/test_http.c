@@ -205,6 +205,9 @@ Test(http, metrics_count_requests_by_route_and_status)
     cr_assert_not_null(strstr(r.body, "inboxd_db_pool_waiting "));
     cr_assert_not_null(strstr(r.body, "inboxd_db_errors_total "));
     cr_assert_not_null(strstr(r.body, "inboxd_build_info{version="));
+    cr_assert_not_null(
+        strstr(r.body, "inboxd_queue_depth{queue=\"draft_requests\",state=\"queued\"} 0\n"));
+    cr_assert_not_null(strstr(r.body, "inboxd_queue_depth{queue=\"outbox\",state=\"pending\"} 0\n"));
     resp_free(&r);
 }
 

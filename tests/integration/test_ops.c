@@ -121,7 +121,7 @@ wait_for_lock_waiter(struct th *tt)
 {
     long long start = th_now_ms();
 
-    while (th_sql_long(tt, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+    while (th_sql_long(tt, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() "
                            "AND application_name = 'inboxd'") < 1) {
         cr_assert_lt(th_now_ms() - start, 10000, "the request never reached the lock");
         usleep(10 * 1000);
