@@ -27,8 +27,8 @@ Test(ops, migrations_apply_once_and_twice_is_a_no_op)
     long n;
 
     th_start(&t, true, NULL);
+    cr_assert_eq(th_sql_long(&t, "SELECT max(version) FROM schema_migrations"), migrate_expected());
     n = th_sql_long(&t, "SELECT count(*) FROM schema_migrations");
-    cr_assert_eq(n, migrate_expected());
     cr_assert_eq(migrate_apply(t.conninfo, NULL, err, sizeof(err)), 0, "%s", err);
     cr_assert_eq(th_sql_long(&t, "SELECT count(*) FROM schema_migrations"), n);
     cr_assert_eq(migrate_status(t.conninfo, NULL, err, sizeof(err)), 0, "%s", err);
@@ -74,7 +74,7 @@ Test(ops, concurrent_migrations_apply_each_file_once)
         pthread_join(th[i], NULL);
         cr_assert_eq(args[i].rc, 0, "%s", args[i].err);
     }
-    cr_assert_eq(th_sql_long(&t, "SELECT count(*) FROM schema_migrations"), migrate_expected());
+    cr_assert_eq(th_sql_long(&t, "SELECT max(version) FROM schema_migrations"), migrate_expected());
 }
 
 Test(ops, readyz_is_503_until_migrated_then_200)
