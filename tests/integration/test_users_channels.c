@@ -1,2 +1,923 @@
-/* test_users_channels: being written. */
+/* Users and channels (issue #3; API.md "Account, users, channels"). */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "inboxd/auth.h"
+
+static struct th t;
+static char account[37], key[64];
+
+static void
+setup(void)
+{
+    th_start(&t, true, NULL);
+    th_tenant(&t, "Hot Rod AN", account, key);
+}
+
+static void
+teardown(void)
+{
+    th_stop(&t);
+}
+
+TestSuite(users_channels, .init = setup, .fini = teardown, .timeout = 120);
+
+/* --- helpers --------------------------------------------------------------- */
+
+static const char *
+sval(const json_t *o, const char *name)
+{
+    return json_string_value(json_object_get(o, name));
+}
+
+/* Asserts a 422 validation problem whose errors[] names `field`. */
+static void
+expect_field(const struct resp *r, const char *field, const char *what)
+{
+    const json_t *errs, *e;
+    size_t i;
+
+    cr_assert_eq(r->status, 422, "%s: expected 422, got %ld: %s", what, r->status, r->body);
+    expect_problem(r, 422);
+    errs = json_object_get(r->json, "errors");
+    cr_assert(json_is_array(errs), "%s: no errors[]: %s", what, r->body);
+    json_array_foreach (errs, i, e) {
+        if (strcmp(sval(e, "field"), field) == 0) {
+            cr_assert(json_is_string(json_object_get(e, "message")));
+            return;
+        }
+    }
+    cr_assert_fail("%s: field %s not named: %s", what, field, r->body);
+}
+
+/* POSTs body to path and asserts `status`; copies the answer's id. */
+static void
+create(const char *path, const char *k, const char *body, long status, char id[37])
+{
+    struct resp r;
+
+    th_post(&t, path, k, body, &r);
+    cr_assert_eq(r.status, status, "POST %s %s: %ld %s", path, body, r.status, r.body);
+    if (id != NULL)
+        snprintf(id, 37, "%s", sval(r.json, "id"));
+    resp_free(&r);
+}
+
+static long sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static long
+sqlf(const char *fmt, ...)
+{
+    char q[2048];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof(q), fmt, ap);
+    va_end(ap);
+    return th_sql_long(&t, q);
+}
+
+static long
+audit_count(const char *action, const char *id)
+{
+    return sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s' AND action = '%s' "
+                "AND resource_id = '%s'",
+                account, action, id);
+}
+
+/* Walks every page of `path` with limit 2; returns the ids seen, in order,
+ * and checks no id repeats. *n gets the count; *pages the page count. */
+static void
+walk(const char *path, const char *k, char ids[][37], int max, int *n, int *pages)
+{
+    char url[512], cur[256] = "";
+    struct resp r;
+
+    *n = 0;
+    *pages = 0;
+    for (;;) {
+        const json_t *items, *it, *next;
+        size_t i;
+
+        if (cur[0])
+            snprintf(url, sizeof(url), "%s?limit=2&cursor=%s", path, cur);
+        else
+            snprintf(url, sizeof(url), "%s?limit=2", path);
+        th_get(&t, url, k, &r);
+        cr_assert_eq(r.status, 200, "%s: %s", url, r.body);
+        items = json_object_get(r.json, "items");
+        cr_assert_leq(json_array_size(items), 2);
+        json_array_foreach (items, i, it) {
+            cr_assert_lt(*n, max);
+            snprintf(ids[*n], 37, "%s", sval(it, "id"));
+            for (int j = 0; j < *n; j++)
+                cr_assert_str_neq(ids[j], ids[*n], "id repeated across pages");
+            (*n)++;
+        }
+        (*pages)++;
+        next = json_object_get(r.json, "nextCursor");
+        if (json_is_string(next))
+            snprintf(cur, sizeof(cur), "%s", json_string_value(next));
+        else
+            cur[0] = '\0';
+        cr_assert(json_is_string(next) || json_is_null(next));
+        resp_free(&r);
+        if (!cur[0])
+            break;
+        cr_assert_lt(*pages, 50, "pagination does not end");
+    }
+}
+
+/* --- users ----------------------------------------------------------------- */
+
+Test(users_channels, user_create_get_and_list)
+{
+    const char *body = "{\"email\":\"ana@hotrod.example\",\"displayName\":\"Ana\","
+                       "\"role\":\"admin\",\"authProvider\":\"google\",\"authSubject\":\"g-1\"}";
+    const char *const hdr[] = {"X-Request-Id: req-user-create-1", NULL};
+    char id[37], path[128], hash[AUTH_HASH_HEX + 1];
+    struct resp r;
+
+    th_http(&t, "POST", "/v1/users", key, body, hdr, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    snprintf(id, sizeof(id), "%s", sval(r.json, "id"));
+    cr_assert_eq(strlen(id), 36);
+    cr_assert_str_eq(sval(r.json, "accountId"), account);
+    cr_assert_str_eq(sval(r.json, "email"), "ana@hotrod.example");
+    cr_assert_str_eq(sval(r.json, "displayName"), "Ana");
+    cr_assert_str_eq(sval(r.json, "role"), "admin");
+    cr_assert_str_eq(sval(r.json, "authProvider"), "google");
+    cr_assert_str_eq(sval(r.json, "authSubject"), "g-1");
+    cr_assert(json_is_string(json_object_get(r.json, "createdAt")));
+    cr_assert(json_is_string(json_object_get(r.json, "updatedAt")));
+    resp_free(&r);
+
+    /* A second user with only an email: role defaults to agent, the rest null. */
+    create("/v1/users", key, "{\"email\":\"bo@hotrod.example\"}", 201, NULL);
+
+    snprintf(path, sizeof(path), "/v1/users/%s", id);
+    th_get(&t, path, key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(sval(r.json, "id"), id);
+    cr_assert_str_eq(sval(r.json, "email"), "ana@hotrod.example");
+    resp_free(&r);
+
+    th_get(&t, "/v1/users", key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 2);
+    cr_assert_str_eq(sval(json_array_get(json_object_get(r.json, "items"), 0), "id"), id,
+                     "oldest first");
+    {
+        const json_t *bo = json_array_get(json_object_get(r.json, "items"), 1);
+
+        cr_assert_str_eq(sval(bo, "role"), "agent");
+        cr_assert(json_is_null(json_object_get(bo, "displayName")));
+        cr_assert(json_is_null(json_object_get(bo, "authProvider")));
+        cr_assert(json_is_null(json_object_get(bo, "authSubject")));
+    }
+    cr_assert(json_is_null(json_object_get(r.json, "nextCursor")));
+    resp_free(&r);
+
+    /* The database holds what the answer said, and the audit row names the
+     * caller, the request and the body's hash. */
+    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE account_id = '%s' AND id = '%s' "
+                      "AND email = 'ana@hotrod.example' AND role = 'admin' "
+                      "AND display_name = 'Ana' AND auth_provider = 'google' "
+                      "AND auth_subject = 'g-1'",
+                      account, id),
+                 1);
+    cr_assert_eq(auth_sha256_hex(body, strlen(body), hash), 0);
+    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s' "
+                      "AND action = 'user.create' AND resource_type = 'user' "
+                      "AND resource_id = '%s' AND request_id = 'req-user-create-1' "
+                      "AND request_hash = '%s' AND actor_key_id IS NOT NULL",
+                      account, id, hash),
+                 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s' "
+                      "AND action = 'user.create'",
+                      account),
+                 2);
+}
+
+Test(users_channels, user_repeat_post_is_200_when_same_and_409_when_different)
+{
+    char id[37], again[37];
+    struct resp r;
+
+    create("/v1/users", key,
+           "{\"email\":\"cy@hotrod.example\",\"displayName\":\"Cy\",\"role\":\"agent\"}", 201, id);
+    /* Same content, and a subset of it: the stored row, no second write. */
+    create("/v1/users", key,
+           "{\"email\":\"cy@hotrod.example\",\"displayName\":\"Cy\",\"role\":\"agent\"}", 200,
+           again);
+    cr_assert_str_eq(again, id);
+    create("/v1/users", key, "{\"email\":\"cy@hotrod.example\"}", 200, again);
+    cr_assert_str_eq(again, id);
+
+    /* Any given field that differs: 409, nothing changes. */
+    th_post(&t, "/v1/users", key, "{\"email\":\"cy@hotrod.example\",\"displayName\":\"Cyril\"}",
+            &r);
+    expect_problem(&r, 409);
+    resp_free(&r);
+    th_post(&t, "/v1/users", key, "{\"email\":\"cy@hotrod.example\",\"role\":\"admin\"}", &r);
+    expect_problem(&r, 409);
+    resp_free(&r);
+    th_post(&t, "/v1/users", key, "{\"email\":\"cy@hotrod.example\",\"authSubject\":\"x\"}", &r);
+    expect_problem(&r, 409);
+    resp_free(&r);
+
+    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE account_id = '%s' "
+                      "AND display_name = 'Cy' AND role = 'agent'",
+                      account),
+                 1);
+    cr_assert_eq(audit_count("user.create", id), 1, "only the first POST wrote");
+
+    /* The same email in another account is another user. */
+    {
+        char other_acct[37], other_key[64], other_id[37];
+
+        th_tenant(&t, "Other Shop", other_acct, other_key);
+        create("/v1/users", other_key, "{\"email\":\"cy@hotrod.example\",\"displayName\":\"C\"}",
+               201, other_id);
+        cr_assert_str_neq(other_id, id);
+    }
+}
+
+Test(users_channels, user_patch_changes_only_the_given_fields)
+{
+    char id[37], path[128];
+    struct resp r;
+
+    create("/v1/users", key,
+           "{\"email\":\"di@hotrod.example\",\"displayName\":\"Di\",\"authProvider\":\"google\","
+           "\"authSubject\":\"s-9\"}",
+           201, id);
+    snprintf(path, sizeof(path), "/v1/users/%s", id);
+
+    th_http(&t, "PATCH", path, key, "{\"displayName\":\"Diana\",\"role\":\"admin\"}", NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(sval(r.json, "displayName"), "Diana");
+    cr_assert_str_eq(sval(r.json, "role"), "admin");
+    cr_assert_str_eq(sval(r.json, "email"), "di@hotrod.example");
+    cr_assert_str_eq(sval(r.json, "authProvider"), "google");
+    cr_assert_str_eq(sval(r.json, "authSubject"), "s-9");
+    resp_free(&r);
+    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE id = '%s' AND updated_at > created_at", id),
+                 1);
+
+    /* null clears a nullable field; email changes. */
+    th_http(&t, "PATCH", path, key, "{\"authProvider\":null,\"email\":\"diana@hotrod.example\"}",
+            NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(json_is_null(json_object_get(r.json, "authProvider")));
+    cr_assert_str_eq(sval(r.json, "authSubject"), "s-9");
+    cr_assert_str_eq(sval(r.json, "email"), "diana@hotrod.example");
+    cr_assert_str_eq(sval(r.json, "displayName"), "Diana");
+    resp_free(&r);
+
+    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE id = '%s' AND auth_provider IS NULL "
+                      "AND email = 'diana@hotrod.example' AND role = 'admin'",
+                      id),
+                 1);
+    cr_assert_eq(audit_count("user.update", id), 2);
+
+    /* GET answers the changed row. */
+    th_get(&t, path, key, &r);
+    cr_assert_str_eq(sval(r.json, "email"), "diana@hotrod.example");
+    resp_free(&r);
+}
+
+Test(users_channels, user_patch_to_a_taken_email_is_409)
+{
+    char a[37], b[37], path[128];
+    struct resp r;
+
+    create("/v1/users", key, "{\"email\":\"a@x.example\"}", 201, a);
+    create("/v1/users", key, "{\"email\":\"b@x.example\"}", 201, b);
+    snprintf(path, sizeof(path), "/v1/users/%s", b);
+    th_http(&t, "PATCH", path, key, "{\"email\":\"a@x.example\"}", NULL, &r);
+    expect_problem(&r, 409);
+    resp_free(&r);
+    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE id = '%s' AND email = 'b@x.example'", b),
+                 1);
+    cr_assert_eq(audit_count("user.update", b), 0);
+
+    /* Setting a user's own email again is no conflict. */
+    th_http(&t, "PATCH", path, key, "{\"email\":\"b@x.example\"}", NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+}
+
+struct bad {
+    const char *body;
+    const char *field;
+};
+
+Test(users_channels, user_post_validation_names_each_field)
+{
+    static char long_email[300], long_name[300], long_subject[300];
+    static const struct bad cases[] = {
+        {"{}", "email"},
+        {"{\"email\":null}", "email"},
+        {"{\"email\":42}", "email"},
+        {"{\"email\":\"\"}", "email"},
+        {"{\"email\":\"no-at-sign\"}", "email"},
+        {"{\"email\":\"two@@x.example\"}", "email"},
+        {"{\"email\":\"a@b@c.example\"}", "email"},
+        {"{\"email\":\"@x.example\"}", "email"},
+        {"{\"email\":\"ana@\"}", "email"},
+        {"{\"email\":\"ana smith@x.example\"}", "email"},
+        {"{\"email\":\"ana\\t@x.example\"}", "email"},
+        {"{\"email\":\"ana\\u0000@x.example\"}", "email"},
+        {long_email, "email"},
+        {"{\"email\":\"ok@x.example\",\"displayName\":\"A\\u0000B\"}", "displayName"},
+        {"{\"email\":\"ok@x.example\",\"displayName\":7}", "displayName"},
+        {long_name, "displayName"},
+        {"{\"email\":\"ok@x.example\",\"role\":\"owner\"}", "role"},
+        {"{\"email\":\"ok@x.example\",\"role\":1}", "role"},
+        {"{\"email\":\"ok@x.example\",\"authProvider\":[]}", "authProvider"},
+        {"{\"email\":\"ok@x.example\",\"authSubject\":\"\\u0000\"}", "authSubject"},
+        {long_subject, "authSubject"},
+        {"{\"email\":\"ok@x.example\",\"accountId\":\"x\"}", "accountId"},
+    };
+    struct resp r;
+
+    /* 255 bytes of email, 201 of displayName, 256 of authSubject: one over. */
+    snprintf(long_email, sizeof(long_email), "{\"email\":\"%0*d@x.example\"}", 255 - 10, 0);
+    snprintf(long_name, sizeof(long_name), "{\"email\":\"ok@x.example\",\"displayName\":\"%0*d\"}",
+             201, 0);
+    snprintf(long_subject, sizeof(long_subject),
+             "{\"email\":\"ok@x.example\",\"authSubject\":\"%0*d\"}", 256, 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        th_post(&t, "/v1/users", key, cases[i].body, &r);
+        expect_field(&r, cases[i].field, cases[i].body);
+        resp_free(&r);
+    }
+    /* Several bad fields: every one named in one answer. */
+    th_post(&t, "/v1/users", key, "{\"email\":\"bad\",\"role\":\"x\",\"displayName\":false}", &r);
+    expect_field(&r, "email", "several");
+    expect_field(&r, "role", "several");
+    expect_field(&r, "displayName", "several");
+    resp_free(&r);
+
+    /* Exactly at the limits is fine. */
+    snprintf(long_email, sizeof(long_email), "{\"email\":\"%0*d@x.example\"}", 254 - 10, 0);
+    create("/v1/users", key, long_email, 201, NULL);
+    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 1);
+}
+
+Test(users_channels, user_patch_validation)
+{
+    static const struct bad cases[] = {
+        {"{}", ""},
+        {"{\"email\":null}", "email"},
+        {"{\"role\":null}", "role"},
+        {"{\"role\":\"root\"}", "role"},
+        {"{\"email\":\"nope\"}", "email"},
+        {"{\"displayName\":\"\\u0000\"}", "displayName"},
+        {"{\"authProvider\":5}", "authProvider"},
+        {"{\"id\":\"00000000-0000-7000-8000-000000000000\"}", "id"},
+    };
+    char id[37], path[128];
+    struct resp r;
+
+    create("/v1/users", key, "{\"email\":\"p@x.example\",\"displayName\":\"P\"}", 201, id);
+    snprintf(path, sizeof(path), "/v1/users/%s", id);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        th_http(&t, "PATCH", path, key, cases[i].body, NULL, &r);
+        expect_field(&r, cases[i].field, cases[i].body);
+        resp_free(&r);
+    }
+    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE id = '%s' AND email = 'p@x.example' "
+                      "AND display_name = 'P' AND updated_at = created_at",
+                      id),
+                 1, "a refused PATCH changes nothing");
+    cr_assert_eq(audit_count("user.update", id), 0);
+}
+
+/* --- both resources -------------------------------------------------------- */
+
+Test(users_channels, non_json_bodies_are_400)
+{
+    static const char *const bodies[] = {"not json", "{\"email\":", "[1,2]", "\"text\"",
+                                         "{\"a\":1,\"a\":2}"};
+    char uid[37], cid[37], upath[128], cpath[128];
+    struct resp r;
+
+    create("/v1/users", key, "{\"email\":\"j@x.example\"}", 201, uid);
+    create("/v1/channels", key, "{\"type\":\"chat\",\"externalId\":\"c-j\",\"name\":\"J\"}", 201,
+           cid);
+    snprintf(upath, sizeof(upath), "/v1/users/%s", uid);
+    snprintf(cpath, sizeof(cpath), "/v1/channels/%s", cid);
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        const char *m[] = {"POST", "PATCH", "POST", "PATCH"};
+        const char *p[] = {"/v1/users", upath, "/v1/channels", cpath};
+
+        for (int j = 0; j < 4; j++) {
+            th_http(&t, m[j], p[j], key, bodies[i], NULL, &r);
+            expect_problem(&r, 400);
+            resp_free(&r);
+        }
+    }
+    /* No body at all is a 400 too. */
+    th_http(&t, "POST", "/v1/users", key, NULL, NULL, &r);
+    expect_problem(&r, 400);
+    resp_free(&r);
+    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 2);
+}
+
+Test(users_channels, bad_query_parameters_are_400)
+{
+    static const char *const q[] = {"limit=0", "limit=201",      "limit=abc",       "limit=-1",
+                                    "limit=",  "cursor=garbage", "cursor=%25%25%25"};
+    static const char *const field[] = {"limit", "limit",  "limit", "limit",
+                                        "limit", "cursor", "cursor"};
+    const char *lists[] = {"/v1/users", "/v1/channels"};
+    char path[256];
+    struct resp r;
+
+    for (int l = 0; l < 2; l++) {
+        for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+            const json_t *errs;
+
+            snprintf(path, sizeof(path), "%s?%s", lists[l], q[i]);
+            th_get(&t, path, key, &r);
+            expect_problem(&r, 400);
+            errs = json_object_get(r.json, "errors");
+            cr_assert_str_eq(sval(json_array_get(errs, 0), "field"), field[i], "%s", path);
+            resp_free(&r);
+        }
+    }
+}
+
+Test(users_channels, another_tenants_or_unknown_rows_are_404)
+{
+    char other_acct[37], other_key[64], uid[37], cid[37], path[128];
+    const char *missing = "0190f5c2-0000-7000-8000-000000000001";
+    struct resp r;
+
+    create("/v1/users", key, "{\"email\":\"mine@x.example\",\"displayName\":\"Mine\"}", 201, uid);
+    create("/v1/channels", key, "{\"type\":\"email\",\"externalId\":\"inbox\",\"name\":\"Mine\"}",
+           201, cid);
+    th_tenant(&t, "Other Shop", other_acct, other_key);
+
+    /* B reads and changes A's rows: 404, as for ids that exist nowhere. */
+    for (int k = 0; k < 3; k++) {
+        const char *uids[] = {uid, missing, "not-a-uuid"};
+        const char *cids[] = {cid, missing, "not-a-uuid"};
+
+        snprintf(path, sizeof(path), "/v1/users/%s", uids[k]);
+        th_get(&t, path, other_key, &r);
+        expect_problem(&r, 404);
+        resp_free(&r);
+        th_http(&t, "PATCH", path, other_key, "{\"displayName\":\"Stolen\"}", NULL, &r);
+        expect_problem(&r, 404);
+        resp_free(&r);
+        snprintf(path, sizeof(path), "/v1/channels/%s", cids[k]);
+        th_get(&t, path, other_key, &r);
+        expect_problem(&r, 404);
+        resp_free(&r);
+        th_http(&t, "PATCH", path, other_key, "{\"name\":\"Stolen\"}", NULL, &r);
+        expect_problem(&r, 404);
+        resp_free(&r);
+    }
+    /* A's own key gets a 404 for the missing id too. */
+    snprintf(path, sizeof(path), "/v1/users/%s", missing);
+    th_get(&t, path, key, &r);
+    expect_problem(&r, 404);
+    resp_free(&r);
+    th_http(&t, "PATCH", path, key, "{\"displayName\":\"X\"}", NULL, &r);
+    expect_problem(&r, 404);
+    resp_free(&r);
+
+    /* B's lists are empty; A's rows are untouched. */
+    th_get(&t, "/v1/users", other_key, &r);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0);
+    resp_free(&r);
+    th_get(&t, "/v1/channels", other_key, &r);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0);
+    resp_free(&r);
+    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE display_name = 'Stolen'"), 0);
+    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE name = 'Stolen'"), 0);
+    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s'", other_acct), 0);
+}
+
+Test(users_channels, writes_need_the_admin_scope)
+{
+    char reader[64], writer[64], uid[37], cid[37], path[128];
+    struct resp r;
+
+    th_key(&t, account, "read", reader);
+    th_key(&t, account, "read messages:write drafts:write actions:write outbox:write jobs:write",
+           writer);
+    create("/v1/users", key, "{\"email\":\"s@x.example\"}", 201, uid);
+    create("/v1/channels", key, "{\"type\":\"slack\",\"externalId\":\"T1\",\"name\":\"S\"}", 201,
+           cid);
+
+    for (int k = 0; k < 2; k++) {
+        const char *kk = k == 0 ? reader : writer;
+
+        th_post(&t, "/v1/users", kk, "{\"email\":\"new@x.example\"}", &r);
+        expect_problem(&r, 403);
+        cr_assert_not_null(strstr(sval(r.json, "detail"), "admin"));
+        resp_free(&r);
+        th_post(&t, "/v1/channels", kk, "{\"type\":\"chat\",\"externalId\":\"n\",\"name\":\"N\"}",
+                &r);
+        expect_problem(&r, 403);
+        resp_free(&r);
+        snprintf(path, sizeof(path), "/v1/users/%s", uid);
+        th_http(&t, "PATCH", path, kk, "{\"displayName\":\"N\"}", NULL, &r);
+        expect_problem(&r, 403);
+        resp_free(&r);
+        snprintf(path, sizeof(path), "/v1/channels/%s", cid);
+        th_http(&t, "PATCH", path, kk, "{\"name\":\"N\"}", NULL, &r);
+        expect_problem(&r, 403);
+        resp_free(&r);
+    }
+    /* Reads need only `read`. */
+    snprintf(path, sizeof(path), "/v1/users/%s", uid);
+    th_get(&t, path, reader, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/channels/%s", cid);
+    th_get(&t, path, reader, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+    th_get(&t, "/v1/users", reader, &r);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    th_get(&t, "/v1/channels", reader, &r);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    /* And a key without `read` cannot list. */
+    th_key(&t, account, "outbox:write", writer);
+    th_get(&t, "/v1/users", writer, &r);
+    expect_problem(&r, 403);
+    resp_free(&r);
+
+    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 2);
+}
+
+Test(users_channels, lists_page_through_every_row_once_in_order)
+{
+    enum { N = 7 };
+    char other_acct[37], other_key[64], body[200];
+    char made_u[N][37], made_c[N][37], seen[N + 5][37];
+    int n, pages;
+
+    th_tenant(&t, "Other Shop", other_acct, other_key);
+    for (int i = 0; i < N; i++) {
+        snprintf(body, sizeof(body), "{\"email\":\"u%d@x.example\"}", i);
+        create("/v1/users", key, body, 201, made_u[i]);
+        snprintf(body, sizeof(body),
+                 "{\"type\":\"email\",\"externalId\":\"box-%d\",\"name\":\"B\"}", i);
+        create("/v1/channels", key, body, 201, made_c[i]);
+        /* Another tenant's rows interleave and must never show up. */
+        snprintf(body, sizeof(body), "{\"email\":\"u%d@x.example\"}", i);
+        create("/v1/users", other_key, body, 201, NULL);
+        snprintf(body, sizeof(body),
+                 "{\"type\":\"email\",\"externalId\":\"box-%d\",\"name\":\"B\"}", i);
+        create("/v1/channels", other_key, body, 201, NULL);
+    }
+    walk("/v1/users", key, seen, N + 5, &n, &pages);
+    cr_assert_eq(n, N);
+    cr_assert_eq(pages, 4);
+    for (int i = 0; i < N; i++)
+        cr_assert_str_eq(seen[i], made_u[i], "users oldest first, position %d", i);
+    walk("/v1/channels", key, seen, N + 5, &n, &pages);
+    cr_assert_eq(n, N);
+    cr_assert_eq(pages, 4);
+    for (int i = 0; i < N; i++)
+        cr_assert_str_eq(seen[i], made_c[i], "channels oldest first, position %d", i);
+
+    /* A page size that divides the count evenly ends with an empty-cursor
+     * page and no repeats either. */
+    {
+        struct resp r;
+        char path[256];
+
+        th_get(&t, "/v1/users?limit=7", key, &r);
+        cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 7);
+        cr_assert(json_is_null(json_object_get(r.json, "nextCursor")));
+        resp_free(&r);
+        th_get(&t, "/v1/users?limit=6", key, &r);
+        cr_assert(json_is_string(json_object_get(r.json, "nextCursor")));
+        snprintf(path, sizeof(path), "/v1/users?limit=6&cursor=%s", sval(r.json, "nextCursor"));
+        resp_free(&r);
+        th_get(&t, path, key, &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1);
+        cr_assert_str_eq(sval(json_array_get(json_object_get(r.json, "items"), 0), "id"),
+                         made_u[6]);
+        cr_assert(json_is_null(json_object_get(r.json, "nextCursor")));
+        resp_free(&r);
+    }
+}
+
+/* --- channels -------------------------------------------------------------- */
+
+Test(users_channels, channel_create_get_and_list)
+{
+    char id[37], plain[37], path[128];
+    struct resp r;
+
+    th_post(&t, "/v1/channels", key,
+            "{\"type\":\"email\",\"externalId\":\"zoho-support\",\"name\":\"Support inbox\","
+            "\"metadata\":{\"mailbox\":\"support@hotrod.example\",\"n\":[1,2,{\"x\":null}]}}",
+            &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    snprintf(id, sizeof(id), "%s", sval(r.json, "id"));
+    cr_assert_str_eq(sval(r.json, "accountId"), account);
+    cr_assert_str_eq(sval(r.json, "type"), "email");
+    cr_assert_str_eq(sval(r.json, "externalId"), "zoho-support");
+    cr_assert_str_eq(sval(r.json, "name"), "Support inbox");
+    cr_assert_str_eq(sval(json_object_get(r.json, "metadata"), "mailbox"),
+                     "support@hotrod.example");
+    cr_assert_eq(json_array_size(json_object_get(json_object_get(r.json, "metadata"), "n")), 3);
+    cr_assert(json_is_string(json_object_get(r.json, "createdAt")));
+    cr_assert(json_is_string(json_object_get(r.json, "updatedAt")));
+    resp_free(&r);
+
+    /* Without metadata: an empty object, never null. Every channel type. */
+    th_post(&t, "/v1/channels", key,
+            "{\"type\":\"shopify\",\"externalId\":\"shop\",\"name\":\"S\"}", &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    snprintf(plain, sizeof(plain), "%s", sval(r.json, "id"));
+    cr_assert(json_is_object(json_object_get(r.json, "metadata")));
+    cr_assert_eq(json_object_size(json_object_get(r.json, "metadata")), 0);
+    resp_free(&r);
+    create("/v1/channels", key, "{\"type\":\"chat\",\"externalId\":\"w\",\"name\":\"W\"}", 201,
+           NULL);
+    create("/v1/channels", key,
+           "{\"type\":\"slack\",\"externalId\":\"T0\",\"name\":\"Slack\",\"metadata\":null}", 201,
+           NULL);
+
+    snprintf(path, sizeof(path), "/v1/channels/%s", id);
+    th_get(&t, path, key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(sval(r.json, "externalId"), "zoho-support");
+    resp_free(&r);
+
+    th_get(&t, "/v1/channels", key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 4);
+    cr_assert_str_eq(sval(json_array_get(json_object_get(r.json, "items"), 0), "id"), id);
+    cr_assert_str_eq(sval(json_array_get(json_object_get(r.json, "items"), 1), "id"), plain);
+    resp_free(&r);
+
+    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE account_id = '%s' AND id = '%s' "
+                      "AND type = 'email' AND external_id = 'zoho-support' "
+                      "AND metadata->>'mailbox' = 'support@hotrod.example'",
+                      account, id),
+                 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE id = '%s' AND metadata = '{}'", plain),
+                 1);
+    cr_assert_eq(audit_count("channel.create", id), 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s' "
+                      "AND action = 'channel.create' AND resource_type = 'channel'",
+                      account),
+                 4);
+}
+
+Test(users_channels, channel_repeat_post_is_200_when_same_and_409_when_different)
+{
+    char id[37], again[37];
+    struct resp r;
+
+    create(
+        "/v1/channels", key,
+        "{\"type\":\"email\",\"externalId\":\"ext-1\",\"name\":\"Inbox\",\"metadata\":{\"a\":1}}",
+        201, id);
+    create(
+        "/v1/channels", key,
+        "{\"type\":\"email\",\"externalId\":\"ext-1\",\"name\":\"Inbox\",\"metadata\":{\"a\":1}}",
+        200, again);
+    cr_assert_str_eq(again, id);
+    /* openapi.json: type and name decide; metadata is not compared. */
+    th_post(&t, "/v1/channels", key,
+            "{\"type\":\"email\",\"externalId\":\"ext-1\",\"name\":\"Inbox\"}", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(sval(r.json, "id"), id);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(r.json, "metadata"), "a")), 1,
+                 "the stored row is answered");
+    resp_free(&r);
+
+    th_post(&t, "/v1/channels", key,
+            "{\"type\":\"email\",\"externalId\":\"ext-1\",\"name\":\"Other name\"}", &r);
+    expect_problem(&r, 409);
+    resp_free(&r);
+    th_post(&t, "/v1/channels", key,
+            "{\"type\":\"chat\",\"externalId\":\"ext-1\",\"name\":\"Inbox\"}", &r);
+    expect_problem(&r, 409);
+    resp_free(&r);
+
+    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE id = '%s' AND name = 'Inbox' "
+                      "AND type = 'email' AND metadata = '{\"a\":1}'",
+                      id),
+                 1);
+    cr_assert_eq(audit_count("channel.create", id), 1);
+}
+
+Test(users_channels, channel_patch_changes_name_and_metadata_only)
+{
+    char id[37], path[128];
+    struct resp r;
+
+    create("/v1/channels", key,
+           "{\"type\":\"chat\",\"externalId\":\"widget\",\"name\":\"Chat\",\"metadata\":{\"a\":1,"
+           "\"b\":2}}",
+           201, id);
+    snprintf(path, sizeof(path), "/v1/channels/%s", id);
+
+    th_http(&t, "PATCH", path, key, "{\"name\":\"Website chat\"}", NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(sval(r.json, "name"), "Website chat");
+    cr_assert_eq(json_object_size(json_object_get(r.json, "metadata")), 2, "metadata kept");
+    cr_assert_str_eq(sval(r.json, "type"), "chat");
+    cr_assert_str_eq(sval(r.json, "externalId"), "widget");
+    resp_free(&r);
+
+    /* metadata is replaced whole. */
+    th_http(&t, "PATCH", path, key, "{\"metadata\":{\"c\":\"3\"}}", NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_object_size(json_object_get(r.json, "metadata")), 1);
+    cr_assert_str_eq(sval(json_object_get(r.json, "metadata"), "c"), "3");
+    cr_assert_str_eq(sval(r.json, "name"), "Website chat");
+    resp_free(&r);
+
+    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE id = '%s' AND name = 'Website chat' "
+                      "AND metadata = '{\"c\":\"3\"}' AND updated_at > created_at",
+                      id),
+                 1);
+    cr_assert_eq(audit_count("channel.update", id), 2);
+}
+
+Test(users_channels, channel_post_validation_names_each_field)
+{
+    static char long_ext[300], long_name[300];
+    static const struct bad cases[] = {
+        {"{\"externalId\":\"e\",\"name\":\"n\"}", "type"},
+        {"{\"type\":\"fax\",\"externalId\":\"e\",\"name\":\"n\"}", "type"},
+        {"{\"type\":\"Email\",\"externalId\":\"e\",\"name\":\"n\"}", "type"},
+        {"{\"type\":3,\"externalId\":\"e\",\"name\":\"n\"}", "type"},
+        {"{\"type\":\"email\\u0000\",\"externalId\":\"e\",\"name\":\"n\"}", "type"},
+        {"{\"type\":\"email\",\"name\":\"n\"}", "externalId"},
+        {"{\"type\":\"email\",\"externalId\":\"\",\"name\":\"n\"}", "externalId"},
+        {"{\"type\":\"email\",\"externalId\":1,\"name\":\"n\"}", "externalId"},
+        {"{\"type\":\"email\",\"externalId\":\"a\\u0000\",\"name\":\"n\"}", "externalId"},
+        {long_ext, "externalId"},
+        {"{\"type\":\"email\",\"externalId\":\"e\"}", "name"},
+        {"{\"type\":\"email\",\"externalId\":\"e\",\"name\":\"\"}", "name"},
+        {"{\"type\":\"email\",\"externalId\":\"e\",\"name\":null}", "name"},
+        {"{\"type\":\"email\",\"externalId\":\"e\",\"name\":\"x\\u0000y\"}", "name"},
+        {long_name, "name"},
+        {"{\"type\":\"email\",\"externalId\":\"e\",\"name\":\"n\",\"metadata\":[]}", "metadata"},
+        {"{\"type\":\"email\",\"externalId\":\"e\",\"name\":\"n\",\"metadata\":\"{}\"}",
+         "metadata"},
+        {"{\"type\":\"email\",\"externalId\":\"e\",\"name\":\"n\",\"metadata\":{\"k\":"
+         "[\"a\\u0000\"]}}",
+         "metadata"},
+        {"{\"type\":\"email\",\"externalId\":\"e\",\"name\":\"n\",\"id\":\"x\"}", "id"},
+    };
+    struct resp r;
+    char *big;
+    size_t n = 64 * 1024;
+
+    snprintf(long_ext, sizeof(long_ext),
+             "{\"type\":\"email\",\"externalId\":\"%0*d\",\"name\":\"n\"}", 201, 0);
+    snprintf(long_name, sizeof(long_name),
+             "{\"type\":\"email\",\"externalId\":\"e\",\"name\":\"%0*d\"}", 201, 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        th_post(&t, "/v1/channels", key, cases[i].body, &r);
+        expect_field(&r, cases[i].field, cases[i].body);
+        resp_free(&r);
+    }
+
+    /* metadata of 64 KiB + 1 byte as compact JSON: {"k":"xxx..."} */
+    big = malloc(n + 200);
+    cr_assert_not_null(big);
+    {
+        size_t fill = n + 1 - strlen("{\"k\":\"\"}");
+        int off = sprintf(big, "{\"type\":\"email\",\"externalId\":\"big\",\"name\":\"n\","
+                               "\"metadata\":{\"k\":\"");
+
+        memset(big + off, 'x', fill);
+        strcpy(big + off + fill, "\"}}");
+        th_post(&t, "/v1/channels", key, big, &r);
+        expect_field(&r, "metadata", "65537 bytes");
+        resp_free(&r);
+        /* Exactly 64 KiB is accepted. */
+        memset(big + off, 'x', fill - 1);
+        strcpy(big + off + fill - 1, "\"}}");
+        create("/v1/channels", key, big, 201, NULL);
+    }
+    free(big);
+    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sqlf("SELECT length(metadata->>'k') FROM channels WHERE account_id = '%s' "
+                      "AND external_id = 'big'",
+                      account),
+                 65536 - 8);
+    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 1);
+}
+
+Test(users_channels, channel_patch_validation)
+{
+    static const struct bad cases[] = {
+        {"{}", ""},
+        {"{\"type\":\"chat\"}", "type"},
+        {"{\"externalId\":\"other\"}", "externalId"},
+        {"{\"name\":null}", "name"},
+        {"{\"name\":\"\"}", "name"},
+        {"{\"name\":\"a\\u0000\"}", "name"},
+        {"{\"name\":[\"x\"]}", "name"},
+        {"{\"metadata\":null}", "metadata"},
+        {"{\"metadata\":5}", "metadata"},
+        {"{\"colour\":\"red\"}", "colour"},
+    };
+    char id[37], path[128];
+    struct resp r;
+
+    create("/v1/channels", key, "{\"type\":\"email\",\"externalId\":\"fixed\",\"name\":\"F\"}", 201,
+           id);
+    snprintf(path, sizeof(path), "/v1/channels/%s", id);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        th_http(&t, "PATCH", path, key, cases[i].body, NULL, &r);
+        expect_field(&r, cases[i].field, cases[i].body);
+        resp_free(&r);
+    }
+    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE id = '%s' AND type = 'email' "
+                      "AND external_id = 'fixed' AND name = 'F' AND metadata = '{}' "
+                      "AND updated_at = created_at",
+                      id),
+                 1, "a refused PATCH changes nothing");
+    cr_assert_eq(audit_count("channel.update", id), 0);
+}
+
+/* --- races ----------------------------------------------------------------- */
+
+#define RACERS 12
+
+struct racer {
+    const char *path;
+    const char *body;
+    long status;
+    char id[37];
+};
+
+static void *
+race(void *arg)
+{
+    struct racer *x = arg;
+    struct resp r;
+
+    th_post(&t, x->path, key, x->body, &r);
+    x->status = r.status;
+    if (r.json && json_is_string(json_object_get(r.json, "id")))
+        snprintf(x->id, sizeof(x->id), "%s", sval(r.json, "id"));
+    resp_free(&r);
+    return NULL;
+}
+
+/* Simultaneous identical POSTs make one row: one 201, the rest 200 with the
+ * same id (ON CONFLICT waits for the first inserter). */
+Test(users_channels, simultaneous_identical_posts_make_one_row)
+{
+    const char *paths[] = {"/v1/users", "/v1/channels"};
+    const char *bodies[] = {"{\"email\":\"race@x.example\",\"displayName\":\"R\"}",
+                            "{\"type\":\"chat\",\"externalId\":\"race\",\"name\":\"R\"}"};
+
+    for (int k = 0; k < 2; k++) {
+        struct racer x[RACERS];
+        pthread_t th[RACERS];
+        int created = 0;
+
+        for (int i = 0; i < RACERS; i++) {
+            memset(&x[i], 0, sizeof(x[i]));
+            x[i].path = paths[k];
+            x[i].body = bodies[k];
+            cr_assert_eq(pthread_create(&th[i], NULL, race, &x[i]), 0);
+        }
+        for (int i = 0; i < RACERS; i++)
+            pthread_join(th[i], NULL);
+        for (int i = 0; i < RACERS; i++) {
+            cr_assert(x[i].status == 201 || x[i].status == 200, "%s: racer %d got %ld", paths[k], i,
+                      x[i].status);
+            created += x[i].status == 201;
+            cr_assert_str_eq(x[i].id, x[0].id, "every answer names the one row");
+        }
+        cr_assert_eq(created, 1, "%s: exactly one 201", paths[k]);
+    }
+    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 2);
+}
