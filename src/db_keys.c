@@ -7,9 +7,11 @@
  */
 #include "inboxd/db_keys.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "inboxd/db.h"
+#include "inboxd/db_audit.h"
 #include "inboxd/db_page.h"
 #include "inboxd/router.h"
 #include "inboxd/uuid7.h"
@@ -145,12 +147,47 @@ db_keys_list(const struct who *w, const struct page *pg, char **json, size_t *le
     return db_list(&stmts[S_LIST], p, pg, -1, 1, json, len, pb);
 }
 
+struct revoke {
+    const struct who *w;
+    const char *id;
+    char *json;
+    size_t len;
+};
+
+static int
+revoke_fn(struct dbconn *c, void *arg, struct problem *pb)
+{
+    struct revoke *r = arg;
+    const char *p[] = {r->w->account_id, r->id};
+    PGresult *res = db_exec(c, &stmts[S_REVOKE], p, pb);
+
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return problem_set(pb, 404, "not-found", "no such api key");
+    }
+    free(r->json);
+    r->len = (size_t)PQgetlength(res, 0, 0);
+    r->json = db_strdup(res, 0, 0);
+    PQclear(res);
+    if (r->json == NULL)
+        return problem_internal(pb, "out of memory");
+    return db_audit(c, r->w, "api_key.revoke", "api_key", r->id, NULL, pb);
+}
+
 int
 db_keys_revoke(const struct who *w, const char *id, char **json, size_t *len, struct problem *pb)
 {
-    const char *p[] = {w->account_id, id};
+    struct revoke r = {w, id, NULL, 0};
 
-    return db_one(&stmts[S_REVOKE], p, true, "api key", json, len, pb);
+    if (db_tx(revoke_fn, &r, pb) != 0) {
+        free(r.json);
+        return -1;
+    }
+    *json = r.json;
+    *len = r.len;
+    return 0;
 }
 
 /* --- command line ---------------------------------------------------------- */

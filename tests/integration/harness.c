@@ -115,7 +115,9 @@ th_start(struct th *t, bool migrate, const char *const *settings)
     memset(t, 0, sizeof(*t));
     snprintf(t->dbname, sizeof(t->dbname), "inboxd_t_%d_%ld", (int)getpid(),
              (long)(th_now_ms() % 100000000));
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", t->dbname);
+    /* FILE_COPY: for a small template a file copy beats WAL-logging every
+     * block (PostgreSQL 15 default) several times over. */
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s STRATEGY = FILE_COPY", t->dbname);
     admin_exec(sql);
     /* key=value conninfo: a later dbname overrides the admin URL's. */
     snprintf(t->conninfo, sizeof(t->conninfo), "%s dbname=%s", admin_url(), t->dbname);

@@ -166,6 +166,8 @@ Test(auth, revoked_key_stops_working_at_once)
     th_get(&t, "/v1/account", victim, &r);
     expect_problem(&r, 401);
     resp_free(&r);
+    cr_assert_eq(th_sql_long(&t, "SELECT count(*) FROM audit_log WHERE action = 'api_key.revoke'"),
+                 1);
 }
 
 Test(auth, revocation_elsewhere_takes_effect_within_a_second)

@@ -1,0 +1,30 @@
+/*
+ * db_feed: the SQL of the review feed (API.md "Review": GET /v1/feed).
+ *
+ * The feed is the account's open, not deleted conversations with a pending
+ * draft, ordered by conversations.feed_at (the time of the latest inbound
+ * message, kept by every write that changes it) and id. A page is one SQL
+ * statement: a range scan of the partial feed index, the channel, draft and
+ * latest inbound message joined per row, the items rendered by PostgreSQL.
+ */
+#ifndef INBOXD_DB_FEED_H
+#define INBOXD_DB_FEED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "inboxd/auth.h"
+#include "inboxd/page.h"
+#include "inboxd/problem.h"
+
+/*
+ * GET /v1/feed: one page of `{conversation, channel, latestInbound, draft}`
+ * items, longest waiting first (or newest first when `newest`), only the
+ * channel's when channel_id is not NULL (an unknown channel gives an empty
+ * page). The page cursor (pg, with a timestamp) is a (feed_at, id) position.
+ * Statuses: 503. *json: a new malloc()ed page of *len bytes (caller free()s).
+ */
+int db_feed_list(const struct who *w, const char *channel_id, bool newest, const struct page *pg,
+                 char **json, size_t *len, struct problem *pb) __attribute__((warn_unused_result));
+
+#endif
