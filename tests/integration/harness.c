@@ -16,8 +16,10 @@
 #include "inboxd/auth.h"
 #include "inboxd/db.h"
 #include "inboxd/db_keys.h"
+#include "inboxd/embedded.h"
 #include "inboxd/migrate.h"
 #include "inboxd/router.h"
+#include "inboxd/sbuf.h"
 #include "inboxd/server.h"
 
 long long
@@ -107,22 +109,76 @@ th_app_stop(struct th *t)
     t->running = false;
 }
 
+/* The name of a template database migrated to exactly this binary's
+ * migrations: their checksums, hashed. */
+static void
+template_name(char out[64])
+{
+    struct sbuf b;
+    char hash[AUTH_HASH_HEX + 1];
+    char *all;
+    size_t len;
+
+    sbuf_init(&b);
+    for (const struct embedded_file *f = embedded_files; f->name; f++)
+        if (strlen(f->name) > 5 && f->name[4] == '_')
+            sbuf_add(&b, f->data, f->len);
+    all = sbuf_steal(&b, &len);
+    cr_assert_not_null(all);
+    cr_assert_eq(auth_sha256_hex(all, len, hash), 0);
+    free(all);
+    snprintf(out, 64, "inboxd_tpl_%.16s", hash);
+}
+
+/* Migrating takes most of a test's setup, so it happens once per cluster
+ * into a template that each test's database is copied from. The advisory
+ * lock makes concurrent test processes build it once. */
+static void
+ensure_template(const char *tpl)
+{
+    PGconn *c = PQconnectdb(admin_url());
+    const char *p[] = {tpl};
+    PGresult *r;
+    char sql[200], conninfo[700], err[600];
+
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "admin connection: %s", PQerrorMessage(c));
+    PQclear(PQexec(c, "SELECT pg_advisory_lock(7345102204)"));
+    r = PQexecParams(c, "SELECT 1 FROM pg_database WHERE datname = $1", 1, NULL, p, NULL, NULL, 0);
+    if (PQntuples(r) == 0) {
+        snprintf(sql, sizeof(sql), "CREATE DATABASE %s_tmp STRATEGY = FILE_COPY", tpl);
+        PQclear(PQexec(c, sql));
+        snprintf(conninfo, sizeof(conninfo), "%s dbname=%s_tmp", admin_url(), tpl);
+        cr_assert_eq(migrate_apply(conninfo, NULL, err, sizeof(err)), 0, "migrate: %s", err);
+        /* Renamed only when complete: a half-built template is never used. */
+        snprintf(sql, sizeof(sql), "ALTER DATABASE %s_tmp RENAME TO %s", tpl, tpl);
+        PQclear(PQexec(c, sql));
+    }
+    PQclear(r);
+    PQclear(PQexec(c, "SELECT pg_advisory_unlock(7345102204)"));
+    PQfinish(c);
+}
+
 void
 th_start(struct th *t, bool migrate, const char *const *settings)
 {
-    char sql[200], err[600];
+    char sql[300], tpl[64];
 
     memset(t, 0, sizeof(*t));
     snprintf(t->dbname, sizeof(t->dbname), "inboxd_t_%d_%ld", (int)getpid(),
              (long)(th_now_ms() % 100000000));
     /* FILE_COPY: for a small template a file copy beats WAL-logging every
      * block (PostgreSQL 15 default) several times over. */
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s STRATEGY = FILE_COPY", t->dbname);
+    if (migrate) {
+        template_name(tpl);
+        ensure_template(tpl);
+        snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE %s STRATEGY = FILE_COPY",
+                 t->dbname, tpl);
+    } else {
+        snprintf(sql, sizeof(sql), "CREATE DATABASE %s STRATEGY = FILE_COPY", t->dbname);
+    }
     admin_exec(sql);
     /* key=value conninfo: a later dbname overrides the admin URL's. */
     snprintf(t->conninfo, sizeof(t->conninfo), "%s dbname=%s", admin_url(), t->dbname);
-    if (migrate)
-        cr_assert_eq(migrate_apply(t->conninfo, NULL, err, sizeof(err)), 0, "migrate: %s", err);
     t->sql = PQconnectdb(t->conninfo);
     cr_assert_eq(PQstatus(t->sql), CONNECTION_OK, "%s", PQerrorMessage(t->sql));
     load_config(t, settings);
