@@ -1,8 +1,140 @@
 /*
- * routes/outbox: outbound delivery (the outbox) (being written).
+ * routes/outbox: outbound delivery for the sync service (API.md "Outbound
+ * delivery (sync service)"): claim leases outbound messages, delivered and
+ * failed report what the provider did with one, the list shows the outbox
+ * by delivery status.
+ *
+ * Parse, validate, one db_outbox call, pass the JSON that PostgreSQL
+ * rendered through. No SQL here.
  */
+#include "inboxd/body.h"
+#include "inboxd/db_outbox.h"
+#include "inboxd/query.h"
 #include "inboxd/routes.h"
+#include "inboxd/server.h"
+
+#include <jansson.h>
+
+/* The provider's id of a sent message (like every externalId). */
+#define EXTERNAL_ID_MAX 200
+/* A failure's error text: room for a provider's error body, not a document. */
+#define ERROR_MAX ((size_t)64 * 1024)
+/* retryAfterSeconds: a provider's Retry-After is seconds to hours; a day is
+ * the most a caller may ask for (outbox_backoff_s has the same bound). */
+#define RETRY_AFTER_MAX 86400
+
+/* API.md enums ChannelType and DeliveryStatus, as the schema spells them. */
+static const char *const channel_type_names[] = {"email", "chat", "shopify", "slack", NULL};
+static const char *const delivery_status_names[] = {"pending", "leased", "delivered", "failed",
+                                                    NULL};
+
+static int
+claim(struct req *rq, struct reply *out, struct problem *pb)
+{
+    struct outbox_claim_in in = {0};
+    long long limit = 0, lease = 0;
+    int type = -1;
+    json_t *o;
+    char *json;
+    size_t len;
+    int rc = -1;
+
+    o = body_parse(rq->body, rq->body_len, pb);
+    if (o == NULL)
+        return -1;
+    body_int(o, "limit", BODY_REQUIRED, 1, 200, &limit, NULL, pb);
+    body_int(o, "leaseSeconds", BODY_REQUIRED, 1, 3600, &lease, NULL, pb);
+    body_enum(o, "channelType", BODY_OPTIONAL, channel_type_names, &type, pb);
+    if (body_failed(pb))
+        goto out;
+    in.limit = (int)limit;
+    in.lease_seconds = (int)lease;
+    in.channel_type = type >= 0 ? channel_type_names[type] : NULL;
+    if (db_outbox_claim(&rq->who, &in, &json, &len, pb) != 0)
+        goto out;
+    reply_text(out, 200, json, len, "application/json");
+    rc = 0;
+out:
+    json_decref(o);
+    return rc;
+}
+
+static int
+delivered(struct req *rq, struct reply *out, struct problem *pb)
+{
+    const char *external_id = NULL;
+    json_t *o;
+    char *json;
+    size_t len;
+    int rc = -1;
+
+    o = body_parse(rq->body, rq->body_len, pb);
+    if (o == NULL)
+        return -1;
+    body_nonempty_string(o, "externalId", BODY_REQUIRED, EXTERNAL_ID_MAX, &external_id, pb);
+    if (body_failed(pb))
+        goto out;
+    if (db_outbox_delivered(&rq->who, req_param(rq, "messageId"), external_id, &json, &len, pb) !=
+        0)
+        goto out;
+    reply_text(out, 200, json, len, "application/json");
+    rc = 0;
+out:
+    json_decref(o);
+    return rc;
+}
+
+static int
+failed(struct req *rq, struct reply *out, struct problem *pb)
+{
+    struct outbox_failed_in in = {0};
+    long long after = 0;
+    json_t *o;
+    char *json;
+    size_t len;
+    int rc = -1;
+
+    o = body_parse(rq->body, rq->body_len, pb);
+    if (o == NULL)
+        return -1;
+    body_nonempty_string(o, "error", BODY_REQUIRED, ERROR_MAX, &in.error, pb);
+    body_bool(o, "retryable", BODY_REQUIRED, &in.retryable, NULL, pb);
+    body_int(o, "retryAfterSeconds", BODY_OPTIONAL, 0, RETRY_AFTER_MAX, &after, &in.has_retry_after,
+             pb);
+    if (body_failed(pb))
+        goto out;
+    in.retry_after_s = (int)after;
+    if (db_outbox_failed(&rq->who, req_param(rq, "messageId"), &in, &json, &len, pb) != 0)
+        goto out;
+    reply_text(out, 200, json, len, "application/json");
+    rc = 0;
+out:
+    json_decref(o);
+    return rc;
+}
+
+static int
+list(struct req *rq, struct reply *out, struct problem *pb)
+{
+    struct page pg;
+    const char *status = NULL;
+    char *json;
+    size_t len;
+
+    if (query_page(rq, true, &pg, pb) != 0)
+        return -1;
+    if (query_enum(rq, "status", delivery_status_names, &status, pb) != 0)
+        return -1;
+    if (db_outbox_list(&rq->who, status, &pg, &json, &len, pb) != 0)
+        return -1;
+    reply_text(out, 200, json, len, "application/json");
+    return 0;
+}
 
 const struct route routes_outbox[] = {
+    {"POST", "/v1/outbox/claim", SCOPE_OUTBOX_WRITE, 0, claim},
+    {"POST", "/v1/outbox/{messageId}/delivered", SCOPE_OUTBOX_WRITE, 0, delivered},
+    {"POST", "/v1/outbox/{messageId}/failed", SCOPE_OUTBOX_WRITE, 0, failed},
+    {"GET", "/v1/outbox", SCOPE_READ, ROUTE_NO_BODY, list},
     {NULL, NULL, 0, 0, NULL},
 };
