@@ -482,3 +482,5 @@ db_actions_list(const struct who *w, const char *user_id, const char *since, con
 
     return db_list(&stmts[user_id ? S_LIST_USER : S_LIST_ALL], p, pg, 1, 2, json, len, pb);
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

@@ -37,3 +37,5 @@ db_audit(struct dbconn *c, const struct who *w, const char *action, const char *
     PQclear(res);
     return 0;
 }
+
+DB_STATEMENTS(&st_insert, 1)

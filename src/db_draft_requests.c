@@ -258,3 +258,5 @@ db_draft_requests_fail(const struct who *w, const char *id, const struct draft_f
     *len = x.len;
     return 0;
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

@@ -404,3 +404,5 @@ db_drafts_get(const struct who *w, const char *id, struct draft_out *out, struct
     *out = g.out;
     return 0;
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

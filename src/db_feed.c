@@ -98,3 +98,5 @@ db_feed_list(const struct who *w, const char *channel_id, bool newest, const str
 
     return db_list(&stmts[s], p, pg, 1, 2, json, len, pb);
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

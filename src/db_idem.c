@@ -159,3 +159,5 @@ db_idem_abort(const struct who *w, const char *key, struct problem *pb)
 
     return db_read(simple_fn, &s, false, pb);
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

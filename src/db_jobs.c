@@ -334,3 +334,5 @@ out:
     free(metrics);
     return rc;
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

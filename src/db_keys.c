@@ -300,3 +300,5 @@ db_keys_revoke_any(const char *id, struct problem *pb)
         return problem_set(pb, 404, "not-found", "no api key %s", id);
     return 0;
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

@@ -147,3 +147,5 @@ db_notifications_read(const struct who *w, const char *id, char **json, size_t *
 
     return run_write(&x, json, len, pb);
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

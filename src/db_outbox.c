@@ -389,3 +389,5 @@ db_outbox_list(const struct who *w, const char *status, const struct page *pg, c
     /* Each statement takes only the parameters it names ($1..$n). */
     return db_list(&stmts[status ? S_LIST_STATUS : S_LIST], p, pg, 1, 2, json, len, pb);
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

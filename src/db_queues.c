@@ -42,3 +42,5 @@ db_queues_depths(struct queue_depths *out, struct problem *pb)
 {
     return db_read(depths_fn, out, true, pb);
 }
+
+DB_STATEMENTS(&st_depths, 1)

@@ -200,3 +200,5 @@ db_sources_delete(const struct who *w, const char *id, struct problem *pb)
 
     return db_tx(delete_tx, &x, pb);
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

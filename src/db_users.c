@@ -271,3 +271,5 @@ db_users_update(const struct who *w, const char *id, const struct user_in *in, c
     *len = x.len;
     return 0;
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

@@ -26,6 +26,27 @@ struct db_stmt {
 
 struct dbconn;
 
+/*
+ * The statement registry: every module's table, known by name, so that
+ * `inboxd sql NAME` can print exactly the SQL inboxd runs (the benchmark's
+ * pgbench scripts are made from it) and a test can prepare every statement
+ * against the migrated schema. A module registers its table once, at the
+ * end of its file:  DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))
+ */
+void db_register(const struct db_stmt *stmts, size_t n);
+
+#define DB_STATEMENTS(table, n)                                                    \
+    __attribute__((constructor)) static void db_register_module(void)              \
+    {                                                                              \
+        db_register((table), (n));                                                 \
+    }
+
+/* The registered statement of that name, or NULL. Borrowed (static). */
+const struct db_stmt *db_stmt_find(const char *name);
+
+/* Calls fn for every registered statement, in registration order. */
+void db_stmt_each(void (*fn)(const struct db_stmt *st, void *arg), void *arg);
+
 /* Pool statistics for /metrics. */
 struct db_stats {
     int size;
