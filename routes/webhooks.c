@@ -1,8 +1,623 @@
 /*
- * routes/webhooks: inbound webhooks, their event log and registry (being written).
+ * routes/webhooks: signed inbound deliveries, their event log and replay,
+ * the webhook registry and its diagnostics (API.md "Inbound webhooks").
+ *
+ * POST /v1/webhooks/{source} carries no key: the server skips bearer auth
+ * for ROUTE_WEBHOOK and this file authenticates. The source must be
+ * configured (else 404), the signature must verify with its current or
+ * previous secret within webhook_max_skew_s (else 401, and nothing is
+ * stored), and the caller becomes the source's account (resolved by id or
+ * name, cached per source). A body that is not a JSON object is a 400 and
+ * is not stored either; anything else is stored first and then validated
+ * and processed by db_webhooks (validation itself is parse_delivery()
+ * here, handed down as a callback so it runs on the stored payload).
+ *
+ * The literal routes (events, registry, diagnostics) come before
+ * POST /v1/webhooks/{source} in the table, and those names are reserved:
+ * never a source. No SQL here, and never a signature, secret or payload in
+ * a log line.
  */
-#include "inboxd/routes.h"
+#include "inboxd/db_webhooks.h"
 
+#include <ctype.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "inboxd/app.h"
+#include "inboxd/body.h"
+#include "inboxd/config.h"
+#include "inboxd/db_keys.h"
+#include "inboxd/log.h"
+#include "inboxd/query.h"
+#include "inboxd/routes.h"
+#include "inboxd/server.h"
+#include "inboxd/sig.h"
+
+/* Field limits (bytes), as in the plain routes of the same resources. */
+#define EXTERNAL_ID_MAX 200
+#define TOPIC_MAX 200
+#define NAME_MAX_BYTES 200
+#define SUBJECT_MAX 1000
+#define EMAIL_MAX 320
+#define CUSTOMER_NAME_MAX 200
+#define TEXT_MAX ((size_t)512 * 1024)
+#define FILE_NAME_MAX 1000
+#define MIME_TYPE_MAX 200
+#define FILE_URL_MAX 4096
+#define DELIVERY_METHOD_MAX 200
+#define CALLBACK_URL_MAX 2048
+#define HANDSHAKE_RESULT_MAX 1000
+#define TOPIC_KEY_MAX 200
+#define SOURCE_MAX 31 /* config_source.name */
+
+/* ChannelType and WebhookEventStatus, in the order of the schema's enums. */
+static const char *const channel_types[] = {"email", "chat", "shopify", "slack", NULL};
+static const char *const event_statuses[] = {"received", "succeeded", "failed", "skipped", NULL};
+
+/* Path segments after /v1/webhooks/ that are routes, never sources. */
+static const char *const reserved_sources[] = {"events", "registry", "diagnostics", NULL};
+
+static const char *const subscription_fields[] = {"deliveryMethod", "callbackUrl",
+                                                  "lastHandshakeAt", "lastHandshakeResult", NULL};
+
+/* --- small checks --------------------------------------------------------------- */
+
+/* A source name as configured: 1-31 of [A-Za-z0-9_-], lower-cased into out
+ * (config names are lower-case). Returns 0 or -1. */
+static int
+source_name(const char *in, char out[SOURCE_MAX + 1])
+{
+    size_t n = in ? strlen(in) : 0;
+
+    if (n == 0 || n > SOURCE_MAX)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+
+        if (!isalnum(c) && c != '_' && c != '-')
+            return -1;
+        out[i] = (char)tolower(c);
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+static bool
+is_reserved(const char *name)
+{
+    for (int i = 0; reserved_sources[i]; i++)
+        if (strcmp(reserved_sources[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Valid UTF-8 without control characters (a topic key from the path). */
+static bool
+is_clean_utf8(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+
+    while (p < end) {
+        unsigned c = *p;
+        int more;
+        unsigned cp;
+
+        if (c < 0x20 || c == 0x7f)
+            return false;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            more = 1, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+            more = 2, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+            more = 3, cp = c & 0x07;
+        else
+            return false;
+        if (end - p <= more)
+            return false;
+        for (int i = 1; i <= more; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        /* Overlong forms, surrogates and code points past U+10FFFF. */
+        if ((more == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (more == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return false;
+        p += more + 1;
+    }
+    return true;
+}
+
+/* A plausible e-mail address (the rule of routes/conversations.c). */
+static bool
+is_email(const char *s)
+{
+    const char *at = strchr(s, '@');
+
+    if (at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '@') != NULL)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f || *p == '<' || *p == '>' || *p == ',' || *p == ';')
+            return false;
+    return true;
+}
+
+/* An absolute URI: a scheme, ':', then at least one visible character and
+ * no spaces (providers use https:, pubsub:, arn: ...). */
+static bool
+is_uri(const char *s)
+{
+    const char *p = s;
+
+    if (!isalpha((unsigned char)*p))
+        return false;
+    while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
+        p++;
+    if (*p != ':' || p[1] == '\0')
+        return false;
+    for (p++; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+/* Whether any string in v, at any depth, holds a NUL character: such a
+ * document cannot be stored as jsonb (it is kept as raw text only). */
+static bool
+has_nul(const json_t *v)
+{
+    const char *k;
+    json_t *m;
+    size_t i;
+
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return strlen(json_string_value(v)) != json_string_length(v);
+    case JSON_OBJECT:
+        json_object_foreach ((json_t *)(uintptr_t)v, k, m)
+            if (has_nul(m))
+                return true;
+        return false;
+    case JSON_ARRAY:
+        json_array_foreach (v, i, m)
+            if (has_nul(m))
+                return true;
+        return false;
+    default:
+        return false;
+    }
+}
+
+/* --- the delivery's body ----------------------------------------------------------- */
+
+/* message.attachments[], like POST messages' attachments (each field named
+ * with its index, the count capped). */
+static void
+parse_attachments(const json_t *m, struct message_in *in, struct problem *pb)
+{
+    const json_t *arr = m ? json_object_get(m, "attachments") : NULL;
+    const json_t *a;
+    size_t i;
+
+    if (arr == NULL || json_is_null(arr))
+        return;
+    if (!json_is_array(arr)) {
+        problem_field(pb, "message.attachments", "must be an array");
+        return;
+    }
+    if (json_array_size(arr) > MESSAGES_MAX_ATTACHMENTS) {
+        problem_field(pb, "message.attachments", "must have at most %d items",
+                      MESSAGES_MAX_ATTACHMENTS);
+        return;
+    }
+    json_array_foreach (arr, i, a) {
+        struct attachment_in *at = &in->attachments[i];
+        char f[4][64];
+
+        if (!json_is_object(a)) {
+            snprintf(f[0], sizeof(f[0]), "message.attachments[%zu]", i);
+            problem_field(pb, f[0], "must be an object");
+            continue;
+        }
+        snprintf(f[0], sizeof(f[0]), "message.attachments[%zu].fileName", i);
+        snprintf(f[1], sizeof(f[1]), "message.attachments[%zu].mimeType", i);
+        snprintf(f[2], sizeof(f[2]), "message.attachments[%zu].sizeBytes", i);
+        snprintf(f[3], sizeof(f[3]), "message.attachments[%zu].fileUrl", i);
+        body_nonempty_string(a, f[0], BODY_REQUIRED, FILE_NAME_MAX, &at->file_name, pb);
+        body_nonempty_string(a, f[1], BODY_REQUIRED, MIME_TYPE_MAX, &at->mime_type, pb);
+        body_int(a, f[2], BODY_REQUIRED, 0, LLONG_MAX, &at->size_bytes, NULL, pb);
+        body_nonempty_string(a, f[3], BODY_REQUIRED, FILE_URL_MAX, &at->file_url, pb);
+    }
+    in->nattachments = json_array_size(arr);
+}
+
+/* The three objects of a message.created delivery. */
+static void
+parse_message_created(const json_t *o, struct webhook_in *in, struct problem *pb)
+{
+    const json_t *ch = NULL, *cv = NULL, *m = NULL;
+    struct conversation_in *c = &in->conversation;
+    struct message_in *msg = &in->message;
+    int type = -1;
+    int64_t sent_us = 0;
+    bool has_sent = false;
+
+    body_nested(o, "channel", BODY_REQUIRED, &ch, pb);
+    body_nested(o, "conversation", BODY_REQUIRED, &cv, pb);
+    body_nested(o, "message", BODY_REQUIRED, &m, pb);
+
+    if (body_enum(ch, "channel.type", BODY_REQUIRED, channel_types, &type, pb) == 0 && type >= 0)
+        in->channel.type = channel_types[type];
+    body_nonempty_string(ch, "channel.externalId", BODY_REQUIRED, EXTERNAL_ID_MAX,
+                         &in->channel.external_id, pb);
+    body_nonempty_string(ch, "channel.name", BODY_OPTIONAL, NAME_MAX_BYTES, &in->channel.name, pb);
+
+    body_nonempty_string(cv, "conversation.externalId", BODY_REQUIRED, EXTERNAL_ID_MAX,
+                         &c->external_id, pb);
+    body_string(cv, "conversation.subject", BODY_OPTIONAL, SUBJECT_MAX, &c->subject, pb);
+    if (body_string(cv, "conversation.customerEmail", BODY_OPTIONAL, EMAIL_MAX, &c->customer_email,
+                    pb) == 0 &&
+        c->customer_email != NULL && !is_email(c->customer_email))
+        problem_field(pb, "conversation.customerEmail", "must be an e-mail address");
+    body_string(cv, "conversation.customerName", BODY_OPTIONAL, CUSTOMER_NAME_MAX,
+                &c->customer_name, pb);
+
+    body_nonempty_string(m, "message.externalId", BODY_REQUIRED, EXTERNAL_ID_MAX, &msg->external_id,
+                         pb);
+    body_string(m, "message.subject", BODY_OPTIONAL, SUBJECT_MAX, &msg->subject, pb);
+    body_string(m, "message.bodyText", BODY_REQUIRED, TEXT_MAX, &msg->body_text, pb);
+    body_string(m, "message.bodyHtml", BODY_OPTIONAL, TEXT_MAX, &msg->body_html, pb);
+    if (body_timestamp(m, "message.sentAt", BODY_OPTIONAL, &sent_us, &has_sent, pb) == 0 &&
+        has_sent) {
+        rfc3339_format_us(sent_us, in->sent_at_buf);
+        msg->sent_at = in->sent_at_buf;
+    }
+    body_object(m, "message.metadata", BODY_OPTIONAL, BODY_JSON_MAX, &msg->metadata, pb);
+    parse_attachments(m, msg, pb);
+}
+
+/*
+ * The webhook_parse_fn of db_webhooks: validates a stored delivery
+ * (openapi.json WebhookDelivery). deliveryId and topic are required; for
+ * message.created so are channel {type, externalId, name?}, conversation
+ * {externalId, subject?, customerEmail?, customerName?} and message
+ * {externalId, subject?, bodyText, bodyHtml?, sentAt?, metadata?,
+ * attachments?}. Members it does not know are ignored: providers add
+ * fields, and the whole delivery is kept as the event's payload anyway.
+ */
+static json_t *
+parse_delivery(const char *payload, size_t len, struct webhook_in *in, struct problem *pb)
+{
+    json_t *o;
+
+    memset(in, 0, sizeof(*in));
+    if ((o = body_parse(payload, len, pb)) == NULL)
+        return NULL;
+    body_nonempty_string(o, "deliveryId", BODY_REQUIRED, EXTERNAL_ID_MAX, &in->delivery_id, pb);
+    body_nonempty_string(o, "topic", BODY_REQUIRED, TOPIC_MAX, &in->topic, pb);
+    if (in->topic != NULL && strcmp(in->topic, WEBHOOKS_TOPIC_MESSAGE_CREATED) == 0)
+        parse_message_created(o, in, pb);
+    if (body_failed(pb)) {
+        json_decref(o);
+        return NULL;
+    }
+    /* A channel is created with a name; the delivery may not give one. */
+    if (in->channel.name == NULL)
+        in->channel.name = in->channel.external_id;
+    in->message.direction = "inbound";
+    return o;
+}
+
+/* --- the source's account ------------------------------------------------------------ */
+
+/* Resolved accounts, per source and account text (the configuration does
+ * not change while the process runs; an account's id never changes). Only
+ * successes are kept, so an account created after start is found. */
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    char source[SOURCE_MAX + 1];
+    char account[200];
+    char id[37];
+} cache[CONFIG_MAX_SOURCES];
+static int ncache;
+
+static int
+source_account(struct req *rq, const struct config_source *src, struct problem *pb)
+{
+    char id[37];
+    bool hit = false;
+
+    pthread_mutex_lock(&cache_mu);
+    for (int i = 0; i < ncache && !hit; i++)
+        if (strcmp(cache[i].source, src->name) == 0 &&
+            strcmp(cache[i].account, src->account) == 0) {
+            memcpy(id, cache[i].id, sizeof(id));
+            hit = true;
+        }
+    pthread_mutex_unlock(&cache_mu);
+    if (!hit) {
+        if (db_accounts_resolve(src->account, id, pb) != 0) {
+            if (pb->status != 404)
+                return -1;
+            /* A configuration error, not the sender's: it may retry later. */
+            log_event(LOG_ERROR, &rq->log, "webhook.source_account_missing",
+                      LOG_S("source", src->name));
+            memset(pb, 0, sizeof(*pb));
+            pb->retry_after = 60;
+            return problem_set(pb, 503, "source-unavailable",
+                               "this source's account is not available; try again later");
+        }
+        pthread_mutex_lock(&cache_mu);
+        if (ncache < CONFIG_MAX_SOURCES && strlen(src->account) < sizeof(cache[0].account)) {
+            snprintf(cache[ncache].source, sizeof(cache[ncache].source), "%s", src->name);
+            snprintf(cache[ncache].account, sizeof(cache[ncache].account), "%s", src->account);
+            memcpy(cache[ncache].id, id, sizeof(id));
+            ncache++;
+        }
+        pthread_mutex_unlock(&cache_mu);
+    }
+    memcpy(rq->who.account_id, id, sizeof(rq->who.account_id));
+    return 0;
+}
+
+/* --- answers ------------------------------------------------------------------- */
+
+/* A failure about a stored event (422 validation, 409) is answered with
+ * the event's id beside the problem (openapi.json WebhookProblem). Returns
+ * 0 with the reply filled, or -1 to let the server answer pb as it is. */
+static int
+problem_with_event(struct req *rq, struct reply *out, struct problem *pb, const char *event_id)
+{
+    char *text, *with;
+    json_t *doc;
+
+    if (event_id[0] == '\0' || (pb->status != 409 && pb->status != 422))
+        return -1;
+    if ((text = problem_render(pb, rq->request_id)) == NULL)
+        return -1;
+    doc = json_loads(text, 0, NULL);
+    free(text);
+    if (doc == NULL || json_object_set_new(doc, "eventId", json_string(event_id)) != 0 ||
+        (with = json_dumps(doc, JSON_COMPACT)) == NULL) {
+        json_decref(doc);
+        return -1;
+    }
+    json_decref(doc);
+    reply_text(out, pb->status, with, strlen(with), "application/problem+json");
+    return 0;
+}
+
+static int
+answer(struct req *rq, struct reply *out, int rc, struct webhook_result *res, struct problem *pb)
+{
+    if (rc != 0)
+        return problem_with_event(rq, out, pb, res->event_id);
+    reply_text(out, res->status, res->json, res->len, "application/json");
+    res->json = NULL;
+    return 0;
+}
+
+/* --- handlers ------------------------------------------------------------------ */
+
+/* POST /v1/webhooks/{source} */
+static int
+receive(struct req *rq, struct reply *out, struct problem *pb)
+{
+    const struct config *cf = app_config();
+    const struct config_source *src = NULL;
+    struct webhook_delivery d = {0};
+    struct webhook_result res = {0};
+    struct problem ignored = {0};
+    char name[SOURCE_MAX + 1];
+    enum sig_result sr;
+    json_t *o;
+    int rc;
+
+    if (source_name(req_param(rq, "source"), name) == 0 && !is_reserved(name))
+        src = config_source_find(cf, name);
+    if (src == NULL)
+        return problem_set(pb, 404, "not-found", "no such webhook source");
+    /* Before any database work: an unsigned request costs us nothing. */
+    sr = sig_verify(req_header(rq, "X-Inboxd-Timestamp"), req_header(rq, "X-Inboxd-Signature"),
+                    rq->body, rq->body_len, src->secret, src->secret_previous, (int64_t)time(NULL),
+                    cf->webhook_max_skew_s);
+    if (sr != SIG_OK)
+        return problem_set(pb, 401, "invalid-signature", "%s", sig_result_str(sr));
+    if (source_account(rq, src, pb) != 0)
+        return -1;
+    /* Not JSON, or not an object: a 400, and not stored (openapi.json). */
+    if ((o = body_parse(rq->body, rq->body_len, pb)) == NULL)
+        return -1;
+    d.source = src->name;
+    d.body = rq->body;
+    d.len = rq->body_len;
+    d.payload_storable = !has_nul(o);
+    /* The columns of the event; validation proper runs on the stored
+     * payload, and an invalid deliveryId or topic is stored as NULL. */
+    body_nonempty_string(o, "deliveryId", BODY_REQUIRED, EXTERNAL_ID_MAX, &d.delivery_id, &ignored);
+    body_nonempty_string(o, "topic", BODY_REQUIRED, TOPIC_MAX, &d.topic, &ignored);
+    rc = db_webhooks_receive(&rq->who, &d, parse_delivery, &res, pb);
+    json_decref(o);
+    rc = answer(rq, out, rc, &res, pb);
+    free(res.json);
+    return rc;
+}
+
+/* GET /v1/webhooks/events?source=&status= */
+static int
+list_events(struct req *rq, struct reply *out, struct problem *pb)
+{
+    struct webhook_event_filter f = {0};
+    struct page pg;
+    const char *source;
+    char name[SOURCE_MAX + 1];
+    char *json;
+    size_t len;
+
+    if (query_page(rq, true, &pg, pb) != 0 || query_text(rq, "source", 64, &source, pb) != 0 ||
+        query_enum(rq, "status", event_statuses, &f.status, pb) != 0)
+        return -1;
+    if (source != NULL) {
+        if (source_name(source, name) != 0)
+            return query_invalid(pb, "source", "must be a source name");
+        f.source = name;
+    }
+    if (db_webhooks_events_list(&rq->who, &f, &pg, &json, &len, pb) != 0)
+        return -1;
+    reply_text(out, 200, json, len, "application/json");
+    return 0;
+}
+
+/* GET /v1/webhooks/events/{id} */
+static int
+get_event(struct req *rq, struct reply *out, struct problem *pb)
+{
+    char *json;
+    size_t len;
+
+    if (db_webhooks_event_get(&rq->who, req_param(rq, "id"), &json, &len, pb) != 0)
+        return -1;
+    reply_text(out, 200, json, len, "application/json");
+    return 0;
+}
+
+/* POST /v1/webhooks/events/{id}/replay */
+static int
+replay_event(struct req *rq, struct reply *out, struct problem *pb)
+{
+    struct webhook_result res = {0};
+    int rc;
+
+    rc = db_webhooks_replay(&rq->who, req_param(rq, "id"), parse_delivery, &res, pb);
+    rc = answer(rq, out, rc, &res, pb);
+    free(res.json);
+    return rc;
+}
+
+/* GET /v1/webhooks/registry */
+static int
+list_registry(struct req *rq, struct reply *out, struct problem *pb)
+{
+    struct page pg;
+    char *json;
+    size_t len;
+
+    if (query_page(rq, false, &pg, pb) != 0)
+        return -1;
+    if (db_webhooks_registry_list(&rq->who, &pg, &json, &len, pb) != 0)
+        return -1;
+    reply_text(out, 200, json, len, "application/json");
+    return 0;
+}
+
+/* The {source}/{topicKey...} of a registry path. The topic key is the rest
+ * of the path, so "orders/create" arrives whole, percent-encoded or not. */
+static int
+registry_key(const struct req *rq, char source[SOURCE_MAX + 1], const char **topic_key)
+{
+    const char *tk = req_param(rq, "topicKey");
+    size_t n = tk ? strlen(tk) : 0;
+
+    if (source_name(req_param(rq, "source"), source) != 0)
+        return -1;
+    if (n == 0 || n > TOPIC_KEY_MAX || !is_clean_utf8(tk, n))
+        return -1;
+    *topic_key = tk;
+    return 0;
+}
+
+/* PUT /v1/webhooks/registry/{source}/{topicKey} {deliveryMethod,
+ * callbackUrl?, lastHandshakeAt?, lastHandshakeResult?} */
+static int
+put_registry(struct req *rq, struct reply *out, struct problem *pb)
+{
+    struct subscription_in in = {0};
+    char source[SOURCE_MAX + 1], at[RFC3339_BUFLEN];
+    int64_t at_us = 0;
+    bool has_at = false, created;
+    char *json;
+    size_t len;
+    json_t *o;
+    int rc = -1;
+
+    if (registry_key(rq, source, &in.topic_key) != 0)
+        return problem_set(pb, 400, "invalid-path",
+                           "source must be 1-31 of A-Z a-z 0-9 _ -, and topicKey 1-200 bytes "
+                           "of UTF-8 text");
+    in.source = source;
+    if ((o = body_parse(rq->body, rq->body_len, pb)) == NULL)
+        return -1;
+    body_no_unknown(o, NULL, subscription_fields, pb);
+    body_nonempty_string(o, "deliveryMethod", BODY_REQUIRED, DELIVERY_METHOD_MAX,
+                         &in.delivery_method, pb);
+    if (body_string(o, "callbackUrl", BODY_OPTIONAL, CALLBACK_URL_MAX, &in.callback_url, pb) == 0 &&
+        in.callback_url != NULL && !is_uri(in.callback_url))
+        problem_field(pb, "callbackUrl", "must be an absolute URI");
+    if (body_timestamp(o, "lastHandshakeAt", BODY_OPTIONAL, &at_us, &has_at, pb) == 0 && has_at) {
+        rfc3339_format_us(at_us, at);
+        in.last_handshake_at = at;
+    }
+    body_string(o, "lastHandshakeResult", BODY_OPTIONAL, HANDSHAKE_RESULT_MAX,
+                &in.last_handshake_result, pb);
+    if (body_failed(pb))
+        goto out;
+    if (db_webhooks_registry_put(&rq->who, &in, &json, &len, &created, pb) != 0)
+        goto out;
+    reply_text(out, created ? 201 : 200, json, len, "application/json");
+    rc = 0;
+out:
+    json_decref(o);
+    return rc;
+}
+
+/* DELETE /v1/webhooks/registry/{source}/{topicKey} */
+static int
+delete_registry(struct req *rq, struct reply *out, struct problem *pb)
+{
+    char source[SOURCE_MAX + 1];
+    const char *topic_key;
+
+    /* A name that could never be stored names nothing. */
+    if (registry_key(rq, source, &topic_key) != 0)
+        return problem_set(pb, 404, "not-found", "no such registry entry");
+    if (db_webhooks_registry_delete(&rq->who, source, topic_key, pb) != 0)
+        return -1;
+    reply_text(out, 204, NULL, 0, NULL);
+    return 0;
+}
+
+/* GET /v1/webhooks/diagnostics */
+static int
+diagnostics(struct req *rq, struct reply *out, struct problem *pb)
+{
+    char *json;
+    size_t len;
+
+    if (db_webhooks_diagnostics(&rq->who, &json, &len, pb) != 0)
+        return -1;
+    reply_text(out, 200, json, len, "application/json");
+    return 0;
+}
+
+/* The literal paths first: the router tries routes in table order. */
 const struct route routes_webhooks[] = {
+    {"GET", "/v1/webhooks/events", SCOPE_READ, ROUTE_NO_BODY, list_events},
+    {"GET", "/v1/webhooks/events/{id}", SCOPE_READ, ROUTE_NO_BODY, get_event},
+    {"POST", "/v1/webhooks/events/{id}/replay", SCOPE_ADMIN, ROUTE_NO_BODY, replay_event},
+    {"GET", "/v1/webhooks/registry", SCOPE_READ, ROUTE_NO_BODY, list_registry},
+    {"PUT", "/v1/webhooks/registry/{source}/{topicKey...}", SCOPE_ADMIN, 0, put_registry},
+    {"DELETE", "/v1/webhooks/registry/{source}/{topicKey...}", SCOPE_ADMIN, ROUTE_NO_BODY,
+     delete_registry},
+    {"GET", "/v1/webhooks/diagnostics", SCOPE_READ, ROUTE_NO_BODY, diagnostics},
+    {"POST", "/v1/webhooks/{source}", 0, ROUTE_WEBHOOK, receive},
     {NULL, NULL, 0, 0, NULL},
 };

@@ -9,11 +9,14 @@
  * audit row in the same transaction.
  *
  * Creating is an insert that does nothing on an existing externalId (ON
- * CONFLICT), so simultaneous POSTs of one externalId make one row.
+ * CONFLICT), so simultaneous POSTs of one externalId make one row. That
+ * insert-or-find runs inside a caller's transaction (db_channels_upsert_in)
+ * so a webhook delivery creates its channel with exactly this code.
  * Nothing here knows HTTP.
  */
 #include "inboxd/db_channels.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,7 +53,7 @@ static const struct db_stmt stmts[] = {
      * the request's: the 200-or-409 decision of a repeated POST. */
     [S_EXISTING] = {"channels_existing",
                     "SELECT inboxd_json_channel(ch), "
-                    "       ch.type = $3::channel_type AND ch.name = $4 "
+                    "       ch.type = $3::channel_type AND ch.name = $4, ch.id "
                     "FROM channels ch WHERE ch.account_id = $1 AND ch.external_id = $2",
                     4},
     [S_UPDATE] = {"channels_update",
@@ -103,48 +106,43 @@ db_channels_get(const struct who *w, const char *id, char **json, size_t *len, s
 
 /* --- create ---------------------------------------------------------------- */
 
-struct insert {
-    const struct who *w;
-    const struct channel_in *in;
-    const char *metadata;
-    char id[UUID7_STRLEN + 1];
-    char *json;
-    size_t len;
-    bool created;
-};
-
-static int
-insert_tx(struct dbconn *c, void *arg, struct problem *pb)
+int
+db_channels_upsert_in(struct dbconn *c, const struct who *w, const struct channel_in *in,
+                      const char *new_id, struct channel_upsert *out, struct problem *pb)
 {
-    struct insert *x = arg;
-    const struct channel_in *in = x->in;
-    const char *p[] = {x->w->account_id, x->id, in->type, in->external_id, in->name, x->metadata};
-    const char *q[] = {x->w->account_id, in->external_id, in->type, in->name};
+    const char *q[] = {w->account_id, in->external_id, in->type, in->name};
+    char *meta = NULL;
     PGresult *res;
-    bool same;
+    int rc;
 
-    /* db_tx may run this again: start from nothing. */
-    free(x->json);
-    x->json = NULL;
-    x->len = 0;
-    x->created = false;
+    /* The caller's transaction may run this again: start from nothing. */
+    free(out->json);
+    memset(out, 0, sizeof(*out));
 
-    res = db_exec(c, &stmts[S_INSERT], p, pb);
+    if (metadata_text(in->metadata, &meta, pb) != 0)
+        return -1;
+    {
+        const char *p[] = {w->account_id, new_id, in->type, in->external_id, in->name, meta};
+
+        res = db_exec(c, &stmts[S_INSERT], p, pb);
+    }
+    free(meta);
     if (res == NULL)
         return -1;
     if (PQntuples(res) == 1) {
-        int rc = take_json(res, &x->json, &x->len, pb);
-
+        rc = take_json(res, &out->json, &out->len, pb);
         PQclear(res);
         if (rc != 0)
             return -1;
-        x->created = true;
-        return db_audit(c, x->w, "channel.create", "channel", x->id, NULL, pb);
+        snprintf(out->id, sizeof(out->id), "%s", new_id);
+        out->created = true;
+        out->same = true;
+        return db_audit(c, w, "channel.create", "channel", new_id, NULL, pb);
     }
     PQclear(res);
 
     /* The externalId exists (committed, since ON CONFLICT waited for any
-     * concurrent inserter): answer it when type and name agree. */
+     * concurrent inserter, and this statement takes a new snapshot). */
     res = db_exec(c, &stmts[S_EXISTING], q, pb);
     if (res == NULL)
         return -1;
@@ -154,17 +152,34 @@ insert_tx(struct dbconn *c, void *arg, struct problem *pb)
         PQclear(res);
         return problem_set(pb, 409, "conflict", "a channel with this externalId exists");
     }
-    same = PQgetvalue(res, 0, 1)[0] == 't';
-    if (!same) {
-        PQclear(res);
-        return problem_set(pb, 409, "conflict",
-                           "a channel with this externalId exists with another type or name");
-    }
-    if (take_json(res, &x->json, &x->len, pb) != 0) {
-        PQclear(res);
-        return -1;
+    rc = take_json(res, &out->json, &out->len, pb);
+    if (rc == 0) {
+        out->same = PQgetvalue(res, 0, 1)[0] == 't';
+        snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(res, 0, 2));
     }
     PQclear(res);
+    return rc;
+}
+
+struct insert {
+    const struct who *w;
+    const struct channel_in *in;
+    char id[UUID7_STRLEN + 1];
+    struct channel_upsert out;
+};
+
+static int
+insert_tx(struct dbconn *c, void *arg, struct problem *pb)
+{
+    struct insert *x = arg;
+
+    if (db_channels_upsert_in(c, x->w, x->in, x->id, &x->out, pb) != 0)
+        return -1;
+    /* A repeated POST is answered with the stored channel only when it is
+     * the same channel (openapi.json's rule; metadata is not compared). */
+    if (!x->out.same)
+        return problem_set(pb, 409, "conflict",
+                           "a channel with this externalId exists with another type or name");
     return 0;
 }
 
@@ -173,25 +188,17 @@ db_channels_insert(const struct who *w, const struct channel_in *in, char **json
                    bool *created, struct problem *pb)
 {
     struct insert x = {.w = w, .in = in};
-    char *meta = NULL;
-    int rc = -1;
 
-    if (metadata_text(in->metadata, &meta, pb) != 0)
-        return -1;
-    x.metadata = meta;
     /* One id for every attempt of the transaction. */
     uuid7_new(x.id);
     if (db_tx(insert_tx, &x, pb) != 0) {
-        free(x.json);
-        goto out;
+        free(x.out.json);
+        return -1;
     }
-    *json = x.json;
-    *len = x.len;
-    *created = x.created;
-    rc = 0;
-out:
-    free(meta);
-    return rc;
+    *json = x.out.json;
+    *len = x.out.len;
+    *created = x.out.created;
+    return 0;
 }
 
 /* --- change ---------------------------------------------------------------- */

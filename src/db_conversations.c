@@ -3,7 +3,9 @@
  *
  * Why it is built so: the upsert is INSERT ... ON CONFLICT DO NOTHING and
  * a SELECT of the stored row in the same transaction, so any number of
- * racing creators end with one row and every one of them answers it. A
+ * racing creators end with one row and every one of them answers it. It
+ * runs inside a caller's transaction (db_conversations_upsert_in), so a
+ * webhook delivery upserts its conversation with this same code. A
  * PATCH compares If-Match inside its UPDATE, never in a prior SELECT. The
  * timeline is one UNION ALL statement per page that picks the page's
  * (kind, id, at) first and renders only those rows.
@@ -55,11 +57,11 @@ static const struct db_stmt stmts[] = {
                   "                                subject, customer_email, customer_name) "
                   "VALUES ($1, $2, $3, $4, $5, $6, $7) "
                   "ON CONFLICT (account_id, channel_id, external_id) DO NOTHING "
-                  "RETURNING inboxd_json_conversation(c), " CONV_ETAG,
+                  "RETURNING inboxd_json_conversation(c), " CONV_ETAG ", c.id",
                   7},
     [S_BY_EXTERNAL] = {"conv_by_external",
                        "SELECT inboxd_json_conversation(c), " CONV_ETAG ", "
-                       "       c.deleted_at IS NOT NULL "
+                       "       c.deleted_at IS NOT NULL, c.id "
                        "FROM conversations c "
                        "WHERE c.account_id = $1 AND c.channel_id = $2 AND c.external_id = $3",
                        3},
@@ -175,22 +177,14 @@ run(struct dbconn *c, int s, const char *const *p, struct problem *pb)
 
 /* --- upsert ---------------------------------------------------------------- */
 
-struct upsert {
-    const struct who *w;
-    const struct conversation_in *in;
-    const char *id;
-    struct conversation_out *out;
-};
-
-static int
-upsert_tx(struct dbconn *c, void *arg, struct problem *pb)
+int
+db_conversations_upsert_in(struct dbconn *c, const struct who *w, const struct conversation_in *in,
+                           const char *new_id, struct conversation_out *out, struct problem *pb)
 {
-    struct upsert *u = arg;
-    const struct conversation_in *in = u->in;
-    const char *acct = u->w->account_id;
+    const char *acct = w->account_id;
     const char *pc[] = {acct, in->channel_id};
     const char *pi[] = {acct,
-                        u->id,
+                        new_id,
                         in->channel_id,
                         in->external_id,
                         in->subject,
@@ -200,7 +194,7 @@ upsert_tx(struct dbconn *c, void *arg, struct problem *pb)
     PGresult *res;
     int rc;
 
-    out_reset(u->out);
+    out_reset(out);
     /* The channel is checked here, not left to the foreign key, so the
      * caller learns which field is wrong. */
     if ((res = run(c, S_CHANNEL, pc, pb)) == NULL)
@@ -213,12 +207,14 @@ upsert_tx(struct dbconn *c, void *arg, struct problem *pb)
     if ((res = run(c, S_INSERT, pi, pb)) == NULL)
         return -1;
     if (PQntuples(res) == 1) {
-        rc = out_take(res, u->out, pb);
+        rc = out_take(res, out, pb);
+        if (rc == 0)
+            snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(res, 0, 2));
         PQclear(res);
         if (rc != 0)
             return -1;
-        u->out->created = true;
-        return db_audit(c, u->w, "conversation.create", "conversation", u->id, NULL, pb);
+        out->created = true;
+        return db_audit(c, w, "conversation.create", "conversation", new_id, NULL, pb);
     }
     PQclear(res);
 
@@ -235,9 +231,26 @@ upsert_tx(struct dbconn *c, void *arg, struct problem *pb)
         return problem_set(pb, 409, "conversation-deleted",
                            "a deleted conversation of this channel has this externalId");
     }
-    rc = out_take(res, u->out, pb);
+    rc = out_take(res, out, pb);
+    if (rc == 0)
+        snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(res, 0, 3));
     PQclear(res);
     return rc;
+}
+
+struct upsert {
+    const struct who *w;
+    const struct conversation_in *in;
+    const char *id;
+    struct conversation_out *out;
+};
+
+static int
+upsert_tx(struct dbconn *c, void *arg, struct problem *pb)
+{
+    struct upsert *u = arg;
+
+    return db_conversations_upsert_in(c, u->w, u->in, u->id, u->out, pb);
 }
 
 int

@@ -13,6 +13,10 @@
  * request, no second outbox entry, no conversation change. Twenty
  * identical requests thus make one row and twenty answers with its id.
  *
+ * The post runs inside a caller's transaction (db_messages_create_in), so
+ * a webhook delivery adds its inbound message, and queues its draft
+ * request, with this same code.
+ *
  * Every statement's $1 is the caller's account. Messages of a soft-deleted
  * conversation are never read or added. No HTTP here.
  */
@@ -66,7 +70,7 @@ static const struct db_stmt stmts[] = {
                   "RETURNING m.sent_at",
                   10},
     [S_EXISTING] = {"msg_existing",
-                    "SELECT " MESSAGE_JSON " FROM messages m "
+                    "SELECT " MESSAGE_JSON ", m.id FROM messages m "
                     "WHERE m.account_id = $1 AND m.conversation_id = $2 AND m.external_id = $3",
                     3},
     /* ids are made by inboxd, in input order, so the attachments (rendered
@@ -152,98 +156,6 @@ take_json(const PGresult *res, char **json, size_t *len, struct problem *pb)
 
 /* --- create ---------------------------------------------------------------- */
 
-struct create {
-    const struct who *w;
-    const char *conv;
-    const struct message_in *in;
-    const char *id;          /* the new message's id */
-    const char *request_id;  /* the draft request's id (inbound) */
-    const char *metadata;    /* compact JSON text or NULL */
-    const char *attachments; /* JSON array text with ids, or NULL when none */
-    char *json;
-    size_t len;
-    bool created;
-};
-
-static int
-create_tx(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct create *k = arg;
-    const struct message_in *in = k->in;
-    const char *acct = k->w->account_id;
-    bool inbound = strcmp(in->direction, "inbound") == 0;
-    const char *pl[] = {acct, k->conv};
-    const char *pi[] = {acct,        k->id,         k->conv,       in->external_id, in->direction,
-                        in->subject, in->body_text, in->body_html, in->sent_at,     k->metadata};
-    const char *pe[] = {acct, k->conv, in->external_id};
-    const char *pa[] = {acct, k->id, k->attachments};
-    const char *pr[] = {acct, k->request_id, k->conv, k->id};
-    const char *pm[] = {acct, k->id};
-    char at[64];
-    PGresult *res;
-    int rc;
-
-    free(k->json);
-    k->json = NULL;
-    k->created = false;
-
-    if ((res = run(c, S_LOCK, pl, pb)) == NULL)
-        return -1;
-    rc = PQntuples(res);
-    PQclear(res);
-    if (rc == 0)
-        return problem_set(pb, 404, "not-found", "no such conversation");
-
-    if ((res = run(c, S_INSERT, pi, pb)) == NULL)
-        return -1;
-    if (PQntuples(res) == 0) {
-        /* The externalId is stored already: answer that message, write nothing. */
-        PQclear(res);
-        if ((res = run(c, S_EXISTING, pe, pb)) == NULL)
-            return -1;
-        if (PQntuples(res) != 1) {
-            PQclear(res);
-            return problem_internal(pb, "message insert: conflicting row not found");
-        }
-        rc = take_json(res, &k->json, &k->len, pb);
-        PQclear(res);
-        return rc;
-    }
-    snprintf(at, sizeof(at), "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-
-    if (k->attachments != NULL) {
-        if ((res = run(c, S_ATTACH, pa, pb)) == NULL)
-            return -1;
-        PQclear(res);
-    }
-    if (inbound) {
-        if ((res = run(c, S_REQUEST, pr, pb)) == NULL)
-            return -1;
-        PQclear(res);
-    }
-    {
-        const char *pt[] = {acct, k->conv, at, inbound ? "true" : "false"};
-
-        if ((res = run(c, S_TOUCH, pt, pb)) == NULL)
-            return -1;
-        PQclear(res);
-    }
-    if (db_audit(c, k->w, "message.create", "message", k->id, NULL, pb) != 0)
-        return -1;
-    if ((res = run(c, S_RENDER, pm, pb)) == NULL)
-        return -1;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return problem_internal(pb, "message insert: new row not found");
-    }
-    rc = take_json(res, &k->json, &k->len, pb);
-    PQclear(res);
-    if (rc == 0)
-        k->created = true;
-    return rc;
-}
-
 /* The attachments as the JSON array the insert statement reads, each with
  * a new id. Returns a new malloc()ed string, or NULL on OOM. */
 static char *
@@ -271,17 +183,101 @@ out:
     return text;
 }
 
-int
-db_messages_create(const struct who *w, const char *conversation_id, const struct message_in *in,
-                   char **json, size_t *len, bool *created, struct problem *pb)
+/* The statements of one message post, once its parameters are text. */
+static int
+create_run(struct dbconn *c, const struct who *w, const char *conv, const struct message_in *in,
+           const char *metadata, const char *attachments, bool render, struct message_created *out,
+           struct problem *pb)
 {
+    const char *acct = w->account_id;
+    bool inbound = strcmp(in->direction, "inbound") == 0;
     char id[UUID7_STRLEN + 1], request_id[UUID7_STRLEN + 1];
-    struct create k = {w, conversation_id, in, id, request_id, NULL, NULL, NULL, 0, false};
-    char *metadata = NULL, *attachments = NULL;
-    int rc = -1;
+    const char *pl[] = {acct, conv};
+    const char *pi[] = {acct,          id,          conv,          in->external_id,
+                        in->direction, in->subject, in->body_text, in->body_html,
+                        in->sent_at,   metadata};
+    const char *pe[] = {acct, conv, in->external_id};
+    const char *pa[] = {acct, id, attachments};
+    const char *pr[] = {acct, request_id, conv, id};
+    const char *pm[] = {acct, id};
+    char at[64];
+    PGresult *res;
+    int rc;
 
     uuid7_new(id);
     uuid7_new(request_id);
+    if ((res = run(c, S_LOCK, pl, pb)) == NULL)
+        return -1;
+    rc = PQntuples(res);
+    PQclear(res);
+    if (rc == 0)
+        return problem_set(pb, 404, "not-found", "no such conversation");
+
+    if ((res = run(c, S_INSERT, pi, pb)) == NULL)
+        return -1;
+    if (PQntuples(res) == 0) {
+        /* The externalId is stored already: answer that message, write nothing. */
+        PQclear(res);
+        if ((res = run(c, S_EXISTING, pe, pb)) == NULL)
+            return -1;
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            return problem_internal(pb, "message insert: conflicting row not found");
+        }
+        snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(res, 0, 1));
+        rc = render ? take_json(res, &out->json, &out->len, pb) : 0;
+        PQclear(res);
+        return rc;
+    }
+    snprintf(at, sizeof(at), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    snprintf(out->id, sizeof(out->id), "%s", id);
+
+    if (attachments != NULL) {
+        if ((res = run(c, S_ATTACH, pa, pb)) == NULL)
+            return -1;
+        PQclear(res);
+    }
+    if (inbound) {
+        if ((res = run(c, S_REQUEST, pr, pb)) == NULL)
+            return -1;
+        PQclear(res);
+        snprintf(out->draft_request_id, sizeof(out->draft_request_id), "%s", request_id);
+    }
+    {
+        const char *pt[] = {acct, conv, at, inbound ? "true" : "false"};
+
+        if ((res = run(c, S_TOUCH, pt, pb)) == NULL)
+            return -1;
+        PQclear(res);
+    }
+    if (db_audit(c, w, "message.create", "message", id, NULL, pb) != 0)
+        return -1;
+    out->created = true;
+    if (!render)
+        return 0;
+    if ((res = run(c, S_RENDER, pm, pb)) == NULL)
+        return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return problem_internal(pb, "message insert: new row not found");
+    }
+    rc = take_json(res, &out->json, &out->len, pb);
+    PQclear(res);
+    return rc;
+}
+
+int
+db_messages_create_in(struct dbconn *c, const struct who *w, const char *conversation_id,
+                      const struct message_in *in, bool render, struct message_created *out,
+                      struct problem *pb)
+{
+    char *metadata = NULL, *attachments = NULL;
+    int rc = -1;
+
+    /* The caller's transaction may run this again: start from nothing. */
+    free(out->json);
+    memset(out, 0, sizeof(*out));
     if (in->metadata != NULL &&
         (metadata = json_dumps(in->metadata, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL) {
         problem_internal(pb, "message metadata: out of memory");
@@ -291,20 +287,47 @@ db_messages_create(const struct who *w, const char *conversation_id, const struc
         problem_internal(pb, "message attachments: out of memory");
         goto out;
     }
-    k.metadata = metadata;
-    k.attachments = attachments;
-    if (db_tx(create_tx, &k, pb) != 0)
-        goto out;
-    *json = k.json;
-    *len = k.len;
-    *created = k.created;
-    k.json = NULL;
-    rc = 0;
+    rc = create_run(c, w, conversation_id, in, metadata, attachments, render, out, pb);
+    if (rc != 0) {
+        free(out->json);
+        out->json = NULL;
+        out->created = false;
+    }
 out:
-    free(k.json);
     free(metadata);
     free(attachments);
     return rc;
+}
+
+struct create {
+    const struct who *w;
+    const char *conv;
+    const struct message_in *in;
+    struct message_created out;
+};
+
+static int
+create_tx(struct dbconn *c, void *arg, struct problem *pb)
+{
+    struct create *k = arg;
+
+    return db_messages_create_in(c, k->w, k->conv, k->in, true, &k->out, pb);
+}
+
+int
+db_messages_create(const struct who *w, const char *conversation_id, const struct message_in *in,
+                   char **json, size_t *len, bool *created, struct problem *pb)
+{
+    struct create k = {.w = w, .conv = conversation_id, .in = in};
+
+    if (db_tx(create_tx, &k, pb) != 0) {
+        free(k.out.json);
+        return -1;
+    }
+    *json = k.out.json;
+    *len = k.out.len;
+    *created = k.out.created;
+    return 0;
 }
 
 /* --- reads ----------------------------------------------------------------- */

@@ -17,6 +17,8 @@
 #include "inboxd/page.h"
 #include "inboxd/problem.h"
 
+struct dbconn;
+
 /*
  * A validated channel body. Everything is borrowed (from the parsed request
  * body) and already checked by the route: type one of the ChannelType
@@ -31,6 +33,15 @@ struct channel_in {
     const char *external_id;
     const char *name;
     const json_t *metadata;
+};
+
+/* What db_channels_upsert_in() found or made. */
+struct channel_upsert {
+    char id[37];  /* the channel's id, new or stored */
+    bool created; /* true: inserted now */
+    bool same;    /* the stored channel has the request's type and name (true when created) */
+    char *json;   /* inboxd_json_channel() of the row: malloc()ed, the caller's to free */
+    size_t len;
 };
 
 /* GET /v1/channels: a page of the account's channels, oldest first (by id,
@@ -61,6 +72,22 @@ int db_channels_insert(const struct who *w, const struct channel_in *in, char **
  */
 int db_channels_update(const struct who *w, const char *id, const struct channel_in *in,
                        char **json, size_t *len, struct problem *pb)
+    __attribute__((warn_unused_result));
+
+/*
+ * The insert-or-find of POST /v1/channels, inside the caller's transaction
+ * c, so another write (a webhook delivery) can create its channel in its
+ * own transaction: inserts the channel with id new_id (ON CONFLICT on the
+ * account's externalId DO NOTHING, which waits for a racing inserter) and
+ * audits "channel.create"; or, when the externalId is stored, changes
+ * nothing and answers the stored row, out->same telling whether its type
+ * and name are in's (the caller decides whether a difference matters).
+ * in->metadata NULL means {}. out is reset first (its json freed), so a
+ * transaction that runs again may pass the same out; on failure out->json
+ * is NULL. Statuses: 409 (the stored row vanished), 500 (OOM), 503.
+ */
+int db_channels_upsert_in(struct dbconn *c, const struct who *w, const struct channel_in *in,
+                          const char *new_id, struct channel_upsert *out, struct problem *pb)
     __attribute__((warn_unused_result));
 
 #endif

@@ -18,6 +18,8 @@
 #include "inboxd/page.h"
 #include "inboxd/problem.h"
 
+struct dbconn;
+
 /* POST /v1/conversations. Strings are borrowed (NULL = absent). */
 struct conversation_in {
     const char *channel_id;  /* required, UUID text */
@@ -49,6 +51,7 @@ struct conversation_out {
     size_t len;
     char etag[72]; /* header value, quotes included */
     bool created;  /* upsert only: true when the row is new */
+    char id[37];   /* upsert only: the conversation's id */
 };
 
 /*
@@ -63,6 +66,20 @@ struct conversation_out {
  */
 int db_conversations_upsert(const struct who *w, const struct conversation_in *in,
                             struct conversation_out *out, struct problem *pb)
+    __attribute__((warn_unused_result));
+
+/*
+ * The body of db_conversations_upsert() inside the caller's transaction c,
+ * so another write (a webhook delivery) upserts its conversation with
+ * exactly this code: checks the channel, inserts with id new_id or finds
+ * the stored row, audits "conversation.create" when it created; out->id is
+ * the conversation's id either way. out is reset first (its json freed), so
+ * a transaction that runs again may pass the same out; on failure out is
+ * empty. Statuses as db_conversations_upsert().
+ */
+int db_conversations_upsert_in(struct dbconn *c, const struct who *w,
+                               const struct conversation_in *in, const char *new_id,
+                               struct conversation_out *out, struct problem *pb)
     __attribute__((warn_unused_result));
 
 /* One conversation with its ETag. 404 when not the account's or deleted.

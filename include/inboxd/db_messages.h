@@ -18,6 +18,8 @@
 #include "inboxd/page.h"
 #include "inboxd/problem.h"
 
+struct dbconn;
+
 /* Attachments one message may carry. */
 #define MESSAGES_MAX_ATTACHMENTS 100
 
@@ -59,6 +61,30 @@ struct message_in {
 int db_messages_create(const struct who *w, const char *conversation_id,
                        const struct message_in *in, char **json, size_t *len, bool *created,
                        struct problem *pb) __attribute__((warn_unused_result));
+
+/* What db_messages_create_in() stored or found. */
+struct message_created {
+    char id[37];               /* the message, new or stored */
+    char draft_request_id[37]; /* the queued draft request; "" when none was queued */
+    bool created;              /* true: inserted now */
+    char *json;                /* the rendered message when asked for: malloc()ed, the caller's */
+    size_t len;
+};
+
+/*
+ * The body of db_messages_create() inside the caller's transaction c, so
+ * another write (a webhook delivery) adds its inbound message with exactly
+ * this code: the conversation lock, the insert that is exactly-once on the
+ * externalId, attachments, the draft request (inbound) or outbox entry
+ * (outbound), the conversation's times and the "message.create" audit.
+ * New ids are made on every run. out->json is filled only when `render`.
+ * out is reset first (its json freed), so a transaction that runs again may
+ * pass the same out; on failure out->json is NULL. Statuses as
+ * db_messages_create(), and 500 on OOM.
+ */
+int db_messages_create_in(struct dbconn *c, const struct who *w, const char *conversation_id,
+                          const struct message_in *in, bool render, struct message_created *out,
+                          struct problem *pb) __attribute__((warn_unused_result));
 
 /* A page of a conversation's messages in conversation order: by sentAt,
  * else createdAt, oldest first, ties by id (pg carries a timestamp cursor).

@@ -1,2 +1,1186 @@
-/* test_webhooks: being written. */
+/*
+ * test_webhooks: signed inbound deliveries, the event log, replay, the
+ * registry and diagnostics (issue #4 "Inbound"; API.md "Inbound webhooks").
+ *
+ * Deliveries are signed for real with sig_sign() and sent over HTTP.
+ * Webhook sources exist only in the environment or the file, so setup()
+ * exports them before th_start() (the harness unsets only the table's
+ * keys); they name their accounts by name, and the accounts are made right
+ * after the server starts, since a source's account is resolved per
+ * delivery:
+ *
+ *   hookshop  secret "shop-secret"                      -> "Hook Shop" (A)
+ *   rot       secret "rot-new", previous "rot-old"      -> "Hook Shop" (A)
+ *   other     secret "other-secret"                     -> "Other Shop" (B)
+ *   ghost     secret "ghost-secret"                     -> "Nobody" (no such account)
+ */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+#include "inboxd/sig.h"
+
+static struct th t;
+static char account[37], key[64];     /* A, every scope */
+static char account_b[37], key_b[64]; /* B, every scope */
+static char reader[64];               /* A, read only */
+
+static void
+setup(void)
+{
+    setenv("INBOXD_WEBHOOK_HOOKSHOP_SECRET", "shop-secret", 1);
+    setenv("INBOXD_WEBHOOK_HOOKSHOP_ACCOUNT", "Hook Shop", 1);
+    setenv("INBOXD_WEBHOOK_ROT_SECRET", "rot-new", 1);
+    setenv("INBOXD_WEBHOOK_ROT_SECRET_PREVIOUS", "rot-old", 1);
+    setenv("INBOXD_WEBHOOK_ROT_ACCOUNT", "Hook Shop", 1);
+    setenv("INBOXD_WEBHOOK_OTHER_SECRET", "other-secret", 1);
+    setenv("INBOXD_WEBHOOK_OTHER_ACCOUNT", "Other Shop", 1);
+    setenv("INBOXD_WEBHOOK_GHOST_SECRET", "ghost-secret", 1);
+    setenv("INBOXD_WEBHOOK_GHOST_ACCOUNT", "Nobody", 1);
+    th_start(&t, true, NULL);
+    th_tenant(&t, "Hook Shop", account, key);
+    th_tenant(&t, "Other Shop", account_b, key_b);
+    th_key(&t, account, "read", reader);
+}
+
+static void
+teardown(void)
+{
+    th_stop(&t);
+}
+
+TestSuite(webhooks, .init = setup, .fini = teardown, .timeout = 240);
+
+/* --- helpers --------------------------------------------------------------- */
+
+static const char *
+sval(const json_t *o, const char *name)
+{
+    return json_string_value(json_object_get(o, name));
+}
+
+static long sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static long
+sqlf(const char *fmt, ...)
+{
+    char q[4096];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof(q), fmt, ap);
+    va_end(ap);
+    return th_sql_long(&t, q);
+}
+
+static void sql_text(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+sql_text(char *out, size_t outlen, const char *fmt, ...)
+{
+    char q[4096];
+    va_list ap;
+    PGresult *r;
+
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof(q), fmt, ap);
+    va_end(ap);
+    r = th_sql(&t, q);
+    cr_assert_eq(PQntuples(r), 1, "%s", q);
+    snprintf(out, outlen, "%s", PQgetisnull(r, 0, 0) ? "NULL" : PQgetvalue(r, 0, 0));
+    PQclear(r);
+}
+
+/* POSTs body to /v1/webhooks/<source>, signed with secret at now + skew
+ * seconds (secret NULL: no signature headers at all). */
+static void
+deliver_at(const char *source, const char *secret, long skew, const char *body, struct resp *r)
+{
+    char path[128], ts_h[64], sig_h[128], sig[72];
+    long long ts = (long long)time(NULL) + skew;
+    const char *h[] = {ts_h, sig_h, NULL};
+
+    snprintf(path, sizeof(path), "/v1/webhooks/%s", source);
+    if (secret != NULL) {
+        cr_assert_eq(sig_sign(secret, ts, body, strlen(body), sig), 0);
+        snprintf(ts_h, sizeof(ts_h), "X-Inboxd-Timestamp: %lld", ts);
+        snprintf(sig_h, sizeof(sig_h), "X-Inboxd-Signature: %s", sig);
+    }
+    th_http(&t, "POST", path, NULL, body, secret ? h : NULL, r);
+}
+
+static void
+deliver(const char *source, const char *secret, const char *body, struct resp *r)
+{
+    deliver_at(source, secret, 0, body, r);
+}
+
+/* A message.created delivery. */
+static void
+delivery(char *out, size_t n, const char *delivery_id, const char *conv_ext, const char *msg_ext)
+{
+    snprintf(out, n,
+             "{\"deliveryId\":\"%s\",\"topic\":\"message.created\","
+             "\"channel\":{\"type\":\"email\",\"externalId\":\"zoho-support\","
+             "\"name\":\"Support inbox\"},"
+             "\"conversation\":{\"externalId\":\"%s\",\"subject\":\"Order 1042\","
+             "\"customerEmail\":\"anna@example.com\",\"customerName\":\"Anna\"},"
+             "\"message\":{\"externalId\":\"%s\",\"subject\":\"Where is it?\","
+             "\"bodyText\":\"Where is my order 1042?\",\"bodyHtml\":\"<p>Where?</p>\","
+             "\"sentAt\":\"2026-11-22T11:04:05.123+01:00\",\"metadata\":{\"lang\":\"en\"},"
+             "\"attachments\":[{\"fileName\":\"a.png\",\"mimeType\":\"image/png\","
+             "\"sizeBytes\":12,\"fileUrl\":\"s3://b/a.png\"}]}}",
+             delivery_id, conv_ext, msg_ext);
+}
+
+/* The ids of a WebhookResult. */
+struct ids {
+    char event[37], conv[37], msg[37], req[37];
+};
+
+static void
+take_ids(const struct resp *r, struct ids *x)
+{
+    const char *v;
+
+    cr_assert_not_null(r->json, "%s", r->body);
+    snprintf(x->event, sizeof(x->event), "%s", sval(r->json, "eventId"));
+    v = sval(r->json, "conversationId");
+    snprintf(x->conv, sizeof(x->conv), "%s", v ? v : "");
+    v = sval(r->json, "messageId");
+    snprintf(x->msg, sizeof(x->msg), "%s", v ? v : "");
+    v = sval(r->json, "draftRequestId");
+    snprintf(x->req, sizeof(x->req), "%s", v ? v : "");
+}
+
+static void
+expect_field(const struct resp *r, const char *field)
+{
+    const json_t *errs, *e;
+    size_t i;
+
+    expect_problem(r, 422);
+    errs = json_object_get(r->json, "errors");
+    cr_assert(json_is_array(errs), "no errors[]: %s", r->body);
+    json_array_foreach (errs, i, e)
+        if (strcmp(sval(e, "field"), field) == 0)
+            return;
+    cr_assert_fail("field %s not named: %.500s", field, r->body);
+}
+
+static long
+events_of(const char *acct)
+{
+    return sqlf("SELECT count(*) FROM webhook_events WHERE account_id = '%s'", acct);
+}
+
+static long
+all_rows(void)
+{
+    return sqlf("SELECT (SELECT count(*) FROM webhook_events) + (SELECT count(*) FROM messages) "
+                "     + (SELECT count(*) FROM channels) + (SELECT count(*) FROM draft_requests)");
+}
+
+/* --- a delivery -------------------------------------------------------------- */
+
+Test(webhooks, signed_delivery_is_201_and_makes_channel_conversation_message_and_draft_request)
+{
+    char body[2048], v[256];
+    struct resp r;
+    struct ids x;
+
+    delivery(body, sizeof(body), "d-1", "ZT-1042", "zoho-msg-1");
+    deliver("hookshop", "shop-secret", body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    cr_assert(json_is_false(json_object_get(r.json, "duplicate")), "%s", r.body);
+    take_ids(&r, &x);
+    resp_free(&r);
+
+    /* The event: stored, succeeded, with its result and raw body. */
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE account_id = '%s' AND id = '%s' "
+                      "AND source = 'hookshop' AND delivery_id = 'd-1' "
+                      "AND topic = 'message.created' AND status = 'succeeded' "
+                      "AND processed_at IS NOT NULL AND error IS NULL AND raw_body = $b$%s$b$ "
+                      "AND payload->'message'->>'externalId' = 'zoho-msg-1' "
+                      "AND result->>'conversationId' = '%s' AND result->>'messageId' = '%s' "
+                      "AND result->>'draftRequestId' = '%s'",
+                      account, x.event, body, x.conv, x.msg, x.req),
+                 1);
+    /* Channel, conversation, message, attachment and draft request, in A. */
+    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE account_id = '%s' "
+                      "AND external_id = 'zoho-support' AND type = 'email' "
+                      "AND name = 'Support inbox'",
+                      account),
+                 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM conversations c JOIN channels ch "
+                      "ON ch.account_id = c.account_id AND ch.id = c.channel_id "
+                      "WHERE c.account_id = '%s' AND c.id = '%s' AND c.external_id = 'ZT-1042' "
+                      "AND ch.external_id = 'zoho-support' AND c.subject = 'Order 1042' "
+                      "AND c.customer_email = 'anna@example.com' AND c.customer_name = 'Anna' "
+                      "AND c.last_inbound_at = '2026-11-22T10:04:05.123Z'",
+                      account, x.conv),
+                 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' AND id = '%s' "
+                      "AND conversation_id = '%s' AND direction = 'inbound' "
+                      "AND external_id = 'zoho-msg-1' AND body_text = 'Where is my order 1042?' "
+                      "AND body_html = '<p>Where?</p>' AND metadata = '{\"lang\":\"en\"}' "
+                      "AND sent_at = '2026-11-22T10:04:05.123Z' AND delivery_status IS NULL",
+                      account, x.msg, x.conv),
+                 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM attachments WHERE account_id = '%s' "
+                      "AND message_id = '%s' AND file_name = 'a.png' AND size_bytes = 12",
+                      account, x.msg),
+                 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM draft_requests WHERE account_id = '%s' AND id = '%s' "
+                      "AND message_id = '%s' AND conversation_id = '%s' AND status = 'queued'",
+                      account, x.req, x.msg, x.conv),
+                 1);
+    /* Audited without a key: the delivery, and what it created. */
+    sql_text(v, sizeof(v),
+             "SELECT string_agg(action, ',' ORDER BY action) FROM audit_log "
+             "WHERE account_id = '%s' AND actor_key_id IS NULL",
+             account);
+    cr_assert_str_eq(v, "channel.create,conversation.create,message.create,"
+                        "webhook_event.process,webhook_event.receive");
+    cr_assert_eq(events_of(account_b), 0);
+
+    /* The event log shows it. */
+    {
+        char path[128];
+
+        snprintf(path, sizeof(path), "/v1/webhooks/events/%s", x.event);
+        th_get(&t, path, reader, &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        cr_assert_str_eq(sval(r.json, "status"), "succeeded");
+        cr_assert_str_eq(sval(r.json, "deliveryId"), "d-1");
+        cr_assert_str_eq(sval(r.json, "source"), "hookshop");
+        cr_assert_str_eq(sval(json_object_get(r.json, "result"), "messageId"), x.msg);
+        cr_assert_str_eq(
+            sval(json_object_get(json_object_get(r.json, "payload"), "message"), "bodyText"),
+            "Where is my order 1042?");
+        resp_free(&r);
+    }
+}
+
+Test(webhooks, later_deliveries_reuse_channel_and_conversation_and_dedup_the_message)
+{
+    char body[2048];
+    struct resp r;
+    struct ids a, b, c;
+
+    delivery(body, sizeof(body), "d-1", "ZT-7", "m-1");
+    deliver("hookshop", "shop-secret", body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    take_ids(&r, &a);
+    resp_free(&r);
+    /* Another message of the conversation. */
+    delivery(body, sizeof(body), "d-2", "ZT-7", "m-2");
+    deliver("hookshop", "shop-secret", body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    take_ids(&r, &b);
+    resp_free(&r);
+    cr_assert_str_eq(b.conv, a.conv);
+    cr_assert_str_neq(b.msg, a.msg);
+    cr_assert_str_neq(b.req, a.req);
+    /* A new delivery id carrying a message already stored: the stored
+     * message, no second draft request. */
+    delivery(body, sizeof(body), "d-3", "ZT-7", "m-1");
+    deliver("hookshop", "shop-secret", body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    take_ids(&r, &c);
+    cr_assert(json_is_null(json_object_get(r.json, "draftRequestId")), "%s", r.body);
+    resp_free(&r);
+    cr_assert_str_eq(c.msg, a.msg);
+    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s'", account), 2);
+    cr_assert_eq(sqlf("SELECT count(*) FROM draft_requests WHERE account_id = '%s'", account), 2);
+    cr_assert_eq(events_of(account), 3);
+}
+
+Test(webhooks, a_channel_without_a_name_is_named_after_its_external_id_and_kept_as_it_is)
+{
+    struct resp r;
+
+    deliver("hookshop", "shop-secret",
+            "{\"deliveryId\":\"n-1\",\"topic\":\"message.created\","
+            "\"channel\":{\"type\":\"chat\",\"externalId\":\"intercom-app\"},"
+            "\"conversation\":{\"externalId\":\"IC-1\"},"
+            "\"message\":{\"externalId\":\"ic-m-1\",\"bodyText\":\"hi\"}}",
+            &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+    /* A later delivery with another type and name does not change it. */
+    deliver("hookshop", "shop-secret",
+            "{\"deliveryId\":\"n-2\",\"topic\":\"message.created\","
+            "\"channel\":{\"type\":\"email\",\"externalId\":\"intercom-app\",\"name\":\"X\"},"
+            "\"conversation\":{\"externalId\":\"IC-1\"},"
+            "\"message\":{\"externalId\":\"ic-m-2\",\"bodyText\":\"hi again\"}}",
+            &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE account_id = '%s' "
+                      "AND external_id = 'intercom-app' AND name = 'intercom-app' "
+                      "AND type = 'chat'",
+                      account),
+                 1);
+}
+
+/* --- signatures ---------------------------------------------------------------- */
+
+Test(webhooks, bad_stale_or_missing_signatures_are_401_and_store_nothing)
+{
+    char body[2048], path[] = "/v1/webhooks/hookshop", ts_h[64], sig_h[128], sig[72];
+    long long now = (long long)time(NULL);
+    struct resp r;
+
+    delivery(body, sizeof(body), "d-1", "ZT-1", "m-1");
+    /* Another secret. */
+    deliver("hookshop", "not-the-secret", body, &r);
+    expect_problem(&r, 401);
+    resp_free(&r);
+    /* Stale both ways, just past the 300 s window. */
+    deliver_at("hookshop", "shop-secret", -301, body, &r);
+    expect_problem(&r, 401);
+    cr_assert(strstr(sval(r.json, "detail"), "stale") || strstr(sval(r.json, "detail"), "time"),
+              "%s", r.body);
+    resp_free(&r);
+    deliver_at("hookshop", "shop-secret", 301, body, &r);
+    expect_problem(&r, 401);
+    resp_free(&r);
+    /* No headers; one header; a malformed signature. */
+    deliver("hookshop", NULL, body, &r);
+    expect_problem(&r, 401);
+    resp_free(&r);
+    cr_assert_eq(sig_sign("shop-secret", now, body, strlen(body), sig), 0);
+    snprintf(ts_h, sizeof(ts_h), "X-Inboxd-Timestamp: %lld", now);
+    snprintf(sig_h, sizeof(sig_h), "X-Inboxd-Signature: %s", sig);
+    {
+        const char *only_ts[] = {ts_h, NULL};
+        const char *only_sig[] = {sig_h, NULL};
+        const char *md5[] = {ts_h, "X-Inboxd-Signature: md5=abc", NULL};
+        const char *bad_ts[] = {"X-Inboxd-Timestamp: yesterday", sig_h, NULL};
+
+        th_http(&t, "POST", path, NULL, body, only_ts, &r);
+        expect_problem(&r, 401);
+        resp_free(&r);
+        th_http(&t, "POST", path, NULL, body, only_sig, &r);
+        expect_problem(&r, 401);
+        resp_free(&r);
+        th_http(&t, "POST", path, NULL, body, md5, &r);
+        expect_problem(&r, 401);
+        resp_free(&r);
+        th_http(&t, "POST", path, NULL, body, bad_ts, &r);
+        expect_problem(&r, 401);
+        resp_free(&r);
+    }
+    /* A signature of another body (the body was changed on the way). */
+    {
+        const char *h[] = {ts_h, sig_h, NULL};
+        char other[2048];
+
+        delivery(other, sizeof(other), "d-1", "ZT-1", "m-2");
+        th_http(&t, "POST", path, NULL, other, h, &r);
+        expect_problem(&r, 401);
+        resp_free(&r);
+        /* The same headers with the signed body pass. */
+        th_http(&t, "POST", path, NULL, body, h, &r);
+        cr_assert_eq(r.status, 201, "%s", r.body);
+        resp_free(&r);
+    }
+    /* Only that last one was stored. */
+    cr_assert_eq(events_of(account), 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages"), 1);
+    /* A bearer key does not stand in for a signature. */
+    th_post(&t, path, key, body, &r);
+    expect_problem(&r, 401);
+    resp_free(&r);
+    /* Inside the window (both ways) is fine. */
+    delivery(body, sizeof(body), "d-2", "ZT-1", "m-2");
+    deliver_at("hookshop", "shop-secret", -290, body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+    delivery(body, sizeof(body), "d-3", "ZT-1", "m-3");
+    deliver_at("hookshop", "shop-secret", 290, body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+}
+
+Test(webhooks, both_secrets_verify_during_a_rotation)
+{
+    char body[2048];
+    struct resp r;
+
+    delivery(body, sizeof(body), "r-1", "ZT-1", "m-1");
+    deliver("rot", "rot-old", body, &r);
+    cr_assert_eq(r.status, 201, "previous secret: %s", r.body);
+    resp_free(&r);
+    delivery(body, sizeof(body), "r-2", "ZT-1", "m-2");
+    deliver("rot", "rot-new", body, &r);
+    cr_assert_eq(r.status, 201, "current secret: %s", r.body);
+    resp_free(&r);
+    delivery(body, sizeof(body), "r-3", "ZT-1", "m-3");
+    deliver("rot", "shop-secret", body, &r);
+    expect_problem(&r, 401);
+    resp_free(&r);
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE account_id = '%s' "
+                      "AND source = 'rot' AND status = 'succeeded'",
+                      account),
+                 2);
+}
+
+Test(webhooks, unknown_or_reserved_sources_are_404_and_store_nothing)
+{
+    char body[2048];
+    struct resp r;
+    static const char *const names[] = {"nosuch",      "events",     "registry",
+                                        "diagnostics", "HOOKSHOP-x", NULL};
+
+    delivery(body, sizeof(body), "d-1", "ZT-1", "m-1");
+    for (int i = 0; names[i]; i++) {
+        deliver(names[i], "shop-secret", body, &r);
+        expect_problem(&r, 404);
+        resp_free(&r);
+    }
+    cr_assert_eq(all_rows(), 0);
+    /* Source names are case-insensitive, as configured names are. */
+    deliver("HookShop", "shop-secret", body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE source = 'hookshop'"), 1);
+}
+
+Test(webhooks, a_source_whose_account_does_not_exist_is_503_and_stores_nothing)
+{
+    char body[2048], ra[32];
+    struct resp r;
+
+    delivery(body, sizeof(body), "g-1", "ZT-1", "m-1");
+    deliver("ghost", "ghost-secret", body, &r);
+    expect_problem(&r, 503);
+    cr_assert(resp_header(&r, "Retry-After", ra, sizeof(ra)));
+    resp_free(&r);
+    cr_assert_eq(all_rows(), 0);
+}
+
+Test(webhooks, a_body_that_is_not_a_json_object_is_400_and_not_stored)
+{
+    struct resp r;
+
+    deliver("hookshop", "shop-secret", "{\"deliveryId\":", &r);
+    expect_problem(&r, 400);
+    resp_free(&r);
+    deliver("hookshop", "shop-secret", "[1,2]", &r);
+    expect_problem(&r, 400);
+    resp_free(&r);
+    deliver("hookshop", "shop-secret", "{\"a\":1,\"a\":2}", &r);
+    expect_problem(&r, 400);
+    resp_free(&r);
+    cr_assert_eq(all_rows(), 0);
+}
+
+/* --- duplicates ---------------------------------------------------------------- */
+
+struct racer {
+    const char *body;
+    pthread_barrier_t *go;
+    long status;
+    bool duplicate;
+    struct ids x;
+};
+
+static void *
+race(void *p)
+{
+    struct racer *a = p;
+    struct resp r;
+
+    pthread_barrier_wait(a->go);
+    deliver("hookshop", "shop-secret", a->body, &r);
+    a->status = r.status;
+    memset(&a->x, 0, sizeof(a->x));
+    if (r.json && sval(r.json, "eventId")) {
+        take_ids(&r, &a->x);
+        a->duplicate = json_is_true(json_object_get(r.json, "duplicate"));
+    }
+    resp_free(&r);
+    return NULL;
+}
+
+Test(webhooks, twenty_simultaneous_deliveries_of_one_id_make_one_message_and_one_201)
+{
+    enum { THREADS = 20, ROUNDS = 5 };
+    struct racer a[THREADS];
+    pthread_t th[THREADS];
+    pthread_barrier_t go;
+    char body[ROUNDS][2048], did[32], ext[32];
+
+    for (int round = 0; round < ROUNDS; round++) {
+        int created = 0, dup = 0, first = -1;
+
+        snprintf(did, sizeof(did), "storm-%d", round);
+        snprintf(ext, sizeof(ext), "storm-msg-%d", round);
+        delivery(body[round], sizeof(body[round]), did, "ZT-storm", ext);
+        pthread_barrier_init(&go, NULL, THREADS);
+        for (int i = 0; i < THREADS; i++) {
+            a[i] = (struct racer){.body = body[round], .go = &go};
+            pthread_create(&th[i], NULL, race, &a[i]);
+        }
+        for (int i = 0; i < THREADS; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&go);
+        for (int i = 0; i < THREADS; i++) {
+            if (a[i].status == 201) {
+                created++;
+                first = i;
+                cr_assert(!a[i].duplicate);
+            } else {
+                cr_assert_eq(a[i].status, 200, "round %d racer %d: %ld", round, i, a[i].status);
+                cr_assert(a[i].duplicate, "round %d racer %d", round, i);
+                dup++;
+            }
+        }
+        cr_assert_eq(created, 1, "round %d: %d answers were 201", round, created);
+        cr_assert_eq(dup, THREADS - 1);
+        for (int i = 0; i < THREADS; i++) {
+            cr_assert_str_eq(a[i].x.event, a[first].x.event);
+            cr_assert_str_eq(a[i].x.conv, a[first].x.conv);
+            cr_assert_str_eq(a[i].x.msg, a[first].x.msg);
+            cr_assert_str_eq(a[i].x.req, a[first].x.req);
+        }
+        cr_assert_eq(strlen(a[first].x.req), 36, "a draft request was queued");
+        cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE account_id = '%s' "
+                          "AND delivery_id = '%s' AND status = 'succeeded'",
+                          account, did),
+                     1);
+        cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' "
+                          "AND external_id = '%s'",
+                          account, ext),
+                     1);
+        cr_assert_eq(sqlf("SELECT count(*) FROM draft_requests WHERE account_id = '%s' "
+                          "AND message_id = '%s'",
+                          account, a[first].x.msg),
+                     1);
+    }
+    cr_assert_eq(events_of(account), ROUNDS);
+    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE account_id = '%s'", account), 1);
+    /* Later repeats: the same answer, with duplicate: true. */
+    {
+        struct resp r;
+        struct ids x;
+
+        deliver("hookshop", "shop-secret", body[0], &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        cr_assert(json_is_true(json_object_get(r.json, "duplicate")));
+        take_ids(&r, &x);
+        resp_free(&r);
+        cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE id = '%s' "
+                          "AND result->>'messageId' = '%s'",
+                          x.event, x.msg),
+                     1);
+    }
+}
+
+Test(webhooks, a_received_event_left_unprocessed_is_processed_by_the_next_delivery_of_its_id)
+{
+    char body[2048];
+    struct resp r;
+    struct ids x;
+
+    delivery(body, sizeof(body), "d-1", "ZT-1", "m-1");
+    /* As if the first delivery died between its two transactions. */
+    {
+        char q[8192];
+        PGresult *res;
+
+        snprintf(q, sizeof(q),
+                 "INSERT INTO webhook_events (account_id, id, source, delivery_id, topic, "
+                 "payload, raw_body) VALUES ('%s', inboxd_uuid7(), 'hookshop', 'd-1', "
+                 "'message.created', $b$%s$b$::jsonb, $b$%s$b$)",
+                 account, body, body);
+        res = th_sql(&t, q);
+        PQclear(res);
+    }
+    deliver("hookshop", "shop-secret", body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    take_ids(&r, &x);
+    resp_free(&r);
+    cr_assert_eq(events_of(account), 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE id = '%s'", x.msg), 1);
+}
+
+/* --- validation, skipped topics, replay ---------------------------------------- */
+
+Test(webhooks, an_invalid_delivery_is_stored_failed_and_replayed_after_the_fix)
+{
+    char body[2048], path[160], event[37], err[1024];
+    struct resp r;
+    struct ids x;
+
+    snprintf(body, sizeof(body),
+             "{\"deliveryId\":\"bad-1\",\"topic\":\"message.created\","
+             "\"channel\":{\"type\":\"fax\",\"externalId\":\"zoho-support\"},"
+             "\"conversation\":{\"externalId\":\"ZT-9\",\"customerEmail\":\"nope\"},"
+             "\"message\":{\"externalId\":\"m-9\"}}");
+    deliver("hookshop", "shop-secret", body, &r);
+    expect_field(&r, "channel.type");
+    expect_field(&r, "conversation.customerEmail");
+    expect_field(&r, "message.bodyText");
+    cr_assert_not_null(sval(r.json, "eventId"), "%s", r.body);
+    snprintf(event, sizeof(event), "%s", sval(r.json, "eventId"));
+    resp_free(&r);
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE account_id = '%s' AND id = '%s' "
+                      "AND status = 'failed' AND delivery_id = 'bad-1' AND result IS NULL "
+                      "AND processed_at IS NOT NULL",
+                      account, event),
+                 1);
+    sql_text(err, sizeof(err), "SELECT error FROM webhook_events WHERE id = '%s'", event);
+    cr_assert(strstr(err, "channel.type") && strstr(err, "message.bodyText"), "%s", err);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages"), 0);
+    cr_assert_eq(sqlf("SELECT count(*) FROM channels"), 0);
+
+    /* Delivered again: the same failure and event, nothing new stored. */
+    deliver("hookshop", "shop-secret", body, &r);
+    expect_field(&r, "message.bodyText");
+    cr_assert_str_eq(sval(r.json, "eventId"), event);
+    resp_free(&r);
+    cr_assert_eq(events_of(account), 1);
+
+    /* The event log lists it as failed. */
+    th_get(&t, "/v1/webhooks/events?status=failed", reader, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1);
+    cr_assert_str_eq(sval(json_array_get(json_object_get(r.json, "items"), 0), "error"), err);
+    resp_free(&r);
+
+    /* Replay needs admin; replaying the unfixed payload fails again. */
+    snprintf(path, sizeof(path), "/v1/webhooks/events/%s/replay", event);
+    th_post(&t, path, reader, NULL, &r);
+    expect_problem(&r, 403);
+    resp_free(&r);
+    th_post(&t, path, key, NULL, &r);
+    expect_field(&r, "channel.type");
+    resp_free(&r);
+
+    /* An operator fixes the stored payload; the replay processes it. */
+    {
+        char q[1024];
+
+        snprintf(q, sizeof(q),
+                 "UPDATE webhook_events SET payload = jsonb_set(jsonb_set(jsonb_set(payload, "
+                 "'{channel,type}', '\"email\"'), '{conversation,customerEmail}', "
+                 "'\"anna@example.com\"'), '{message,bodyText}', '\"fixed text\"') "
+                 "WHERE id = '%s'",
+                 event);
+        PQclear(th_sql(&t, q));
+    }
+    th_post(&t, path, key, NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(json_is_false(json_object_get(r.json, "duplicate")));
+    take_ids(&r, &x);
+    resp_free(&r);
+    cr_assert_str_eq(x.event, event);
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE id = '%s' AND status = "
+                      "'succeeded' AND error IS NULL AND result->>'messageId' = '%s'",
+                      event, x.msg),
+                 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' AND id = '%s' "
+                      "AND body_text = 'fixed text' AND external_id = 'm-9'",
+                      account, x.msg),
+                 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM draft_requests WHERE id = '%s' AND message_id = '%s'",
+                      x.req, x.msg),
+                 1);
+    /* Audited as a replay by the admin key. */
+    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE action = 'webhook_event.replay' "
+                      "AND resource_id = '%s' AND actor_key_id IS NOT NULL",
+                      event),
+                 2);
+
+    /* Processed now: a second replay is a 409, a redelivery the duplicate. */
+    th_post(&t, path, key, NULL, &r);
+    expect_problem(&r, 409);
+    resp_free(&r);
+    deliver("hookshop", "shop-secret", body, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(json_is_true(json_object_get(r.json, "duplicate")));
+    cr_assert_str_eq(sval(r.json, "messageId"), x.msg);
+    resp_free(&r);
+
+    /* Another account's key, or no such event: 404. */
+    th_post(&t, path, key_b, NULL, &r);
+    expect_problem(&r, 404);
+    resp_free(&r);
+    th_post(&t, "/v1/webhooks/events/0190d6a0-0000-7000-8000-000000000000/replay", key, NULL, &r);
+    expect_problem(&r, 404);
+    resp_free(&r);
+}
+
+Test(webhooks, missing_delivery_id_or_topic_is_stored_failed)
+{
+    struct resp r;
+
+    deliver("hookshop", "shop-secret", "{\"topic\":7}", &r);
+    expect_field(&r, "deliveryId");
+    expect_field(&r, "topic");
+    cr_assert_not_null(sval(r.json, "eventId"));
+    resp_free(&r);
+    /* Twice: no deliveryId, no deduplication, two events. */
+    deliver("hookshop", "shop-secret", "{\"topic\":7}", &r);
+    expect_problem(&r, 422);
+    resp_free(&r);
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE account_id = '%s' AND "
+                      "status = 'failed' AND delivery_id IS NULL AND topic IS NULL "
+                      "AND payload = '{\"topic\":7}'",
+                      account),
+                 2);
+}
+
+Test(webhooks, a_nul_character_is_a_422_kept_as_raw_text)
+{
+    const char *body = "{\"deliveryId\":\"nul-1\",\"topic\":\"message.created\","
+                       "\"channel\":{\"type\":\"email\",\"externalId\":\"c\"},"
+                       "\"conversation\":{\"externalId\":\"ZT-1\"},"
+                       "\"message\":{\"externalId\":\"m\",\"bodyText\":\"a\\u0000b\"}}";
+    struct resp r;
+    char path[160];
+
+    deliver("hookshop", "shop-secret", body, &r);
+    expect_field(&r, "message.bodyText");
+    snprintf(path, sizeof(path), "/v1/webhooks/events/%s", sval(r.json, "eventId"));
+    resp_free(&r);
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE status = 'failed' "
+                      "AND payload IS NULL AND raw_body = $b$%s$b$",
+                      body),
+                 1);
+    th_get(&t, path, key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(json_is_null(json_object_get(r.json, "payload")));
+    resp_free(&r);
+}
+
+Test(webhooks, a_delivery_into_a_deleted_conversation_is_409_and_kept_failed)
+{
+    char body[2048], path[160];
+    struct resp r;
+    struct ids x;
+
+    delivery(body, sizeof(body), "d-1", "ZT-1", "m-1");
+    deliver("hookshop", "shop-secret", body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    take_ids(&r, &x);
+    resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/conversations/%s", x.conv);
+    th_http(&t, "DELETE", path, key, NULL, NULL, &r);
+    cr_assert_eq(r.status, 204, "%s", r.body);
+    resp_free(&r);
+
+    delivery(body, sizeof(body), "d-2", "ZT-1", "m-2");
+    deliver("hookshop", "shop-secret", body, &r);
+    expect_problem(&r, 409);
+    cr_assert_not_null(sval(r.json, "eventId"), "%s", r.body);
+    resp_free(&r);
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE delivery_id = 'd-2' "
+                      "AND status = 'failed' AND error LIKE '%%deleted conversation%%'"),
+                 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages"), 1);
+    /* Its redelivery answers the stored failure. */
+    deliver("hookshop", "shop-secret", body, &r);
+    expect_problem(&r, 409);
+    resp_free(&r);
+}
+
+Test(webhooks, another_topic_is_stored_skipped_with_null_ids)
+{
+    const char *body = "{\"deliveryId\":\"s-1\",\"topic\":\"conversation.closed\","
+                       "\"conversation\":{\"externalId\":\"ZT-1\"}}";
+    struct resp r;
+
+    deliver("hookshop", "shop-secret", body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    cr_assert(json_is_null(json_object_get(r.json, "conversationId")));
+    cr_assert(json_is_null(json_object_get(r.json, "messageId")));
+    cr_assert(json_is_null(json_object_get(r.json, "draftRequestId")));
+    cr_assert(json_is_false(json_object_get(r.json, "duplicate")));
+    resp_free(&r);
+    deliver("hookshop", "shop-secret", body, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(json_is_true(json_object_get(r.json, "duplicate")));
+    resp_free(&r);
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE status = 'skipped' "
+                      "AND topic = 'conversation.closed' AND result IS NOT NULL"),
+                 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM conversations"), 0);
+}
+
+/* --- the event log ------------------------------------------------------------- */
+
+Test(webhooks, events_list_oldest_first_with_filters_and_pages)
+{
+    char body[2048], did[16], ext[16], cursor[256], path[400];
+    struct resp r;
+
+    for (int i = 0; i < 5; i++) {
+        snprintf(did, sizeof(did), "p-%d", i);
+        snprintf(ext, sizeof(ext), "m-%d", i);
+        delivery(body, sizeof(body), did, "ZT-1", ext);
+        deliver(i == 4 ? "rot" : "hookshop", i == 4 ? "rot-new" : "shop-secret", body, &r);
+        cr_assert_eq(r.status, 201, "%s", r.body);
+        resp_free(&r);
+    }
+    th_get(&t, "/v1/webhooks/events?limit=2", reader, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 2);
+    cr_assert_str_eq(sval(json_array_get(json_object_get(r.json, "items"), 0), "deliveryId"),
+                     "p-0");
+    cr_assert_str_eq(sval(json_array_get(json_object_get(r.json, "items"), 1), "deliveryId"),
+                     "p-1");
+    snprintf(cursor, sizeof(cursor), "%s", sval(r.json, "nextCursor"));
+    resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/webhooks/events?limit=2&cursor=%s", cursor);
+    th_get(&t, path, reader, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(sval(json_array_get(json_object_get(r.json, "items"), 0), "deliveryId"),
+                     "p-2");
+    resp_free(&r);
+    th_get(&t, "/v1/webhooks/events?source=rot", reader, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1);
+    cr_assert_str_eq(sval(json_array_get(json_object_get(r.json, "items"), 0), "deliveryId"),
+                     "p-4");
+    resp_free(&r);
+    th_get(&t, "/v1/webhooks/events?source=hookshop&status=succeeded", reader, &r);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 4, "%s", r.body);
+    resp_free(&r);
+    th_get(&t, "/v1/webhooks/events?status=skipped", reader, &r);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0, "%s", r.body);
+    resp_free(&r);
+
+    /* Bad query parameters are 400s naming them. */
+    {
+        static const char *const bad[] = {"/v1/webhooks/events?status=done",
+                                          "/v1/webhooks/events?source=a%20b",
+                                          "/v1/webhooks/events?source=",
+                                          "/v1/webhooks/events?limit=0",
+                                          "/v1/webhooks/events?cursor=garbage",
+                                          "/v1/webhooks/registry?limit=x",
+                                          NULL};
+
+        for (int i = 0; bad[i]; i++) {
+            th_get(&t, bad[i], reader, &r);
+            expect_problem(&r, 400);
+            resp_free(&r);
+        }
+    }
+    /* Unknown ids are 404; a malformed one too (the router's rule). */
+    th_get(&t, "/v1/webhooks/events/0190d6a0-0000-7000-8000-000000000000", reader, &r);
+    expect_problem(&r, 404);
+    resp_free(&r);
+    /* No key, no events. */
+    th_get(&t, "/v1/webhooks/events", NULL, &r);
+    expect_problem(&r, 401);
+    resp_free(&r);
+}
+
+Test(webhooks, a_source_bound_to_b_writes_only_into_b_and_b_events_are_invisible_to_a)
+{
+    char body[2048], path[160];
+    struct resp r;
+    struct ids x;
+
+    delivery(body, sizeof(body), "d-1", "ZT-1", "m-1");
+    deliver("other", "other-secret", body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    take_ids(&r, &x);
+    resp_free(&r);
+    /* Everything it made is B's. */
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE account_id = '%s'", account_b), 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' AND id = '%s'",
+                      account_b, x.msg),
+                 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE account_id = '%s'", account_b), 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 0);
+    cr_assert_eq(events_of(account), 0);
+    /* The same delivery id at A's source is another delivery. */
+    deliver("hookshop", "shop-secret", body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    cr_assert_str_neq(sval(r.json, "eventId"), x.event);
+    resp_free(&r);
+
+    /* A sees only its own. */
+    th_get(&t, "/v1/webhooks/events", key, &r);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1, "%s", r.body);
+    cr_assert_str_neq(sval(json_array_get(json_object_get(r.json, "items"), 0), "id"), x.event);
+    resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/webhooks/events/%s", x.event);
+    th_get(&t, path, key, &r);
+    expect_problem(&r, 404);
+    resp_free(&r);
+    th_get(&t, path, key_b, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/messages/%s", x.msg);
+    th_get(&t, path, key, &r);
+    expect_problem(&r, 404);
+    resp_free(&r);
+    th_get(&t, "/v1/webhooks/diagnostics", key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1, "%s", r.body);
+    cr_assert_str_eq(sval(json_array_get(json_object_get(r.json, "items"), 0), "source"),
+                     "hookshop");
+    resp_free(&r);
+}
+
+/* --- registry and diagnostics -------------------------------------------------- */
+
+Test(webhooks, registry_put_get_delete_with_a_topic_key_holding_a_slash)
+{
+    struct resp r;
+    const json_t *items;
+    char id[37], cursor[256], path[400];
+
+    th_http(&t, "PUT", "/v1/webhooks/registry/shopify/orders/create", key,
+            "{\"deliveryMethod\":\"http\",\"callbackUrl\":\"https://sync.example/shopify\","
+            "\"lastHandshakeAt\":\"2026-11-22T11:00:00+01:00\",\"lastHandshakeResult\":\"ok\"}",
+            NULL, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    cr_assert_str_eq(sval(r.json, "source"), "shopify");
+    cr_assert_str_eq(sval(r.json, "topicKey"), "orders/create");
+    cr_assert_str_eq(sval(r.json, "lastHandshakeAt"), "2026-11-22T10:00:00.000Z");
+    snprintf(id, sizeof(id), "%s", sval(r.json, "id"));
+    resp_free(&r);
+    /* The same key percent-encoded replaces it, whole. */
+    th_http(&t, "PUT", "/v1/webhooks/registry/shopify/orders%2Fcreate", key,
+            "{\"deliveryMethod\":\"pubsub\"}", NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(sval(r.json, "id"), id);
+    cr_assert_str_eq(sval(r.json, "deliveryMethod"), "pubsub");
+    cr_assert(json_is_null(json_object_get(r.json, "callbackUrl")));
+    cr_assert(json_is_null(json_object_get(r.json, "lastHandshakeAt")));
+    resp_free(&r);
+    th_http(&t, "PUT", "/v1/webhooks/registry/zoho/message.created", key,
+            "{\"deliveryMethod\":\"http\",\"callbackUrl\":null}", NULL, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+    th_http(&t, "PUT", "/v1/webhooks/registry/intercom/conversation.user.replied", key,
+            "{\"deliveryMethod\":\"http\"}", NULL, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+
+    /* Listed by source, then topic key, page by page. */
+    th_get(&t, "/v1/webhooks/registry?limit=2", reader, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    items = json_object_get(r.json, "items");
+    cr_assert_eq(json_array_size(items), 2);
+    cr_assert_str_eq(sval(json_array_get(items, 0), "source"), "intercom");
+    cr_assert_str_eq(sval(json_array_get(items, 1), "source"), "shopify");
+    cr_assert_str_eq(sval(json_array_get(items, 1), "topicKey"), "orders/create");
+    snprintf(cursor, sizeof(cursor), "%s", sval(r.json, "nextCursor"));
+    resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/webhooks/registry?limit=2&cursor=%s", cursor);
+    th_get(&t, path, reader, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    items = json_object_get(r.json, "items");
+    cr_assert_eq(json_array_size(items), 1, "%s", r.body);
+    cr_assert_str_eq(sval(json_array_get(items, 0), "source"), "zoho");
+    cr_assert(json_is_null(json_object_get(r.json, "nextCursor")));
+    resp_free(&r);
+
+    /* Writes need admin; bodies are validated. */
+    th_http(&t, "PUT", "/v1/webhooks/registry/zoho/x", reader, "{\"deliveryMethod\":\"http\"}",
+            NULL, &r);
+    expect_problem(&r, 403);
+    resp_free(&r);
+    th_http(&t, "PUT", "/v1/webhooks/registry/zoho/x", key,
+            "{\"callbackUrl\":\"not a url\",\"lastHandshakeAt\":\"yesterday\",\"extra\":1}", NULL,
+            &r);
+    expect_field(&r, "deliveryMethod");
+    expect_field(&r, "callbackUrl");
+    expect_field(&r, "lastHandshakeAt");
+    expect_field(&r, "extra");
+    resp_free(&r);
+    th_http(&t, "PUT", "/v1/webhooks/registry/zo%20ho/x", key, "{\"deliveryMethod\":\"http\"}",
+            NULL, &r);
+    expect_problem(&r, 400);
+    resp_free(&r);
+
+    /* Delete: 204, then 404; another account cannot. */
+    th_http(&t, "DELETE", "/v1/webhooks/registry/shopify/orders%2Fcreate", key_b, NULL, NULL, &r);
+    expect_problem(&r, 404);
+    resp_free(&r);
+    th_http(&t, "DELETE", "/v1/webhooks/registry/shopify/orders%2Fcreate", key, NULL, NULL, &r);
+    cr_assert_eq(r.status, 204, "%s", r.body);
+    resp_free(&r);
+    th_http(&t, "DELETE", "/v1/webhooks/registry/shopify/orders/create", key, NULL, NULL, &r);
+    expect_problem(&r, 404);
+    resp_free(&r);
+    cr_assert_eq(
+        sqlf("SELECT count(*) FROM webhook_subscriptions WHERE account_id = '%s'", account), 2);
+    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s' "
+                      "AND action LIKE 'webhook_subscription.%%'",
+                      account),
+                 5);
+    /* Literal paths are not shadowed by POST /v1/webhooks/{source}. */
+    th_http(&t, "PATCH", "/v1/webhooks/registry", key, NULL, NULL, &r);
+    expect_problem(&r, 405);
+    resp_free(&r);
+}
+
+Test(webhooks, diagnostics_count_by_status_per_source_and_topic)
+{
+    char body[2048];
+    struct resp r;
+    const json_t *items, *it, *counts;
+
+    th_http(&t, "PUT", "/v1/webhooks/registry/hookshop/message.created", key,
+            "{\"deliveryMethod\":\"http\"}", NULL, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+    th_http(&t, "PUT", "/v1/webhooks/registry/shopify/orders/create", key,
+            "{\"deliveryMethod\":\"http\"}", NULL, &r);
+    resp_free(&r);
+    for (int i = 0; i < 3; i++) {
+        char did[16], ext[16];
+
+        snprintf(did, sizeof(did), "ok-%d", i);
+        snprintf(ext, sizeof(ext), "m-%d", i);
+        delivery(body, sizeof(body), did, "ZT-1", ext);
+        deliver("hookshop", "shop-secret", body, &r);
+        cr_assert_eq(r.status, 201, "%s", r.body);
+        resp_free(&r);
+    }
+    deliver("hookshop", "shop-secret", "{\"deliveryId\":\"f-1\",\"topic\":\"message.created\"}",
+            &r);
+    expect_problem(&r, 422);
+    resp_free(&r);
+    deliver("hookshop", "shop-secret", "{\"deliveryId\":\"s-1\",\"topic\":\"ticket.closed\"}", &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+    /* One success two days ago: not counted, but the latest of its topic is. */
+    PQclear(th_sql(&t, "UPDATE webhook_events SET received_at = now() - interval '2 days' "
+                       "WHERE delivery_id = 'ok-0'"));
+    PQclear(th_sql(&t, "UPDATE webhook_events SET received_at = now() - interval '3 days' "
+                       "WHERE delivery_id = 's-1'"));
+
+    th_get(&t, "/v1/webhooks/diagnostics", reader, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    items = json_object_get(r.json, "items");
+    /* hookshop/message.created, shopify/orders/create; ticket.closed is
+     * older than 24 h and has no registry entry. */
+    cr_assert_eq(json_array_size(items), 2, "%s", r.body);
+    it = json_array_get(items, 0);
+    cr_assert_str_eq(sval(it, "source"), "hookshop");
+    cr_assert_str_eq(sval(it, "topic"), "message.created");
+    cr_assert_str_eq(sval(json_object_get(it, "subscription"), "deliveryMethod"), "http");
+    cr_assert_not_null(sval(it, "lastDeliveryAt"));
+    counts = json_object_get(it, "counts");
+    cr_assert_eq(json_integer_value(json_object_get(counts, "succeeded")), 2, "%s", r.body);
+    cr_assert_eq(json_integer_value(json_object_get(counts, "failed")), 1, "%s", r.body);
+    cr_assert_eq(json_integer_value(json_object_get(counts, "received")), 0);
+    cr_assert_eq(json_integer_value(json_object_get(counts, "skipped")), 0);
+    it = json_array_get(items, 1);
+    cr_assert_str_eq(sval(it, "source"), "shopify");
+    cr_assert_str_eq(sval(it, "topic"), "orders/create");
+    cr_assert(json_is_null(json_object_get(it, "lastDeliveryAt")));
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(it, "counts"), "succeeded")),
+                 0);
+    resp_free(&r);
+    /* A topic delivered in the last 24 h without a registry entry. */
+    PQclear(th_sql(&t, "UPDATE webhook_events SET received_at = now() WHERE delivery_id = 's-1'"));
+    th_get(&t, "/v1/webhooks/diagnostics", reader, &r);
+    items = json_object_get(r.json, "items");
+    cr_assert_eq(json_array_size(items), 3, "%s", r.body);
+    it = json_array_get(items, 1);
+    cr_assert_str_eq(sval(it, "topic"), "ticket.closed");
+    cr_assert(json_is_null(json_object_get(it, "subscription")));
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(it, "counts"), "skipped")), 1);
+    resp_free(&r);
+    th_get(&t, "/v1/webhooks/diagnostics", key_b, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0, "%s", r.body);
+    resp_free(&r);
+}
+
+/* --- the sync service, end to end ---------------------------------------------- */
+
+Test(webhooks, sync_service_end_to_end_delivery_draft_approve_outbox_delivered)
+{
+    char sync_key[64], assistant_key[64], dashboard_key[64], body[2048], path[160];
+    char user[37], draft[37], outbound[37];
+    struct resp r;
+    struct ids x;
+    const json_t *item;
+
+    th_key(&t, account, "read messages:write outbox:write", sync_key);
+    th_key(&t, account, "read drafts:write", assistant_key);
+    th_key(&t, account, "read actions:write", dashboard_key);
+    th_post(&t, "/v1/users", key, "{\"email\":\"joerg@hookshop.example\",\"displayName\":\"J\"}",
+            &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    snprintf(user, sizeof(user), "%s", sval(r.json, "id"));
+    resp_free(&r);
+
+    /* The sync service posts the provider's message. */
+    delivery(body, sizeof(body), "zoho-evt-1", "ZT-1042", "zoho-msg-1");
+    deliver("hookshop", "shop-secret", body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    take_ids(&r, &x);
+    resp_free(&r);
+
+    /* The assistants service claims the request it queued and drafts. */
+    th_post(&t, "/v1/draft-requests/claim", assistant_key,
+            "{\"limit\":5,\"leaseSeconds\":60,\"workerId\":\"w-1\"}", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1, "%s", r.body);
+    item = json_array_get(json_object_get(r.json, "items"), 0);
+    cr_assert_str_eq(sval(item, "id"), x.req);
+    cr_assert_str_eq(sval(item, "messageId"), x.msg);
+    cr_assert_str_eq(sval(json_object_get(item, "channel"), "externalId"), "zoho-support");
+    resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/conversations/%s/drafts", x.conv);
+    snprintf(body, sizeof(body),
+             "{\"triggerMessageId\":\"%s\",\"draftRequestId\":\"%s\",\"modelKey\":\"m\","
+             "\"promptVersion\":\"v1\",\"suggestedText\":\"It ships today.\"}",
+             x.msg, x.req);
+    th_post(&t, path, assistant_key, body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    snprintf(draft, sizeof(draft), "%s", sval(r.json, "id"));
+    resp_free(&r);
+
+    /* The dashboard approves it. */
+    snprintf(path, sizeof(path), "/v1/drafts/%s/actions", draft);
+    snprintf(body, sizeof(body), "{\"type\":\"approve\",\"userId\":\"%s\"}", user);
+    th_post(&t, path, dashboard_key, body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    snprintf(outbound, sizeof(outbound), "%s", sval(json_object_get(r.json, "message"), "id"));
+    resp_free(&r);
+
+    /* The sync service claims the reply with what the provider needs. */
+    th_post(&t, "/v1/outbox/claim", sync_key, "{\"limit\":10,\"leaseSeconds\":60}", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1, "%s", r.body);
+    item = json_array_get(json_object_get(r.json, "items"), 0);
+    cr_assert_str_eq(sval(item, "id"), outbound);
+    cr_assert_str_eq(sval(item, "bodyText"), "It ships today.");
+    cr_assert_str_eq(sval(json_object_get(item, "conversation"), "externalId"), "ZT-1042");
+    cr_assert_str_eq(sval(json_object_get(item, "channel"), "externalId"), "zoho-support");
+    cr_assert_str_eq(sval(json_object_get(item, "channel"), "type"), "email");
+    resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/outbox/%s/delivered", outbound);
+    th_post(&t, path, sync_key, "{\"externalId\":\"zoho-reply-1\"}", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' AND id = '%s' "
+                      "AND delivery_status = 'delivered' AND external_id = 'zoho-reply-1' "
+                      "AND conversation_id = '%s'",
+                      account, outbound, x.conv),
+                 1);
+    cr_assert_eq(
+        sqlf("SELECT count(*) FROM draft_requests WHERE id = '%s' AND status = 'done'", x.req), 1);
+}
