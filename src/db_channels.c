@@ -260,3 +260,5 @@ out:
     free(meta);
     return rc;
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

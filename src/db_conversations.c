@@ -467,3 +467,5 @@ db_conversations_timeline(const struct who *w, const char *id, const struct page
     *len = t.len;
     return 0;
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

@@ -391,3 +391,5 @@ db_messages_get(const struct who *w, const char *id, char **json, size_t *len, s
 
     return db_one(&stmts[S_GET], p, false, "message", json, len, pb);
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

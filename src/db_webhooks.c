@@ -661,3 +661,5 @@ db_webhooks_diagnostics(const struct who *w, char **json, size_t *len, struct pr
 
     return db_one(&stmts[S_DIAG], p, false, "diagnostics", json, len, pb);
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

@@ -83,6 +83,7 @@ Test(http, malformed_id_in_path_is_404)
 
 Test(http, body_over_the_limit_is_413)
 {
+    static const char *const expect[] = {"Expect: 100-continue", NULL};
     struct resp r;
     size_t n = 1024 * 1024 + 10;
     char *big = malloc(n + 1);
@@ -91,7 +92,9 @@ Test(http, body_over_the_limit_is_413)
     big[0] = '{';
     big[n - 1] = '}';
     big[n] = '\0';
-    th_http(&t, "DELETE", "/v1/api-keys/0190f2a4-5b6c-7d8e-9f00-112233445566", key, big, NULL,
+    /* A careful client asks before sending a large body; inboxd answers 413
+     * at once instead of 100 Continue, and the body is never sent. */
+    th_http(&t, "DELETE", "/v1/api-keys/0190f2a4-5b6c-7d8e-9f00-112233445566", key, big, expect,
             &r);
     expect_problem(&r, 413);
     resp_free(&r);
@@ -100,7 +103,7 @@ Test(http, body_over_the_limit_is_413)
 
 Test(http, chunked_body_over_the_limit_is_413)
 {
-    static const char *const hdr[] = {"Transfer-Encoding: chunked", NULL};
+    static const char *const hdr[] = {"Transfer-Encoding: chunked", "Expect: 100-continue", NULL};
     struct resp r;
     size_t n = 1024 * 1024 + 10;
     char *big = malloc(n + 1);
@@ -211,6 +214,18 @@ Test(http, metrics_count_requests_by_route_and_status)
     resp_free(&r);
 }
 
+/* A router pattern as the document writes it: "{topicKey...}" is "{topicKey}". */
+static void
+doc_path(const char *pattern, char *out, size_t outlen)
+{
+    const char *dots = strstr(pattern, "...}");
+
+    if (dots == NULL)
+        snprintf(out, outlen, "%s", pattern);
+    else
+        snprintf(out, outlen, "%.*s}", (int)(dots - pattern), pattern);
+}
+
 /* The OpenAPI document and the router describe the same set of routes. */
 Test(http, openapi_document_and_router_agree)
 {
@@ -220,6 +235,7 @@ Test(http, openapi_document_and_router_agree)
     const struct route *const *all = router_routes(&n);
     const char *path;
     json_t *ops;
+    char pattern[256];
 
     th_get(&t, "/v1/openapi.json", key, &r);
     cr_assert_eq(r.status, 200);
@@ -233,9 +249,9 @@ Test(http, openapi_document_and_router_agree)
         for (k = 0; all[i]->method[k] && k < sizeof(method) - 1; k++)
             method[k] = (char)(all[i]->method[k] - 'A' + 'a');
         method[k] = '\0';
-        cr_assert_not_null(json_object_get(json_object_get(paths, all[i]->pattern), method),
-                           "route %s %s is not in openapi.json", all[i]->method,
-                           all[i]->pattern);
+        doc_path(all[i]->pattern, pattern, sizeof(pattern));
+        cr_assert_not_null(json_object_get(json_object_get(paths, pattern), method),
+                           "route %s %s is not in openapi.json", all[i]->method, pattern);
     }
     json_object_foreach(paths, path, ops)
     {
@@ -252,9 +268,11 @@ Test(http, openapi_document_and_router_agree)
             if (!verb)
                 continue;
             documented++;
-            for (size_t i = 0; i < n; i++)
-                if (strcmp(all[i]->pattern, path) == 0 && strcasecmp(all[i]->method, m) == 0)
+            for (size_t i = 0; i < n; i++) {
+                doc_path(all[i]->pattern, pattern, sizeof(pattern));
+                if (strcmp(pattern, path) == 0 && strcasecmp(all[i]->method, m) == 0)
                     found = true;
+            }
             cr_assert(found, "openapi.json documents %s %s, which the router lacks", m, path);
         }
     }
