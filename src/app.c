@@ -1,18 +1,122 @@
 /*
  * app: the start and stop order of the daemon's modules, in one place.
+ *
+ * The retention timer (retention_interval_s > 0) is a thread of its own
+ * that sleeps on a condition variable between sweeps; stopping it wakes it
+ * and a sweep in progress stops before its next batch, so shutdown waits
+ * for at most one short retention transaction.
  */
 #include "inboxd/app.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "inboxd/auth.h"
 #include "inboxd/db.h"
+#include "inboxd/db_retention.h"
 #include "inboxd/log.h"
 #include "inboxd/metrics.h"
 #include "inboxd/router.h"
 #include "inboxd/server.h"
 
 static const struct config *current;
+
+/* --- retention timer ------------------------------------------------------- */
+
+static pthread_t retention_thread;
+static bool retention_on;
+static atomic_bool retention_stop;
+static pthread_mutex_t retention_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t retention_cv;
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *
+retention_main(void *arg)
+{
+    const struct config *cf = current;
+    struct retention_opts o = {cf->retention_batch, cf->retention_closed_days, &retention_stop};
+
+    (void)arg;
+    for (;;) {
+        struct retention_counts n;
+        struct problem pb = {0};
+        struct timespec deadline;
+        int64_t t0;
+
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += cf->retention_interval_s;
+        pthread_mutex_lock(&retention_mu);
+        while (!atomic_load(&retention_stop) &&
+               pthread_cond_timedwait(&retention_cv, &retention_mu, &deadline) != ETIMEDOUT)
+            ;
+        pthread_mutex_unlock(&retention_mu);
+        if (atomic_load(&retention_stop))
+            break;
+        t0 = mono_ms();
+        if (db_retention_run_all(&o, &n, &pb) != 0) {
+            log_event(LOG_WARN, NULL, "retention.failed", LOG_I("status", pb.status),
+                      LOG_S("err", pb.internal[0] ? pb.internal : pb.detail));
+            continue;
+        }
+        log_event(LOG_INFO, NULL, "retention.swept", LOG_I("webhook_events", n.webhook_events),
+                  LOG_I("drafts", n.drafts), LOG_I("message_bodies", n.message_bodies),
+                  LOG_I("conversations", n.conversations), LOG_I("dur_ms", mono_ms() - t0),
+                  LOG_I("cancelled", atomic_load(&retention_stop)));
+    }
+    return NULL;
+}
+
+/* Starts the timer thread when configured. Returns 0 or -1. */
+static int
+retention_start(const struct config *cf)
+{
+    pthread_condattr_t ca;
+    int rc;
+
+    if (cf->retention_interval_s <= 0)
+        return 0;
+    atomic_store(&retention_stop, false);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&retention_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    rc = pthread_create(&retention_thread, NULL, retention_main, NULL);
+    if (rc != 0) {
+        pthread_cond_destroy(&retention_cv);
+        return -1;
+    }
+    retention_on = true;
+    return 0;
+}
+
+static void
+retention_end(void)
+{
+    if (!retention_on)
+        return;
+    pthread_mutex_lock(&retention_mu);
+    atomic_store(&retention_stop, true);
+    pthread_cond_signal(&retention_cv);
+    pthread_mutex_unlock(&retention_mu);
+    pthread_join(retention_thread, NULL);
+    pthread_cond_destroy(&retention_cv);
+    retention_on = false;
+}
+
+/* --- start and stop -------------------------------------------------------- */
 
 const struct config *
 app_config(void)
@@ -40,12 +144,19 @@ app_start(const struct config *cf, char *err, size_t errlen)
         db_shutdown();
         return -1;
     }
+    if (retention_start(cf) != 0) {
+        snprintf(err, errlen, "cannot start the retention timer");
+        server_stop();
+        db_shutdown();
+        return -1;
+    }
     return 0;
 }
 
 void
 app_stop(void)
 {
+    retention_end();
     server_stop();
     db_shutdown();
 }

@@ -8,6 +8,8 @@
  *   inboxd keys create --account ID|NAME --name NAME --scopes "read …"
  *   inboxd keys list [--account ID|NAME]
  *   inboxd keys revoke ID
+ *   inboxd sql [NAME]                 the statement names, or one statement's SQL
+ *   inboxd retention                  one retention sweep of every account
  *
  * Settings come from config/inboxd.conf (or --config), the environment and
  * flags (config.c). Every command exits non-zero with a one-line reason.
@@ -26,6 +28,7 @@
 #include "inboxd/config.h"
 #include "inboxd/db.h"
 #include "inboxd/db_keys.h"
+#include "inboxd/db_retention.h"
 #include "inboxd/log.h"
 #include "inboxd/migrate.h"
 #include "inboxd/notify.h"
@@ -56,6 +59,8 @@ usage(FILE *out)
             "                             create an API key; prints it once, on the last line\n"
             "  keys list [--account ID|NAME]\n"
             "  keys revoke ID\n"
+            "  sql [NAME]                 list the SQL statements, or print one\n"
+            "  retention                  one retention sweep of every account; prints the counts\n"
             "  --version, --help\n"
             "\n"
             "settings (file key, environment variable, flag, default):\n");
@@ -249,6 +254,51 @@ cmd_keys(const struct config *cf, int argc, char **argv)
     return die("%s", "usage: inboxd keys create|list|revoke ...");
 }
 
+static int
+cmd_retention(const struct config *cf)
+{
+    struct retention_opts o = {cf->retention_batch, cf->retention_closed_days, NULL};
+    struct retention_counts n;
+    struct problem pb = {0};
+
+    if (need_db(cf) != 0)
+        return 1;
+    if (db_retention_run_all(&o, &n, &pb) != 0)
+        return die("retention failed: %s", pb.detail);
+    printf("webhook events deleted: %lld\n"
+           "drafts deleted:         %lld\n"
+           "message bodies blanked: %lld\n"
+           "conversations removed:  %lld\n",
+           n.webhook_events, n.drafts, n.message_bodies, n.conversations);
+    return 0;
+}
+
+static void
+print_stmt_name(const struct db_stmt *st, void *arg)
+{
+    (void)arg;
+    printf("%s\n", st->name);
+}
+
+/* `inboxd sql` lists the statement names; `inboxd sql NAME` prints one
+ * statement's SQL, so tools (the benchmark's pgbench scripts) run exactly
+ * what inboxd runs. */
+static int
+cmd_sql(int argc, char **argv)
+{
+    const struct db_stmt *st;
+
+    if (argc < 3) {
+        db_stmt_each(print_stmt_name, NULL);
+        return 0;
+    }
+    st = db_stmt_find(argv[2]);
+    if (st == NULL)
+        return die("no statement \"%s\" (inboxd sql lists them)", argv[2]);
+    printf("%s\n", st->sql);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -282,6 +332,10 @@ main(int argc, char **argv)
         rc = cmd_accounts(&cf, argc, argv);
     else if (strcmp(cmd, "keys") == 0)
         rc = cmd_keys(&cf, argc, argv);
+    else if (strcmp(cmd, "retention") == 0)
+        rc = cmd_retention(&cf);
+    else if (strcmp(cmd, "sql") == 0)
+        rc = cmd_sql(argc, argv);
     else {
         usage(stderr);
         rc = die("unknown command \"%s\"", cmd);

@@ -1,2 +1,885 @@
-/* test_admin: being written. */
+/* Audit log and retention (issue #5; API.md "Administration", "Details
+ * callers rely on"). */
 #include <criterion/criterion.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct th t;
+static char account[37], key[64];
+
+static void
+setup(void)
+{
+    /* Tiny batches, so every retention rule goes round its loop. */
+    static const char *const settings[] = {"retention_batch=2", NULL};
+
+    th_start(&t, true, settings);
+    th_tenant(&t, "Hot Rod AN", account, key);
+}
+
+static void
+setup_big(void)
+{
+    th_start(&t, true, NULL);
+    th_tenant(&t, "Hot Rod AN", account, key);
+}
+
+static void
+setup_timer(void)
+{
+    static const char *const settings[] = {"retention_interval_s=1", NULL};
+
+    th_start(&t, true, settings);
+    th_tenant(&t, "Hot Rod AN", account, key);
+}
+
+/* A timer that will not fire during the test. */
+static void
+setup_timer_idle(void)
+{
+    static const char *const settings[] = {"retention_interval_s=3600", NULL};
+
+    th_start(&t, true, settings);
+    th_tenant(&t, "Hot Rod AN", account, key);
+}
+
+/* A timer that fires at once and works in tiny batches. */
+static void
+setup_timer_slow(void)
+{
+    static const char *const settings[] = {"retention_interval_s=1", "retention_batch=5", NULL};
+
+    th_start(&t, true, settings);
+    th_tenant(&t, "Hot Rod AN", account, key);
+}
+
+static void
+teardown(void)
+{
+    th_stop(&t);
+}
+
+/* One timeout for every suite: criterion 2.4's runner leaks (LeakSanitizer
+ * fails the run) when tests with different timeouts run in parallel. */
+TestSuite(audit, .init = setup, .fini = teardown, .timeout = 600);
+TestSuite(retention, .init = setup, .fini = teardown, .timeout = 600);
+TestSuite(retention_big, .init = setup_big, .fini = teardown, .timeout = 600);
+TestSuite(retention_timer, .init = setup_timer, .fini = teardown, .timeout = 600);
+TestSuite(retention_timer_idle, .init = setup_timer_idle, .fini = teardown, .timeout = 600);
+TestSuite(retention_timer_slow, .init = setup_timer_slow, .fini = teardown, .timeout = 600);
+
+/* --- helpers --------------------------------------------------------------- */
+
+static void sql1(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Runs a statement; copies the first value into out when out is not NULL. */
+static void
+sql1(char *out, size_t outlen, const char *fmt, ...)
+{
+    char q[8192];
+    va_list ap;
+    PGresult *r;
+
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof(q), fmt, ap);
+    va_end(ap);
+    r = th_sql(&t, q);
+    if (out != NULL) {
+        cr_assert_eq(PQntuples(r), 1, "%s", q);
+        snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+}
+
+static long sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static long
+sqlf(const char *fmt, ...)
+{
+    char q[4096];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof(q), fmt, ap);
+    va_end(ap);
+    return th_sql_long(&t, q);
+}
+
+static const char *
+sval(const json_t *o, const char *name)
+{
+    return json_string_value(json_object_get(o, name));
+}
+
+static long long
+ival(const json_t *o, const char *name)
+{
+    const json_t *v = json_object_get(o, name);
+
+    cr_assert(json_is_integer(v), "%s is not an integer", name);
+    return json_integer_value(v);
+}
+
+static void
+sha256_hex(const char *data, char out[65])
+{
+    unsigned char d[32];
+
+    cr_assert_eq(gnutls_hash_fast(GNUTLS_DIG_SHA256, data, strlen(data), d), 0);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* --- audit log ------------------------------------------------------------- */
+
+/* Sends one write with a request id and user agent of our own, then checks
+ * its audit entry over the API and in the table. Returns the resource id
+ * (from the answer's "id", or `id` when given). */
+static void
+audited_write(const char *method, const char *path, const char *body, const char *action,
+              const char *type, const char *id, char out_id[37])
+{
+    static int n;
+    char rid[64], ua[64], rid_h[96], ua_h[96], hash[65], q[256], key_id[37];
+    const char *hdrs[] = {rid_h, ua_h, NULL};
+    struct resp r;
+    json_t *e = NULL, *it;
+    size_t i;
+
+    snprintf(rid, sizeof(rid), "lr-audit-%d-%ld", ++n, (long)getpid());
+    snprintf(ua, sizeof(ua), "lr-test/%d.0 (audit)", n);
+    snprintf(rid_h, sizeof(rid_h), "X-Request-Id: %s", rid);
+    snprintf(ua_h, sizeof(ua_h), "User-Agent: %s", ua);
+    th_http(&t, method, path, key, body, hdrs, &r);
+    cr_assert(r.status >= 200 && r.status < 300, "%s %s: %ld %s", method, path, r.status, r.body);
+    snprintf(out_id, 37, "%s", id ? id : sval(r.json, "id"));
+    resp_free(&r);
+
+    sha256_hex(body ? body : "", hash);
+    sql1(key_id, sizeof(key_id),
+         "SELECT id FROM api_keys WHERE account_id = '%s' AND prefix = '%.12s'", account, key);
+    snprintf(q, sizeof(q), "/v1/audit-log?resourceType=%s&resourceId=%s&limit=200", type, out_id);
+    th_get(&t, q, key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    json_array_foreach (json_object_get(r.json, "items"), i, it) {
+        cr_assert_str_eq(sval(it, "resourceType"), type);
+        cr_assert_str_eq(sval(it, "resourceId"), out_id);
+        if (strcmp(sval(it, "requestId"), rid) == 0) {
+            cr_assert_null(e, "two entries for request %s", rid);
+            e = it;
+        }
+    }
+    cr_assert_not_null(e, "%s %s left no audit entry: %s", method, path, r.body);
+    cr_assert_str_eq(sval(e, "action"), action);
+    cr_assert_str_eq(sval(e, "requestHash"), hash, "%s %s", method, path);
+    cr_assert_str_eq(sval(e, "actorKeyId"), key_id);
+    cr_assert(json_is_null(json_object_get(e, "actorUserId")));
+    cr_assert_str_eq(sval(e, "ip"), "127.0.0.1");
+    cr_assert_str_eq(sval(e, "userAgent"), ua);
+    cr_assert(json_is_string(json_object_get(e, "at")));
+    cr_assert(json_is_string(json_object_get(e, "id")));
+    resp_free(&r);
+    /* And in the table, in the same transaction as the write: one row. */
+    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE request_id = '%s' AND action = '%s' "
+                      "AND request_hash = '%s'",
+                      rid, action, hash),
+                 1);
+}
+
+Test(audit, write_routes_record_who_what_and_the_body_hash)
+{
+    char user[37], channel[37], conv[37], body[512], path[128], ignored[37];
+
+    audited_write("POST", "/v1/users",
+                  "{\"email\": \"dale@example.com\", \"displayName\": \"Dale\"}", "user.create",
+                  "user", NULL, user);
+    snprintf(path, sizeof(path), "/v1/users/%s", user);
+    audited_write("PATCH", path, "{\"displayName\": \"Dale R.\"}", "user.update", "user", user,
+                  ignored);
+    audited_write("POST", "/v1/channels",
+                  "{\"type\": \"email\", \"externalId\": \"zoho-support\", \"name\": \"Support\"}",
+                  "channel.create", "channel", NULL, channel);
+    snprintf(path, sizeof(path), "/v1/channels/%s", channel);
+    audited_write("PATCH", path, "{\"name\": \"Support inbox\"}", "channel.update", "channel",
+                  channel, ignored);
+    snprintf(body, sizeof(body),
+             "{\"channelId\": \"%s\", \"externalId\": \"ZT-1042\", \"subject\": \"AN fittings\"}",
+             channel);
+    audited_write("POST", "/v1/conversations", body, "conversation.create", "conversation", NULL,
+                  conv);
+    snprintf(path, sizeof(path), "/v1/conversations/%s", conv);
+    audited_write("PATCH", path, "{\"status\": \"closed\"}", "conversation.update", "conversation",
+                  conv, ignored);
+    audited_write("DELETE", path, NULL, "conversation.delete", "conversation", conv, ignored);
+    audited_write("POST", "/v1/admin/retention/run", NULL, "retention.run", "account", account,
+                  ignored);
+}
+
+Test(audit, the_list_is_oldest_first_and_paginates)
+{
+    char ids[5][37], path[256], cur[128] = "";
+    int seen = 0, pages = 0;
+    char prev_at[40] = "";
+
+    for (int i = 0; i < 5; i++) {
+        char body[128];
+        struct resp r;
+
+        snprintf(body, sizeof(body), "{\"email\": \"u%d@example.com\"}", i);
+        th_post(&t, "/v1/users", key, body, &r);
+        cr_assert_eq(r.status, 201, "%s", r.body);
+        snprintf(ids[i], 37, "%s", sval(r.json, "id"));
+        resp_free(&r);
+    }
+    do {
+        struct resp r;
+        json_t *it;
+        size_t i;
+
+        snprintf(path, sizeof(path), "/v1/audit-log?resourceType=user&limit=2%s%s",
+                 cur[0] ? "&cursor=" : "", cur);
+        th_get(&t, path, key, &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        json_array_foreach (json_object_get(r.json, "items"), i, it) {
+            cr_assert_str_eq(sval(it, "resourceId"), ids[seen], "entry %d", seen);
+            cr_assert_geq(strcmp(sval(it, "at"), prev_at), 0);
+            snprintf(prev_at, sizeof(prev_at), "%s", sval(it, "at"));
+            seen++;
+        }
+        cur[0] = '\0';
+        if (json_is_string(json_object_get(r.json, "nextCursor")))
+            snprintf(cur, sizeof(cur), "%s", sval(r.json, "nextCursor"));
+        resp_free(&r);
+        pages++;
+    } while (cur[0] && pages < 10);
+    cr_assert_eq(seen, 5);
+    cr_assert_eq(pages, 3);
+}
+
+Test(audit, filters_by_type_id_and_since)
+{
+    char chan[37], path[256], cutoff[64];
+    struct resp r;
+    json_t *items;
+
+    th_post(&t, "/v1/users", key, "{\"email\": \"a@example.com\"}", &r);
+    resp_free(&r);
+    th_post(&t, "/v1/channels", key,
+            "{\"type\": \"chat\", \"externalId\": \"chat-1\", \"name\": \"Chat\"}", &r);
+    snprintf(chan, sizeof(chan), "%s", sval(r.json, "id"));
+    resp_free(&r);
+
+    th_get(&t, "/v1/audit-log", key, &r);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 2);
+    resp_free(&r);
+    th_get(&t, "/v1/audit-log?resourceType=channel", key, &r);
+    items = json_object_get(r.json, "items");
+    cr_assert_eq(json_array_size(items), 1);
+    cr_assert_str_eq(sval(json_array_get(items, 0), "resourceId"), chan);
+    resp_free(&r);
+    /* An id alone, and an id with the wrong type. */
+    snprintf(path, sizeof(path), "/v1/audit-log?resourceId=%s", chan);
+    th_get(&t, path, key, &r);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1);
+    resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/audit-log?resourceType=user&resourceId=%s", chan);
+    th_get(&t, path, key, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0);
+    resp_free(&r);
+
+    /* since: at or after. Back-date the user's entry by an hour. */
+    PQclear(th_sql(&t, "UPDATE audit_log SET at = at - interval '1 hour' "
+                       "WHERE resource_type = 'user'"));
+    sql1(cutoff, sizeof(cutoff),
+         "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+         "FROM audit_log WHERE resource_type = 'channel'");
+    snprintf(path, sizeof(path), "/v1/audit-log?since=%s", cutoff);
+    th_get(&t, path, key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    items = json_object_get(r.json, "items");
+    cr_assert_eq(json_array_size(items), 1);
+    cr_assert_str_eq(sval(json_array_get(items, 0), "resourceType"), "channel");
+    resp_free(&r);
+}
+
+Test(audit, malformed_filters_are_400)
+{
+    static const char *const bad[] = {
+        "/v1/audit-log?resourceId=42",   "/v1/audit-log?resourceType=",
+        "/v1/audit-log?since=last-week", "/v1/audit-log?limit=500",
+        "/v1/audit-log?cursor=%%%",
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct resp r;
+
+        th_get(&t, bad[i], key, &r);
+        expect_problem(&r, 400);
+        resp_free(&r);
+    }
+}
+
+Test(audit, another_accounts_entries_never_appear)
+{
+    char other[37], other_key[64];
+    struct resp r;
+
+    th_tenant(&t, "Other Shop", other, other_key);
+    th_post(&t, "/v1/users", other_key, "{\"email\": \"them@example.com\"}", &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+    th_get(&t, "/v1/audit-log", key, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0);
+    resp_free(&r);
+    th_get(&t, "/v1/audit-log", other_key, &r);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1);
+    resp_free(&r);
+}
+
+Test(audit, admin_routes_need_the_admin_scope)
+{
+    char reader[64];
+    struct resp r;
+
+    th_key(&t, account, "read messages:write drafts:write actions:write outbox:write jobs:write",
+           reader);
+    th_get(&t, "/v1/audit-log", reader, &r);
+    expect_problem(&r, 403);
+    resp_free(&r);
+    th_post(&t, "/v1/admin/retention/run", reader, NULL, &r);
+    expect_problem(&r, 403);
+    resp_free(&r);
+    th_get(&t, "/v1/admin/retention/run", key, &r);
+    expect_problem(&r, 405);
+    resp_free(&r);
+}
+
+/* --- retention ------------------------------------------------------------- */
+
+/* Everything one account holds, young and old (see make_world). */
+struct world {
+    char acct[37], user[37], ch[37];
+    char open[37], closed_old[37], closed_new[37], del_old[37], del_new[37];
+};
+
+static void
+conv(const struct world *w, const char *ext, const char *extra_cols, const char *extra_vals,
+     char id[37])
+{
+    sql1(id, 37,
+         "INSERT INTO conversations (account_id, id, channel_id, external_id, status%s) "
+         "VALUES ('%s', inboxd_uuid7(), '%s', '%s', %s) RETURNING id",
+         extra_cols, w->acct, w->ch, ext, extra_vals);
+}
+
+static void
+msg(const struct world *w, const char *conv_id, const char *ext, const char *body, const char *html,
+    char id[37])
+{
+    char h[256];
+
+    snprintf(h, sizeof(h), html ? "'%s'" : "NULL", html);
+    sql1(id, 37,
+         "INSERT INTO messages (account_id, id, conversation_id, external_id, direction, "
+         "                      body_text, body_html) "
+         "VALUES ('%s', inboxd_uuid7(), '%s', '%s', 'inbound', '%s', %s) RETURNING id",
+         w->acct, conv_id, ext, body, h);
+}
+
+/* A draft of conv_id (triggered by a new message) named by model_key. */
+static void
+draft(const struct world *w, const char *conv_id, const char *name, const char *status, int days,
+      char id[37])
+{
+    char trig[37];
+
+    msg(w, conv_id, name, "question", NULL, trig);
+    sql1(id, 37,
+         "INSERT INTO drafts (account_id, id, conversation_id, trigger_message_id, model_key, "
+         "                    prompt_version, status, suggested_text, created_at, updated_at) "
+         "VALUES ('%s', inboxd_uuid7(), '%s', '%s', '%s', 'v1', '%s', 'text', "
+         "        now() - %d * interval '1 day', now() - %d * interval '1 day') RETURNING id",
+         w->acct, conv_id, trig, name, status, days, days);
+}
+
+/* An action on a draft; with a learning sample when `sample`. */
+static void
+action(const struct world *w, const char *draft_id, const char *type, bool sample)
+{
+    char aid[37];
+
+    sql1(aid, 37,
+         "INSERT INTO draft_actions (account_id, id, draft_id, user_id, type, final_text) "
+         "VALUES ('%s', inboxd_uuid7(), '%s', '%s', '%s', %s) RETURNING id",
+         w->acct, draft_id, w->user, type, strcmp(type, "edit") == 0 ? "'edited'" : "NULL");
+    if (sample)
+        sql1(NULL, 0,
+             "INSERT INTO learning_samples (account_id, id, draft_id, action_id, original_text, "
+             "                              final_text) "
+             "VALUES ('%s', inboxd_uuid7(), '%s', '%s', 'text', 'edited')",
+             w->acct, draft_id, aid);
+}
+
+/*
+ * One account's rows around every retention line (default closed period
+ * 365 days). What a sweep must do: delete events e_old_ok and e_old_skip,
+ * drafts d_arch_old (with its action) and d_sup_old, blank messages c1 and
+ * c2 of closed_old, remove del_old with its messages, draft and sample.
+ * Everything else survives.
+ */
+static void
+make_world(const char *acct, struct world *w)
+{
+    char d[37], m[37];
+
+    memset(w, 0, sizeof(*w));
+    snprintf(w->acct, sizeof(w->acct), "%s", acct);
+    sql1(w->ch, 37,
+         "INSERT INTO channels (account_id, id, type, external_id, name) "
+         "VALUES ('%s', inboxd_uuid7(), 'email', 'support', 'Support') RETURNING id",
+         acct);
+    sql1(w->user, 37,
+         "INSERT INTO users (account_id, id, email) VALUES ('%s', inboxd_uuid7(), "
+         "'agent@example.com') RETURNING id",
+         acct);
+    sql1(NULL, 0,
+         "INSERT INTO webhook_events (account_id, id, source, delivery_id, topic, status, "
+         "                            received_at) "
+         "SELECT '%s', inboxd_uuid7(), 'shopify', d, 'orders/create', s::webhook_event_status, "
+         "       now() - a * interval '1 day' "
+         "FROM (VALUES ('e_old_ok', 'succeeded', 20), ('e_old_skip', 'skipped', 15), "
+         "             ('e_old_fail', 'failed', 30), ('e_old_recv', 'received', 30), "
+         "             ('e_new_ok', 'succeeded', 13)) v(d, s, a)",
+         acct);
+
+    conv(w, "open", "", "'open'", w->open);
+    conv(w, "closed_old", ", closed_at, updated_at",
+         "'closed', now() - interval '400 days', now() - interval '400 days'", w->closed_old);
+    conv(w, "closed_new", ", closed_at", "'closed', now() - interval '10 days'", w->closed_new);
+    conv(w, "del_old", ", deleted_at", "'open', now() - interval '40 days'", w->del_old);
+    conv(w, "del_new", ", deleted_at", "'open', now() - interval '5 days'", w->del_new);
+
+    draft(w, w->open, "d_arch_old", "archived", 100, d);
+    action(w, d, "reject", false);
+    draft(w, w->open, "d_sup_old", "superseded", 100, d);
+    draft(w, w->open, "d_sup_sample", "superseded", 120, d);
+    action(w, d, "edit", true);
+    draft(w, w->open, "d_sent_old", "sent", 100, d);
+    draft(w, w->open, "d_pending_old", "pending", 100, d);
+    draft(w, w->open, "d_arch_new", "archived", 80, d);
+
+    msg(w, w->closed_old, "c1", "my address is 1 Main St", "<p>my address</p>", m);
+    msg(w, w->closed_old, "c2", "my phone is 555", NULL, m);
+    msg(w, w->closed_old, "c3", "", NULL, m);
+    msg(w, w->closed_new, "n1", "recent secret", "<p>recent</p>", m);
+    msg(w, w->del_old, "x1", "old deleted", NULL, m);
+    draft(w, w->del_old, "d_in_deleted", "superseded", 1, d);
+    action(w, d, "edit", true);
+    msg(w, w->del_new, "y1", "young deleted", NULL, m);
+}
+
+/* The rows a sweep must have left in w's account. */
+static void
+expect_swept(const struct world *w)
+{
+    const char *a = w->acct;
+
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE account_id = '%s' "
+                      "AND delivery_id IN ('e_old_fail', 'e_old_recv', 'e_new_ok')",
+                      a),
+                 3);
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE account_id = '%s'", a), 3);
+    cr_assert_eq(sqlf("SELECT count(*) FROM drafts WHERE account_id = '%s' AND model_key IN "
+                      "('d_sup_sample', 'd_sent_old', 'd_pending_old', 'd_arch_new')",
+                      a),
+                 4);
+    cr_assert_eq(sqlf("SELECT count(*) FROM drafts WHERE account_id = '%s'", a), 4);
+    cr_assert_eq(sqlf("SELECT count(*) FROM draft_actions WHERE account_id = '%s'", a), 1,
+                 "the rejected draft's action went with it; the kept edit stays");
+    cr_assert_eq(sqlf("SELECT count(*) FROM learning_samples WHERE account_id = '%s'", a), 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' "
+                      "AND external_id IN ('c1', 'c2', 'c3') AND body_text = '' "
+                      "AND body_html IS NULL",
+                      a),
+                 3);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' "
+                      "AND external_id = 'n1' AND body_text = 'recent secret' "
+                      "AND body_html = '<p>recent</p>'",
+                      a),
+                 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' "
+                      "AND conversation_id = '%s' AND body_text = 'question'",
+                      a, w->open),
+                 6, "messages of an open conversation are never blanked");
+    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE account_id = '%s' "
+                      "AND external_id IN ('open', 'closed_old', 'closed_new', 'del_new')",
+                      a),
+                 4);
+    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE account_id = '%s'", a), 4);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' "
+                      "AND conversation_id = '%s'",
+                      a, w->del_old),
+                 0);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' "
+                      "AND external_id = 'y1'",
+                      a),
+                 1);
+}
+
+/* Row counts of an account, as one text, to compare before and after. */
+static void
+fingerprint(const char *acct, char out[512])
+{
+    sql1(out, 512,
+         "SELECT concat_ws(',', "
+         " (SELECT count(*) FROM webhook_events WHERE account_id = '%1$s'), "
+         " (SELECT count(*) FROM drafts WHERE account_id = '%1$s'), "
+         " (SELECT count(*) FROM draft_actions WHERE account_id = '%1$s'), "
+         " (SELECT count(*) FROM learning_samples WHERE account_id = '%1$s'), "
+         " (SELECT count(*) FROM conversations WHERE account_id = '%1$s'), "
+         " (SELECT count(*) FROM messages WHERE account_id = '%1$s'), "
+         " (SELECT count(*) FROM messages WHERE account_id = '%1$s' AND body_text = ''), "
+         " (SELECT max(updated_at) FROM conversations WHERE account_id = '%1$s'))",
+         acct);
+}
+
+static void
+run_http(const char *k, long long events, long long drafts, long long bodies, long long convs)
+{
+    struct resp r;
+
+    th_post(&t, "/v1/admin/retention/run", k, NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_object_size(r.json), 4, "%s", r.body);
+    cr_assert_eq(ival(r.json, "webhookEvents"), events, "%s", r.body);
+    cr_assert_eq(ival(r.json, "drafts"), drafts, "%s", r.body);
+    cr_assert_eq(ival(r.json, "messageBodies"), bodies, "%s", r.body);
+    cr_assert_eq(ival(r.json, "conversations"), convs, "%s", r.body);
+    resp_free(&r);
+}
+
+Test(retention, a_sweep_removes_and_blanks_exactly_what_is_due)
+{
+    struct world w;
+    char closed_updated[64], after[64];
+
+    make_world(account, &w);
+    sql1(closed_updated, sizeof(closed_updated),
+         "SELECT updated_at FROM conversations WHERE id = '%s'", w.closed_old);
+    run_http(key, 2, 2, 2, 1);
+    expect_swept(&w);
+    /* Blanking is not an edit of the conversation. */
+    sql1(after, sizeof(after), "SELECT updated_at FROM conversations WHERE id = '%s'",
+         w.closed_old);
+    cr_assert_str_eq(after, closed_updated);
+}
+
+Test(retention, a_second_sweep_finds_nothing_and_a_new_message_is_blanked_once)
+{
+    struct world w;
+    char m[37];
+
+    make_world(account, &w);
+    run_http(key, 2, 2, 2, 1);
+    run_http(key, 0, 0, 0, 0);
+    expect_swept(&w);
+    /* A message arrives in the long-closed conversation, as the messages
+     * route writes it (the conversation's updated_at moves forward). */
+    msg(&w, w.closed_old, "c4", "late reply with details", NULL, m);
+    sql1(NULL, 0,
+         "UPDATE conversations SET updated_at = greatest(now(), updated_at + interval "
+         "'1 microsecond') WHERE id = '%s'",
+         w.closed_old);
+    run_http(key, 0, 0, 1, 0);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE id = '%s' AND body_text = ''", m), 1);
+    run_http(key, 0, 0, 0, 0);
+}
+
+Test(retention, reopened_and_closed_again_counts_from_the_new_close)
+{
+    struct world w;
+
+    make_world(account, &w);
+    /* Closed 400 days ago, reopened and closed again yesterday: not due. */
+    sql1(NULL, 0,
+         "UPDATE conversations SET closed_at = now() - interval '1 day', updated_at = now() "
+         "WHERE id = '%s'",
+         w.closed_old);
+    run_http(key, 2, 2, 0, 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE conversation_id = '%s' "
+                      "AND body_text <> ''",
+                      w.closed_old),
+                 2);
+}
+
+Test(retention, the_http_route_sweeps_the_callers_account_only)
+{
+    char other[37], other_key[64], before[512], after[512];
+    struct world mine, theirs;
+
+    th_tenant(&t, "Other Shop", other, other_key);
+    make_world(account, &mine);
+    make_world(other, &theirs);
+    fingerprint(other, before);
+    run_http(key, 2, 2, 2, 1);
+    expect_swept(&mine);
+    fingerprint(other, after);
+    cr_assert_str_eq(after, before, "another account's rows were touched");
+    run_http(other_key, 2, 2, 2, 1);
+    expect_swept(&theirs);
+}
+
+Test(retention, the_closed_period_comes_from_the_configuration)
+{
+    struct world w;
+
+    th_app_stop(&t);
+    t.cf.retention_closed_days = 5;
+    th_app_start(&t);
+    make_world(account, &w);
+    /* closed_new (10 days) is now due as well. */
+    run_http(key, 2, 2, 3, 1);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE external_id = 'n1' "
+                      "AND body_text = ''"),
+                 1);
+}
+
+Test(retention, the_timer_is_off_by_default)
+{
+    struct world w;
+
+    make_world(account, &w);
+    sleep(2);
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE delivery_id = 'e_old_ok'"), 1);
+}
+
+/* The inboxd binary beside the tests directory of this build. */
+static void
+inboxd_path(char out[PATH_MAX])
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+    cr_assert_gt(n, 0);
+    self[n] = '\0';
+    snprintf(out, PATH_MAX, "%s/../inboxd", dirname(self));
+    cr_assert_eq(access(out, X_OK), 0, "no inboxd binary at %s", out);
+}
+
+Test(retention, the_command_line_sweeps_every_account)
+{
+    char other[37], other_key[64], bin[PATH_MAX], cmd[PATH_MAX + 1024], line[256];
+    struct world mine, theirs;
+    long long got[4] = {-1, -1, -1, -1};
+    int nlines = 0, status;
+    FILE *p;
+
+    th_tenant(&t, "Other Shop", other, other_key);
+    make_world(account, &mine);
+    make_world(other, &theirs);
+    inboxd_path(bin);
+    snprintf(cmd, sizeof(cmd),
+             "DATABASE_URL='%s' '%s' --config /dev/null --log-level error --retention-batch 3 "
+             "retention",
+             t.conninfo, bin);
+    p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    while (fgets(line, sizeof(line), p)) {
+        const char *colon = strchr(line, ':');
+
+        cr_assert_not_null(colon, "unexpected output: %s", line);
+        if (nlines < 4)
+            got[nlines] = atoll(colon + 1);
+        nlines++;
+    }
+    status = pclose(p);
+    cr_assert_eq(status, 0, "inboxd retention exited with %d", status);
+    cr_assert_eq(nlines, 4);
+    cr_assert_eq(got[0], 4, "webhook events");
+    cr_assert_eq(got[1], 4, "drafts");
+    cr_assert_eq(got[2], 4, "message bodies");
+    cr_assert_eq(got[3], 2, "conversations");
+    expect_swept(&mine);
+    expect_swept(&theirs);
+}
+
+/* --- the timer ------------------------------------------------------------- */
+
+Test(retention_timer, the_timer_sweeps_every_account_and_stops_promptly)
+{
+    char other[37], other_key[64];
+    struct world mine, theirs;
+    long long t0;
+
+    th_tenant(&t, "Other Shop", other, other_key);
+    make_world(account, &mine);
+    make_world(other, &theirs);
+    t0 = th_now_ms();
+    while (sqlf("SELECT count(*) FROM conversations WHERE external_id = 'del_old'") > 0) {
+        cr_assert_lt(th_now_ms() - t0, 15000, "no sweep within 15 s of a 1 s timer");
+        usleep(100 * 1000);
+    }
+    usleep(300 * 1000);
+    expect_swept(&mine);
+    expect_swept(&theirs);
+    t0 = th_now_ms();
+    th_app_stop(&t);
+    cr_assert_lt(th_now_ms() - t0, 3000, "stopping took %lld ms", th_now_ms() - t0);
+}
+
+Test(retention_timer_idle, a_waiting_timer_does_not_delay_shutdown)
+{
+    struct world w;
+    long long t0;
+
+    make_world(account, &w);
+    usleep(500 * 1000);
+    /* The first sweep comes one interval after the start, not at once. */
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE delivery_id = 'e_old_ok'"), 1);
+    t0 = th_now_ms();
+    th_app_stop(&t);
+    cr_assert_lt(th_now_ms() - t0, 2000, "stopping took %lld ms", th_now_ms() - t0);
+}
+
+Test(retention_timer_slow, a_sweep_in_progress_stops_between_batches)
+{
+    long long t0;
+    long left;
+
+    /* 20,000 old events in batches of 5: a sweep of thousands of batches. */
+    sql1(NULL, 0,
+         "INSERT INTO webhook_events (account_id, id, source, delivery_id, topic, status, "
+         "                            received_at) "
+         "SELECT '%s', inboxd_uuid7(), 'shopify', 'd' || g, 't', 'succeeded', "
+         "       now() - interval '20 days' "
+         "FROM generate_series(1, 20000) g",
+         account);
+    t0 = th_now_ms();
+    while (sqlf("SELECT count(*) FROM webhook_events") == 20000) {
+        cr_assert_lt(th_now_ms() - t0, 15000, "no sweep within 15 s of a 1 s timer");
+        usleep(20 * 1000);
+    }
+    t0 = th_now_ms();
+    th_app_stop(&t);
+    cr_assert_lt(th_now_ms() - t0, 2000, "stopping took %lld ms", th_now_ms() - t0);
+    left = sqlf("SELECT count(*) FROM webhook_events");
+    cr_assert_gt(left, 0, "the sweep ran to its end instead of stopping");
+    /* What was done stays done; the rest waits for the next sweep. */
+    usleep(1500 * 1000);
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events"), left);
+}
+
+/* --- 100,000 back-dated rows ----------------------------------------------- */
+
+Test(retention_big, a_sweep_of_100000_back_dated_rows)
+{
+    char open[37], ch[37], user[37], survivor_before[512], survivor_after[512], other[37];
+    char other_key[64];
+    struct resp r;
+    long long t0, ms;
+    const char *a = account;
+
+    th_tenant(&t, "Other Shop", other, other_key);
+    sql1(ch, 37,
+         "INSERT INTO channels (account_id, id, type, external_id, name) "
+         "VALUES ('%s', inboxd_uuid7(), 'email', 'support', 'Support') RETURNING id",
+         a);
+    sql1(user, 37,
+         "INSERT INTO users (account_id, id, email) VALUES ('%s', inboxd_uuid7(), "
+         "'agent@example.com') RETURNING id",
+         a);
+    sql1(open, 37,
+         "INSERT INTO conversations (account_id, id, channel_id, external_id) "
+         "VALUES ('%s', inboxd_uuid7(), '%s', 'open') RETURNING id",
+         a, ch);
+    /* 25,000 old succeeded webhook events (and 1,000 recent ones). */
+    sql1(NULL, 0,
+         "INSERT INTO webhook_events (account_id, id, source, delivery_id, topic, status, "
+         "                            received_at) "
+         "SELECT '%s', md5('e' || g)::uuid, 'shopify', 'd' || g, 't', 'succeeded', "
+         "       now() - interval '20 days' - g * interval '1 second' "
+         "FROM generate_series(1, 26000) g",
+         a);
+    sql1(NULL, 0,
+         "UPDATE webhook_events SET received_at = now() WHERE account_id = '%s' "
+         "AND delivery_id IN (SELECT 'd' || g FROM generate_series(25001, 26000) g)",
+         a);
+    /* 25,000 old archived drafts, each with its trigger message. */
+    sql1(NULL, 0,
+         "INSERT INTO messages (account_id, id, conversation_id, direction, body_text) "
+         "SELECT '%s', md5('t' || g)::uuid, '%s', 'inbound', 'question ' || g "
+         "FROM generate_series(1, 25000) g",
+         a, open);
+    sql1(NULL, 0,
+         "INSERT INTO drafts (account_id, id, conversation_id, trigger_message_id, model_key, "
+         "                    prompt_version, status, suggested_text, created_at) "
+         "SELECT '%s', md5('d' || g)::uuid, '%s', md5('t' || g)::uuid, 'm', 'v1', 'archived', "
+         "       'draft', now() - interval '100 days' "
+         "FROM generate_series(1, 25000) g",
+         a, open);
+    /* 250 conversations closed 400 days ago with 100 messages each, and
+     * 250 soft-deleted 40 days ago with 100 messages each. */
+    sql1(NULL, 0,
+         "INSERT INTO conversations (account_id, id, channel_id, external_id, status, closed_at, "
+         "                           deleted_at) "
+         "SELECT '%s', md5('c' || g)::uuid, '%s', 'c' || g, "
+         "       CASE WHEN g <= 250 THEN 'closed' ELSE 'open' END::conversation_status, "
+         "       CASE WHEN g <= 250 THEN now() - interval '400 days' END, "
+         "       CASE WHEN g > 250 THEN now() - interval '40 days' END "
+         "FROM generate_series(1, 500) g",
+         a, ch);
+    sql1(NULL, 0,
+         "INSERT INTO messages (account_id, id, conversation_id, direction, body_text, body_html) "
+         "SELECT '%s', md5('m' || g)::uuid, md5('c' || (1 + (g - 1) / 100))::uuid, 'inbound', "
+         "       'customer text with an address ' || g, '<p>html</p>' "
+         "FROM generate_series(1, 50000) g",
+         a);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s'", a), 75000);
+    PQclear(th_sql(&t, "ANALYZE"));
+    fingerprint(other, survivor_before);
+
+    t0 = th_now_ms();
+    th_post(&t, "/v1/admin/retention/run", key, NULL, &r);
+    ms = th_now_ms() - t0;
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    fprintf(stderr,
+            "retention: swept 100,000 back-dated rows (25,000 events, 25,000 drafts, "
+            "25,000 message bodies, 250 conversations with 25,000 messages) in %lld ms: %s\n",
+            ms, r.body);
+    cr_assert_eq(ival(r.json, "webhookEvents"), 25000);
+    cr_assert_eq(ival(r.json, "drafts"), 25000);
+    cr_assert_eq(ival(r.json, "messageBodies"), 25000);
+    cr_assert_eq(ival(r.json, "conversations"), 250);
+    resp_free(&r);
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE account_id = '%s'", a), 1000);
+    cr_assert_eq(sqlf("SELECT count(*) FROM drafts WHERE account_id = '%s'", a), 0);
+    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' "
+                      "AND body_text <> ''",
+                      a),
+                 25000, "the open conversation's messages keep their text");
+    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE account_id = '%s'", a), 251);
+    fingerprint(other, survivor_after);
+    cr_assert_str_eq(survivor_after, survivor_before);
+
+    /* The next sweep has nothing to do, and finds that out quickly. */
+    t0 = th_now_ms();
+    th_post(&t, "/v1/admin/retention/run", key, NULL, &r);
+    ms = th_now_ms() - t0;
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(r.body,
+                     "{\"webhookEvents\":0,\"drafts\":0,\"messageBodies\":0,\"conversations\":0}");
+    fprintf(stderr, "retention: the following empty sweep took %lld ms\n", ms);
+    resp_free(&r);
+}

@@ -1,2 +1,720 @@
-/* test_learning: being written. */
+/* The corrections export: GET /v1/learning-samples as pages and as NDJSON
+ * (issue #5; API.md "Learning, jobs, sources, notifications"). */
 #include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "harness.h"
+#include "inboxd/db.h"
+
+static struct th t;
+static char account[37], key[64];
+
+static void
+setup(void)
+{
+    th_start(&t, true, NULL);
+    th_tenant(&t, "Hot Rod AN", account, key);
+}
+
+/* One connection in the pool: a connection a stream failed to give back
+ * would make the next request wait and fail. */
+static void
+setup_one_conn(void)
+{
+    static const char *const settings[] = {"pool_size=1", "pool_wait_ms=2000", NULL};
+
+    th_start(&t, true, settings);
+    th_tenant(&t, "Hot Rod AN", account, key);
+}
+
+static void
+teardown(void)
+{
+    th_stop(&t);
+}
+
+/* One timeout for every test: criterion 2.4's runner leaks (LeakSanitizer
+ * fails the run) when tests with different timeouts run in parallel. */
+TestSuite(learning, .init = setup, .fini = teardown, .timeout = 600);
+TestSuite(learning_stream, .init = setup_one_conn, .fini = teardown, .timeout = 600);
+
+/* --- helpers --------------------------------------------------------------- */
+
+static void execf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+execf(const char *fmt, ...)
+{
+    char q[8192];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof(q), fmt, ap);
+    va_end(ap);
+    PQclear(th_sql(&t, q));
+}
+
+static long sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static long
+sqlf(const char *fmt, ...)
+{
+    char q[4096];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof(q), fmt, ap);
+    va_end(ap);
+    return th_sql_long(&t, q);
+}
+
+/*
+ * Makes n learning samples in account acct, each with its own message,
+ * draft and approve action (every foreign key real). Sample g (1..n) has id
+ * md5(acct || tag || 's' || g) and createdAt base + g ms, base being
+ * 2026-01-01 plus `day` days, so samples are ordered by g. One INSERT …
+ * SELECT generate_series per table.
+ */
+static void
+make_samples(const char *acct, const char *tag, int n, int day)
+{
+    char conv[37], user[37], ch[37];
+    PGresult *r;
+
+    r = th_sql(&t, "SELECT inboxd_uuid7(), inboxd_uuid7(), inboxd_uuid7()");
+    snprintf(ch, sizeof(ch), "%s", PQgetvalue(r, 0, 0));
+    snprintf(conv, sizeof(conv), "%s", PQgetvalue(r, 0, 1));
+    snprintf(user, sizeof(user), "%s", PQgetvalue(r, 0, 2));
+    PQclear(r);
+    execf("INSERT INTO channels (account_id, id, type, external_id, name) "
+          "VALUES ('%s', '%s', 'email', 'ch-%s', 'Support')",
+          acct, ch, conv);
+    execf("INSERT INTO conversations (account_id, id, channel_id, external_id) "
+          "VALUES ('%s', '%s', '%s', 'conv-%s')",
+          acct, conv, ch, conv);
+    execf("INSERT INTO users (account_id, id, email) VALUES ('%s', '%s', '%s@example.com')", acct,
+          user, user);
+    execf("INSERT INTO messages (account_id, id, conversation_id, direction, body_text) "
+          "SELECT '%s', md5('%s' || '%s' || 'm' || g)::uuid, '%s', 'inbound', 'question' "
+          "FROM generate_series(1, %d) g",
+          acct, acct, tag, conv, n);
+    execf("INSERT INTO drafts (account_id, id, conversation_id, trigger_message_id, model_key, "
+          "                    prompt_version, status, suggested_text) "
+          "SELECT '%s', md5('%s' || '%s' || 'd' || g)::uuid, '%s', "
+          "       md5('%s' || '%s' || 'm' || g)::uuid, 'model', 'v1', 'sent', 'draft' "
+          "FROM generate_series(1, %d) g",
+          acct, acct, tag, conv, acct, tag, n);
+    execf("INSERT INTO draft_actions (account_id, id, draft_id, user_id, type) "
+          "SELECT '%s', md5('%s' || '%s' || 'a' || g)::uuid, "
+          "       md5('%s' || '%s' || 'd' || g)::uuid, '%s', 'approve' "
+          "FROM generate_series(1, %d) g",
+          acct, acct, tag, acct, tag, user, n);
+    execf("INSERT INTO learning_samples (account_id, id, draft_id, action_id, original_text, "
+          "                              final_text, diff_json, created_at) "
+          "SELECT '%s', md5('%s' || '%s' || 's' || g)::uuid, "
+          "       md5('%s' || '%s' || 'd' || g)::uuid, md5('%s' || '%s' || 'a' || g)::uuid, "
+          "       'Thanks for reaching out! For a Sniper EFI on a 350, -6 AN is plenty for the "
+          "feed and the return line; sample ' || g, "
+          "       'Thanks for reaching out! For a Sniper EFI on a 350, -6 AN is plenty for the "
+          "feed and the return line; sample ' || g, "
+          "       '[{\"op\": \"equal\", \"text\": \"Thanks for reaching out!\"}]', "
+          "       timestamptz '2026-01-01T00:00:00Z' + %d * interval '1 day' "
+          "           + g * interval '1 millisecond' "
+          "FROM generate_series(1, %d) g",
+          acct, acct, tag, acct, tag, acct, tag, day, n);
+}
+
+/* The id of sample g of make_samples(acct, tag, …), as text. */
+static void
+sample_id(const char *acct, const char *tag, int g, char out[37])
+{
+    char q[300];
+    PGresult *r;
+
+    snprintf(q, sizeof(q), "SELECT md5('%s' || '%s' || 's' || %d)::uuid", acct, tag, g);
+    r = th_sql(&t, q);
+    snprintf(out, 37, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+}
+
+static const char *
+sval(const json_t *o, const char *name)
+{
+    return json_string_value(json_object_get(o, name));
+}
+
+static const char *const NDJSON_HDR[] = {"Accept: application/x-ndjson", NULL};
+
+/* Splits an NDJSON body into parsed lines; fails the test on a bad line. */
+static json_t *
+ndjson_lines(const struct resp *r)
+{
+    json_t *all = json_array();
+    const char *p = r->body;
+    const char *end = r->body + r->len;
+
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        json_t *o;
+
+        cr_assert_not_null(nl, "the last line has no newline");
+        o = json_loadb(p, (size_t)(nl - p), 0, NULL);
+        cr_assert(json_is_object(o), "line is not a JSON object: %.*s", (int)(nl - p), p);
+        json_array_append_new(all, o);
+        p = nl + 1;
+    }
+    return all;
+}
+
+/* --- pages ----------------------------------------------------------------- */
+
+Test(learning, pages_are_oldest_first_without_gaps_or_repeats)
+{
+    char path[256], cur[128] = "", want[37], tail[32];
+    int seen = 0, pages = 0;
+
+    make_samples(account, "p", 7, 0);
+    do {
+        struct resp r;
+        json_t *items, *next, *it;
+        size_t i;
+
+        snprintf(path, sizeof(path), "/v1/learning-samples?limit=3%s%s", cur[0] ? "&cursor=" : "",
+                 cur);
+        th_get(&t, path, key, &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        items = json_object_get(r.json, "items");
+        json_array_foreach (items, i, it) {
+            seen++;
+            sample_id(account, "p", seen, want);
+            cr_assert_str_eq(sval(it, "id"), want, "item %d out of order", seen);
+            snprintf(tail, sizeof(tail), "; sample %d", seen);
+            cr_assert(strstr(sval(it, "originalText"), tail) != NULL);
+            cr_assert(json_is_string(json_object_get(it, "draftId")));
+            cr_assert(json_is_string(json_object_get(it, "actionId")));
+            cr_assert(json_is_array(json_object_get(it, "diffJson")));
+            cr_assert(json_is_null(json_object_get(it, "embeddingsJson")));
+            cr_assert(json_is_string(json_object_get(it, "createdAt")));
+        }
+        next = json_object_get(r.json, "nextCursor");
+        cur[0] = '\0';
+        if (json_is_string(next))
+            snprintf(cur, sizeof(cur), "%s", json_string_value(next));
+        else
+            cr_assert(json_is_null(next));
+        pages++;
+        resp_free(&r);
+    } while (cur[0] && pages < 10);
+    cr_assert_eq(seen, 7);
+    cr_assert_eq(pages, 3);
+}
+
+Test(learning, since_keeps_samples_created_at_or_after_it)
+{
+    struct resp r;
+    json_t *items;
+    char want[37];
+
+    make_samples(account, "old", 3, 0);  /* 2026-01-01 */
+    make_samples(account, "new", 4, 10); /* 2026-01-11 */
+    /* Exactly the createdAt of new sample 2 (at or after: it is included). */
+    th_get(&t, "/v1/learning-samples?since=2026-01-11T00:00:00.002Z", key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    items = json_object_get(r.json, "items");
+    cr_assert_eq(json_array_size(items), 3);
+    sample_id(account, "new", 2, want);
+    cr_assert_str_eq(sval(json_array_get(items, 0), "id"), want);
+    resp_free(&r);
+    /* Any offset is accepted. */
+    th_get(&t, "/v1/learning-samples?since=2026-01-11T01:00:00%2B01:00", key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 4);
+    resp_free(&r);
+    th_get(&t, "/v1/learning-samples?since=2030-01-01T00:00:00Z", key, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0);
+    cr_assert(json_is_null(json_object_get(r.json, "nextCursor")));
+    resp_free(&r);
+}
+
+Test(learning, malformed_parameters_are_400)
+{
+    static const char *const bad[] = {
+        "/v1/learning-samples?since=yesterday", "/v1/learning-samples?since=2026-13-01T00:00:00Z",
+        "/v1/learning-samples?limit=0",         "/v1/learning-samples?limit=201",
+        "/v1/learning-samples?limit=ten",       "/v1/learning-samples?cursor=garbage",
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct resp r;
+
+        th_get(&t, bad[i], key, &r);
+        expect_problem(&r, 400);
+        resp_free(&r);
+        /* The stream validates the same way, before anything is sent. */
+        th_http(&t, "GET", bad[i], key, NULL, NDJSON_HDR, &r);
+        expect_problem(&r, 400);
+        resp_free(&r);
+    }
+}
+
+Test(learning, another_accounts_samples_never_appear)
+{
+    char other[37], other_key[64];
+    struct resp r;
+    json_t *lines;
+    size_t i;
+    json_t *o;
+
+    th_tenant(&t, "Other Shop", other, other_key);
+    make_samples(account, "mine", 2, 0);
+    make_samples(other, "theirs", 5, 0);
+    th_get(&t, "/v1/learning-samples", key, &r);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 2);
+    resp_free(&r);
+    th_http(&t, "GET", "/v1/learning-samples", key, NULL, NDJSON_HDR, &r);
+    cr_assert_eq(r.status, 200);
+    lines = ndjson_lines(&r);
+    cr_assert_eq(json_array_size(lines), 2);
+    json_array_foreach (lines, i, o) {
+        char want[37];
+
+        sample_id(account, "mine", (int)i + 1, want);
+        cr_assert_str_eq(sval(o, "id"), want);
+    }
+    json_decref(lines);
+    resp_free(&r);
+    th_http(&t, "GET", "/v1/learning-samples", other_key, NULL, NDJSON_HDR, &r);
+    lines = ndjson_lines(&r);
+    cr_assert_eq(json_array_size(lines), 5);
+    json_decref(lines);
+    resp_free(&r);
+}
+
+Test(learning, needs_the_read_scope)
+{
+    char writer[64];
+    struct resp r;
+
+    th_key(&t, account, "actions:write", writer);
+    th_get(&t, "/v1/learning-samples", writer, &r);
+    expect_problem(&r, 403);
+    resp_free(&r);
+}
+
+/* --- NDJSON ---------------------------------------------------------------- */
+
+Test(learning, ndjson_streams_the_whole_range_and_ignores_limit)
+{
+    const char *const hdr[] = {"Accept: application/x-ndjson", NULL};
+    char ct[128], want[37];
+    struct resp r;
+    json_t *lines, *o, *page;
+    size_t i;
+
+    make_samples(account, "s", 260, 0);
+    th_http(&t, "GET", "/v1/learning-samples?limit=5", key, NULL, hdr, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(resp_header(&r, "Content-Type", ct, sizeof(ct)));
+    cr_assert_str_eq(ct, "application/x-ndjson");
+    lines = ndjson_lines(&r);
+    cr_assert_eq(json_array_size(lines), 260, "limit must not apply to the stream");
+    json_array_foreach (lines, i, o) {
+        sample_id(account, "s", (int)i + 1, want);
+        cr_assert_str_eq(sval(o, "id"), want, "line %zu", i);
+    }
+    resp_free(&r);
+    /* Each line is exactly what the JSON page shows for that sample. */
+    th_get(&t, "/v1/learning-samples?limit=200", key, &r);
+    page = json_object_get(r.json, "items");
+    for (i = 0; i < json_array_size(page); i++)
+        cr_assert(json_equal(json_array_get(lines, i), json_array_get(page, i)), "item %zu", i);
+    json_decref(lines);
+    resp_free(&r);
+}
+
+Test(learning, ndjson_starts_at_since_or_after_the_cursor)
+{
+    struct resp r;
+    json_t *lines;
+    char path[256], want[37];
+
+    make_samples(account, "c", 20, 0);
+    th_http(&t, "GET", "/v1/learning-samples?since=2026-01-01T00:00:00.015Z", key, NULL, NDJSON_HDR,
+            &r);
+    lines = ndjson_lines(&r);
+    cr_assert_eq(json_array_size(lines), 6);
+    sample_id(account, "c", 15, want);
+    cr_assert_str_eq(sval(json_array_get(lines, 0), "id"), want);
+    json_decref(lines);
+    resp_free(&r);
+
+    /* A page's cursor: the stream continues after its last item. */
+    th_get(&t, "/v1/learning-samples?limit=8", key, &r);
+    snprintf(path, sizeof(path), "/v1/learning-samples?cursor=%s",
+             json_string_value(json_object_get(r.json, "nextCursor")));
+    resp_free(&r);
+    th_http(&t, "GET", path, key, NULL, NDJSON_HDR, &r);
+    lines = ndjson_lines(&r);
+    cr_assert_eq(json_array_size(lines), 12);
+    sample_id(account, "c", 9, want);
+    cr_assert_str_eq(sval(json_array_get(lines, 0), "id"), want);
+    json_decref(lines);
+    resp_free(&r);
+}
+
+Test(learning, ndjson_of_an_empty_range_is_an_empty_body)
+{
+    struct resp r;
+
+    th_http(&t, "GET", "/v1/learning-samples", key, NULL, NDJSON_HDR, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_eq(r.len, 0);
+    resp_free(&r);
+}
+
+Test(learning, accept_decides_between_page_and_stream)
+{
+    static const struct {
+        const char *accept;
+        bool ndjson;
+    } cases[] = {
+        {"Accept: application/json", false},
+        {"Accept: */*", false},
+        {"Accept: application/x-ndjson;q=0", false},
+        {"Accept: application/x-ndjson; q=0.000, application/json", false},
+        {"Accept: text/html, Application/X-NDJSON;q=0.5", true},
+        {"Accept: application/json;q=0.1,application/x-ndjson", true},
+        {"Accept: application/x-ndjson ; charset=utf-8", true},
+    };
+
+    make_samples(account, "a", 2, 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *const hdr[] = {cases[i].accept, NULL};
+        struct resp r;
+        char ct[128];
+
+        th_http(&t, "GET", "/v1/learning-samples", key, NULL, hdr, &r);
+        cr_assert_eq(r.status, 200, "%s", cases[i].accept);
+        cr_assert(resp_header(&r, "Content-Type", ct, sizeof(ct)));
+        cr_assert_str_eq(ct, cases[i].ndjson ? "application/x-ndjson" : "application/json", "%s",
+                         cases[i].accept);
+        if (!cases[i].ndjson)
+            cr_assert(json_is_array(json_object_get(r.json, "items")));
+        resp_free(&r);
+    }
+}
+
+/* --- the big stream -------------------------------------------------------- */
+
+#define BIG 200000
+
+/* AddressSanitizer keeps freed memory in quarantine (256 MiB by default)
+ * and never hands it back, so resident memory measures the sanitizer there,
+ * not inboxd: the sanitized build checks everything but the figure. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_MEANINGFUL 0
+#else
+#define RSS_MEANINGFUL 1
+#endif
+
+struct big {
+    uuid_t *ids;         /* expected ids, sorted */
+    unsigned char *seen; /* times each arrived */
+    size_t n;
+    char *line; /* the partial line between callbacks */
+    size_t len, cap;
+    long lines, bad, dups;
+    char last_created[40];
+    bool ordered;
+    long rss_max_kb;
+    size_t abort_after; /* stop the transfer after this many bytes (0: never) */
+    size_t bytes;
+    void (*on_first_bytes)(void);
+};
+
+static long
+rss_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    size_t n = strlen(field);
+
+    cr_assert_not_null(f);
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kb = atol(line + n + 1);
+    fclose(f);
+    return kb;
+}
+
+static int
+cmp_uuid(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(uuid_t));
+}
+
+static void
+big_line(struct big *b, const char *p, size_t n)
+{
+    json_t *o = json_loadb(p, n, 0, NULL);
+    const char *id = o ? sval(o, "id") : NULL;
+    const char *created = o ? sval(o, "createdAt") : NULL;
+    uuid_t u;
+    uuid_t *hit;
+
+    b->lines++;
+    if (id == NULL || created == NULL || uuid_parse(id, u) != 0) {
+        b->bad++;
+        json_decref(o);
+        return;
+    }
+    hit = bsearch(u, b->ids, b->n, sizeof(uuid_t), cmp_uuid);
+    if (hit == NULL)
+        b->bad++;
+    else if (b->seen[hit - b->ids]++ > 0)
+        b->dups++;
+    if (strcmp(created, b->last_created) < 0)
+        b->ordered = false;
+    snprintf(b->last_created, sizeof(b->last_created), "%s", created);
+    json_decref(o);
+    if (b->lines % 20000 == 0) {
+        long kb = rss_kb("VmRSS");
+
+        if (kb > b->rss_max_kb)
+            b->rss_max_kb = kb;
+    }
+}
+
+/* curl write callback: splits lines without keeping the body. */
+static size_t
+big_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct big *b = arg;
+    size_t n = size * nmemb;
+    const char *p = data, *end = data + n;
+
+    if (b->bytes == 0 && b->on_first_bytes)
+        b->on_first_bytes();
+    b->bytes += n;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t k = (size_t)((nl ? nl : end) - p);
+
+        if (b->len + k > b->cap) {
+            b->cap = (b->len + k) * 2;
+            b->line = realloc(b->line, b->cap);
+            cr_assert_not_null(b->line);
+        }
+        memcpy(b->line + b->len, p, k);
+        b->len += k;
+        if (nl == NULL)
+            break;
+        big_line(b, b->line, b->len);
+        b->len = 0;
+        p = nl + 1;
+    }
+    if (b->abort_after > 0 && b->bytes >= b->abort_after)
+        return 0; /* curl aborts the transfer: the client is gone */
+    return n;
+}
+
+/* Loads the account's sample ids, sorted, into b. */
+static void
+big_expect(struct big *b, const char *acct)
+{
+    char q[200];
+    PGresult *r;
+
+    snprintf(q, sizeof(q), "SELECT id FROM learning_samples WHERE account_id = '%s'", acct);
+    r = th_sql(&t, q);
+    b->n = (size_t)PQntuples(r);
+    b->ids = malloc(b->n * sizeof(uuid_t));
+    b->seen = calloc(b->n, 1);
+    cr_assert(b->ids && b->seen);
+    for (size_t i = 0; i < b->n; i++)
+        cr_assert_eq(uuid_parse(PQgetvalue(r, (int)i, 0), b->ids[i]), 0);
+    PQclear(r);
+    qsort(b->ids, b->n, sizeof(uuid_t), cmp_uuid);
+    b->ordered = true;
+}
+
+static CURLcode
+big_get(struct big *b, const char *k)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *hl = NULL;
+    char url[256], auth[128];
+    CURLcode rc;
+    long status = 0;
+
+    snprintf(url, sizeof(url), "%s/v1/learning-samples", t.base);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", k);
+    hl = curl_slist_append(hl, auth);
+    hl = curl_slist_append(hl, "Accept: application/x-ndjson");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, big_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 240L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (rc == CURLE_OK)
+        cr_assert_eq(status, 200);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+static void
+big_free(struct big *b)
+{
+    free(b->ids);
+    free(b->seen);
+    free(b->line);
+}
+
+Test(learning, ndjson_of_200000_samples_streams_in_constant_memory)
+{
+    struct big b = {0};
+    long before, after, peak, missing = 0;
+    long long t0, ms;
+    CURLcode rc;
+
+    make_samples(account, "big", BIG, 0);
+    big_expect(&b, account);
+    cr_assert_eq(b.n, BIG);
+    before = rss_kb("VmRSS");
+    b.rss_max_kb = before;
+    t0 = th_now_ms();
+    rc = big_get(&b, key);
+    ms = th_now_ms() - t0;
+    after = rss_kb("VmRSS");
+    peak = b.rss_max_kb > after ? b.rss_max_kb : after;
+    cr_assert_eq(rc, CURLE_OK, "%s", curl_easy_strerror(rc));
+    for (size_t i = 0; i < b.n; i++)
+        missing += b.seen[i] == 0;
+    fprintf(stderr,
+            "ndjson: %ld lines, %zu bytes in %lld ms; VmRSS before %ld KiB, after %ld KiB "
+            "(+%ld KiB), peak sampled %ld KiB (+%ld KiB)\n",
+            b.lines, b.bytes, ms, before, after, after - before, peak, peak - before);
+    cr_assert_eq(b.lines, BIG);
+    cr_assert_eq(b.bad, 0, "lines that are no sample of this account");
+    cr_assert_eq(b.dups, 0, "samples that arrived twice");
+    cr_assert_eq(missing, 0, "samples that never arrived");
+    cr_assert(b.ordered, "lines are oldest first");
+    cr_assert_gt(b.bytes, (size_t)40 * 1024 * 1024, "the body is large enough to matter");
+    if (RSS_MEANINGFUL) {
+        cr_assert_lt(after - before, 16 * 1024, "VmRSS grew by %ld KiB", after - before);
+        cr_assert_lt(peak - before, 16 * 1024, "VmRSS peaked %ld KiB above the start",
+                     peak - before);
+    }
+    big_free(&b);
+}
+
+/* --- a stream's connection is given back on every ending -------------------- */
+
+static bool
+pool_idle_within(long ms)
+{
+    long long t0 = th_now_ms();
+
+    for (;;) {
+        struct db_stats st;
+
+        db_stats(&st);
+        if (st.in_use == 0)
+            return true;
+        if (th_now_ms() - t0 > ms)
+            return false;
+        usleep(20 * 1000);
+    }
+}
+
+Test(learning_stream, a_client_gone_mid_stream_gives_the_connection_back)
+{
+    struct big b = {0};
+    struct resp r;
+    json_t *lines;
+    CURLcode rc;
+
+    make_samples(account, "gone", 30000, 0);
+    big_expect(&b, account);
+    b.abort_after = 100 * 1024;
+    rc = big_get(&b, key);
+    cr_assert_eq(rc, CURLE_WRITE_ERROR, "%s", curl_easy_strerror(rc));
+    cr_assert_lt(b.lines, 30000);
+    cr_assert(pool_idle_within(5000), "the stream's connection was not given back");
+    /* The one connection serves the next request, stream and page alike. */
+    th_get(&t, "/v1/learning-samples?limit=1", key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+    th_http(&t, "GET", "/v1/learning-samples?since=2026-01-01T00:00:29.990Z", key, NULL, NDJSON_HDR,
+            &r);
+    cr_assert_eq(r.status, 200);
+    lines = ndjson_lines(&r);
+    cr_assert_eq(json_array_size(lines), 11);
+    json_decref(lines);
+    resp_free(&r);
+    big_free(&b);
+}
+
+static void
+kill_stream_backend(void)
+{
+    /* The backend running the export statement. */
+    PQclear(th_sql(&t, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                       "  AND query LIKE '%inboxd_json_learning_sample%'"));
+}
+
+Test(learning_stream, a_database_error_mid_stream_ends_the_response_as_broken)
+{
+    struct big b = {0};
+    struct resp r;
+    CURLcode rc;
+
+    make_samples(account, "err", 100000, 0);
+    big_expect(&b, account);
+    b.on_first_bytes = kill_stream_backend;
+    rc = big_get(&b, key);
+    /* A chunked body that stops without its last chunk. */
+    cr_assert_neq(rc, CURLE_OK, "the stream ended as if complete");
+    cr_assert_lt(b.lines, 100000);
+    cr_assert_eq(b.dups + b.bad, 0);
+    cr_assert(pool_idle_within(5000), "the stream's connection was not given back");
+    th_get(&t, "/v1/learning-samples?limit=2", key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 2);
+    resp_free(&r);
+    big_free(&b);
+}
+
+Test(learning_stream, an_export_does_not_leave_the_connection_busy)
+{
+    struct resp r;
+    json_t *lines;
+
+    make_samples(account, "done", 500, 0);
+    for (int i = 0; i < 3; i++) {
+        th_http(&t, "GET", "/v1/learning-samples", key, NULL, NDJSON_HDR, &r);
+        cr_assert_eq(r.status, 200);
+        lines = ndjson_lines(&r);
+        cr_assert_eq(json_array_size(lines), 500);
+        json_decref(lines);
+        resp_free(&r);
+        cr_assert(pool_idle_within(2000));
+    }
+    /* Nothing was left open on the server either. */
+    cr_assert_eq(sqlf("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                      "AND application_name = 'inboxd' AND state <> 'idle'"),
+                 0);
+}
