@@ -724,9 +724,11 @@ db_return(struct dbconn *c)
 {
     if (c == NULL)
         return;
-    /* A stream abandoned mid-way leaves results unread: drop the connection
-     * rather than drain an unbounded result. */
-    if (c->pg != NULL && PQisBusy(c->pg))
+    /* A stream abandoned mid-way leaves a result unread, perhaps already
+     * buffered (PQisBusy is false then, PQTRANS_ACTIVE still true): drop
+     * the connection rather than drain an unbounded result. */
+    if (c->pg != NULL &&
+        (PQisBusy(c->pg) || PQtransactionStatus(c->pg) == PQTRANS_ACTIVE))
         c->broken = true;
     release(c);
 }

@@ -73,3 +73,5 @@ db_audit_log_list(const struct who *w, const struct audit_filter *f, const struc
         return db_list(&stmts[S_LIST_ID], by_id, pg, 1, 2, json, len, pb);
     return db_list(&stmts[S_LIST], by_type, pg, 1, 2, json, len, pb);
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

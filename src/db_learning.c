@@ -154,3 +154,5 @@ db_learning_stream_close(struct learning_stream *s)
     db_return(s->c);
     free(s);
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

@@ -355,3 +355,5 @@ out:
     free(a);
     return rc;
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

@@ -143,3 +143,5 @@ db_search_messages(const struct who *w, const char *q, const char *conversation_
     *len = s.len;
     return 0;
 }
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))
