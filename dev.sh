@@ -87,7 +87,9 @@ RUN_PG_DIR=""
 SERVE_PID=""
 
 run_cleanup() {
-  trap - EXIT INT TERM
+  # A second Ctrl-C or TERM must not cut the cleanup short and leave a server running.
+  trap "" INT TERM
+  trap - EXIT
   if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
     log "stopping inboxd"
     kill -TERM "$SERVE_PID" 2>/dev/null || true
@@ -177,7 +179,9 @@ TEST_TMP=""
 TEST_PG_DIR=""
 
 test_cleanup() {
-  trap - EXIT INT TERM
+  # A second Ctrl-C or TERM must not cut the cleanup short and leave a server running.
+  trap "" INT TERM
+  trap - EXIT
   if [ -n "$TEST_PG_DIR" ]; then
     pg_stop "$TEST_PG_DIR" || true
   fi
@@ -259,7 +263,16 @@ test_pass() {
   fi
   log "$name: running tests"
   local logf="$TEST_TMP/$name.log" rc=0
-  meson test -C "$dir" --print-errorlogs --verbose "${extra[@]}" "${tests[@]}" 2>&1 | tee "$logf" || rc=$?
+  # A fresh route coverage dir per pass (tests/route_coverage.c); a subset
+  # leaves it unset, so the coverage check skips.
+  local cov=""
+  if [ "${#tests[@]}" -eq 0 ]; then
+    cov="$TEST_TMP/coverage-$name"
+    rm -rf "$cov"
+    mkdir -p "$cov"
+  fi
+  INBOXD_TEST_COVERAGE_DIR="$cov" \
+    meson test -C "$dir" --print-errorlogs --verbose "${extra[@]}" "${tests[@]}" 2>&1 | tee "$logf" || rc=$?
   if [ "$rc" -ne 0 ]; then
     FAILED_STEPS+=("$name tests")
   fi

@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "inboxd/router.h"
 #include "inboxd/sbuf.h"
 #include "inboxd/server.h"
+#include "oas.h"
 
 long long
 th_now_ms(void)
@@ -277,6 +279,92 @@ collect(char *data, size_t size, size_t n, void *arg)
     return add;
 }
 
+/* Appends "METHOD PATTERN STATUS" to this process's file in
+ * INBOXD_TEST_COVERAGE_DIR, for tests/route_coverage.c. One write() with
+ * O_APPEND, so the threads of a test never interleave half lines. */
+static void
+note_route(const char *method, const char *pattern, long status)
+{
+    const char *dir = getenv("INBOXD_TEST_COVERAGE_DIR");
+    char file[1024], line[600];
+    int fd, n;
+
+    if (dir == NULL || dir[0] == '\0')
+        return;
+    snprintf(file, sizeof(file), "%s/routes-%d", dir, (int)getpid());
+    n = snprintf(line, sizeof(line), "%s %s %ld\n", method, pattern, status);
+    fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    cr_assert(fd >= 0, "coverage file %s", file);
+    cr_assert_eq(write(fd, line, (size_t)n), n, "coverage file %s", file);
+    close(fd);
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The path as the server's router saw it: without the query, %XX decoded
+ * (MHD decodes the URL before our access handler). */
+static void
+server_path(const char *path, char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    for (const char *p = path; *p && *p != '?' && *p != '#' && o + 1 < outlen; p++) {
+        if (p[0] == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+            out[o++] = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+            p += 2;
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = '\0';
+}
+
+/* STYLE.md section 11: every response is checked against openapi.json, and
+ * every matched route is noted for the coverage check. */
+static void
+check_response(const char *method, const char *path, const struct resp *r)
+{
+    struct route_match m;
+    struct problem pb = {0};
+    char p[2048], ct[256] = "", err[2048];
+    const char *pattern = NULL;
+    int rc = 0;
+
+    server_path(path, p, sizeof(p));
+    if (strlen(p) < ROUTER_MAX_PATH && router_match(method, p, &m, &pb) == 0) {
+        pattern = m.route->pattern;
+        note_route(method, pattern, r->status);
+    }
+    resp_header(r, "Content-Type", ct, sizeof(ct));
+    if (strncasecmp(ct, "application/x-ndjson", 20) == 0) {
+        /* One JSON value per line, each checked on its own. */
+        for (const char *l = r->body; rc == 0 && *l;) {
+            const char *eol = strchr(l, '\n');
+            size_t len = eol ? (size_t)(eol - l) : strlen(l);
+            json_t *j = json_loadb(l, len, 0, NULL);
+
+            rc = oas_check(method, pattern, r->status, ct, j, err, sizeof(err));
+            json_decref(j);
+            l += len + (eol != NULL);
+        }
+    } else {
+        rc = oas_check(method, pattern, r->status, ct, r->json, err, sizeof(err));
+    }
+    if (rc != 0)
+        cr_assert_fail("%s %s answered %ld, which openapi.json does not allow: %s\nbody: %.2000s",
+                       method, path, r->status, err, r->body);
+}
+
 void
 th_http(struct th *t, const char *method, const char *path, const char *key, const char *body,
         const char *const *headers, struct resp *r)
@@ -312,8 +400,14 @@ th_http(struct th *t, const char *method, const char *path, const char *key, con
         if (!typed)
             hl = curl_slist_append(hl, "Content-Type: application/json");
     }
-    /* No "Expect: 100-continue" round trip for larger bodies. */
-    hl = curl_slist_append(hl, "Expect:");
+    /* No "Expect: 100-continue" round trip for larger bodies, unless the
+     * test asks for one. */
+    bool expect = false;
+
+    for (int i = 0; headers && headers[i]; i++)
+        expect |= strncasecmp(headers[i], "Expect:", 7) == 0;
+    if (!expect)
+        hl = curl_slist_append(hl, "Expect:");
     for (int i = 0; headers && headers[i]; i++)
         hl = curl_slist_append(hl, headers[i]);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
@@ -326,6 +420,7 @@ th_http(struct th *t, const char *method, const char *path, const char *key, con
     r->json = r->len ? json_loadb(r->body, r->len, 0, NULL) : NULL;
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
+    check_response(method, path, r);
 }
 
 void
