@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "inboxd/body.h"
+#include "inboxd/input.h"
 #include "inboxd/etag.h"
 #include "inboxd/query.h"
 #include "inboxd/routes.h"
@@ -25,21 +26,6 @@
 
 /* ConversationStatus, in the order of the schema's enum. */
 static const char *const status_names[] = {"open", "pending", "closed", NULL};
-
-/* A plausible e-mail address: local part, one '@', a domain; no spaces,
- * control characters or angle brackets. Deliverability is not our call. */
-static bool
-is_email(const char *s)
-{
-    const char *at = strchr(s, '@');
-
-    if (at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '@') != NULL)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p <= 0x20 || *p == 0x7f || *p == '<' || *p == '>' || *p == ',' || *p == ';')
-            return false;
-    return true;
-}
 
 /* Hands a conversation answer to the reply (json ownership moves on). */
 static void
@@ -66,7 +52,7 @@ list_conversations(struct req *rq, struct reply *out, struct problem *pb)
         query_text(rq, "customerEmail", EMAIL_MAX, &f.customer_email, pb) != 0 ||
         query_timestamp(rq, "updatedSince", since, &f.updated_since, pb) != 0)
         return -1;
-    if (f.customer_email != NULL && !is_email(f.customer_email))
+    if (f.customer_email != NULL && !input_is_email(f.customer_email))
         return query_invalid(pb, "customerEmail", "must be an e-mail address");
     if (db_conversations_list(&rq->who, &f, &pg, &json, &len, pb) != 0)
         return -1;
@@ -89,7 +75,7 @@ create_conversation(struct req *rq, struct reply *out, struct problem *pb)
     body_nonempty_string(o, "externalId", BODY_REQUIRED, EXTERNAL_ID_MAX, &in.external_id, pb);
     body_string(o, "subject", BODY_OPTIONAL, SUBJECT_MAX, &in.subject, pb);
     if (body_string(o, "customerEmail", BODY_OPTIONAL, EMAIL_MAX, &in.customer_email, pb) == 0 &&
-        in.customer_email != NULL && !is_email(in.customer_email))
+        in.customer_email != NULL && !input_is_email(in.customer_email))
         problem_field(pb, "customerEmail", "must be an e-mail address");
     body_string(o, "customerName", BODY_OPTIONAL, CUSTOMER_NAME_MAX, &in.customer_name, pb);
     if (body_failed(pb))

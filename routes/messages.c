@@ -14,64 +14,14 @@
 #include <stdio.h>
 
 #include "inboxd/body.h"
+#include "inboxd/input.h"
 #include "inboxd/query.h"
 #include "inboxd/rfc3339.h"
 #include "inboxd/routes.h"
 #include "inboxd/server.h"
 
-/* Field limits (bytes). Text bodies stay well under the 1 MiB body limit. */
-#define EXTERNAL_ID_MAX 200
-#define SUBJECT_MAX 1000
-#define TEXT_MAX ((size_t)512 * 1024)
-#define FILE_NAME_MAX 1000
-#define MIME_TYPE_MAX 200
-#define FILE_URL_MAX 4096
-
 /* MessageDirection, in the order of the schema's enum. */
 static const char *const direction_names[] = {"inbound", "outbound", "system", NULL};
-
-/* Reads attachments[] into in. It is not stored as JSON but as rows, so
- * it is not read with body_array(): each element's fields are checked
- * (type, NUL, length) by the readers, which name the exact field
- * ("attachments[1].fileUrl"), and the count is capped. Members that are
- * not fields of an attachment are ignored like unknown body members. */
-static void
-parse_attachments(const json_t *o, struct message_in *in, struct problem *pb)
-{
-    const json_t *arr = json_object_get(o, "attachments");
-    size_t i;
-    const json_t *a;
-
-    if (arr == NULL || json_is_null(arr))
-        return;
-    if (!json_is_array(arr)) {
-        problem_field(pb, "attachments", "must be an array");
-        return;
-    }
-    if (json_array_size(arr) > MESSAGES_MAX_ATTACHMENTS) {
-        problem_field(pb, "attachments", "must have at most %d items", MESSAGES_MAX_ATTACHMENTS);
-        return;
-    }
-    json_array_foreach (arr, i, a) {
-        struct attachment_in *at = &in->attachments[i];
-        char f[4][64];
-
-        if (!json_is_object(a)) {
-            snprintf(f[0], sizeof(f[0]), "attachments[%zu]", i);
-            problem_field(pb, f[0], "must be an object");
-            continue;
-        }
-        snprintf(f[0], sizeof(f[0]), "attachments[%zu].fileName", i);
-        snprintf(f[1], sizeof(f[1]), "attachments[%zu].mimeType", i);
-        snprintf(f[2], sizeof(f[2]), "attachments[%zu].sizeBytes", i);
-        snprintf(f[3], sizeof(f[3]), "attachments[%zu].fileUrl", i);
-        body_nonempty_string(a, f[0], BODY_REQUIRED, FILE_NAME_MAX, &at->file_name, pb);
-        body_nonempty_string(a, f[1], BODY_REQUIRED, MIME_TYPE_MAX, &at->mime_type, pb);
-        body_int(a, f[2], BODY_REQUIRED, 0, LLONG_MAX, &at->size_bytes, NULL, pb);
-        body_nonempty_string(a, f[3], BODY_REQUIRED, FILE_URL_MAX, &at->file_url, pb);
-    }
-    in->nattachments = json_array_size(arr);
-}
 
 /* GET /v1/conversations/{id}/messages */
 static int
@@ -96,8 +46,6 @@ create_message(struct req *rq, struct reply *out, struct problem *pb)
 {
     struct message_in in = {0};
     char sent[RFC3339_BUFLEN];
-    int64_t sent_us = 0;
-    bool has_sent = false;
     int dir = -1;
     bool created;
     char *json;
@@ -107,18 +55,9 @@ create_message(struct req *rq, struct reply *out, struct problem *pb)
 
     if ((o = body_parse(rq->body, rq->body_len, pb)) == NULL)
         return -1;
-    body_nonempty_string(o, "externalId", BODY_OPTIONAL, EXTERNAL_ID_MAX, &in.external_id, pb);
     if (body_enum(o, "direction", BODY_REQUIRED, direction_names, &dir, pb) == 0 && dir >= 0)
         in.direction = direction_names[dir];
-    body_string(o, "subject", BODY_OPTIONAL, SUBJECT_MAX, &in.subject, pb);
-    body_string(o, "bodyText", BODY_REQUIRED, TEXT_MAX, &in.body_text, pb);
-    body_string(o, "bodyHtml", BODY_OPTIONAL, TEXT_MAX, &in.body_html, pb);
-    if (body_timestamp(o, "sentAt", BODY_OPTIONAL, &sent_us, &has_sent, pb) == 0 && has_sent) {
-        rfc3339_format_us(sent_us, sent);
-        in.sent_at = sent;
-    }
-    body_object(o, "metadata", BODY_OPTIONAL, BODY_JSON_MAX, &in.metadata, pb);
-    parse_attachments(o, &in, pb);
+    input_message(o, "", false, &in, sent, pb);
     if (body_failed(pb))
         goto out;
     if (db_messages_create(&rq->who, req_param(rq, "id"), &in, &json, &len, &created, pb) != 0)

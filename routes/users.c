@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "inboxd/body.h"
+#include "inboxd/input.h"
 #include "inboxd/db_users.h"
 #include "inboxd/query.h"
 #include "inboxd/routes.h"
@@ -32,21 +33,6 @@ static const char *const role_names[] = {"agent", "admin", NULL};
 static const char *const user_fields[] = {"email",        "displayName", "role",
                                           "authProvider", "authSubject", NULL};
 
-/* Loose email shape: exactly one '@' with something on both sides, and no
- * space, control byte or DEL anywhere. Deliverability is not our business. */
-static bool
-is_email(const char *s)
-{
-    const char *at = strchr(s, '@');
-
-    if (at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '@') != NULL)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p <= 0x20 || *p == 0x7f)
-            return false;
-    return true;
-}
-
 static void
 read_email(const json_t *o, enum body_req req, const char **out, struct problem *pb)
 {
@@ -54,7 +40,7 @@ read_email(const json_t *o, enum body_req req, const char **out, struct problem 
 
     if (body_string(o, "email", req, EMAIL_MAX, &v, pb) != 0 || v == NULL)
         return;
-    if (!is_email(v)) {
+    if (!input_is_email(v)) {
         problem_field(pb, "email", "must be an email address");
         return;
     }

@@ -30,6 +30,7 @@
 
 #include "inboxd/app.h"
 #include "inboxd/body.h"
+#include "inboxd/input.h"
 #include "inboxd/config.h"
 #include "inboxd/db_keys.h"
 #include "inboxd/log.h"
@@ -43,12 +44,7 @@
 #define TOPIC_MAX 200
 #define NAME_MAX_BYTES 200
 #define SUBJECT_MAX 1000
-#define EMAIL_MAX 320
 #define CUSTOMER_NAME_MAX 200
-#define TEXT_MAX ((size_t)512 * 1024)
-#define FILE_NAME_MAX 1000
-#define MIME_TYPE_MAX 200
-#define FILE_URL_MAX 4096
 #define DELIVERY_METHOD_MAX 200
 #define CALLBACK_URL_MAX 2048
 #define HANDSHAKE_RESULT_MAX 1000
@@ -137,20 +133,6 @@ is_clean_utf8(const char *s, size_t n)
     return true;
 }
 
-/* A plausible e-mail address (the rule of routes/conversations.c). */
-static bool
-is_email(const char *s)
-{
-    const char *at = strchr(s, '@');
-
-    if (at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '@') != NULL)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p <= 0x20 || *p == 0x7f || *p == '<' || *p == '>' || *p == ',' || *p == ';')
-            return false;
-    return true;
-}
-
 /* An absolute URI: a scheme, ':', then at least one visible character and
  * no spaces (providers use https:, pubsub:, arn: ...). */
 static bool
@@ -199,47 +181,6 @@ has_nul(const json_t *v)
 
 /* --- the delivery's body ----------------------------------------------------------- */
 
-/* message.attachments[], like POST messages' attachments (each field named
- * with its index, the count capped). */
-static void
-parse_attachments(const json_t *m, struct message_in *in, struct problem *pb)
-{
-    const json_t *arr = m ? json_object_get(m, "attachments") : NULL;
-    const json_t *a;
-    size_t i;
-
-    if (arr == NULL || json_is_null(arr))
-        return;
-    if (!json_is_array(arr)) {
-        problem_field(pb, "message.attachments", "must be an array");
-        return;
-    }
-    if (json_array_size(arr) > MESSAGES_MAX_ATTACHMENTS) {
-        problem_field(pb, "message.attachments", "must have at most %d items",
-                      MESSAGES_MAX_ATTACHMENTS);
-        return;
-    }
-    json_array_foreach (arr, i, a) {
-        struct attachment_in *at = &in->attachments[i];
-        char f[4][64];
-
-        if (!json_is_object(a)) {
-            snprintf(f[0], sizeof(f[0]), "message.attachments[%zu]", i);
-            problem_field(pb, f[0], "must be an object");
-            continue;
-        }
-        snprintf(f[0], sizeof(f[0]), "message.attachments[%zu].fileName", i);
-        snprintf(f[1], sizeof(f[1]), "message.attachments[%zu].mimeType", i);
-        snprintf(f[2], sizeof(f[2]), "message.attachments[%zu].sizeBytes", i);
-        snprintf(f[3], sizeof(f[3]), "message.attachments[%zu].fileUrl", i);
-        body_nonempty_string(a, f[0], BODY_REQUIRED, FILE_NAME_MAX, &at->file_name, pb);
-        body_nonempty_string(a, f[1], BODY_REQUIRED, MIME_TYPE_MAX, &at->mime_type, pb);
-        body_int(a, f[2], BODY_REQUIRED, 0, LLONG_MAX, &at->size_bytes, NULL, pb);
-        body_nonempty_string(a, f[3], BODY_REQUIRED, FILE_URL_MAX, &at->file_url, pb);
-    }
-    in->nattachments = json_array_size(arr);
-}
-
 /* The three objects of a message.created delivery. */
 static void
 parse_message_created(const json_t *o, struct webhook_in *in, struct problem *pb)
@@ -248,8 +189,6 @@ parse_message_created(const json_t *o, struct webhook_in *in, struct problem *pb
     struct conversation_in *c = &in->conversation;
     struct message_in *msg = &in->message;
     int type = -1;
-    int64_t sent_us = 0;
-    bool has_sent = false;
 
     body_nested(o, "channel", BODY_REQUIRED, &ch, pb);
     body_nested(o, "conversation", BODY_REQUIRED, &cv, pb);
@@ -264,25 +203,12 @@ parse_message_created(const json_t *o, struct webhook_in *in, struct problem *pb
     body_nonempty_string(cv, "conversation.externalId", BODY_REQUIRED, EXTERNAL_ID_MAX,
                          &c->external_id, pb);
     body_string(cv, "conversation.subject", BODY_OPTIONAL, SUBJECT_MAX, &c->subject, pb);
-    if (body_string(cv, "conversation.customerEmail", BODY_OPTIONAL, EMAIL_MAX, &c->customer_email,
-                    pb) == 0 &&
-        c->customer_email != NULL && !is_email(c->customer_email))
-        problem_field(pb, "conversation.customerEmail", "must be an e-mail address");
+    input_email(cv, "conversation.customerEmail", BODY_OPTIONAL, INPUT_EMAIL_MAX,
+                &c->customer_email, pb);
     body_string(cv, "conversation.customerName", BODY_OPTIONAL, CUSTOMER_NAME_MAX,
                 &c->customer_name, pb);
 
-    body_nonempty_string(m, "message.externalId", BODY_REQUIRED, EXTERNAL_ID_MAX, &msg->external_id,
-                         pb);
-    body_string(m, "message.subject", BODY_OPTIONAL, SUBJECT_MAX, &msg->subject, pb);
-    body_string(m, "message.bodyText", BODY_REQUIRED, TEXT_MAX, &msg->body_text, pb);
-    body_string(m, "message.bodyHtml", BODY_OPTIONAL, TEXT_MAX, &msg->body_html, pb);
-    if (body_timestamp(m, "message.sentAt", BODY_OPTIONAL, &sent_us, &has_sent, pb) == 0 &&
-        has_sent) {
-        rfc3339_format_us(sent_us, in->sent_at_buf);
-        msg->sent_at = in->sent_at_buf;
-    }
-    body_object(m, "message.metadata", BODY_OPTIONAL, BODY_JSON_MAX, &msg->metadata, pb);
-    parse_attachments(m, msg, pb);
+    input_message(m, "message.", true, msg, in->sent_at_buf, pb);
 }
 
 /*
