@@ -1,0 +1,18 @@
+-- tests/bench/feed.lua: GET BENCH_FEED_PATH (/v1/feed for the first page of
+-- 50, /v1/feed?cursor=... for a deep page), the same request every time.
+local c = dofile(os.getenv("BENCH_DIR") .. "/common.lua")
+local path = os.getenv("BENCH_FEED_PATH") or "/v1/feed"
+local req
+
+setup = c.setup
+response = c.response
+done = c.done
+
+function init(args)
+   wrk.headers["Authorization"] = c.auth
+   req = wrk.format("GET", path)
+end
+
+function request()
+   return req
+end

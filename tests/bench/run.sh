@@ -1,0 +1,638 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh — the inboxd benchmark (issue 6). README "Benchmark".
+#
+#   tests/bench/run.sh                 every operation: wrk against inboxd, pgbench on
+#                                      the same SQL, 1,000 idle connections; appends the
+#                                      table to tests/bench/RESULTS.md and prints it
+#   tests/bench/run.sh --rate R        fixed offered rate R req/s (ratebench, no
+#                                      coordinated omission): read and feed latency
+#                                      (the feed at --feed-rate F, default R / 10)
+# Options (for comparisons): --ops read,feed,feed_deep,idle,message,approve,webhook
+#   --duration S (15) --warmup S (3) --pool N (5; pgbench clients too)
+#   --inboxd-args "--http-threading pool --http-threads 16 --prepare false"
+#   --label TEXT  --no-pgbench  --no-append  --perf (profile a read run)  --fresh (reload data)
+#   --compare "ARGS1;ARGS2;..."  read / feed / feed_deep under each inboxd flag set in
+#                                turn (inboxd restarted, same database), ROUNDS=2 times
+#                                alternating, one table of medians
+#
+# Builds a release inboxd in build-bench/, starts a private durable
+# PostgreSQL (tests/pg.sh, PG_DURABLE=1) in tests/bench/out/pg, loads the data
+# once (gen.sql; kept as template database bench_base and reused while
+# gen.sql and the migrations are unchanged), copies it to a fresh database
+# "bench" for every run, starts inboxd (log level warn) and stops everything
+# it started on exit.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH="$ROOT/tests/bench"
+OUT="$BENCH/out"
+PGDIR="$OUT/pg"
+BUILD="$ROOT/build-bench"
+INBOXD="$BUILD/inboxd"
+PGBIN=/usr/lib/postgresql/15/bin
+PORT="${BENCH_PORT:-18631}"
+URL="http://127.0.0.1:$PORT"
+
+# shellcheck source=tests/pg.sh
+source "$ROOT/tests/pg.sh"
+
+OPS="read,feed,feed_deep,idle,message,approve,webhook"
+DUR=15
+WARM=3
+POOL=5
+RATE=""
+FEED_RATE=""
+COMPARE=""
+INBOXD_ARGS=""
+LABEL=""
+PGBENCH=1
+APPEND=1
+PERF=0
+FRESH=0
+CONNS=32
+THREADS=2
+IDLE_CONNS=1000
+
+die() {
+  echo "run.sh: $*" >&2
+  exit 1
+}
+log() { printf '==> %s\n' "$*" >&2; }
+
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --rate) RATE="${2:?}"; shift 2 ;;
+    --feed-rate) FEED_RATE="${2:?}"; shift 2 ;;
+    --compare) COMPARE="${2:?}"; shift 2 ;;
+    --ops) OPS="${2:?}"; shift 2 ;;
+    --duration) DUR="${2:?}"; shift 2 ;;
+    --warmup) WARM="${2:?}"; shift 2 ;;
+    --pool) POOL="${2:?}"; shift 2 ;;
+    --inboxd-args) INBOXD_ARGS="${2?}"; shift 2 ;;
+    --label) LABEL="${2:?}"; shift 2 ;;
+    --no-pgbench) PGBENCH=0; shift ;;
+    --no-append) APPEND=0; shift ;;
+    --perf) PERF=1; shift ;;
+    --fresh) FRESH=1; shift ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (--help)" ;;
+  esac
+done
+has_op() { case ",$OPS," in *",$1,"*) return 0 ;; *) return 1 ;; esac }
+
+# ---- tools --------------------------------------------------------------------
+
+need_pkgs=()
+command -v wrk >/dev/null || need_pkgs+=(wrk)
+[ -x "$PGBIN/pgbench" ] || need_pkgs+=(postgresql-15)
+command -v psql >/dev/null || need_pkgs+=(postgresql-client-15)
+command -v cc >/dev/null || need_pkgs+=(build-essential)
+command -v meson >/dev/null || need_pkgs+=(meson ninja-build)
+command -v curl >/dev/null || need_pkgs+=(curl)
+command -v perl >/dev/null || need_pkgs+=(perl)
+command -v openssl >/dev/null || need_pkgs+=(openssl)
+if [ "$PERF" = 1 ] && ! command -v perf >/dev/null; then need_pkgs+=(linux-perf); fi
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  log "installing ${need_pkgs[*]}"
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update </dev/null >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    "${need_pkgs[@]}" </dev/null >/dev/null
+fi
+
+mkdir -p "$OUT/logs" "$OUT/pgbench"
+chmod 755 "$OUT" # the postgres user must reach $PGDIR below it
+# Thread per connection and 1,000 idle connections need file descriptors.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ---- clean-up -----------------------------------------------------------------
+
+INBOXD_PID=""
+BG_PIDS=()
+PG_STARTED=0
+cleanup() {
+  trap - EXIT INT TERM
+  local p
+  for p in "${BG_PIDS[@]}"; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  if [ -n "$INBOXD_PID" ] && kill -0 "$INBOXD_PID" 2>/dev/null; then
+    kill -TERM "$INBOXD_PID" 2>/dev/null || true
+    wait "$INBOXD_PID" 2>/dev/null || true
+  fi
+  [ "$PG_STARTED" = 1 ] && pg_stop "$PGDIR" || true
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+
+# ---- build --------------------------------------------------------------------
+
+log "building a release inboxd in build-bench/"
+if [ ! -f "$BUILD/meson-private/coredata.dat" ]; then
+  rm -rf "$BUILD"
+  meson setup "$BUILD" --buildtype=release >"$OUT/logs/meson-setup.log" 2>&1 ||
+    { cat "$OUT/logs/meson-setup.log" >&2; die "meson setup failed"; }
+fi
+for attempt in 1 2 3; do
+  if ninja -C "$BUILD" inboxd >"$OUT/logs/build.log" 2>&1; then break; fi
+  [ "$attempt" = 3 ] && { tail -30 "$OUT/logs/build.log" >&2; die "build failed"; }
+  log "build failed (attempt $attempt), retrying in 20 s"
+  sleep 20
+done
+cc -std=c17 -O2 -Wall -Wextra -o "$OUT/ratebench" "$BENCH/ratebench.c"
+
+# ---- PostgreSQL ---------------------------------------------------------------
+
+log "starting a private durable PostgreSQL in tests/bench/out/pg"
+export PG_DURABLE=1
+pg_start "$PGDIR"
+PG_STARTED=1
+ADMIN_URL="$(pg_url "$PGDIR")"
+BASE_URL="${ADMIN_URL/dbname=postgres/dbname=bench_base}"
+DB_URL="${ADMIN_URL/dbname=postgres/dbname=bench}"
+psqla() { psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -qAt "$@"; }
+psqlb() { psql "$DB_URL" -v ON_ERROR_STOP=1 -qAt "$@"; }
+
+# 24 GiB of RAM: the whole data set (1 GB) fits in shared_buffers; WAL and
+# checkpoints sized so that no checkpoint lands in a measured run. In
+# postgresql.auto.conf, which wins over pg.sh's file.
+if [ "$(psqla -c 'SHOW shared_buffers')" != "2GB" ]; then
+  psqla -c "ALTER SYSTEM SET shared_buffers = '2GB'" \
+    -c "ALTER SYSTEM SET effective_cache_size = '8GB'" \
+    -c "ALTER SYSTEM SET max_wal_size = '8GB'" \
+    -c "ALTER SYSTEM SET checkpoint_timeout = '30min'" \
+    -c "ALTER SYSTEM SET wal_buffers = '16MB'"
+  "$PGDIR/restart.sh" >/dev/null
+fi
+
+# ---- data ---------------------------------------------------------------------
+
+KEYFILE="$OUT/base.key"
+want_key="$(cat "$BENCH/gen.sql" "$ROOT"/sql/migrations/*.sql | sha256sum | cut -c1-16)"
+have_base="$(psqla -c "SELECT count(*) FROM pg_database WHERE datname = 'bench_base'")"
+if [ "$FRESH" = 1 ] || [ "$have_base" != 1 ] || [ "$(cat "$KEYFILE" 2>/dev/null)" != "$want_key" ]; then
+  log "loading the data set (once; kept as template bench_base)"
+  t0=$SECONDS
+  rm -f "$KEYFILE"
+  psqla -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "DROP DATABASE IF EXISTS bench_base WITH (FORCE)"
+  psqla -c "CREATE DATABASE bench_base"
+  DATABASE_URL="$BASE_URL" "$INBOXD" migrate >"$OUT/logs/migrate.log"
+  gen() { psql "$BASE_URL" -v ON_ERROR_STOP=1 -q "$@" -f "$BENCH/gen.sql"; }
+  gen -v step=1 >"$OUT/logs/gen1.log"
+  gen -v step=2 -v part=0 >"$OUT/logs/gen2a.log" &
+  gen_pid=$!
+  BG_PIDS+=("$gen_pid")
+  gen -v step=2 -v part=1 >"$OUT/logs/gen2b.log"
+  wait "$gen_pid" || die "gen.sql step 2 (part 0) failed: $OUT/logs/gen2a.log"
+  gen -v step=3 | tee "$OUT/logs/gen3.log" >&2
+  "$PGBIN/vacuumdb" -d "$BASE_URL" --analyze --jobs 2 -q
+  psqla -c "CHECKPOINT"
+  echo "$want_key" >"$KEYFILE"
+  log "data loaded in $((SECONDS - t0)) s"
+fi
+log "copying bench_base to a fresh database bench"
+psqla -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" \
+  -c "CREATE DATABASE bench TEMPLATE bench_base STRATEGY FILE_COPY"
+export DATABASE_URL="$DB_URL"
+
+KEY="$("$INBOXD" keys create --account "Bench Co" --name "bench-$(date +%s)" \
+  --scopes "read messages:write drafts:write actions:write" | tail -n 1)"
+[ -n "$KEY" ] || die "inboxd keys create printed no key"
+ACCT="$(psqlb -c "SELECT id FROM accounts WHERE name = 'Bench Co'")"
+KEY_ID="$(psqlb -c "SELECT id FROM api_keys WHERE account_id = '$ACCT' ORDER BY created_at DESC LIMIT 1")"
+USER_ID="$(psqlb -c "SELECT id FROM users WHERE account_id = '$ACCT' ORDER BY id LIMIT 1 OFFSET 1")"
+
+# Id lists for wrk (Lua) and ratebench (text).
+lua_list() { # FILE QUERY
+  { echo "return {"; psqlb -c "$2" | sed 's/.*/"&",/'; echo "}"; } >"$OUT/$1"
+}
+lua_list ids_conv.lua "SELECT id FROM conversations WHERE account_id = '$ACCT' AND deleted_at IS NULL"
+lua_list ids_open.lua "SELECT id FROM conversations WHERE account_id = '$ACCT' AND status = 'open' AND deleted_at IS NULL"
+psqlb -c "SELECT id FROM conversations WHERE account_id = '$ACCT' AND deleted_at IS NULL" >"$OUT/ids_conv.txt"
+
+# ---- inboxd -------------------------------------------------------------------
+
+export INBOXD_WEBHOOK_BENCH_SECRET="bench-secret-$(date +%s)-$$"
+export INBOXD_WEBHOOK_BENCH_ACCOUNT="Bench Co"
+start_inboxd() {
+  # shellcheck disable=SC2086 # INBOXD_ARGS is a list of flags
+  INBOXD_LISTEN="127.0.0.1:$PORT" "$INBOXD" serve --log-level warn --pool-size "$POOL" \
+    $INBOXD_ARGS 2>"$OUT/logs/inboxd.log" &
+  INBOXD_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "$URL/healthz" >/dev/null 2>&1 && return 0
+    kill -0 "$INBOXD_PID" 2>/dev/null || { cat "$OUT/logs/inboxd.log" >&2; die "inboxd exited"; }
+    sleep 0.1
+  done
+  die "inboxd did not answer /healthz"
+}
+log "starting inboxd (pool $POOL${INBOXD_ARGS:+, $INBOXD_ARGS})"
+start_inboxd
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$INBOXD_PID/stat"; }
+CLK_TCK="$(getconf CLK_TCK)"
+
+export BENCH_DIR="$BENCH" BENCH_OUT="$OUT" BENCH_KEY="$KEY" BENCH_THREADS="$THREADS"
+export BENCH_SUBJECT="Re: order status"
+export BENCH_BODY="Hi, I ordered the AN-6 fuel line kit for my 32 Ford last week and the tracking still says label created. Could you check whether it shipped, and if the fittings in the kit fit a Holley Sniper EFI regulator? I also need two extra AN-6 to 3/8 hose ends and a bracket for the filter. Thanks, Dale"
+BODY_HASH="$(printf '%s' "$BENCH_BODY" | sha256sum | cut -c1-64)"
+
+# ---- measuring ----------------------------------------------------------------
+
+declare -A R_RPS R_P50 R_P99 R_BAD R_CPU R_PGB R_NOTE
+ORDER=()
+
+# wrk_run NAME SCRIPT: warm-up, then the measured run with inboxd's CPU around it.
+wrk_run() {
+  local name="$1" script="$2" c0 c1 line
+  wrk -t"$THREADS" -c"$CONNS" -d"${WARM}s" --timeout 10s -s "$BENCH/$script" "$URL" \
+    >"$OUT/logs/$name.warm.wrk" 2>&1 || true
+  [ -n "${BENCH_AFTER_WARM:-}" ] && eval "$BENCH_AFTER_WARM"
+  c0="$(cpu_ticks)"
+  wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" --timeout 10s --latency -s "$BENCH/$script" "$URL" \
+    >"$OUT/logs/$name.wrk" 2>&1 || die "wrk failed for $name: $OUT/logs/$name.wrk"
+  c1="$(cpu_ticks)"
+  line="$(grep '^BENCHRESULT' "$OUT/logs/$name.wrk")" || die "no result from wrk for $name"
+  local req rps p50 p99 bad err
+  req="$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$line")"
+  rps="$(sed -n 's/.* rps=\([0-9.]*\).*/\1/p' <<<"$line")"
+  p50="$(sed -n 's/.* p50_us=\([0-9]*\).*/\1/p' <<<"$line")"
+  p99="$(sed -n 's/.* p99_us=\([0-9]*\).*/\1/p' <<<"$line")"
+  bad="$(sed -n 's/.* non2xx=\([0-9]*\).*/\1/p' <<<"$line")"
+  err="$(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<"$line")"
+  R_RPS[$name]="$rps"
+  R_P50[$name]="$(awk -v u="$p50" 'BEGIN { printf "%.2f", u / 1000 }')"
+  R_P99[$name]="$(awk -v u="$p99" 'BEGIN { printf "%.2f", u / 1000 }')"
+  R_BAD[$name]="$((bad + err))"
+  R_CPU[$name]="$(awk -v d="$((c1 - c0))" -v t="$CLK_TCK" -v n="$req" \
+    'BEGIN { printf "%.0f", (n > 0 ? d * 1e6 / t / n : 0) }')"
+  [ -n "${R_PGB[$name]:-}" ] || R_PGB[$name]="-"
+  ORDER+=("$name")
+  log "$name: $rps req/s, p50 ${R_P50[$name]} ms, p99 ${R_P99[$name]} ms, non-2xx/errors ${R_BAD[$name]}, ${R_CPU[$name]} µs CPU/req"
+}
+
+PGB_OK=0
+if [ "$PGBENCH" = 1 ]; then
+  if "$BENCH/pgbench-gen.sh" "$INBOXD" "$OUT/pgbench" 256 2>"$OUT/logs/pgbench-gen.log"; then
+    PGB_OK=1
+  else
+    PGB_NOTE="pgbench scripts not generated: $(tail -1 "$OUT/logs/pgbench-gen.log")"
+    log "$PGB_NOTE"
+  fi
+fi
+PGB_VARS=(-D "acct=$ACCT" -D "key_id=$KEY_ID" -D "user=$USER_ID" -D fetch=51
+  -D inbound=inbound -D "subject=$BENCH_SUBJECT" -D "body=$BENCH_BODY" -D is_inbound=true
+  -D msg_action=message.create -D msg_type=message -D "hash=$BODY_HASH" -D ip=127.0.0.1
+  -D sent=sent -D approve=approve -D 'empty_diff=[]' -D sends=t
+  -D approve_action=draft.action.approve -D draft_type=draft)
+
+# pgbench_run NAME SCRIPT [-D ...]: the same SQL at inboxd's pool size.
+pgbench_run() {
+  local name="$1" script="$2" tps
+  shift 2
+  [ "$PGB_OK" = 1 ] || return 0
+  "$PGBIN/pgbench" -n -M prepared -c "$POOL" -j "$THREADS" -T "$DUR" -f "$OUT/pgbench/$script" \
+    "${PGB_VARS[@]}" "$@" "$DB_URL" >"$OUT/logs/$name.pgbench" 2>&1 ||
+    { R_PGB[$name]="failed"; log "pgbench failed for $name: $OUT/logs/$name.pgbench"; return 0; }
+  tps="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$OUT/logs/$name.pgbench")"
+  if grep -q "aborted" "$OUT/logs/$name.pgbench"; then
+    R_PGB[$name]="aborted"
+    log "pgbench clients aborted for $name: $OUT/logs/$name.pgbench"
+    return 0
+  fi
+  R_PGB[$name]="$(printf '%.1f' "$tps")"
+  log "$name: pgbench $tps TPS"
+}
+
+# ---- rate mode ----------------------------------------------------------------
+
+if [ -n "$RATE" ]; then
+  rate_rows=()
+  for op in read feed; do
+    r="$RATE"
+    if [ "$op" = read ]; then src=(-i "$OUT/ids_conv.txt" -u /v1/conversations/); else src=(-u /v1/feed); r="${FEED_RATE:-$((RATE / 10))}"; fi
+    "$OUT/ratebench" -p "$PORT" -c "$CONNS" -r "$r" -d "$DUR" -w "$WARM" \
+      -H "Authorization: Bearer $KEY" "${src[@]}" >"$OUT/logs/rate-$op.txt" ||
+      die "ratebench failed for $op: $OUT/logs/rate-$op.txt"
+    line="$(grep '^RATERESULT' "$OUT/logs/rate-$op.txt")"
+    g() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$line"; }
+    rate_rows+=("| $op | $r | $(g achieved) | $(g p50_ms) | $(g p90_ms) | $(g p99_ms) | $(g p999_ms) | $(g max_ms) | $(($(g non2xx) + $(g errors) + $(g lost))) |")
+    log "$op at $r req/s: $line"
+  done
+  RSS_KB="$(awk '/VmHWM/ {print $2}' "/proc/$INBOXD_PID/status")"
+  {
+    echo
+    echo "### $(date -u '+%Y-%m-%d %H:%M UTC') — fixed rate${LABEL:+ — $LABEL}"
+    echo
+    echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load before: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src routes include sql 2>/dev/null || echo '+dirty'); inboxd: pool $POOL${INBOXD_ARGS:+, $INBOXD_ARGS}; ratebench: $CONNS connections, ${DUR} s after ${WARM} s warm-up, latency from the scheduled send time."
+    echo
+    echo "| operation | offered req/s | achieved | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | non-2xx + errors + lost |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    printf '%s\n' "${rate_rows[@]}"
+    echo
+    echo "inboxd peak RSS (VmHWM): $((RSS_KB / 1024)) MiB"
+  } >"$OUT/last.md"
+  cat "$OUT/last.md"
+  [ "$APPEND" = 1 ] && cat "$OUT/last.md" >>"$BENCH/RESULTS.md"
+  exit 0
+fi
+
+# ---- compare mode -------------------------------------------------------------
+
+stop_inboxd() {
+  kill -TERM "$INBOXD_PID" 2>/dev/null || true
+  wait "$INBOXD_PID" 2>/dev/null || true
+  INBOXD_PID=""
+}
+
+feed_cursor() { # sets cursor, DEEP_TS, DEEP_ID: the feed walked 200 at a time to item 20,000
+  cursor=""
+  for _ in $(seq 1 100); do
+    page="$(curl -fsS -H "Authorization: Bearer $KEY" "$URL/v1/feed?limit=200${cursor:+&cursor=$cursor}")"
+    cursor="$(grep -o '"nextCursor":"[^"]*"' <<<"$page" | sed 's/.*:"\(.*\)"/\1/')"
+    [ -n "$cursor" ] || die "the feed ended before position 20,000"
+  done
+  DEEP_TS="$(psqlb -F ' ' -c "SELECT feed_at, id FROM conversations WHERE account_id = '$ACCT' AND feed_at IS NOT NULL ORDER BY feed_at, id OFFSET 19999 LIMIT 1")"
+  DEEP_ID="${DEEP_TS##* }"
+  DEEP_TS="${DEEP_TS% *}"
+}
+
+if [ -n "$COMPARE" ]; then
+  IFS=';' read -r -a cfgs <<<"$COMPARE"
+  rounds="${ROUNDS:-2}"
+  feed_cursor
+  LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+  declare -A CMP_RSS
+  for round in $(seq 1 "$rounds"); do
+    for i in "${!cfgs[@]}"; do
+      # Alternate the order between rounds so that drift in the machine's load
+      # does not favour one configuration.
+      [ $((round % 2)) = 0 ] && i=$((${#cfgs[@]} - 1 - i))
+      stop_inboxd
+      INBOXD_ARGS="${cfgs[$i]}"
+      log "round $round: inboxd ${INBOXD_ARGS:-(defaults)}"
+      start_inboxd
+      for op in ${OPS//,/ }; do
+        case "$op" in
+          read) wrk_run "read#$i#$round" read.lua ;;
+          feed) BENCH_FEED_PATH=/v1/feed wrk_run "feed#$i#$round" feed.lua ;;
+          feed_deep) BENCH_FEED_PATH="/v1/feed?cursor=$cursor" wrk_run "feed_deep#$i#$round" feed.lua ;;
+          message) BENCH_RUN_ID="$(date +%s)$i" wrk_run "message#$i#$round" message.lua ;;
+        esac
+      done
+      CMP_RSS[$i]="$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$INBOXD_PID/status")"
+    done
+  done
+  median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+  {
+    echo
+    echo "### $(date -u '+%Y-%m-%d %H:%M UTC') — comparison${LABEL:+ — $LABEL}"
+    echo
+    echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load before: $LOAD_BEFORE; commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src routes include sql 2>/dev/null || echo '+dirty'). pool $POOL unless the flags say otherwise; wrk $THREADS threads, $CONNS connections, ${DUR} s after ${WARM} s warm-up; median of $rounds rounds run in alternating order."
+    echo
+    echo "| inboxd flags | operation | req/s | p50 ms | p99 ms | CPU µs/req | non-2xx | peak RSS MiB |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for i in "${!cfgs[@]}"; do
+      for op in ${OPS//,/ }; do
+        keys=()
+        for round in $(seq 1 "$rounds"); do keys+=("$op#$i#$round"); done
+        [ -n "${R_RPS[${keys[0]}]:-}" ] || continue
+        m() { local -n arr="$1"; for k in "${keys[@]}"; do echo "${arr[$k]}"; done | median; }
+        bad=0
+        for k in "${keys[@]}"; do bad=$((bad + R_BAD[$k])); done
+        echo "| ${cfgs[$i]:-(defaults)} | $op | $(m R_RPS) | $(m R_P50) | $(m R_P99) | $(m R_CPU) | $bad | ${CMP_RSS[$i]} |"
+      done
+    done
+  } >"$OUT/last.md"
+  cat "$OUT/last.md"
+  [ "$APPEND" = 1 ] && cat "$OUT/last.md" >>"$BENCH/RESULTS.md"
+  exit 0
+fi
+
+# ---- the operations -----------------------------------------------------------
+
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+if has_op read; then
+  wrk_run read read.lua
+  cvars=()
+  i=0
+  while read -r id; do
+    cvars+=(-D "c$i=$id")
+    i=$((i + 1))
+  done < <(shuf -n 256 "$OUT/ids_conv.txt")
+  pgbench_run read read.sql "${cvars[@]}"
+fi
+
+if has_op feed || has_op feed_deep; then
+  feed_cursor
+fi
+if has_op feed; then
+  BENCH_FEED_PATH=/v1/feed wrk_run feed feed.lua
+  pgbench_run feed feed.sql
+fi
+if has_op feed_deep; then
+  BENCH_FEED_PATH="/v1/feed?cursor=$cursor" wrk_run feed_deep feed.lua
+  pgbench_run feed_deep feed_deep.sql -D "deep_ts=$DEEP_TS" -D "deep_id=$DEEP_ID"
+fi
+
+IDLE_RPS=""
+if has_op idle; then
+  "$OUT/ratebench" -p "$PORT" --idle "$IDLE_CONNS" --hold $((DUR + WARM + 30)) \
+    >"$OUT/logs/idle.txt" 2>&1 &
+  idle_pid=$!
+  BG_PIDS+=("$idle_pid")
+  for _ in $(seq 1 300); do
+    grep -q '^IDLE connected' "$OUT/logs/idle.txt" && break
+    kill -0 "$idle_pid" 2>/dev/null || die "ratebench --idle failed: $(cat "$OUT/logs/idle.txt")"
+    sleep 0.1
+  done
+  grep -q '^IDLE connected' "$OUT/logs/idle.txt" || die "idle connections not up in 30 s"
+  wrk_run read_idle read.lua
+  kill -TERM "$idle_pid" 2>/dev/null || true
+  wait "$idle_pid" 2>/dev/null || true
+  IDLE_OPEN="$(sed -n 's/^IDLE still_open=//p' "$OUT/logs/idle.txt")"
+  IDLE_RPS="${R_RPS[read_idle]}"
+fi
+
+if has_op message; then
+  psqlb -c "CREATE TABLE bench_pgb_convs AS SELECT row_number() OVER (ORDER BY id)::int AS n, id
+            FROM conversations WHERE account_id = '$ACCT' AND status = 'open' AND deleted_at IS NULL" \
+    -c "ALTER TABLE bench_pgb_convs ADD PRIMARY KEY (n)" -c "ANALYZE bench_pgb_convs"
+  NOPEN="$(psqlb -c "SELECT count(*) FROM bench_pgb_convs")"
+  BENCH_RUN_ID="$(date +%s)" wrk_run message message.lua
+  pgbench_run message message.sql -D "nopen=$NOPEN"
+fi
+
+if has_op approve; then
+  # Every approval needs its own pending draft: give the open conversations
+  # without one a draft for their latest inbound message (as the drafting
+  # worker would), then split the pending drafts between warm-up, wrk and pgbench.
+  # How many: 1.5 x the faster of the message runs (a similar transaction), at least 400/s.
+  est="$(awk -v a="${R_RPS[message]:-0}" -v b="${R_PGB[message]:-0}" \
+    'BEGIN { m = a + 0 > b + 0 ? a + 0 : b + 0; if (m < 400) m = 400; printf "%d", m * 1.5 }')"
+  need=$((est * (2 * DUR + WARM)))
+  have="$(psqlb -c "SELECT count(*) FROM drafts WHERE account_id = '$ACCT' AND status = 'pending'")"
+  if [ "$need" -gt "$have" ]; then
+    topup=$((need - have > 50000 ? 50000 : need - have))
+    log "adding $topup pending drafts for the approvals ($have pending, $need wanted)"
+    psql "$DB_URL" -v ON_ERROR_STOP=1 -q -v step=4 -v topup="$topup" -f "$BENCH/gen.sql" \
+      >"$OUT/logs/gen4.log"
+  fi
+  psqlb -c "CREATE TABLE bench_drafts AS SELECT row_number() OVER (ORDER BY random())::int AS n, id
+            FROM drafts WHERE account_id = '$ACCT' AND status = 'pending'"
+  NPEND="$(psqlb -c "SELECT count(*) FROM bench_drafts")"
+  NWARM=$((NPEND / 10))
+  NHALF=$(((NPEND - NWARM) / 2))
+  lua_list drafts_warm.lua "SELECT id FROM bench_drafts WHERE n <= $NWARM ORDER BY n"
+  lua_list drafts_run.lua "SELECT id FROM bench_drafts WHERE n > $NWARM AND n <= $((NWARM + NHALF)) ORDER BY n"
+  psqlb -c "CREATE TABLE bench_pgb_drafts AS SELECT (n - $((NWARM + NHALF)))::int AS n, id
+            FROM bench_drafts WHERE n > $((NWARM + NHALF))" \
+    -c "ALTER TABLE bench_pgb_drafts ADD PRIMARY KEY (n)" -c "CREATE SEQUENCE bench_pgb_seq" \
+    -c "ANALYZE bench_pgb_drafts"
+  BENCH_USER="$USER_ID" BENCH_DRAFTS=drafts_warm.lua \
+    BENCH_AFTER_WARM='export BENCH_DRAFTS=drafts_run.lua' wrk_run approve approve.lua
+  pgbench_run approve approve.sql
+  R_NOTE[approve]="$NHALF drafts each for wrk and pgbench"
+fi
+
+if has_op webhook; then
+  code="$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{}' "$URL/v1/webhooks/bench")"
+  if [ "$code" = 404 ] || [ "$code" = 405 ]; then
+    R_NOTE[webhook]="skipped: POST /v1/webhooks/{source} answers $code (routes/webhooks.c not implemented)"
+    log "${R_NOTE[webhook]}"
+  elif ! cc -std=c17 -O2 -I"$ROOT/include" -o "$OUT/sign" "$BENCH/sign.c" "$ROOT/src/sig.c" \
+    -lgnutls -lnettle 2>"$OUT/logs/sign-build.log"; then
+    R_NOTE[webhook]="skipped: the signer did not build ($OUT/logs/sign-build.log)"
+    log "${R_NOTE[webhook]}"
+  else
+    # New inbound messages on existing conversations of existing channels,
+    # each delivery with its own id; signed now (timestamps must be fresh).
+    nwh=40000
+    run_id="$(date +%s)"
+    psqlb -F $'\t' -c "SELECT ch.type, ch.external_id, ch.name, c.external_id
+        FROM conversations c JOIN channels ch ON ch.account_id = c.account_id AND ch.id = c.channel_id
+        WHERE c.account_id = '$ACCT' AND c.status = 'open' ORDER BY random() LIMIT $nwh" |
+      awk -F '\t' -v run="$run_id" -v body="$BENCH_BODY" '{
+        printf "{\"deliveryId\":\"wh-%s-%d\",\"topic\":\"message.created\",", run, NR
+        printf "\"channel\":{\"type\":\"%s\",\"externalId\":\"%s\",\"name\":\"%s\"},", $1, $2, $3
+        printf "\"conversation\":{\"externalId\":\"%s\",\"subject\":\"Re: order status\"},", $4
+        printf "\"message\":{\"externalId\":\"whm-%s-%d\",\"bodyText\":\"%s\"}}\n", run, NR, body
+      }' >"$OUT/webhook-bodies.txt"
+    head -n $((nwh / 10)) "$OUT/webhook-bodies.txt" |
+      "$OUT/sign" "$INBOXD_WEBHOOK_BENCH_SECRET" >"$OUT/wh_warm.lua" 2>/dev/null
+    tail -n +$((nwh / 10 + 1)) "$OUT/webhook-bodies.txt" |
+      "$OUT/sign" "$INBOXD_WEBHOOK_BENCH_SECRET" >"$OUT/wh_run.lua" 2>/dev/null
+    BENCH_DELIVERIES=wh_warm.lua BENCH_AFTER_WARM='export BENCH_DELIVERIES=wh_run.lua' \
+      wrk_run webhook webhook.lua
+    if [ "$(psqlb -c "SELECT to_regclass('bench_pgb_convs') IS NOT NULL")" != t ]; then
+      psqlb -c "CREATE TABLE bench_pgb_convs AS SELECT row_number() OVER (ORDER BY id)::int AS n, id
+                FROM conversations WHERE account_id = '$ACCT' AND status = 'open' AND deleted_at IS NULL" \
+        -c "ALTER TABLE bench_pgb_convs ADD PRIMARY KEY (n)" -c "ANALYZE bench_pgb_convs"
+    fi
+    pgbench_run webhook webhook.sql -D "nopen=$(psqlb -c "SELECT count(*) FROM bench_pgb_convs")" \
+      -D source=bench -D topic=message.created -D "payload=$(head -1 "$OUT/webhook-bodies.txt")" \
+      -D wh_receive=webhook_event.receive -D wh_process=webhook_event.process \
+      -D wh_type=webhook_event -D succeeded=succeeded
+    R_NOTE[webhook]="pgbench runs both transactions (store, then process) of one delivery as one script"
+  fi
+fi
+
+if [ "$PERF" = 1 ]; then
+  # Self time by symbol (no call graphs: a release build has no frame
+  # pointers), inboxd only, while wrk drives one operation.
+  for op in read feed; do
+    log "profiling inboxd during a $op run (perf record)"
+    perf record -F 999 -p "$INBOXD_PID" -o "$OUT/perf-$op.data" -- sleep "$DUR" >/dev/null 2>&1 &
+    perf_pid=$!
+    if [ "$op" = read ]; then
+      wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" -s "$BENCH/read.lua" "$URL" >/dev/null 2>&1 || true
+    else
+      BENCH_FEED_PATH=/v1/feed wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" -s "$BENCH/feed.lua" "$URL" \
+        >/dev/null 2>&1 || true
+    fi
+    wait "$perf_pid" || true
+    perf report -i "$OUT/perf-$op.data" --no-children --sort dso,symbol --percent-limit 0.8 \
+      --stdio 2>/dev/null | grep '%' | grep -v '^#' | head -30 >"$OUT/perf-$op.txt" || true
+    perf report -i "$OUT/perf-$op.data" --no-children --sort dso --stdio 2>/dev/null |
+      grep '%' | grep -v '^#' | head -12 >"$OUT/perf-$op-dso.txt" || true
+  done
+fi
+
+RSS_KB="$(awk '/VmHWM/ {print $2}' "/proc/$INBOXD_PID/status")"
+
+# ---- report -------------------------------------------------------------------
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
+verdict() { [ "$1" = 1 ] && echo "holds" || echo "MISSED"; }
+label_of() {
+  case "$1" in
+    read) echo "GET /v1/conversations/{id}" ;;
+    feed) echo "GET /v1/feed (first page, 50)" ;;
+    feed_deep) echo "GET /v1/feed?cursor= (item 20,000)" ;;
+    read_idle) echo "GET /v1/conversations/{id} + $IDLE_CONNS idle conns" ;;
+    message) echo "POST …/messages (inbound)" ;;
+    approve) echo "POST /v1/drafts/{id}/actions (approve)" ;;
+    webhook) echo "POST /v1/webhooks/{source} (signed)" ;;
+    *) echo "$1" ;;
+  esac
+}
+{
+  echo
+  echo "### $(date -u '+%Y-%m-%d %H:%M UTC')${LABEL:+ — $LABEL}"
+  echo
+  echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load before: $LOAD_BEFORE; commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src routes include sql 2>/dev/null || echo '+dirty'). inboxd: release, pool $POOL${INBOXD_ARGS:+, $INBOXD_ARGS}, log warn. wrk: $THREADS threads, $CONNS connections, ${DUR} s after ${WARM} s warm-up. pgbench: -M prepared, $POOL clients, ${DUR} s. PostgreSQL 15, fsync on."
+  echo
+  echo "| operation | req/s | p50 ms | p99 ms | non-2xx | inboxd CPU µs/req | pgbench TPS | inboxd ÷ pgbench |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for n in "${ORDER[@]}"; do
+    echo "| $(label_of "$n") | ${R_RPS[$n]} | ${R_P50[$n]} | ${R_P99[$n]} | ${R_BAD[$n]} | ${R_CPU[$n]} | ${R_PGB[$n]} | $(ratio "${R_RPS[$n]}" "${R_PGB[$n]}") |"
+  done
+  echo
+  echo "inboxd peak RSS (VmHWM): $((RSS_KB / 1024)) MiB."
+  for n in "${!R_NOTE[@]}"; do echo "$n: ${R_NOTE[$n]}."; done
+  [ -n "${PGB_NOTE:-}" ] && echo "$PGB_NOTE."
+  echo
+  echo "Targets:"
+  if [ -n "${R_RPS[read]:-}" ] && [[ "${R_PGB[read]}" =~ ^[0-9] ]]; then
+    r="$(ratio "${R_RPS[read]}" "${R_PGB[read]}")"
+    echo "- read ≥ 0.7 × pgbench: $r — $(verdict "$(awk -v r="$r" 'BEGIN { print (r >= 0.7) }')")"
+  fi
+  for f in feed feed_deep; do
+    if [ -n "${R_RPS[$f]:-}" ] && [ -n "${R_RPS[read]:-}" ]; then
+      r="$(ratio "${R_RPS[$f]}" "${R_RPS[read]}")"
+      echo "- $f ≥ 0.5 × read and p99 ≤ 20 ms: $r, p99 ${R_P99[$f]} ms — $(verdict "$(awk -v r="$r" -v p="${R_P99[$f]}" 'BEGIN { print (r >= 0.5 && p <= 20) }')")"
+    fi
+  done
+  for w in message approve webhook; do
+    if [ -n "${R_RPS[$w]:-}" ] && ! [[ "${R_PGB[$w]}" =~ ^[0-9] ]]; then
+      echo "- $w: 0 non-2xx: ${R_BAD[$w]} (no pgbench figure) — $(verdict "$((R_BAD[$w] == 0))")"
+    elif [ -n "${R_RPS[$w]:-}" ]; then
+      r="$(ratio "${R_RPS[$w]}" "${R_PGB[$w]}")"
+      echo "- $w ≥ 0.8 × pgbench, 0 non-2xx: $r, ${R_BAD[$w]} — $(verdict "$(awk -v r="$r" -v b="${R_BAD[$w]}" 'BEGIN { print (r >= 0.8 && b == 0) }')")"
+    fi
+  done
+  echo "- peak RSS ≤ 64 MiB: $((RSS_KB / 1024)) MiB — $(verdict "$((RSS_KB <= 65536))")"
+  if [ -n "$IDLE_RPS" ] && [ -n "${R_RPS[read]:-}" ]; then
+    r="$(ratio "$IDLE_RPS" "${R_RPS[read]}")"
+    echo "- $IDLE_CONNS idle connections cost ≤ 10 %: $IDLE_RPS vs ${R_RPS[read]} req/s = $r (still open at the end: ${IDLE_OPEN:-?}) — $(verdict "$(awk -v r="$r" 'BEGIN { print (r >= 0.9) }')")"
+  fi
+  for op in read feed; do
+    [ "$PERF" = 1 ] && [ -s "$OUT/perf-$op.txt" ] || continue
+    echo
+    echo "perf, inboxd during a $op run (self time by library, then by symbol):"
+    echo
+    echo '```'
+    cat "$OUT/perf-$op-dso.txt"
+    echo
+    head -25 "$OUT/perf-$op.txt"
+    echo '```'
+  done
+} >"$OUT/last.md"
+cat "$OUT/last.md"
+if [ "$APPEND" = 1 ]; then
+  [ -f "$BENCH/RESULTS.md" ] || printf '# inboxd benchmark results\n\nAppended by tests/bench/run.sh (README "Benchmark"); newest last.\n' >"$BENCH/RESULTS.md"
+  cat "$OUT/last.md" >>"$BENCH/RESULTS.md"
+fi
