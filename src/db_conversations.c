@@ -416,56 +416,14 @@ db_conversations_list(const struct who *w, const struct conversation_filter *f,
 
 /* --- timeline -------------------------------------------------------------- */
 
-struct timeline {
-    const char *const *params;
-    const struct page *pg;
-    char *json;
-    size_t len;
-};
-
-static int
-timeline_fn(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct timeline *t = arg;
-    PGresult *res, *ex;
-    int found;
-
-    free(t->json);
-    t->json = NULL;
-    if ((res = run(c, S_TIMELINE, t->params, pb)) == NULL)
-        return -1;
-    if (PQntuples(res) == 0) {
-        /* Rows prove the conversation is there; no rows may mean it is not. */
-        if ((ex = run(c, S_EXISTS, t->params, pb)) == NULL) {
-            PQclear(res);
-            return -1;
-        }
-        found = PQntuples(ex);
-        PQclear(ex);
-        if (found == 0) {
-            PQclear(res);
-            return problem_set(pb, 404, "not-found", "no such conversation");
-        }
-    }
-    t->json = db_page_render(res, t->pg, 0, 1, 2, &t->len, pb);
-    PQclear(res);
-    return t->json ? 0 : -1;
-}
-
 int
 db_conversations_timeline(const struct who *w, const char *id, const struct page *pg, char **json,
                           size_t *len, struct problem *pb)
 {
     const char *p[] = {w->account_id, id, pg->after_ts, pg->after_id, pg->fetch};
-    struct timeline t = {p, pg, NULL, 0};
 
-    if (db_read(timeline_fn, &t, true, pb) != 0) {
-        free(t.json);
-        return -1;
-    }
-    *json = t.json;
-    *len = t.len;
-    return 0;
+    return db_list_in(&stmts[S_TIMELINE], &stmts[S_EXISTS], "conversation", p, pg, 1, 2, json,
+                      len, pb);
 }
 
 DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

@@ -332,56 +332,14 @@ db_messages_create(const struct who *w, const char *conversation_id, const struc
 
 /* --- reads ----------------------------------------------------------------- */
 
-struct list {
-    const char *const *params;
-    const struct page *pg;
-    char *json;
-    size_t len;
-};
-
-static int
-list_fn(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct list *l = arg;
-    PGresult *res, *ex;
-    int found;
-
-    free(l->json);
-    l->json = NULL;
-    if ((res = run(c, S_LIST, l->params, pb)) == NULL)
-        return -1;
-    if (PQntuples(res) == 0) {
-        /* Rows prove the conversation is there; no rows may mean it is not. */
-        if ((ex = run(c, S_CONV_EXISTS, l->params, pb)) == NULL) {
-            PQclear(res);
-            return -1;
-        }
-        found = PQntuples(ex);
-        PQclear(ex);
-        if (found == 0) {
-            PQclear(res);
-            return problem_set(pb, 404, "not-found", "no such conversation");
-        }
-    }
-    l->json = db_page_render(res, l->pg, 0, 1, 2, &l->len, pb);
-    PQclear(res);
-    return l->json ? 0 : -1;
-}
-
 int
 db_messages_list(const struct who *w, const char *conversation_id, const struct page *pg,
                  char **json, size_t *len, struct problem *pb)
 {
     const char *p[] = {w->account_id, conversation_id, pg->after_ts, pg->after_id, pg->fetch};
-    struct list l = {p, pg, NULL, 0};
 
-    if (db_read(list_fn, &l, true, pb) != 0) {
-        free(l.json);
-        return -1;
-    }
-    *json = l.json;
-    *len = l.len;
-    return 0;
+    return db_list_in(&stmts[S_LIST], &stmts[S_CONV_EXISTS], "conversation", p, pg, 1, 2, json,
+                      len, pb);
 }
 
 int

@@ -129,6 +129,8 @@ db_one(const struct db_stmt *st, const char *const *params, bool write, const ch
 
 struct list {
     const struct db_stmt *st;
+    const struct db_stmt *exists; /* NULL: a top-level list */
+    const char *what;
     const char *const *params;
     const struct page *pg;
     int ts_col, id_col;
@@ -144,6 +146,17 @@ list_fn(struct dbconn *c, void *arg, struct problem *pb)
 
     if (res == NULL)
         return -1;
+    if (PQntuples(res) == 0 && l->exists != NULL) {
+        /* Rows prove the parent is there; no rows may mean it is not. */
+        PGresult *ex = db_exec(c, l->exists, l->params, pb);
+        int found = ex ? PQntuples(ex) : -1;
+
+        PQclear(ex);
+        if (found <= 0) {
+            PQclear(res);
+            return found < 0 ? -1 : problem_set(pb, 404, "not-found", "no such %s", l->what);
+        }
+    }
     free(l->json);
     l->json = db_page_render(res, l->pg, 0, l->ts_col, l->id_col, &l->len, pb);
     PQclear(res);
@@ -154,7 +167,15 @@ int
 db_list(const struct db_stmt *st, const char *const *params, const struct page *pg, int ts_col,
         int id_col, char **json, size_t *len, struct problem *pb)
 {
-    struct list l = {st, params, pg, ts_col, id_col, NULL, 0};
+    return db_list_in(st, NULL, NULL, params, pg, ts_col, id_col, json, len, pb);
+}
+
+int
+db_list_in(const struct db_stmt *st, const struct db_stmt *exists, const char *what,
+           const char *const *params, const struct page *pg, int ts_col, int id_col, char **json,
+           size_t *len, struct problem *pb)
+{
+    struct list l = {st, exists, what, params, pg, ts_col, id_col, NULL, 0};
 
     if (db_read(list_fn, &l, true, pb) != 0) {
         free(l.json);

@@ -39,6 +39,14 @@ int db_list(const struct db_stmt *st, const char *const *params, const struct pa
             int ts_col, int id_col, char **json, size_t *len, struct problem *pb)
     __attribute__((warn_unused_result));
 
+/* Like db_list, for a list inside a parent resource (a conversation's
+ * messages or timeline): when the page is empty, `exists` (run with the
+ * same params; it uses the first ones) tells whether the parent is there,
+ * and no row is a 404 "no such <what>" rather than an empty list. */
+int db_list_in(const struct db_stmt *st, const struct db_stmt *exists, const char *what,
+               const char *const *params, const struct page *pg, int ts_col, int id_col,
+               char **json, size_t *len, struct problem *pb) __attribute__((warn_unused_result));
+
 /* A copy of one value: new malloc()ed string or NULL (SQL NULL or OOM). */
 char *db_strdup(const PGresult *res, int row, int col);
 
