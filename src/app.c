@@ -19,6 +19,7 @@
 #include "inboxd/auth.h"
 #include "inboxd/db.h"
 #include "inboxd/db_retention.h"
+#include "inboxd/feed_cache.h"
 #include "inboxd/log.h"
 #include "inboxd/metrics.h"
 #include "inboxd/router.h"
@@ -140,6 +141,7 @@ app_start(const struct config *cf, char *err, size_t errlen)
     if (db_init(cf, err, errlen) != 0)
         return -1;
     auth_init(cf);
+    feed_cache_configure((size_t)cf->feed_cache_kb * 1024);
     if (server_start(cf, err, errlen) != 0) {
         db_shutdown();
         return -1;
@@ -159,4 +161,5 @@ app_stop(void)
     retention_end();
     server_stop();
     db_shutdown();
+    feed_cache_clear();
 }

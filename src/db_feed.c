@@ -4,13 +4,15 @@
  * WHY SO. The queue position lives in conversations.feed_at, non-NULL
  * exactly while the conversation is open, not deleted and has a pending
  * draft, and two partial indexes hold only those rows: (account_id,
- * feed_at, id) and (account_id, channel_id, feed_at, id). A page is then
- * one statement that walks one of them from the cursor position for
- * limit + 1 rows (an index-only range scan) and, per row, fetches the
- * conversation, its channel and its draft by primary key and the latest
- * inbound message by a backward scan of the messages index (LATERAL ...
- * LIMIT 1). No query per item, no sort of the pending set: the cost of a
- * page does not grow with the size of the queue.
+ * feed_at, id) and (account_id, channel_id, feed_at, id). A page walks one
+ * of them from the cursor position for limit + 1 rows, returning each
+ * position with its item's version. No query per item, no sort of the
+ * pending set: the cost of a page does not grow with the size of the queue.
+ *
+ * Rendering an item costs the database some 40 us, finding its position
+ * under 1 us, so items are kept rendered in the feed cache (feed_cache.c)
+ * under their version, and only the missing ones are rendered, by a second
+ * statement on the same connection. A warm page is one round trip.
  *
  * The cursor bound is always present (a sentinel of -infinity / the nil
  * UUID, or +infinity / the max UUID, on the first page), so a generic plan
@@ -18,43 +20,44 @@
  * per order and per channel filter, since each needs its own index and
  * direction.
  *
- * Must never: sort or count the whole queue, or run a statement per item.
+ * Must never: sort or count the whole queue, run a statement per item, or
+ * show a cached item whose version is not the one just read.
  */
 #include "inboxd/db_feed.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "inboxd/db.h"
 #include "inboxd/db_page.h"
+#include "inboxd/feed_cache.h"
+#include "inboxd/sbuf.h"
 
 /*
- * The page: an index-only range scan of a partial feed index (the inner
- * SELECT, which needs no heap column: feed_at non-NULL already implies open,
- * not deleted and a pending draft, by conversations_feed_at_check) for
- * limit + 1 (feed_at, id) positions. Then, per position, one scalar subquery
- * renders the item from primary-key lookups and the latest inbound message.
- * Keeping the item out of the FROM list is deliberate: joined there, the
- * planner may hash-join drafts or sort the whole queue when the limit is a
- * large share of it; as a subplan it can only run once per row of the page.
- * Columns: 0 the item JSON, 1 feed_at, 2 id (the cursor).
+ * An item's version: the xmin of its conversation and channel rows and the
+ * conversation's updated_at. Every write that changes what an item shows
+ * rewrites one of the two rows: a message or draft updates the
+ * conversation (last_message_at, feed_at, pending_draft_id), the latest
+ * inbound message and the pending draft are never rewritten while they are
+ * shown (retention blanking bodies touches the conversation too), and a
+ * channel PATCH rewrites the channel. A row-locking SELECT changes xmax,
+ * not xmin. updated_at guards against xid wraparound.
  */
-#define FEED_ITEM                                                                                  \
-    "SELECT (SELECT json_build_object("                                                            \
-    "                 'conversation', inboxd_json_conversation(c), "                               \
-    "                 'channel', inboxd_json_channel(ch), "                                        \
-    "                 'latestInbound', li.item, "                                                  \
-    "                 'draft', inboxd_json_draft(d)) "                                             \
-    "        FROM conversations c "                                                                \
-    "        JOIN channels ch ON ch.account_id = c.account_id AND ch.id = c.channel_id "           \
-    "        JOIN drafts d ON d.account_id = c.account_id AND d.id = c.pending_draft_id "          \
-    "        LEFT JOIN LATERAL ("                                                                  \
-    "            SELECT inboxd_json_message(m, inboxd_message_attachments(m.account_id, m.id)) "   \
-    "                   AS item "                                                                  \
-    "            FROM messages m "                                                                 \
-    "            WHERE m.account_id = c.account_id AND m.conversation_id = c.id "                  \
-    "              AND m.direction = 'inbound' "                                                   \
-    "            ORDER BY m.created_at DESC, m.id DESC LIMIT 1) li ON true "                       \
-    "        WHERE c.account_id = $1 AND c.id = p.id), "                                           \
-    "       p.feed_at, p.id "                                                                      \
-    "FROM (SELECT c.feed_at, c.id FROM conversations c "                                           \
+#define VERSION "concat_ws('/', c.xmin, ch.xmin, c.updated_at)"
+
+/*
+ * The page: a range scan of a partial feed index for limit + 1 (feed_at,
+ * id) positions (the inner SELECT, whose conditions are all in the index:
+ * feed_at non-NULL already implies open, not deleted and a pending draft,
+ * by conversations_feed_at_check), each with its version; the channel row
+ * is joined (there are few) only for its xmin.
+ * Columns: 0 the version, 1 feed_at, 2 id (the cursor).
+ */
+#define PAGE                                                                                       \
+    "SELECT " VERSION ", c.feed_at, c.id "                                                         \
+    "FROM channels ch "                                                                            \
+    "JOIN (SELECT c.account_id, c.channel_id, c.feed_at, c.id, c.xmin, c.updated_at "              \
+    "      FROM conversations c "                                                                  \
     "      WHERE c.account_id = $1 AND c.feed_at IS NOT NULL "
 
 /* The cursor bound, always present: the sentinels stand for "no cursor". */
@@ -67,26 +70,180 @@
     "                                 coalesce($3::uuid, "                                         \
     "'ffffffff-ffff-ffff-ffff-ffffffffffff')) "
 #define CHANNEL "        AND c.channel_id = $5 "
+#define JOINED ") c ON ch.account_id = c.account_id AND ch.id = c.channel_id "
 #define OLDEST                                                                                     \
-    "      ORDER BY c.feed_at, c.id LIMIT $4) p "                                                  \
-    "ORDER BY p.feed_at, p.id"
+    "      ORDER BY c.feed_at, c.id LIMIT $4" JOINED "ORDER BY c.feed_at, c.id"
 #define NEWEST                                                                                     \
-    "      ORDER BY c.feed_at DESC, c.id DESC LIMIT $4) p "                                        \
-    "ORDER BY p.feed_at DESC, p.id DESC"
+    "      ORDER BY c.feed_at DESC, c.id DESC LIMIT $4" JOINED "ORDER BY c.feed_at DESC, c.id DESC"
+
+/*
+ * The items of the page that are not in the feed cache, by conversation id
+ * ($2, a uuid[]): per id one LATERAL subquery that renders the item from
+ * primary-key lookups and a backward scan of the messages index for the
+ * latest inbound message. Keeping the rendering per id is deliberate:
+ * joined over the whole id list, the planner may hash-join drafts; here it
+ * can only run once per id. A conversation that left the feed since the
+ * page was read gives no row (the page skips it).
+ * Columns: 0 id, 1 the version, 2 the item JSON.
+ */
+#define ITEMS                                                                                      \
+    "SELECT u.id, x.ver, x.item FROM unnest($2::uuid[]) AS u(id) "                                 \
+    "CROSS JOIN LATERAL ("                                                                         \
+    "    SELECT " VERSION " AS ver, "                                                              \
+    "           json_build_object("                                                                \
+    "               'conversation', inboxd_json_conversation(c), "                                 \
+    "               'channel', inboxd_json_channel(ch), "                                          \
+    "               'latestInbound', li.item, "                                                    \
+    "               'draft', inboxd_json_draft(d)) AS item "                                       \
+    "    FROM conversations c "                                                                    \
+    "    JOIN channels ch ON ch.account_id = c.account_id AND ch.id = c.channel_id "               \
+    "    JOIN drafts d ON d.account_id = c.account_id AND d.id = c.pending_draft_id "              \
+    "    LEFT JOIN LATERAL ("                                                                      \
+    "        SELECT inboxd_json_message(m, inboxd_message_attachments(m.account_id, m.id)) "       \
+    "               AS item "                                                                      \
+    "        FROM messages m "                                                                     \
+    "        WHERE m.account_id = c.account_id AND m.conversation_id = c.id "                      \
+    "          AND m.direction = 'inbound' "                                                       \
+    "        ORDER BY m.created_at DESC, m.id DESC LIMIT 1) li ON true "                           \
+    "    WHERE c.account_id = $1 AND c.id = u.id AND c.feed_at IS NOT NULL) x"
 
 enum {
     S_OLDEST,
     S_NEWEST,
     S_CHANNEL_OLDEST,
     S_CHANNEL_NEWEST,
+    S_ITEMS,
 };
 
 static const struct db_stmt stmts[] = {
-    [S_OLDEST] = {"feed_oldest", FEED_ITEM AFTER OLDEST, 4},
-    [S_NEWEST] = {"feed_newest", FEED_ITEM BEFORE NEWEST, 4},
-    [S_CHANNEL_OLDEST] = {"feed_channel_oldest", FEED_ITEM AFTER CHANNEL OLDEST, 5},
-    [S_CHANNEL_NEWEST] = {"feed_channel_newest", FEED_ITEM BEFORE CHANNEL NEWEST, 5},
+    [S_OLDEST] = {"feed_oldest", PAGE AFTER OLDEST, 4},
+    [S_NEWEST] = {"feed_newest", PAGE BEFORE NEWEST, 4},
+    [S_CHANNEL_OLDEST] = {"feed_channel_oldest", PAGE AFTER CHANNEL OLDEST, 5},
+    [S_CHANNEL_NEWEST] = {"feed_channel_newest", PAGE BEFORE CHANNEL NEWEST, 5},
+    [S_ITEMS] = {"feed_items", ITEMS, 2},
 };
+
+struct feed {
+    const struct db_stmt *st;
+    const char *const *params;
+    const struct page *pg;
+    const char *account;
+    char *json;
+    size_t len;
+};
+
+/* Renders the items the cache lacks (out[i] NULL for i < n) with one
+ * statement, keeps them and fills them in. An item that left the feed
+ * stays NULL. */
+static int
+render_missing(struct dbconn *c, const char *account, size_t n, const char *const *ids,
+               struct feed_item **out, struct problem *pb)
+{
+    struct sbuf arr;
+    char *list;
+    const char *p[2] = {account, NULL};
+    PGresult *res;
+    int rc = 0;
+
+    sbuf_init(&arr);
+    sbuf_add(&arr, "{", 1);
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if (out[i] != NULL)
+            continue;
+        if (k++ > 0)
+            sbuf_add(&arr, ",", 1);
+        sbuf_adds(&arr, ids[i]);
+    }
+    sbuf_add(&arr, "}", 1);
+    list = sbuf_steal(&arr, NULL);
+    if (list == NULL)
+        return problem_internal(pb, "feed: out of memory");
+    p[1] = list;
+    res = db_exec(c, &stmts[S_ITEMS], p, pb);
+    free(list);
+    if (res == NULL)
+        return -1;
+    for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
+        const char *id = PQgetvalue(res, r, 0);
+        struct feed_item *it = feed_cache_put(account, id, PQgetvalue(res, r, 1),
+                                              PQgetvalue(res, r, 2),
+                                              (size_t)PQgetlength(res, r, 2));
+
+        if (it == NULL) {
+            rc = problem_internal(pb, "feed: out of memory");
+            break;
+        }
+        for (size_t i = 0; i < n && it != NULL; i++)
+            if (out[i] == NULL && strcmp(ids[i], id) == 0) {
+                out[i] = it;
+                it = NULL;
+            }
+        feed_item_release(it);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int
+feed_fn(struct dbconn *c, void *arg, struct problem *pb)
+{
+    struct feed *f = arg;
+    PGresult *res = db_exec(c, f->st, f->params, pb);
+    size_t n, found;
+    const char **ids = NULL, **vers = NULL;
+    struct feed_item **items = NULL;
+    struct sbuf b;
+    int rc = -1;
+
+    if (res == NULL)
+        return -1;
+    n = (size_t)PQntuples(res);
+    if (n > (size_t)f->pg->limit)
+        n = (size_t)f->pg->limit;
+    ids = calloc(n + 1, sizeof(*ids));
+    vers = calloc(n + 1, sizeof(*vers));
+    items = calloc(n + 1, sizeof(*items));
+    if (ids == NULL || vers == NULL || items == NULL) {
+        problem_internal(pb, "feed: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        vers[i] = PQgetvalue(res, (int)i, 0);
+        ids[i] = PQgetvalue(res, (int)i, 2);
+    }
+    found = feed_cache_get(f->account, n, ids, vers, items);
+    if (found < n && render_missing(c, f->account, n, ids, items, pb) != 0)
+        goto out;
+
+    sbuf_init(&b);
+    sbuf_adds(&b, "{\"items\":[");
+    for (size_t i = 0, k = 0; i < n; i++) {
+        size_t len;
+        const char *j;
+
+        if (items[i] == NULL)
+            continue;
+        j = feed_item_json(items[i], &len);
+        if (k++ > 0)
+            sbuf_add(&b, ",", 1);
+        sbuf_add(&b, j, len);
+    }
+    if (db_page_cursor(res, f->pg, 1, 2, &b, pb) != 0) {
+        sbuf_cleanup(&b);
+        goto out;
+    }
+    free(f->json);
+    f->json = sbuf_steal(&b, &f->len);
+    rc = f->json ? 0 : problem_internal(pb, "feed: out of memory");
+out:
+    for (size_t i = 0; items && i < n; i++)
+        feed_item_release(items[i]);
+    free(items);
+    free(vers);
+    free(ids);
+    PQclear(res);
+    return rc;
+}
 
 int
 db_feed_list(const struct who *w, const char *channel_id, bool newest, const struct page *pg,
@@ -95,8 +252,15 @@ db_feed_list(const struct who *w, const char *channel_id, bool newest, const str
     const char *p[] = {w->account_id, pg->after_ts, pg->after_id, pg->fetch, channel_id};
     int s = channel_id ? (newest ? S_CHANNEL_NEWEST : S_CHANNEL_OLDEST)
                        : (newest ? S_NEWEST : S_OLDEST);
+    struct feed f = {&stmts[s], p, pg, w->account_id, NULL, 0};
 
-    return db_list(&stmts[s], p, pg, 1, 2, json, len, pb);
+    if (db_read(feed_fn, &f, true, pb) != 0) {
+        free(f.json);
+        return -1;
+    }
+    *json = f.json;
+    *len = f.len;
+    return 0;
 }
 
 DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

@@ -38,28 +38,39 @@ db_page_render(const PGresult *res, const struct page *pg, int json_col, int ts_
             sbuf_add(&b, ",", 1);
         sbuf_add(&b, PQgetvalue(res, i, json_col), (size_t)PQgetlength(res, i, json_col));
     }
-    sbuf_adds(&b, "],\"nextCursor\":");
+    if (db_page_cursor(res, pg, ts_col, id_col, &b, pb) != 0) {
+        sbuf_cleanup(&b);
+        return NULL;
+    }
+    out = sbuf_steal(&b, len);
+    if (out == NULL)
+        problem_internal(pb, "page: out of memory");
+    return out;
+}
+
+int
+db_page_cursor(const PGresult *res, const struct page *pg, int ts_col, int id_col,
+               struct sbuf *b, struct problem *pb)
+{
+    int n = PQntuples(res);
+    int shown = n > pg->limit ? pg->limit : n;
+
+    sbuf_adds(b, "],\"nextCursor\":");
     if (n > pg->limit && shown > 0) {
         struct cursor c = {0};
         char text[CURSOR_BUFLEN];
         const char *ts = ts_col >= 0 ? db_val(res, shown - 1, ts_col) : NULL;
 
         c.has_ts = ts != NULL;
-        if (ts != NULL && rfc3339_parse_pg(ts, &c.ts_usec) != 0) {
-            sbuf_cleanup(&b);
-            problem_internal(pb, "page: bad cursor timestamp");
-            return NULL;
-        }
+        if (ts != NULL && rfc3339_parse_pg(ts, &c.ts_usec) != 0)
+            return problem_internal(pb, "page: bad cursor timestamp");
         snprintf(c.id, sizeof(c.id), "%s", PQgetvalue(res, shown - 1, id_col));
         cursor_encode(&c, text);
-        sbuf_addf(&b, "\"%s\"}", text);
+        sbuf_addf(b, "\"%s\"}", text);
     } else {
-        sbuf_adds(&b, "null}");
+        sbuf_adds(b, "null}");
     }
-    out = sbuf_steal(&b, len);
-    if (out == NULL)
-        problem_internal(pb, "page: out of memory");
-    return out;
+    return 0;
 }
 
 char *

@@ -3,9 +3,10 @@
  *
  * The feed is the account's open, not deleted conversations with a pending
  * draft, ordered by conversations.feed_at (the time of the latest inbound
- * message, kept by every write that changes it) and id. A page is one SQL
- * statement: a range scan of the partial feed index, the channel, draft and
- * latest inbound message joined per row, the items rendered by PostgreSQL.
+ * message, kept by every write that changes it) and id. A page is a range
+ * scan of the partial feed index giving each item's row version; items are
+ * rendered by PostgreSQL (the conversation, channel, draft and latest
+ * inbound message) only when the feed cache lacks that version.
  */
 #ifndef INBOXD_DB_FEED_H
 #define INBOXD_DB_FEED_H

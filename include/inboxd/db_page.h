@@ -11,6 +11,7 @@
 #include "inboxd/db.h"
 #include "inboxd/page.h"
 #include "inboxd/problem.h"
+#include "inboxd/sbuf.h"
 
 /*
  * Builds `{"items":[<col 0 of each row>],"nextCursor":"…"|null}` from up to
@@ -21,6 +22,14 @@
  */
 char *db_page_render(const PGresult *res, const struct page *pg, int json_col, int ts_col,
                      int id_col, size_t *len, struct problem *pb);
+
+/*
+ * Ends a page whose items are already in b: appends `],"nextCursor":…}`
+ * for the rows of res as db_page_render does. Returns 0, or -1 with a 500
+ * problem on a bad timestamp.
+ */
+int db_page_cursor(const PGresult *res, const struct page *pg, int ts_col, int id_col,
+                   struct sbuf *b, struct problem *pb) __attribute__((warn_unused_result));
 
 /* `{"items":[…]}` from every row's column `json_col` (claims). */
 char *db_items_render(const PGresult *res, int json_col, size_t *len, struct problem *pb);

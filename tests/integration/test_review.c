@@ -828,6 +828,99 @@ Test(review, feed_items_carry_conversation_channel_latest_inbound_and_draft)
     resp_free(&r);
 }
 
+/* The one feed item of the account, from a fresh GET (status 200 asserted). */
+static json_t *
+feed_item(struct resp *r)
+{
+    th_get(&t, "/v1/feed", key, r);
+    cr_assert_eq(r->status, 200, "%s", r->body);
+    cr_assert_eq(json_array_size(json_object_get(r->json, "items")), 1, "%s", r->body);
+    return json_array_get(json_object_get(r->json, "items"), 0);
+}
+
+/* A feed cache metric's value from /metrics. */
+static long
+feed_metric(const char *series)
+{
+    struct resp r;
+    const char *p;
+    long v = -1;
+
+    th_get(&t, "/metrics", key, &r);
+    cr_assert_eq(r.status, 200);
+    p = strstr(r.body, series);
+    cr_assert_not_null(p, "%s missing", series);
+    v = atol(p + strlen(series));
+    resp_free(&r);
+    return v;
+}
+
+/* PATCHes {field: value} to prefix + id, then the feed item's `path` shows it. */
+static void
+patch_shows_in_feed(const char *prefix, const char *id, const char *field, const char *path,
+                    const char *value)
+{
+    char url[128], body[256];
+    struct resp w, r;
+
+    snprintf(url, sizeof(url), "%s%s", prefix, id);
+    snprintf(body, sizeof(body), "{\"%s\":\"%s\"}", field, value);
+    th_http(&t, "PATCH", url, key, body, NULL, &w);
+    cr_assert_eq(w.status, 200, "%s", w.body);
+    resp_free(&w);
+    cr_assert_str_eq(jstr(feed_item(&r), path), value);
+    resp_free(&r);
+}
+
+/* Feed items are cached between pages; every kind of write that changes an
+ * item (channel, conversation, a new inbound message, a new draft) shows on
+ * the very next page, and unchanged items are served from the cache. */
+Test(review, feed_items_follow_every_write_while_cached)
+{
+    char conv[37], draft[37], path[128], body[512], msg[37];
+    struct resp r, w;
+    json_t *it;
+    long hits;
+
+    mk_pending(account, channel, "FC-1", 5, "First reply.", NULL, conv, draft);
+    it = feed_item(&r);
+    cr_assert_str_eq(jstr(it, "draft.suggestedText"), "First reply.");
+    resp_free(&r);
+    hits = feed_metric("inboxd_feed_cache_lookups_total{result=\"hit\"} ");
+    it = feed_item(&r);
+    cr_assert_str_eq(jstr(it, "conversation.id"), conv);
+    resp_free(&r);
+    cr_assert_eq(feed_metric("inboxd_feed_cache_lookups_total{result=\"hit\"} "), hits + 1,
+                 "an unchanged item comes from the cache");
+
+    patch_shows_in_feed("/v1/channels/", channel, "name", "channel.name", "Renamed inbox");
+    patch_shows_in_feed("/v1/conversations/", conv, "subject", "conversation.subject",
+                        "Fuel pump noise");
+
+    snprintf(path, sizeof(path), "/v1/conversations/%s/messages", conv);
+    th_post(&t, path, key, "{\"direction\":\"inbound\",\"bodyText\":\"Still waiting.\"}", &w);
+    cr_assert_eq(w.status, 201, "%s", w.body);
+    snprintf(msg, sizeof(msg), "%s", jstr(w.json, "id"));
+    resp_free(&w);
+    it = feed_item(&r);
+    cr_assert_str_eq(jstr(it, "latestInbound.bodyText"), "Still waiting.");
+    cr_assert_str_eq(jstr(it, "draft.id"), draft, "the pending draft is still the first");
+    resp_free(&r);
+
+    snprintf(path, sizeof(path), "/v1/conversations/%s/drafts", conv);
+    snprintf(body, sizeof(body),
+             "{\"triggerMessageId\":\"%s\",\"modelKey\":\"gpt\",\"promptVersion\":\"v2\","
+             "\"suggestedText\":\"Second reply.\"}",
+             msg);
+    th_post(&t, path, key, body, &w);
+    cr_assert_eq(w.status, 201, "%s", w.body);
+    resp_free(&w);
+    it = feed_item(&r);
+    cr_assert_str_eq(jstr(it, "draft.suggestedText"), "Second reply.");
+    cr_assert_str_neq(jstr(it, "draft.id"), draft);
+    resp_free(&r);
+}
+
 /* Conversations at the given minutes (some tied), in two channels. */
 static int
 mk_feed(char convs[][37], char chan2[37])

@@ -1,0 +1,285 @@
+/*
+ * feed_cache: rendered review-feed items, kept between requests.
+ *
+ * WHY SO. Rendering a feed item (the conversation, its channel, the latest
+ * inbound message with attachments and the pending draft, about 3 KB of
+ * JSON) costs PostgreSQL some 40 us; a page of 50 costs 2 ms, while
+ * finding the page's 50 positions in the feed index costs 40 us. Dashboards
+ * poll the same first pages over and over, and an item changes only when
+ * its conversation or channel row changes. So the page statement returns
+ * each position with the row versions (xmin of both rows, and updated_at),
+ * and only items whose version is not here are rendered, by a second
+ * statement, and kept. An entry is found only by the exact version the
+ * database returned in this request, so a cached item is never older than
+ * the rows it was rendered from.
+ *
+ * The table: chained buckets (a power of two, doubled as it fills) and one
+ * least-recently-used list, both under one mutex, taken once per page for
+ * all its lookups. Items are reference-counted and immutable, so a request
+ * copies them into its answer outside the lock while an eviction may drop
+ * the cache's own reference.
+ *
+ * Must never: return an item under a version other than the one asked for,
+ * or keep more than the budget (beyond items in use by requests).
+ */
+#include "inboxd/feed_cache.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEYLEN 36            /* a UUID as text */
+#define VERMAX 95            /* longest version text kept */
+
+struct feed_item {
+    atomic_uint refs;
+    struct feed_item *next;            /* bucket chain */
+    struct feed_item *lru_prev, *lru_next;
+    uint64_t hash;
+    char account[KEYLEN + 1];
+    char id[KEYLEN + 1];
+    char ver[VERMAX + 1];
+    size_t len;
+    char json[];
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct feed_item **buckets;
+static size_t nbuckets;              /* 0 or a power of two */
+static size_t nentries;
+static size_t nbytes;
+static size_t budget;
+static struct feed_item *lru_head;   /* most recently used */
+static struct feed_item *lru_tail;
+static uint64_t hits, misses, evictions;
+
+/* FNV-1a over account and id: the ids are made by inboxd, not chosen by
+ * clients, so a keyed hash buys nothing here. */
+static uint64_t
+key_hash(const char *account, const char *id)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (const char *p = account; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    for (const char *p = id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+static size_t
+item_cost(const struct feed_item *it)
+{
+    return sizeof(*it) + it->len + 1;
+}
+
+static void
+lru_unlink(struct feed_item *it)
+{
+    if (it->lru_prev)
+        it->lru_prev->lru_next = it->lru_next;
+    else
+        lru_head = it->lru_next;
+    if (it->lru_next)
+        it->lru_next->lru_prev = it->lru_prev;
+    else
+        lru_tail = it->lru_prev;
+    it->lru_prev = it->lru_next = NULL;
+}
+
+static void
+lru_push_front(struct feed_item *it)
+{
+    it->lru_prev = NULL;
+    it->lru_next = lru_head;
+    if (lru_head)
+        lru_head->lru_prev = it;
+    lru_head = it;
+    if (lru_tail == NULL)
+        lru_tail = it;
+}
+
+/* The chain link that points at the entry for (account, id), or at the
+ * chain's terminating NULL. Call with the lock held and nbuckets > 0. */
+static struct feed_item **
+find_slot(uint64_t h, const char *account, const char *id)
+{
+    struct feed_item **pp = &buckets[h & (nbuckets - 1)];
+
+    while (*pp && !((*pp)->hash == h && strcmp((*pp)->id, id) == 0 &&
+                    strcmp((*pp)->account, account) == 0))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+void
+feed_item_release(struct feed_item *it)
+{
+    if (it && atomic_fetch_sub_explicit(&it->refs, 1, memory_order_acq_rel) == 1)
+        free(it);
+}
+
+/* Unlinks the entry (found at *pp) from table and list and drops the
+ * cache's reference. Lock held. */
+static void
+remove_at(struct feed_item **pp)
+{
+    struct feed_item *it = *pp;
+
+    *pp = it->next;
+    lru_unlink(it);
+    nentries--;
+    nbytes -= item_cost(it);
+    feed_item_release(it);
+}
+
+static void
+evict_to(size_t limit)
+{
+    while (nbytes > limit && lru_tail) {
+        struct feed_item *victim = lru_tail;
+
+        remove_at(find_slot(victim->hash, victim->account, victim->id));
+        evictions++;
+    }
+}
+
+/* Doubles the bucket array when the table is fuller than one per bucket;
+ * on OOM the chains just grow longer. Lock held. */
+static void
+maybe_grow(void)
+{
+    size_t n = nbuckets ? nbuckets * 2 : 256;
+    struct feed_item **nb;
+
+    if (nentries < nbuckets)
+        return;
+    nb = calloc(n, sizeof(*nb));
+    if (nb == NULL)
+        return;
+    for (size_t i = 0; i < nbuckets; i++) {
+        struct feed_item *it = buckets[i], *next;
+
+        for (; it; it = next) {
+            next = it->next;
+            it->next = nb[it->hash & (n - 1)];
+            nb[it->hash & (n - 1)] = it;
+        }
+    }
+    free(buckets);
+    buckets = nb;
+    nbuckets = n;
+}
+
+void
+feed_cache_clear(void)
+{
+    pthread_mutex_lock(&lock);
+    evict_to(0);
+    free(buckets);
+    buckets = NULL;
+    nbuckets = 0;
+    pthread_mutex_unlock(&lock);
+}
+
+void
+feed_cache_configure(size_t max_bytes)
+{
+    feed_cache_clear();
+    pthread_mutex_lock(&lock);
+    budget = max_bytes;
+    hits = misses = evictions = 0;
+    pthread_mutex_unlock(&lock);
+}
+
+size_t
+feed_cache_get(const char *account, size_t n, const char *const *ids, const char *const *vers,
+               struct feed_item **out)
+{
+    size_t found = 0;
+
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < n; i++) {
+        struct feed_item *it = NULL;
+
+        if (nbuckets > 0) {
+            it = *find_slot(key_hash(account, ids[i]), account, ids[i]);
+            if (it && strcmp(it->ver, vers[i]) != 0)
+                it = NULL;
+        }
+        if (it) {
+            atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed);
+            lru_unlink(it);
+            lru_push_front(it);
+            found++;
+        }
+        out[i] = it;
+    }
+    hits += found;
+    misses += n - found;
+    pthread_mutex_unlock(&lock);
+    return found;
+}
+
+struct feed_item *
+feed_cache_put(const char *account, const char *id, const char *ver, const char *json,
+               size_t len)
+{
+    struct feed_item *it;
+    struct feed_item **pp;
+    bool keep = strlen(account) == KEYLEN && strlen(id) == KEYLEN && strlen(ver) <= VERMAX;
+
+    it = malloc(sizeof(*it) + len + 1);
+    if (it == NULL)
+        return NULL;
+    memset(it, 0, sizeof(*it));
+    atomic_init(&it->refs, 1);
+    snprintf(it->account, sizeof(it->account), "%s", account);
+    snprintf(it->id, sizeof(it->id), "%s", id);
+    snprintf(it->ver, sizeof(it->ver), "%s", ver);
+    it->hash = key_hash(it->account, it->id);
+    it->len = len;
+    memcpy(it->json, json, len);
+    it->json[len] = '\0';
+    if (!keep || item_cost(it) > budget)
+        return it;
+
+    pthread_mutex_lock(&lock);
+    maybe_grow();
+    if (nbuckets > 0) {
+        pp = find_slot(it->hash, it->account, it->id);
+        if (*pp)
+            remove_at(pp);
+        evict_to(budget - item_cost(it));
+        pp = find_slot(it->hash, it->account, it->id);
+        it->next = NULL;
+        *pp = it;
+        lru_push_front(it);
+        atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed); /* the cache's */
+        nentries++;
+        nbytes += item_cost(it);
+    }
+    pthread_mutex_unlock(&lock);
+    return it;
+}
+
+const char *
+feed_item_json(const struct feed_item *it, size_t *len)
+{
+    *len = it->len;
+    return it->json;
+}
+
+void
+feed_cache_stats(struct feed_cache_stats *st)
+{
+    pthread_mutex_lock(&lock);
+    st->hits = hits;
+    st->misses = misses;
+    st->evictions = evictions;
+    st->bytes = nbytes;
+    st->entries = nentries;
+    pthread_mutex_unlock(&lock);
+}
