@@ -42,6 +42,7 @@ struct dbconn {
     bool broken;        /* a connection error was seen: close on release */
     int nok;            /* statements that succeeded since borrowed */
     int64_t expires_ms; /* replace when released after this; 0 = never */
+    int64_t idle_since_ms; /* when it was last given back */
     const struct db_stmt **pset;
     size_t pcap, pcount;
 };
@@ -283,8 +284,18 @@ conn_alive(struct dbconn *c)
     return true;
 }
 
+/*
+ * A connection given back less than this long ago is trusted without the
+ * poll() of conn_alive() on a first attempt (`retryable`): db_read and
+ * db_tx run again when the first statement finds the connection dead, and
+ * that second acquire checks whatever it gets, so the poll only saves a
+ * failed attempt, while every read would pay a system call for it. Streams
+ * (db_borrow) and connections idle longer are always checked.
+ */
+#define TRUST_RECENT_MS 1000
+
 static struct dbconn *
-acquire(struct pool *p, struct problem *pb)
+acquire(struct pool *p, bool retryable, struct problem *pb)
 {
     struct timespec deadline;
     struct dbconn *c;
@@ -322,7 +333,10 @@ acquire(struct pool *p, struct problem *pb)
 
     c = &p->conns[idx];
     c->nok = 0;
-    if (c->pg != NULL && !conn_alive(c)) {
+    if (c->pg != NULL &&
+        (PQstatus(c->pg) != CONNECTION_OK ||
+         !(retryable && now_ms() - c->idle_since_ms < TRUST_RECENT_MS)) &&
+        !conn_alive(c)) {
         log_event(LOG_INFO, NULL, "db.conn_dead", LOG_S("pool", p->name));
         conn_close(c);
     }
@@ -356,8 +370,10 @@ release(struct dbconn *c)
                 PQtransactionStatus(c->pg) != PQTRANS_IDLE)
                 conn_close(c);
             PQclear(r);
-        } else if (c->expires_ms != 0 && now_ms() > c->expires_ms) {
-            conn_close(c);
+        } else {
+            c->idle_since_ms = now_ms();
+            if (c->expires_ms != 0 && c->idle_since_ms > c->expires_ms)
+                conn_close(c);
         }
     }
     pthread_mutex_lock(&p->mu);
@@ -659,7 +675,7 @@ int
 db_tx(db_fn fn, void *arg, struct problem *pb)
 {
     for (int attempt = 0;; attempt++) {
-        struct dbconn *c = acquire(&primary, pb);
+        struct dbconn *c = acquire(&primary, attempt == 0, pb);
         bool again;
         int rc;
 
@@ -698,7 +714,7 @@ db_read(db_fn fn, void *arg, bool replica_ok, struct problem *pb)
     struct pool *p = replica_ok && replica.on ? &replica : &primary;
 
     for (int attempt = 0;; attempt++) {
-        struct dbconn *c = acquire(p, pb);
+        struct dbconn *c = acquire(p, attempt == 0, pb);
         bool again;
         int rc;
 
@@ -716,7 +732,7 @@ db_read(db_fn fn, void *arg, bool replica_ok, struct problem *pb)
 struct dbconn *
 db_borrow(bool replica_ok, struct problem *pb)
 {
-    return acquire(replica_ok && replica.on ? &replica : &primary, pb);
+    return acquire(replica_ok && replica.on ? &replica : &primary, false, pb);
 }
 
 void

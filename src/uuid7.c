@@ -11,8 +11,11 @@
  * threads without a lock, and rand_b (fresh random bits) never decides the
  * order. The clock going back only makes us reuse the last timestamp.
  *
- * Randomness comes from getrandom(2) for every id, unbuffered, so a forked
- * child never repeats its parent's bits.
+ * Randomness comes from getrandom(2), drawn 512 bytes at a time into a
+ * per-thread buffer (one system call per 51 ids instead of one per id: a
+ * request id is made on every request). A fork empties every buffer (the
+ * generation bumped by a pthread_atfork child handler), so a forked child
+ * never repeats its parent's bits.
  */
 /* clock_gettime() under -std=c17. */
 #ifndef _POSIX_C_SOURCE
@@ -22,9 +25,11 @@
 #include "inboxd/uuid7.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -34,7 +39,7 @@ static _Atomic uint64_t last_state;
 static const char hex_digits[] = "0123456789abcdef";
 
 static void
-random_bytes(unsigned char *buf, size_t len)
+fill_random(unsigned char *buf, size_t len)
 {
     size_t got = 0;
 
@@ -50,6 +55,50 @@ random_bytes(unsigned char *buf, size_t len)
         }
         got += (size_t)n;
     }
+}
+
+#define POOL_BYTES 512
+
+static _Atomic unsigned fork_generation = 1;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void
+after_fork_child(void)
+{
+    atomic_fetch_add(&fork_generation, 1);
+}
+
+static void
+register_atfork(void)
+{
+    /* Without the handler, buffers would survive a fork: fall back to
+     * drawing every id's bits directly (generation 0 never matches). */
+    if (pthread_atfork(NULL, NULL, after_fork_child) != 0)
+        atomic_store(&fork_generation, 0);
+}
+
+static void
+random_bytes(unsigned char *buf, size_t len)
+{
+    static _Thread_local unsigned char pool[POOL_BYTES];
+    static _Thread_local size_t left;
+    static _Thread_local unsigned generation;
+    unsigned gen;
+
+    pthread_once(&atfork_once, register_atfork);
+    gen = atomic_load_explicit(&fork_generation, memory_order_relaxed);
+    if (gen == 0 || len > POOL_BYTES) {
+        fill_random(buf, len);
+        return;
+    }
+    if (generation != gen || left < len) {
+        fill_random(pool, POOL_BYTES);
+        left = POOL_BYTES;
+        generation = gen;
+    }
+    memcpy(buf, pool + POOL_BYTES - left, len);
+    memset(pool + POOL_BYTES - left, 0, len); /* never hand out the same bits twice */
+    left -= len;
 }
 
 static uint64_t

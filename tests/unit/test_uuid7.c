@@ -15,6 +15,8 @@
 #include <time.h>
 
 #include <criterion/criterion.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define THREADS 4
 #define PER_THREAD 20000
@@ -182,4 +184,36 @@ Test(uuid7, lower_canonicalises_and_empties_invalid_input)
     cr_assert_str_eq(out, "");
     uuid7_lower(NULL, out);
     cr_assert_str_eq(out, "");
+}
+
+/* Random bits are buffered per thread; a forked child must not hand out the
+ * bits its parent still has buffered. Parent and child each make the next
+ * id after the fork: their random tails (the last 12 hex digits) differ. */
+Test(uuid7, a_forked_child_does_not_repeat_the_parents_random_bits)
+{
+    for (int round = 0; round < 8; round++) {
+        char warm[UUID7_STRLEN + 1], mine[UUID7_STRLEN + 1], theirs[UUID7_STRLEN + 1] = "";
+        int fds[2];
+        pid_t pid;
+        int status;
+
+        uuid7_new(warm); /* fills this thread's buffer */
+        cr_assert_eq(pipe(fds), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+            char id[UUID7_STRLEN + 1];
+
+            uuid7_new(id);
+            _exit(write(fds[1], id, UUID7_STRLEN) == UUID7_STRLEN ? 0 : 1);
+        }
+        close(fds[1]);
+        uuid7_new(mine);
+        cr_assert_eq(read(fds[0], theirs, UUID7_STRLEN), UUID7_STRLEN);
+        close(fds[0]);
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        cr_assert_str_neq(mine + 24, theirs + 24, "parent %s and child %s share random bits",
+                          mine, theirs);
+    }
 }
