@@ -271,45 +271,28 @@ db_conversations_upsert(const struct who *w, const struct conversation_in *in,
 
 /* --- get ------------------------------------------------------------------- */
 
-struct get {
-    const char *const *params;
-    struct conversation_out *out;
-};
-
-static int
-get_fn(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct get *g = arg;
-    PGresult *res;
-    int rc;
-
-    out_reset(g->out);
-    if ((res = run(c, S_GET, g->params, pb)) == NULL)
-        return -1;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return problem_set(pb, 404, "not-found", "no such conversation");
-    }
-    rc = out_take(res, g->out, pb);
-    PQclear(res);
-    return rc;
-}
-
 int
 db_conversations_get(const struct who *w, const char *id, struct conversation_out *out,
                      struct problem *pb)
 {
     const char *p[] = {w->account_id, id};
-    struct get g = {p, out};
+    PGresult *res;
+    int rc;
 
     memset(out, 0, sizeof(*out));
     /* The primary, not a replica: an ETag read here is compared with the
      * primary's row by the next PATCH, so it must not be stale. */
-    if (db_read(get_fn, &g, false, pb) != 0) {
-        out_reset(out);
+    if ((res = db_query(&stmts[S_GET], p, false, pb)) == NULL)
         return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return problem_set(pb, 404, "not-found", "no such conversation");
     }
-    return 0;
+    rc = out_take(res, out, pb);
+    PQclear(res);
+    if (rc != 0)
+        out_reset(out);
+    return rc;
 }
 
 /* --- update ---------------------------------------------------------------- */

@@ -94,6 +94,23 @@ db_items_render(const PGresult *res, int json_col, size_t *len, struct problem *
     return out;
 }
 
+/* Takes the answer of a one-row statement (NULL: pb is set already) and
+ * clears res: no row is a 404 "no such <what>". */
+static int
+take_one(PGresult *res, const char *what, char **json, size_t *len, struct problem *pb)
+{
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return problem_set(pb, 404, "not-found", "no such %s", what);
+    }
+    *len = (size_t)PQgetlength(res, 0, 0);
+    *json = db_strdup(res, 0, 0);
+    PQclear(res);
+    return *json ? 0 : problem_internal(pb, "out of memory");
+}
+
 struct one {
     const struct db_stmt *st;
     const char *const *params;
@@ -106,20 +123,10 @@ static int
 one_fn(struct dbconn *c, void *arg, struct problem *pb)
 {
     struct one *o = arg;
-    PGresult *res = db_exec(c, o->st, o->params, pb);
 
-    if (res == NULL)
-        return -1;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return problem_set(pb, 404, "not-found", "no such %s", o->what);
-    }
-    o->len = (size_t)PQgetlength(res, 0, 0);
-    o->json = db_strdup(res, 0, 0);
-    PQclear(res);
-    if (o->json == NULL)
-        return problem_internal(pb, "out of memory");
-    return 0;
+    free(o->json);
+    o->json = NULL;
+    return take_one(db_exec(c, o->st, o->params, pb), o->what, &o->json, &o->len, pb);
 }
 
 int
@@ -127,9 +134,11 @@ db_one(const struct db_stmt *st, const char *const *params, bool write, const ch
        char **json, size_t *len, struct problem *pb)
 {
     struct one o = {st, params, what, NULL, 0};
-    int rc = write ? db_tx(one_fn, &o, pb) : db_read(one_fn, &o, true, pb);
 
-    if (rc != 0) {
+    if (!write)
+        /* A read: may share its round trip with other requests' reads. */
+        return take_one(db_query(st, params, true, pb), what, json, len, pb);
+    if (db_tx(one_fn, &o, pb) != 0) {
         free(o.json);
         return -1;
     }

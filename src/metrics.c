@@ -153,8 +153,16 @@ metrics_render(const char *extra, size_t *len)
               "inboxd_db_connects_total %llu\n"
               "# HELP inboxd_db_pool_timeouts_total Waits for a connection that gave up.\n"
               "# TYPE inboxd_db_pool_timeouts_total counter\n"
-              "inboxd_db_pool_timeouts_total %llu\n",
-              ds.size, ds.in_use, ds.waiting, ds.errors, ds.reconnects, ds.timeouts);
+              "inboxd_db_pool_timeouts_total %llu\n"
+              "# HELP inboxd_db_read_round_trips_total Round trips that carried reads (db_query).\n"
+              "# TYPE inboxd_db_read_round_trips_total counter\n"
+              "inboxd_db_read_round_trips_total{shared=\"false\"} %llu\n"
+              "inboxd_db_read_round_trips_total{shared=\"true\"} %llu\n"
+              "# HELP inboxd_db_reads_pipelined_total Reads answered in a shared round trip.\n"
+              "# TYPE inboxd_db_reads_pipelined_total counter\n"
+              "inboxd_db_reads_pipelined_total %llu\n",
+              ds.size, ds.in_use, ds.waiting, ds.errors, ds.reconnects, ds.timeouts,
+              ds.read_trips_alone, ds.read_trips_shared, ds.reads_pipelined);
     if (extra != NULL)
         sbuf_adds(&b, extra);
     return sbuf_steal(&b, len);

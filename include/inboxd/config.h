@@ -32,6 +32,8 @@ struct config {
     int statement_timeout_ms;
     int lock_timeout_ms;
     bool prepare;
+    int read_pipeline;
+    int read_pipeline_batches;
     int tx_retries;
     char *http_threading;    /* "per-connection" or "pool" */
     int http_threads;

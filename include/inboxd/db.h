@@ -55,6 +55,9 @@ struct db_stats {
     unsigned long long errors;     /* statements that failed, any cause */
     unsigned long long reconnects; /* connections (re)opened */
     unsigned long long timeouts;   /* waits for a connection that gave up */
+    unsigned long long read_trips_alone;  /* db_query round trips with one read */
+    unsigned long long read_trips_shared; /* db_query round trips in pipeline mode */
+    unsigned long long reads_pipelined;   /* reads answered by those */
 };
 
 /* Creates the pools (primary, and the replica when database_url_ro is set).
@@ -93,6 +96,15 @@ int db_read(db_fn fn, void *arg, bool replica_ok, struct problem *pb)
  */
 PGresult *db_exec(struct dbconn *c, const struct db_stmt *st, const char *const *params,
                   struct problem *pb) __attribute__((warn_unused_result));
+
+/*
+ * Runs one read statement on a read connection (the replica when one is
+ * configured and `replica_ok`) and returns its result (caller PQclear()s),
+ * or NULL with pb set as db_exec and db_read would. Under load, reads from
+ * concurrent requests share a round trip (pipeline mode; read_pipeline).
+ */
+PGresult *db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
+                   struct problem *pb) __attribute__((warn_unused_result));
 
 /* Runs a plain SQL string with no parameters (migrations, BEGIN). */
 int db_simple(struct dbconn *c, const char *sql, struct problem *pb)

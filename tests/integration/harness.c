@@ -500,3 +500,22 @@ th_run_env_script(const char *var)
     snprintf(cmd, sizeof(cmd), "%s >/dev/null 2>&1", s);
     cr_assert_eq(system(cmd), 0, "%s failed", s);
 }
+
+long long
+th_metric(struct th *t, const char *key, const char *series)
+{
+    struct resp r;
+    char line[256];
+    const char *p;
+    long long v;
+
+    /* At the start of a line: not the # HELP line that names it too. */
+    snprintf(line, sizeof(line), "\n%s ", series);
+    th_get(t, "/metrics", key, &r);
+    cr_assert_eq(r.status, 200);
+    p = strstr(r.body, line);
+    cr_assert_not_null(p, "%s missing from /metrics", series);
+    v = atoll(p + strlen(line));
+    resp_free(&r);
+    return v;
+}

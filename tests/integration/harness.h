@@ -74,6 +74,11 @@ PGresult *th_sql(struct th *t, const char *sql);
 /* The first value of a one-row query, as a long. */
 long th_sql_long(struct th *t, const char *sql);
 
+/* The value of one /metrics series, named with its labels as exposed
+ * ("inboxd_db_errors_total", "x_total{result=\"hit\"}"); fails the test
+ * when the scrape fails or the series is missing. */
+long long th_metric(struct th *t, const char *key, const char *series);
+
 /* Runs a script named by an environment variable (INBOXD_TEST_PG_RESTART,
  * ...). Fails the test when the variable is unset or the script fails. */
 void th_run_env_script(const char *var);

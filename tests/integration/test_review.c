@@ -838,23 +838,6 @@ feed_item(struct resp *r)
     return json_array_get(json_object_get(r->json, "items"), 0);
 }
 
-/* A feed cache metric's value from /metrics. */
-static long
-feed_metric(const char *series)
-{
-    struct resp r;
-    const char *p;
-    long v = -1;
-
-    th_get(&t, "/metrics", key, &r);
-    cr_assert_eq(r.status, 200);
-    p = strstr(r.body, series);
-    cr_assert_not_null(p, "%s missing", series);
-    v = atol(p + strlen(series));
-    resp_free(&r);
-    return v;
-}
-
 /* PATCHes {field: value} to prefix + id, then the feed item's `path` shows it. */
 static void
 patch_shows_in_feed(const char *prefix, const char *id, const char *field, const char *path,
@@ -886,11 +869,11 @@ Test(review, feed_items_follow_every_write_while_cached)
     it = feed_item(&r);
     cr_assert_str_eq(jstr(it, "draft.suggestedText"), "First reply.");
     resp_free(&r);
-    hits = feed_metric("inboxd_feed_cache_lookups_total{result=\"hit\"} ");
+    hits = th_metric(&t, key, "inboxd_feed_cache_lookups_total{result=\"hit\"}");
     it = feed_item(&r);
     cr_assert_str_eq(jstr(it, "conversation.id"), conv);
     resp_free(&r);
-    cr_assert_eq(feed_metric("inboxd_feed_cache_lookups_total{result=\"hit\"} "), hits + 1,
+    cr_assert_eq(th_metric(&t, key, "inboxd_feed_cache_lookups_total{result=\"hit\"}"), hits + 1,
                  "an unchanged item comes from the cache");
 
     patch_shows_in_feed("/v1/channels/", channel, "name", "channel.name", "Renamed inbox");
