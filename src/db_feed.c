@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inboxd/cursor.h"
 #include "inboxd/db.h"
 #include "inboxd/db_page.h"
 #include "inboxd/feed_cache.h"
@@ -216,6 +217,18 @@ feed_fn(struct dbconn *c, void *arg, struct problem *pb)
         goto out;
 
     sbuf_init(&b);
+    {
+        size_t total = 64 + CURSOR_BUFLEN;
+
+        for (size_t i = 0; i < n; i++)
+            if (items[i] != NULL) {
+                size_t len;
+
+                (void)feed_item_json(items[i], &len);
+                total += len + 1;
+            }
+        sbuf_reserve(&b, total);
+    }
     sbuf_adds(&b, "{\"items\":[");
     for (size_t i = 0, k = 0; i < n; i++) {
         size_t len;

@@ -31,7 +31,12 @@ db_page_render(const PGresult *res, const struct page *pg, int json_col, int ts_
     struct sbuf b;
     char *out;
 
+    size_t total = 64 + CURSOR_BUFLEN;
+
+    for (int i = 0; i < shown; i++)
+        total += (size_t)PQgetlength(res, i, json_col) + 1;
     sbuf_init(&b);
+    sbuf_reserve(&b, total);
     sbuf_adds(&b, "{\"items\":[");
     for (int i = 0; i < shown; i++) {
         if (i > 0)

@@ -66,6 +66,12 @@ reserve(struct sbuf *b, size_t n)
 }
 
 void
+sbuf_reserve(struct sbuf *b, size_t n)
+{
+    (void)reserve(b, n);
+}
+
+void
 sbuf_add(struct sbuf *b, const void *p, size_t n)
 {
     if (!reserve(b, n))

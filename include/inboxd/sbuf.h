@@ -38,6 +38,10 @@ void sbuf_cleanup(struct sbuf *b);
  * On failure sets oom and appends nothing; p is not read then. */
 void sbuf_add(struct sbuf *b, const void *p, size_t n);
 
+/* Makes room for n more bytes at once (a large answer whose size is known
+ * then grows without copies); a failure sets oom like an add. */
+void sbuf_reserve(struct sbuf *b, size_t n);
+
 /* Appends the NUL-terminated string s (without its NUL). */
 void sbuf_adds(struct sbuf *b, const char *s);
 

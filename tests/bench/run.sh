@@ -245,15 +245,30 @@ declare -A R_RPS R_P50 R_P99 R_BAD R_CPU R_PGB R_NOTE
 ORDER=()
 
 # wrk_run NAME SCRIPT: warm-up, then the measured run with inboxd's CPU around it.
+# feed_lookups: "hits misses" of inboxd's feed cache so far (/metrics).
+feed_lookups() {
+  curl -fsS "$URL/metrics" 2>/dev/null | awk '
+    /^inboxd_feed_cache_lookups_total\{result="hit"\}/ { h = $2 }
+    /^inboxd_feed_cache_lookups_total\{result="miss"\}/ { m = $2 }
+    END { printf "%d %d\n", h, m }'
+}
+
 wrk_run() {
-  local name="$1" script="$2" c0 c1 line
+  local name="$1" script="$2" c0 c1 line f0 f1
   wrk -t"$THREADS" -c"$CONNS" -d"${WARM}s" --timeout 10s -s "$BENCH/$script" "$URL" \
     >"$OUT/logs/$name.warm.wrk" 2>&1 || true
   [ -n "${BENCH_AFTER_WARM:-}" ] && eval "$BENCH_AFTER_WARM"
+  f0="$(feed_lookups)"
   c0="$(cpu_ticks)"
   wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" --timeout 10s --latency -s "$BENCH/$script" "$URL" \
     >"$OUT/logs/$name.wrk" 2>&1 || die "wrk failed for $name: $OUT/logs/$name.wrk"
   c1="$(cpu_ticks)"
+  f1="$(feed_lookups)"
+  if [ "$script" = feed.lua ]; then
+    R_NOTE[${name%%#*}]="feed cache: $(awk -v a="$f0" -v b="$f1" 'BEGIN {
+      split(a, x, " "); split(b, y, " "); h = y[1] - x[1]; m = y[2] - x[2]
+      printf "%d item lookups, %.1f %% hits", h + m, (h + m > 0 ? 100 * h / (h + m) : 0) }')"
+  fi
   line="$(grep '^BENCHRESULT' "$OUT/logs/$name.wrk")" || die "no result from wrk for $name"
   local req rps p50 p99 bad err
   req="$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$line")"
@@ -293,6 +308,11 @@ pgbench_run() {
   local name="$1" script="$2" tps
   shift 2
   [ "$PGB_OK" = 1 ] || return 0
+  # The session settings of inboxd's connections (src/db.c conn_open) that
+  # change how the same SQL runs: generic plans unless --generic-plans false.
+  local plans=force_generic_plan
+  case " $INBOXD_ARGS " in *" --generic-plans false "* | *" --generic-plans=false "*) plans=auto ;; esac
+  PGOPTIONS="-c plan_cache_mode=$plans" \
   "$PGBIN/pgbench" -n -M prepared -c "$POOL" -j "$THREADS" -T "$DUR" -f "$OUT/pgbench/$script" \
     "${PGB_VARS[@]}" "$@" "$DB_URL" >"$OUT/logs/$name.pgbench" 2>&1 ||
     { R_PGB[$name]="failed"; log "pgbench failed for $name: $OUT/logs/$name.pgbench"; return 0; }
@@ -583,7 +603,7 @@ label_of() {
   echo
   echo "### $(date -u '+%Y-%m-%d %H:%M UTC')${LABEL:+ — $LABEL}"
   echo
-  echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load before: $LOAD_BEFORE; commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src routes include sql 2>/dev/null || echo '+dirty'). inboxd: release, pool $POOL${INBOXD_ARGS:+, $INBOXD_ARGS}, log warn. wrk: $THREADS threads, $CONNS connections, ${DUR} s after ${WARM} s warm-up. pgbench: -M prepared, $POOL clients, ${DUR} s. PostgreSQL 15, fsync on."
+  echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load before: $LOAD_BEFORE; commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src routes include sql 2>/dev/null || echo '+dirty'). inboxd: release, pool $POOL${INBOXD_ARGS:+, $INBOXD_ARGS}, log warn. wrk: $THREADS threads, $CONNS connections, ${DUR} s after ${WARM} s warm-up. pgbench: -M prepared, $POOL clients, ${DUR} s, plan_cache_mode as inboxd's connections. PostgreSQL 15, fsync on."
   echo
   echo "| operation | req/s | p50 ms | p99 ms | non-2xx | inboxd CPU µs/req | pgbench TPS | inboxd ÷ pgbench |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"

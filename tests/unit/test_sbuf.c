@@ -222,3 +222,24 @@ Test(sbuf, oversized_json_string_sets_oom)
     sbuf_cleanup(&b);
     cr_assert_not(b.oom);
 }
+
+/* After a reserve, adds up to that size never move the data. */
+Test(sbuf, reserve_makes_room_once)
+{
+    struct sbuf b;
+    const char *before;
+    char *s;
+    size_t len;
+
+    sbuf_init(&b);
+    sbuf_reserve(&b, 100000);
+    cr_assert_not(b.oom);
+    cr_assert_geq(b.cap, 100001);
+    before = b.data;
+    for (int i = 0; i < 1000; i++)
+        sbuf_add(&b, "0123456789", 10);
+    cr_assert_eq(b.data, before, "the buffer moved");
+    s = sbuf_steal(&b, &len);
+    cr_assert_eq(len, 10000);
+    free(s);
+}
