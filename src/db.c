@@ -242,16 +242,11 @@ conn_open(struct dbconn *c, const char *conninfo, char *err, size_t errlen)
     }
     PQsetNoticeProcessor(c->pg, on_notice, NULL);
     /* Timeouts bound how long a request can hold a connection; UTC and ISO
-     * make timestamp text predictable for the render functions. Generic
-     * plans: every statement is an index lookup or keyset range whose plan
-     * does not depend on the values, and a statement with a LIMIT $n (the
-     * feed page) would otherwise be re-planned on every call (the generic
-     * estimate assumes 10 % of the rows), which costs more than running it. */
+     * make timestamp text predictable for the render functions. */
     snprintf(session, sizeof(session),
              "SET statement_timeout = %d; SET lock_timeout = %d; "
-             "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET plan_cache_mode = %s",
-             cfg ? cfg->statement_timeout_ms : 0, cfg ? cfg->lock_timeout_ms : 0,
-             cfg && !cfg->generic_plans ? "auto" : "force_generic_plan");
+             "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'",
+             cfg ? cfg->statement_timeout_ms : 0, cfg ? cfg->lock_timeout_ms : 0);
     res = PQexec(c->pg, session);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         snprintf(err, errlen, "session settings: %s", PQresultErrorMessage(res));

@@ -14,11 +14,10 @@
  * under their version, and only the missing ones are rendered, by a second
  * statement on the same connection. A warm page is one round trip.
  *
- * The cursor bound is always present (a sentinel of -infinity / the nil
- * UUID, or +infinity / the max UUID, on the first page), so a generic plan
- * of the prepared statement keeps it as an index condition. One statement
- * per order and per channel filter, since each needs its own index and
- * direction.
+ * The page's queries live in inboxd_feed_page() (migration 0006): one per
+ * order and channel filter, each with its own index and direction, the
+ * cursor bound always present (sentinels on the first page) so their
+ * generic plans keep it as an index condition.
  *
  * Must never: sort or count the whole queue, run a statement per item, or
  * show a cached item whose version is not the one just read.
@@ -42,40 +41,22 @@
  * inbound message and the pending draft are never rewritten while they are
  * shown (retention blanking bodies touches the conversation too), and a
  * channel PATCH rewrites the channel. A row-locking SELECT changes xmax,
- * not xmin. updated_at guards against xid wraparound.
+ * not xmin. updated_at guards against xid wraparound. inboxd_feed_page()
+ * (migration 0006) computes the same expression for the page: change both.
  */
 #define VERSION "concat_ws('/', c.xmin, ch.xmin, c.updated_at)"
 
 /*
- * The page: a range scan of a partial feed index for limit + 1 (feed_at,
- * id) positions (the inner SELECT, whose conditions are all in the index:
- * feed_at non-NULL already implies open, not deleted and a pending draft,
- * by conversations_feed_at_check), each with its version; the channel row
- * is joined (there are few) only for its xmin.
+ * The page: inboxd_feed_page() (migration 0006) walks the partial feed
+ * index of the order and channel filter asked for, from the cursor, for
+ * limit + 1 positions, each with its item's version (VERSION above, the
+ * same expression). It is a function so that its queries alone keep
+ * generic plans (see the migration).
  * Columns: 0 the version, 1 feed_at, 2 id (the cursor).
  */
 #define PAGE                                                                                       \
-    "SELECT " VERSION ", c.feed_at, c.id "                                                         \
-    "FROM channels ch "                                                                            \
-    "JOIN (SELECT c.account_id, c.channel_id, c.feed_at, c.id, c.xmin, c.updated_at "              \
-    "      FROM conversations c "                                                                  \
-    "      WHERE c.account_id = $1 AND c.feed_at IS NOT NULL "
-
-/* The cursor bound, always present: the sentinels stand for "no cursor". */
-#define AFTER                                                                                      \
-    "        AND (c.feed_at, c.id) > (coalesce($2::timestamptz, '-infinity'), "                    \
-    "                                 coalesce($3::uuid, "                                         \
-    "'00000000-0000-0000-0000-000000000000')) "
-#define BEFORE                                                                                     \
-    "        AND (c.feed_at, c.id) < (coalesce($2::timestamptz, 'infinity'), "                     \
-    "                                 coalesce($3::uuid, "                                         \
-    "'ffffffff-ffff-ffff-ffff-ffffffffffff')) "
-#define CHANNEL "        AND c.channel_id = $5 "
-#define JOINED ") c ON ch.account_id = c.account_id AND ch.id = c.channel_id "
-#define OLDEST                                                                                     \
-    "      ORDER BY c.feed_at, c.id LIMIT $4" JOINED "ORDER BY c.feed_at, c.id"
-#define NEWEST                                                                                     \
-    "      ORDER BY c.feed_at DESC, c.id DESC LIMIT $4" JOINED "ORDER BY c.feed_at DESC, c.id DESC"
+    "SELECT item_version, item_feed_at, item_id "                                                  \
+    "FROM inboxd_feed_page($1, $2, $3, $4, $5, $6)"
 
 /*
  * The items of the page that are not in the feed cache, by conversation id
@@ -109,18 +90,12 @@
     "    WHERE c.account_id = $1 AND c.id = u.id AND c.feed_at IS NOT NULL) x"
 
 enum {
-    S_OLDEST,
-    S_NEWEST,
-    S_CHANNEL_OLDEST,
-    S_CHANNEL_NEWEST,
+    S_PAGE,
     S_ITEMS,
 };
 
 static const struct db_stmt stmts[] = {
-    [S_OLDEST] = {"feed_oldest", PAGE AFTER OLDEST, 4},
-    [S_NEWEST] = {"feed_newest", PAGE BEFORE NEWEST, 4},
-    [S_CHANNEL_OLDEST] = {"feed_channel_oldest", PAGE AFTER CHANNEL OLDEST, 5},
-    [S_CHANNEL_NEWEST] = {"feed_channel_newest", PAGE BEFORE CHANNEL NEWEST, 5},
+    [S_PAGE] = {"feed_page", PAGE, 6},
     [S_ITEMS] = {"feed_items", ITEMS, 2},
 };
 
@@ -262,10 +237,9 @@ int
 db_feed_list(const struct who *w, const char *channel_id, bool newest, const struct page *pg,
              char **json, size_t *len, struct problem *pb)
 {
-    const char *p[] = {w->account_id, pg->after_ts, pg->after_id, pg->fetch, channel_id};
-    int s = channel_id ? (newest ? S_CHANNEL_NEWEST : S_CHANNEL_OLDEST)
-                       : (newest ? S_NEWEST : S_OLDEST);
-    struct feed f = {&stmts[s], p, pg, w->account_id, NULL, 0};
+    const char *p[] = {w->account_id, pg->after_ts,  pg->after_id,
+                       pg->fetch,     channel_id,    newest ? "true" : "false"};
+    struct feed f = {&stmts[S_PAGE], p, pg, w->account_id, NULL, 0};
 
     if (db_read(feed_fn, &f, true, pb) != 0) {
         free(f.json);

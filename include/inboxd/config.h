@@ -32,7 +32,6 @@ struct config {
     int statement_timeout_ms;
     int lock_timeout_ms;
     bool prepare;
-    bool generic_plans;
     int read_pipeline;
     int read_pipeline_batches;
     int tx_retries;

@@ -308,11 +308,6 @@ pgbench_run() {
   local name="$1" script="$2" tps
   shift 2
   [ "$PGB_OK" = 1 ] || return 0
-  # The session settings of inboxd's connections (src/db.c conn_open) that
-  # change how the same SQL runs: generic plans unless --generic-plans false.
-  local plans=force_generic_plan
-  case " $INBOXD_ARGS " in *" --generic-plans false "* | *" --generic-plans=false "*) plans=auto ;; esac
-  PGOPTIONS="-c plan_cache_mode=$plans" \
   "$PGBIN/pgbench" -n -M prepared -c "$POOL" -j "$THREADS" -T "$DUR" -f "$OUT/pgbench/$script" \
     "${PGB_VARS[@]}" "$@" "$DB_URL" >"$OUT/logs/$name.pgbench" 2>&1 ||
     { R_PGB[$name]="failed"; log "pgbench failed for $name: $OUT/logs/$name.pgbench"; return 0; }
@@ -603,7 +598,7 @@ label_of() {
   echo
   echo "### $(date -u '+%Y-%m-%d %H:%M UTC')${LABEL:+ — $LABEL}"
   echo
-  echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load before: $LOAD_BEFORE; commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src routes include sql 2>/dev/null || echo '+dirty'). inboxd: release, pool $POOL${INBOXD_ARGS:+, $INBOXD_ARGS}, log warn. wrk: $THREADS threads, $CONNS connections, ${DUR} s after ${WARM} s warm-up. pgbench: -M prepared, $POOL clients, ${DUR} s, plan_cache_mode as inboxd's connections. PostgreSQL 15, fsync on."
+  echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load before: $LOAD_BEFORE; commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src routes include sql 2>/dev/null || echo '+dirty'). inboxd: release, pool $POOL${INBOXD_ARGS:+, $INBOXD_ARGS}, log warn. wrk: $THREADS threads, $CONNS connections, ${DUR} s after ${WARM} s warm-up. pgbench: -M prepared, $POOL clients, ${DUR} s. PostgreSQL 15, fsync on."
   echo
   echo "| operation | req/s | p50 ms | p99 ms | non-2xx | inboxd CPU µs/req | pgbench TPS | inboxd ÷ pgbench |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
