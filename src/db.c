@@ -37,6 +37,15 @@
 struct pool;
 struct qreq;
 
+/* A request waiting for a connection: release() hands one straight to the
+ * oldest waiter, so waits are first come, first served (no request is
+ * overtaken again and again while 32 threads share 5 connections). */
+struct waiter {
+    pthread_cond_t cv;
+    int idx;                 /* the connection handed over; -1 until then */
+    struct waiter *next;
+};
+
 struct dbconn {
     PGconn *pg;
     struct pool *pool;
@@ -56,8 +65,8 @@ struct pool {
     int *idle; /* stack of idle slot indexes */
     int nidle;
     int waiting;
+    struct waiter *whead, **wtail; /* requests waiting for a connection, oldest first */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     bool on;
     /* Reads waiting to share a round trip (db_query), under mu. */
     struct qreq *qhead, **qtail;
@@ -299,6 +308,25 @@ conn_alive(struct dbconn *c)
  */
 #define TRUST_RECENT_MS 1000
 
+/* A free connection goes to the oldest waiter, else back to the idle
+ * stack. Call with p->mu held. */
+static void
+give_back(struct pool *p, int idx)
+{
+    struct waiter *w = p->whead;
+
+    if (w == NULL) {
+        p->idle[p->nidle++] = idx;
+        return;
+    }
+    p->whead = w->next;
+    if (p->whead == NULL)
+        p->wtail = &p->whead;
+    w->next = NULL;
+    w->idx = idx;
+    pthread_cond_signal(&w->cv);
+}
+
 static struct dbconn *
 acquire(struct pool *p, bool retryable, struct problem *pb)
 {
@@ -316,14 +344,30 @@ acquire(struct pool *p, bool retryable, struct problem *pb)
     }
 
     pthread_mutex_lock(&p->mu);
-    while (p->nidle == 0) {
-        int rc;
+    if (p->nidle > 0 && p->whead == NULL) {
+        idx = p->idle[--p->nidle];
+    } else {
+        struct waiter w = {.idx = -1};
 
+        pthread_cond_init(&w.cv, NULL);
+        *p->wtail = &w;
+        p->wtail = &w.next;
         p->waiting++;
-        rc = pthread_cond_timedwait(&p->cv, &p->mu, &deadline);
+        while (w.idx < 0) {
+            if (pthread_cond_timedwait(&w.cv, &p->mu, &deadline) == ETIMEDOUT && w.idx < 0)
+                break;
+        }
         p->waiting--;
-        if (rc == ETIMEDOUT && p->nidle == 0) {
+        if (w.idx < 0) {
+            struct waiter **pp = &p->whead;
+
+            while (*pp != &w)
+                pp = &(*pp)->next;
+            *pp = w.next;
+            if (p->wtail == &w.next)
+                p->wtail = pp;
             pthread_mutex_unlock(&p->mu);
+            pthread_cond_destroy(&w.cv);
             atomic_fetch_add(&stat_timeouts, 1);
             log_event(LOG_WARN, NULL, "db.pool_timeout", LOG_S("pool", p->name),
                       LOG_I("wait_ms", cfg->pool_wait_ms));
@@ -332,8 +376,9 @@ acquire(struct pool *p, bool retryable, struct problem *pb)
                         "no database connection became free in time; retry later");
             return NULL;
         }
+        idx = w.idx;
+        pthread_cond_destroy(&w.cv);
     }
-    idx = p->idle[--p->nidle];
     pthread_mutex_unlock(&p->mu);
 
     c = &p->conns[idx];
@@ -348,8 +393,7 @@ acquire(struct pool *p, bool retryable, struct problem *pb)
     if (c->pg == NULL && conn_open(c, p->conninfo, err, sizeof(err)) != 0) {
         log_event(LOG_WARN, NULL, "db.connect_failed", LOG_S("pool", p->name), LOG_S("err", err));
         pthread_mutex_lock(&p->mu);
-        p->idle[p->nidle++] = idx;
-        pthread_cond_signal(&p->cv);
+        give_back(p, idx);
         pthread_mutex_unlock(&p->mu);
         pb->retry_after = 1;
         problem_set(pb, 503, "database-unavailable", "the database is not reachable; retry later");
@@ -382,8 +426,7 @@ release(struct dbconn *c)
         }
     }
     pthread_mutex_lock(&p->mu);
-    p->idle[p->nidle++] = (int)(c - p->conns);
-    pthread_cond_signal(&p->cv);
+    give_back(p, (int)(c - p->conns));
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -402,10 +445,11 @@ pool_init(struct pool *p, const char *name, const char *conninfo, int size)
         p->idle[i] = size - 1 - i;
     }
     p->nidle = size;
+    p->whead = NULL;
+    p->wtail = &p->whead;
     p->qhead = NULL;
     p->qtail = &p->qhead;
     p->leaders = 0;
-    pthread_cond_init(&p->cv, NULL);
     p->on = true;
     return 0;
 }
@@ -419,7 +463,6 @@ pool_free(struct pool *p)
         conn_close(&p->conns[i]);
     free(p->conns);
     free(p->idle);
-    pthread_cond_destroy(&p->cv);
     p->conns = NULL;
     p->idle = NULL;
     p->on = false;
