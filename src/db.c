@@ -814,8 +814,9 @@ struct qreq {
     PGresult *res;          /* the result, on success */
     struct problem pb;      /* the error, when rc != 0 */
     int rc;
-    bool done;              /* res or pb is final (written by the leader) */
-    bool solo;              /* run it again alone (written by the leader) */
+    bool done;              /* res or pb is final (written by the leader); when the
+                             * leader is finished with it and it is not done, the
+                             * reader runs it again alone */
     bool finished;          /* the leader is through with it (under the pool mutex) */
     bool lead;              /* woken to lead the next batch (under the pool mutex) */
     pthread_cond_t cv;
@@ -832,8 +833,9 @@ param_bytes(const struct qreq *r)
     return n;
 }
 
-/* Sends the batch on c and fills in every member. Returns false when the
- * connection must not be trusted any more (the rest are marked solo). */
+/* Sends the batch on c and fills in every member it can. Returns false
+ * when the connection must not be trusted any more (the members not done
+ * then run again alone). */
 static bool
 pipeline_run(struct dbconn *c, struct qreq **batch, int n)
 {
@@ -894,7 +896,8 @@ pipeline_run(struct dbconn *c, struct qreq **batch, int n)
     return true;
 }
 
-/* Leads one batch; on return every member is done or solo. */
+/* Leads one batch; on return every member is done, or not done and to be
+ * run again alone (its res cleared). */
 static void
 batch_run(struct pool *p, struct qreq **batch, int n)
 {
@@ -929,7 +932,6 @@ batch_run(struct pool *p, struct qreq **batch, int n)
         if (!batch[i]->done) {
             PQclear(batch[i]->res);
             batch[i]->res = NULL;
-            batch[i]->solo = true;
         }
 }
 
