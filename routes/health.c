@@ -12,7 +12,6 @@
 #include "build_config.h"
 #include "inboxd/db_queues.h"
 #include "inboxd/embedded.h"
-#include "inboxd/feed_cache.h"
 #include "inboxd/metrics.h"
 #include "inboxd/migrate.h"
 #include "inboxd/routes.h"
@@ -58,9 +57,8 @@ get_metrics(struct req *rq, struct reply *out, struct problem *pb)
 {
     struct queue_depths q;
     struct problem db = {0};
-    struct feed_cache_stats fc;
-    char extra[2048] = "";
-    size_t len, used;
+    char extra[1024] = "";
+    size_t len;
     char *text;
 
     (void)rq;
@@ -76,24 +74,6 @@ get_metrics(struct req *rq, struct reply *out, struct problem *pb)
                  "inboxd_queue_depth{queue=\"outbox\",state=\"leased\"} %lld\n",
                  q.draft_requests_queued, q.draft_requests_leased, q.outbox_pending,
                  q.outbox_leased);
-    feed_cache_stats(&fc);
-    used = strlen(extra);
-    snprintf(extra + used, sizeof(extra) - used,
-             "# HELP inboxd_feed_cache_lookups_total Feed items looked up in the cache.\n"
-             "# TYPE inboxd_feed_cache_lookups_total counter\n"
-             "inboxd_feed_cache_lookups_total{result=\"hit\"} %llu\n"
-             "inboxd_feed_cache_lookups_total{result=\"miss\"} %llu\n"
-             "# HELP inboxd_feed_cache_evictions_total Feed items dropped for space.\n"
-             "# TYPE inboxd_feed_cache_evictions_total counter\n"
-             "inboxd_feed_cache_evictions_total %llu\n"
-             "# HELP inboxd_feed_cache_bytes Memory held by cached feed items.\n"
-             "# TYPE inboxd_feed_cache_bytes gauge\n"
-             "inboxd_feed_cache_bytes %zu\n"
-             "# HELP inboxd_feed_cache_items Feed items in the cache.\n"
-             "# TYPE inboxd_feed_cache_items gauge\n"
-             "inboxd_feed_cache_items %zu\n",
-             (unsigned long long)fc.hits, (unsigned long long)fc.misses,
-             (unsigned long long)fc.evictions, fc.bytes, fc.entries);
     text = metrics_render(extra, &len);
     if (text == NULL)
         return problem_internal(pb, "metrics: out of memory");

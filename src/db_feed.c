@@ -41,16 +41,15 @@
  * inbound message and the pending draft are never rewritten while they are
  * shown (retention blanking bodies touches the conversation too), and a
  * channel PATCH rewrites the channel. A row-locking SELECT changes xmax,
- * not xmin. updated_at guards against xid wraparound. inboxd_feed_page()
- * (migration 0006) computes the same expression for the page: change both.
+ * not xmin. updated_at guards against xid wraparound. One definition,
+ * inboxd_feed_version() (migration 0006), serves the page and the items.
  */
-#define VERSION "concat_ws('/', c.xmin, ch.xmin, c.updated_at)"
+#define VERSION "inboxd_feed_version(c.xmin, ch.xmin, c.updated_at)"
 
 /*
  * The page: inboxd_feed_page() (migration 0006) walks the partial feed
  * index of the order and channel filter asked for, from the cursor, for
- * limit + 1 positions, each with its item's version (VERSION above, the
- * same expression). It is a function so that its queries alone keep
+ * limit + 1 positions, each with its item's version (VERSION). It is a function so that its queries alone keep
  * generic plans (see the migration).
  * Columns: 0 the version, 1 feed_at, 2 id (the cursor).
  */

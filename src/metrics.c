@@ -14,6 +14,7 @@
 
 #include "build_config.h"
 #include "inboxd/db.h"
+#include "inboxd/feed_cache.h"
 #include "inboxd/router.h"
 #include "inboxd/sbuf.h"
 
@@ -83,6 +84,7 @@ metrics_render(const char *extra, size_t *len)
 {
     const struct route *const *table = router_routes(&nroutes);
     struct db_stats ds;
+    struct feed_cache_stats fc;
     struct sbuf b;
 
     sbuf_init(&b);
@@ -163,6 +165,23 @@ metrics_render(const char *extra, size_t *len)
               "inboxd_db_reads_pipelined_total %llu\n",
               ds.size, ds.in_use, ds.waiting, ds.errors, ds.reconnects, ds.timeouts,
               ds.read_trips_alone, ds.read_trips_shared, ds.reads_pipelined);
+    feed_cache_stats(&fc);
+    sbuf_addf(&b,
+              "# HELP inboxd_feed_cache_lookups_total Feed items looked up in the cache.\n"
+              "# TYPE inboxd_feed_cache_lookups_total counter\n"
+              "inboxd_feed_cache_lookups_total{result=\"hit\"} %llu\n"
+              "inboxd_feed_cache_lookups_total{result=\"miss\"} %llu\n"
+              "# HELP inboxd_feed_cache_evictions_total Feed items dropped for space.\n"
+              "# TYPE inboxd_feed_cache_evictions_total counter\n"
+              "inboxd_feed_cache_evictions_total %llu\n"
+              "# HELP inboxd_feed_cache_bytes Memory held by cached feed items.\n"
+              "# TYPE inboxd_feed_cache_bytes gauge\n"
+              "inboxd_feed_cache_bytes %zu\n"
+              "# HELP inboxd_feed_cache_items Feed items in the cache.\n"
+              "# TYPE inboxd_feed_cache_items gauge\n"
+              "inboxd_feed_cache_items %zu\n",
+              (unsigned long long)fc.hits, (unsigned long long)fc.misses,
+              (unsigned long long)fc.evictions, fc.bytes, fc.entries);
     if (extra != NULL)
         sbuf_adds(&b, extra);
     return sbuf_steal(&b, len);

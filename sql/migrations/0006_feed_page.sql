@@ -17,6 +17,17 @@
 -- Each branch walks its own index in its own direction; the cursor bound is
 -- always present (sentinels when there is none) so it stays an index
 -- condition. The channel row is joined only for its xmin.
+-- A feed item's version, from the xmin of its conversation and channel rows
+-- and the conversation's updated_at (src/db_feed.c says why these): the
+-- page below and the feed_items statement both call this, so the cache
+-- compares like with like. Inlined by the planner.
+CREATE FUNCTION inboxd_feed_version(conversation_xmin xid, channel_xmin xid, updated_at timestamptz)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT concat_ws('/', conversation_xmin, channel_xmin, updated_at)
+$$;
+
 CREATE FUNCTION inboxd_feed_page(p_account uuid, p_after_ts timestamptz, p_after_id uuid,
                                  p_fetch int, p_channel uuid, p_newest boolean)
 RETURNS TABLE (item_version text, item_feed_at timestamptz, item_id uuid)
@@ -26,7 +37,7 @@ AS $$
 BEGIN
     IF NOT p_newest AND p_channel IS NULL THEN
         RETURN QUERY
-        SELECT concat_ws('/', c.xmin, ch.xmin, c.updated_at), c.feed_at, c.id
+        SELECT inboxd_feed_version(c.xmin, ch.xmin, c.updated_at), c.feed_at, c.id
         FROM channels ch
         JOIN (SELECT c.account_id, c.channel_id, c.feed_at, c.id, c.xmin, c.updated_at
               FROM conversations c
@@ -38,7 +49,7 @@ BEGIN
         ORDER BY c.feed_at, c.id;
     ELSIF NOT p_newest THEN
         RETURN QUERY
-        SELECT concat_ws('/', c.xmin, ch.xmin, c.updated_at), c.feed_at, c.id
+        SELECT inboxd_feed_version(c.xmin, ch.xmin, c.updated_at), c.feed_at, c.id
         FROM channels ch
         JOIN (SELECT c.account_id, c.channel_id, c.feed_at, c.id, c.xmin, c.updated_at
               FROM conversations c
@@ -51,7 +62,7 @@ BEGIN
         ORDER BY c.feed_at, c.id;
     ELSIF p_channel IS NULL THEN
         RETURN QUERY
-        SELECT concat_ws('/', c.xmin, ch.xmin, c.updated_at), c.feed_at, c.id
+        SELECT inboxd_feed_version(c.xmin, ch.xmin, c.updated_at), c.feed_at, c.id
         FROM channels ch
         JOIN (SELECT c.account_id, c.channel_id, c.feed_at, c.id, c.xmin, c.updated_at
               FROM conversations c
@@ -63,7 +74,7 @@ BEGIN
         ORDER BY c.feed_at DESC, c.id DESC;
     ELSE
         RETURN QUERY
-        SELECT concat_ws('/', c.xmin, ch.xmin, c.updated_at), c.feed_at, c.id
+        SELECT inboxd_feed_version(c.xmin, ch.xmin, c.updated_at), c.feed_at, c.id
         FROM channels ch
         JOIN (SELECT c.account_id, c.channel_id, c.feed_at, c.id, c.xmin, c.updated_at
               FROM conversations c
