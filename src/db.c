@@ -607,8 +607,9 @@ prepare(struct dbconn *c, const struct db_stmt *st, struct problem *pb)
     return 0;
 }
 
-PGresult *
-db_exec(struct dbconn *c, const struct db_stmt *st, const char *const *params, struct problem *pb)
+static PGresult *
+exec_format(struct dbconn *c, const struct db_stmt *st, const char *const *params, int format,
+            struct problem *pb)
 {
     PGresult *res;
     ExecStatusType s;
@@ -616,9 +617,9 @@ db_exec(struct dbconn *c, const struct db_stmt *st, const char *const *params, s
     if (cfg == NULL || cfg->prepare) {
         if (prepare(c, st, pb) != 0)
             return NULL;
-        res = PQexecPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, 0);
+        res = PQexecPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, format);
     } else {
-        res = PQexecParams(c->pg, st->sql, st->nparams, NULL, params, NULL, NULL, 0);
+        res = PQexecParams(c->pg, st->sql, st->nparams, NULL, params, NULL, NULL, format);
     }
     s = PQresultStatus(res);
     if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) {
@@ -628,6 +629,19 @@ db_exec(struct dbconn *c, const struct db_stmt *st, const char *const *params, s
     db_fail(c, res, st->name, pb);
     PQclear(res);
     return NULL;
+}
+
+PGresult *
+db_exec(struct dbconn *c, const struct db_stmt *st, const char *const *params, struct problem *pb)
+{
+    return exec_format(c, st, params, 0, pb);
+}
+
+PGresult *
+db_exec_binary(struct dbconn *c, const struct db_stmt *st, const char *const *params,
+               struct problem *pb)
+{
+    return exec_format(c, st, params, 1, pb);
 }
 
 int
@@ -702,6 +716,35 @@ db_val(const PGresult *res, int row, int col)
     if (PQgetisnull(res, row, col))
         return NULL;
     return PQgetvalue(res, row, col);
+}
+
+const unsigned char *
+db_bin(const PGresult *res, int row, int col, int len)
+{
+    if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != len)
+        return NULL;
+    return (const unsigned char *)PQgetvalue(res, row, col);
+}
+
+uint32_t
+db_bin_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int64_t
+db_bin_i64(const unsigned char *p)
+{
+    return (int64_t)((uint64_t)db_bin_u32(p) << 32 | db_bin_u32(p + 4));
+}
+
+/* 2000-01-01T00:00:00Z in Unix microseconds: PostgreSQL's epoch. */
+#define PG_EPOCH_USEC INT64_C(946684800000000)
+
+int64_t
+db_bin_ts(const unsigned char *p)
+{
+    return db_bin_i64(p) + PG_EPOCH_USEC;
 }
 
 /* --- transactions ---------------------------------------------------------- */

@@ -14,10 +14,12 @@
  * under their version, and only the missing ones are rendered, by a second
  * statement on the same connection. A warm page is one round trip.
  *
- * The page's queries live in inboxd_feed_page() (migration 0006): one per
- * order and channel filter, each with its own index and direction, the
- * cursor bound always present (sentinels on the first page) so their
- * generic plans keep it as an index condition.
+ * The page's queries live in inboxd_feed_page() (migrations 0006, 0007):
+ * one per order and channel filter, each with its own index and direction,
+ * the cursor bound always present (sentinels on the first page) so their
+ * generic plans keep it as an index condition. Both statements answer in
+ * binary: printing 51 rows of timestamps and ids as text cost the database
+ * more than finding them.
  *
  * Must never: sort or count the whole queue, run a statement per item, or
  * show a cached item whose version is not the one just read.
@@ -26,6 +28,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <uuid/uuid.h>
 
 #include "inboxd/cursor.h"
 #include "inboxd/db.h"
@@ -41,21 +44,25 @@
  * inbound message and the pending draft are never rewritten while they are
  * shown (retention blanking bodies touches the conversation too), and a
  * channel PATCH rewrites the channel. A row-locking SELECT changes xmax,
- * not xmin. updated_at guards against xid wraparound. One definition,
- * inboxd_feed_version() (migration 0006), serves the page and the items.
+ * not xmin. updated_at guards against xid wraparound. Both statements
+ * return the three as their first columns (VERSION), and item_key() makes
+ * the cache's key of them, so the cache compares like with like.
  */
-#define VERSION "inboxd_feed_version(c.xmin, ch.xmin, c.updated_at)"
+#define VERSION "c.xmin, ch.xmin, c.updated_at"
+#define VERSION_COLS 3
 
 /*
- * The page: inboxd_feed_page() (migration 0006) walks the partial feed
+ * The page: inboxd_feed_page() (migration 0007) walks the partial feed
  * index of the order and channel filter asked for, from the cursor, for
- * limit + 1 positions, each with its item's version (VERSION). It is a function so that its queries alone keep
- * generic plans (see the migration).
- * Columns: 0 the version, 1 feed_at, 2 id (the cursor).
+ * limit + 1 positions, each with its item's version. It is a function so
+ * that its queries alone keep generic plans (see migration 0006).
+ * Columns (binary): 0-2 the version, 3 feed_at and 4 id (the cursor).
  */
 #define PAGE                                                                                       \
-    "SELECT item_version, item_feed_at, item_id "                                                  \
+    "SELECT conversation_xmin, channel_xmin, item_updated_at, item_feed_at, item_id "              \
     "FROM inboxd_feed_page($1, $2, $3, $4, $5, $6)"
+#define PAGE_FEED_AT 3
+#define PAGE_ID 4
 
 /*
  * The items of the page that are not in the feed cache, by conversation id
@@ -65,12 +72,12 @@
  * joined over the whole id list, the planner may hash-join drafts; here it
  * can only run once per id. A conversation that left the feed since the
  * page was read gives no row (the page skips it).
- * Columns: 0 id, 1 the version, 2 the item JSON.
+ * Columns (binary): 0-2 the version, 3 id, 4 the item JSON.
  */
 #define ITEMS                                                                                      \
-    "SELECT u.id, x.ver, x.item FROM unnest($2::uuid[]) AS u(id) "                                 \
+    "SELECT x.* FROM unnest($2::uuid[]) AS u(id) "                                                 \
     "CROSS JOIN LATERAL ("                                                                         \
-    "    SELECT " VERSION " AS ver, "                                                              \
+    "    SELECT " VERSION ", c.id, "                                                               \
     "           json_build_object("                                                                \
     "               'conversation', inboxd_json_conversation(c), "                                 \
     "               'channel', inboxd_json_channel(ch), "                                          \
@@ -107,11 +114,45 @@ struct feed {
     size_t len;
 };
 
+/* An item's key in the feed cache: its id as text and its version (the
+ * VERSION columns as they came, in hex). */
+struct item_key {
+    char id[37];
+    char ver[2 * 16 + 1];
+};
+
+/* Reads the key of row `row` (the id in column id_col). -1 when a column is
+ * not what the statement promises. */
+static int
+item_key(const PGresult *res, int row, int id_col, struct item_key *k)
+{
+    static const int width[VERSION_COLS] = {4, 4, 8}; /* xid, xid, timestamptz */
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *id = db_bin(res, row, id_col, 16);
+    char *v = k->ver;
+
+    if (id == NULL)
+        return -1;
+    uuid_unparse_lower(id, k->id);
+    for (int col = 0; col < VERSION_COLS; col++) {
+        const unsigned char *p = db_bin(res, row, col, width[col]);
+
+        if (p == NULL)
+            return -1;
+        for (int i = 0; i < width[col]; i++) {
+            *v++ = hex[p[i] >> 4];
+            *v++ = hex[p[i] & 15];
+        }
+    }
+    *v = '\0';
+    return 0;
+}
+
 /* Renders the items the cache lacks (out[i] NULL for i < n) with one
  * statement, keeps them and fills them in. An item that left the feed
  * stays NULL. */
 static int
-render_missing(struct dbconn *c, const char *account, size_t n, const char *const *ids,
+render_missing(struct dbconn *c, const char *account, size_t n, const struct item_key *keys,
                struct feed_item **out, struct problem *pb)
 {
     struct sbuf arr;
@@ -127,29 +168,33 @@ render_missing(struct dbconn *c, const char *account, size_t n, const char *cons
             continue;
         if (k++ > 0)
             sbuf_add(&arr, ",", 1);
-        sbuf_adds(&arr, ids[i]);
+        sbuf_adds(&arr, keys[i].id);
     }
     sbuf_add(&arr, "}", 1);
     list = sbuf_steal(&arr, NULL);
     if (list == NULL)
         return problem_internal(pb, "feed: out of memory");
     p[1] = list;
-    res = db_exec(c, &stmts[S_ITEMS], p, pb);
+    res = db_exec_binary(c, &stmts[S_ITEMS], p, pb);
     free(list);
     if (res == NULL)
         return -1;
     for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
-        const char *id = PQgetvalue(res, r, 0);
-        struct feed_item *it = feed_cache_put(account, id, PQgetvalue(res, r, 1),
-                                              PQgetvalue(res, r, 2),
-                                              (size_t)PQgetlength(res, r, 2));
+        struct item_key k;
+        struct feed_item *it;
 
+        if (item_key(res, r, 3, &k) != 0 || PQgetisnull(res, r, 4)) {
+            rc = problem_internal(pb, "feed: unexpected item row");
+            break;
+        }
+        it = feed_cache_put(account, k.id, k.ver, PQgetvalue(res, r, 4),
+                            (size_t)PQgetlength(res, r, 4));
         if (it == NULL) {
             rc = problem_internal(pb, "feed: out of memory");
             break;
         }
         for (size_t i = 0; i < n && it != NULL; i++)
-            if (out[i] == NULL && strcmp(ids[i], id) == 0) {
+            if (out[i] == NULL && strcmp(keys[i].id, k.id) == 0) {
                 out[i] = it;
                 it = NULL;
             }
@@ -159,12 +204,34 @@ render_missing(struct dbconn *c, const char *account, size_t n, const char *cons
     return rc;
 }
 
+/* Ends the page: the cursor of the last item shown when there are more. */
+static int
+page_end(const PGresult *res, size_t shown, const struct item_key *keys, struct sbuf *b,
+         struct problem *pb)
+{
+    struct cursor cur = {.has_ts = true};
+    const unsigned char *ts;
+
+    if ((size_t)PQntuples(res) <= shown || shown == 0) {
+        db_page_next(b, NULL);
+        return 0;
+    }
+    ts = db_bin(res, (int)shown - 1, PAGE_FEED_AT, 8);
+    if (ts == NULL)
+        return problem_internal(pb, "feed: unexpected page row");
+    cur.ts_usec = db_bin_ts(ts);
+    memcpy(cur.id, keys[shown - 1].id, sizeof(cur.id));
+    db_page_next(b, &cur);
+    return 0;
+}
+
 static int
 feed_fn(struct dbconn *c, void *arg, struct problem *pb)
 {
     struct feed *f = arg;
-    PGresult *res = db_exec(c, f->st, f->params, pb);
+    PGresult *res = db_exec_binary(c, f->st, f->params, pb);
     size_t n, found;
+    struct item_key *keys = NULL;
     const char **ids = NULL, **vers = NULL;
     struct feed_item **items = NULL;
     struct sbuf b;
@@ -175,19 +242,24 @@ feed_fn(struct dbconn *c, void *arg, struct problem *pb)
     n = (size_t)PQntuples(res);
     if (n > (size_t)f->pg->limit)
         n = (size_t)f->pg->limit;
+    keys = malloc((n + 1) * sizeof(*keys));
     ids = calloc(n + 1, sizeof(*ids));
     vers = calloc(n + 1, sizeof(*vers));
     items = calloc(n + 1, sizeof(*items));
-    if (ids == NULL || vers == NULL || items == NULL) {
+    if (keys == NULL || ids == NULL || vers == NULL || items == NULL) {
         problem_internal(pb, "feed: out of memory");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        vers[i] = PQgetvalue(res, (int)i, 0);
-        ids[i] = PQgetvalue(res, (int)i, 2);
+        if (item_key(res, (int)i, PAGE_ID, &keys[i]) != 0) {
+            problem_internal(pb, "feed: unexpected page row");
+            goto out;
+        }
+        ids[i] = keys[i].id;
+        vers[i] = keys[i].ver;
     }
     found = feed_cache_get(f->account, n, ids, vers, items);
-    if (found < n && render_missing(c, f->account, n, ids, items, pb) != 0)
+    if (found < n && render_missing(c, f->account, n, keys, items, pb) != 0)
         goto out;
 
     sbuf_init(&b);
@@ -215,7 +287,7 @@ feed_fn(struct dbconn *c, void *arg, struct problem *pb)
             sbuf_add(&b, ",", 1);
         sbuf_add(&b, j, len);
     }
-    if (db_page_cursor(res, f->pg, 1, 2, &b, pb) != 0) {
+    if (page_end(res, n, keys, &b, pb) != 0) {
         sbuf_cleanup(&b);
         goto out;
     }
@@ -228,6 +300,7 @@ out:
     free(items);
     free(vers);
     free(ids);
+    free(keys);
     PQclear(res);
     return rc;
 }

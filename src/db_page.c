@@ -60,22 +60,33 @@ db_page_cursor(const PGresult *res, const struct page *pg, int ts_col, int id_co
     int n = PQntuples(res);
     int shown = n > pg->limit ? pg->limit : n;
 
-    sbuf_adds(b, "],\"nextCursor\":");
     if (n > pg->limit && shown > 0) {
         struct cursor c = {0};
-        char text[CURSOR_BUFLEN];
         const char *ts = ts_col >= 0 ? db_val(res, shown - 1, ts_col) : NULL;
 
         c.has_ts = ts != NULL;
         if (ts != NULL && rfc3339_parse_pg(ts, &c.ts_usec) != 0)
             return problem_internal(pb, "page: bad cursor timestamp");
         snprintf(c.id, sizeof(c.id), "%s", PQgetvalue(res, shown - 1, id_col));
-        cursor_encode(&c, text);
+        db_page_next(b, &c);
+    } else {
+        db_page_next(b, NULL);
+    }
+    return 0;
+}
+
+void
+db_page_next(struct sbuf *b, const struct cursor *c)
+{
+    sbuf_adds(b, "],\"nextCursor\":");
+    if (c != NULL) {
+        char text[CURSOR_BUFLEN];
+
+        cursor_encode(c, text);
         sbuf_addf(b, "\"%s\"}", text);
     } else {
         sbuf_adds(b, "null}");
     }
-    return 0;
 }
 
 char *

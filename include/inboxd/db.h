@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "inboxd/config.h"
 #include "inboxd/problem.h"
@@ -96,6 +97,11 @@ int db_read(db_fn fn, void *arg, bool replica_ok, struct problem *pb)
  */
 PGresult *db_exec(struct dbconn *c, const struct db_stmt *st, const char *const *params,
                   struct problem *pb) __attribute__((warn_unused_result));
+/* The same with every column of the result in PostgreSQL's binary send
+ * format: for rows of many small values that cost the server more to print
+ * than to find (read them with db_bin() below). */
+PGresult *db_exec_binary(struct dbconn *c, const struct db_stmt *st, const char *const *params,
+                         struct problem *pb) __attribute__((warn_unused_result));
 
 /*
  * Runs one read statement on a read connection (the replica when one is
@@ -128,6 +134,17 @@ int db_stream_next(struct dbconn *c, PGresult **row, struct problem *pb)
 
 /* The value of a column, or NULL when SQL NULL. Borrowed from res. */
 const char *db_val(const PGresult *res, int row, int col);
+
+/* For db_exec_binary() results: the bytes of a column that must be exactly `len`
+ * long (xid 4, int8 and timestamptz 8, uuid 16), or NULL when SQL NULL or
+ * another length. Borrowed from res. */
+const unsigned char *db_bin(const PGresult *res, int row, int col, int len);
+/* Big-endian integers as binary results carry them; a timestamptz is
+ * microseconds since 2000-01-01 (db_bin_ts turns it into microseconds
+ * since the Unix epoch, as rfc3339.h counts). */
+uint32_t db_bin_u32(const unsigned char *p);
+int64_t db_bin_i64(const unsigned char *p);
+int64_t db_bin_ts(const unsigned char *p);
 
 /* Maps a failed result (or a failed connection when res is NULL) to a
  * problem: 23505 → 409, class 22 → 422, 57014/55P03 → 503, connection

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "inboxd/cursor.h"
 #include "inboxd/db.h"
 #include "inboxd/page.h"
 #include "inboxd/problem.h"
@@ -30,6 +31,10 @@ char *db_page_render(const PGresult *res, const struct page *pg, int json_col, i
  */
 int db_page_cursor(const PGresult *res, const struct page *pg, int ts_col, int id_col,
                    struct sbuf *b, struct problem *pb) __attribute__((warn_unused_result));
+
+/* Appends `],"nextCursor":` and the text of c, or null when c is NULL, and
+ * the closing brace: the end of every page. */
+void db_page_next(struct sbuf *b, const struct cursor *c);
 
 /* `{"items":[…]}` from every row's column `json_col` (claims). */
 char *db_items_render(const PGresult *res, int json_col, size_t *len, struct problem *pb);
