@@ -360,6 +360,9 @@ receive(struct req *rq, struct reply *out, struct problem *pb)
         return problem_set(pb, 401, "invalid-signature", "%s", sig_result_str(sr));
     if (source_account(rq, src, pb) != 0)
         return -1;
+    /* Idempotency-Key, as on every POST, once the account is known. */
+    if ((rc = req_idempotency(rq, out, pb)) != 0)
+        return rc < 0 ? -1 : 0;
     /* Not JSON, or not an object: a 400, and not stored (openapi.json). */
     if ((o = body_parse(rq->body, rq->body_len, pb)) == NULL)
         return -1;

@@ -229,6 +229,8 @@ send_reply(struct req *rq, struct reply *out)
         snprintf(num, sizeof(num), "%d", out->retry_after);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
     }
+    if (out->replayed)
+        MHD_add_response_header(resp, "Idempotent-Replayed", "true");
     return queue(rq, out->status ? out->status : 200, resp);
 }
 
@@ -438,7 +440,7 @@ idem_key(const struct req *rq, const char **key, struct problem *pb)
     size_t n;
 
     *key = NULL;
-    if (k == NULL || strcmp(rq->method, "POST") != 0 || rq->match.route->flags & ROUTE_WEBHOOK)
+    if (k == NULL || strcmp(rq->method, "POST") != 0)
         return 0;
     n = strlen(k);
     if (n == 0 || n > 255)
@@ -451,19 +453,31 @@ idem_key(const struct req *rq, const char **key, struct problem *pb)
     return 0;
 }
 
-static enum MHD_Result
-send_replay(struct req *rq, struct idem_replay *rp)
+int
+req_idempotency(struct req *rq, struct reply *out, struct problem *pb)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback(rp->len, rp->body, free);
+    struct idem_replay rp = {0};
+    const char *key;
+    int st;
 
-    if (resp == NULL)
-        return MHD_NO;
-    rp->body = NULL;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            rp->status >= 400 ? "application/problem+json" : "application/json");
-    MHD_add_response_header(resp, "Idempotent-Replayed", "true");
-    return queue(rq, rp->status, resp);
+    if (rq->idem_key != NULL || rq->idem_replayed)
+        return rq->idem_replayed ? 1 : 0;
+    if (idem_key(rq, &key, pb) != 0)
+        return -1;
+    if (key == NULL)
+        return 0;
+    st = db_idem_begin(&rq->who, key, rq->method, rq->url, cfg->idempotency_lease_s, &rp, pb);
+    if (st < 0)
+        return -1;
+    if (st == IDEM_REPLAY) {
+        reply_text(out, rp.status, rp.body, rp.len,
+                   rp.status >= 400 ? "application/problem+json" : "application/json");
+        out->replayed = true;
+        rq->idem_replayed = true;
+        return 1;
+    }
+    rq->idem_key = key;
+    return 0;
 }
 
 /* Stores the first answer of an idempotent POST, or forgets the key when
@@ -495,8 +509,6 @@ run_handler(struct req *rq)
 {
     struct reply out = {.content_type = "application/json"};
     struct problem pb = {0};
-    struct idem_replay rp = {0};
-    const char *key = NULL;
     enum MHD_Result rc;
     bool ok;
 
@@ -511,17 +523,16 @@ run_handler(struct req *rq)
         problem_internal(&pb, "sha256 failed");
         goto fail;
     }
-    if (idem_key(rq, &key, &pb) != 0)
-        goto fail;
-    if (key != NULL) {
-        int st = db_idem_begin(&rq->who, key, rq->method, rq->url, cfg->idempotency_lease_s, &rp,
-                               &pb);
+    /* A webhook's account is known only once its signature verified: its
+     * handler calls req_idempotency() itself. */
+    if (!(rq->match.route->flags & ROUTE_WEBHOOK)) {
+        int st = req_idempotency(rq, &out, &pb);
 
         if (st < 0)
             goto fail;
-        if (st == IDEM_REPLAY) {
-            rc = send_replay(rq, &rp);
-            free(rp.body);
+        if (st == 1) {
+            rc = send_reply(rq, &out);
+            reply_cleanup(&out);
             log_bind(NULL);
             return rc;
         }
@@ -531,8 +542,8 @@ run_handler(struct req *rq)
         problem_internal(&pb, "handler failed without a problem");
     /* Settled before the answer leaves, so a repeat that follows the
      * answer always finds it. */
-    if (key != NULL)
-        idem_settle(rq, key, &out, &pb, ok);
+    if (rq->idem_key != NULL)
+        idem_settle(rq, rq->idem_key, &out, &pb, ok);
     rc = ok ? send_reply(rq, &out) : send_problem(rq, &pb);
     log_bind(NULL);
     reply_cleanup(&out);

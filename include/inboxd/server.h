@@ -47,6 +47,8 @@ struct req {
     int64_t start_ns;
     int status;               /* the answer, for the access line */
     const char *user_agent;
+    const char *idem_key;     /* Idempotency-Key being honoured (req_idempotency) */
+    bool idem_replayed;       /* the answer is the first request's */
 };
 
 /* What a handler answers. The reply owns body and stream_ctx. */
@@ -63,6 +65,7 @@ struct reply {
     reply_stream_fn stream;   /* when set, body is ignored: chunked response */
     void *stream_ctx;
     void (*stream_free)(void *ctx);
+    bool replayed;            /* an idempotent repeat: `Idempotent-Replayed: true` */
 };
 
 /* Serialises doc (takes ownership: decref'd in every case) as the reply
@@ -72,6 +75,17 @@ int reply_json(struct reply *out, int status, json_t *doc, struct problem *pb)
 
 /* Takes ownership of text (malloc()ed, len bytes) as the reply body. */
 void reply_text(struct reply *out, int status, char *text, size_t len, const char *content_type);
+
+/*
+ * Honours the request's Idempotency-Key (API.md "Conventions") once
+ * rq->who knows the account. The server calls it before every handler; a
+ * ROUTE_WEBHOOK handler, which learns its account from the signature,
+ * calls it itself right after verifying. Returns 0 to go on, 1 when out
+ * holds the first request's answer (the handler returns it as it is), or
+ * -1 with pb. The server stores the handler's answer afterwards.
+ */
+int req_idempotency(struct req *rq, struct reply *out, struct problem *pb)
+    __attribute__((warn_unused_result));
 
 /* Request accessors. Return borrowed values valid for the request, or NULL. */
 const char *req_header(const struct req *rq, const char *name);

@@ -98,13 +98,15 @@ sql_text(char *out, size_t outlen, const char *fmt, ...)
 }
 
 /* POSTs body to /v1/webhooks/<source>, signed with secret at now + skew
- * seconds (secret NULL: no signature headers at all). */
+ * seconds (secret NULL: no signature headers at all), with one more header
+ * when `extra` is not NULL. */
 static void
-deliver_at(const char *source, const char *secret, long skew, const char *body, struct resp *r)
+deliver_with(const char *source, const char *secret, long skew, const char *extra,
+             const char *body, struct resp *r)
 {
     char path[128], ts_h[64], sig_h[128], sig[72];
     long long ts = (long long)time(NULL) + skew;
-    const char *h[] = {ts_h, sig_h, NULL};
+    const char *h[] = {ts_h, sig_h, extra, NULL};
 
     snprintf(path, sizeof(path), "/v1/webhooks/%s", source);
     if (secret != NULL) {
@@ -113,6 +115,12 @@ deliver_at(const char *source, const char *secret, long skew, const char *body, 
         snprintf(sig_h, sizeof(sig_h), "X-Inboxd-Signature: %s", sig);
     }
     th_http(&t, "POST", path, NULL, body, secret ? h : NULL, r);
+}
+
+static void
+deliver_at(const char *source, const char *secret, long skew, const char *body, struct resp *r)
+{
+    deliver_with(source, secret, skew, NULL, body, r);
 }
 
 static void
@@ -330,6 +338,48 @@ Test(webhooks, a_channel_without_a_name_is_named_after_its_external_id_and_kept_
                       "AND type = 'chat'",
                       account),
                  1);
+}
+
+Test(webhooks, an_idempotency_key_replays_the_first_answer_and_refuses_another_body)
+{
+    char body[2048], other[2048], first[4096], replayed[16];
+    const char *idem = "Idempotency-Key: sync-batch-17";
+    struct resp r;
+
+    delivery(body, sizeof(body), "d-idem-1", "ZT-idem", "m-idem-1");
+    deliver_with("hookshop", "shop-secret", 0, idem, body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    cr_assert_not(resp_header(&r, "Idempotent-Replayed", replayed, sizeof(replayed)));
+    snprintf(first, sizeof(first), "%s", r.body);
+    resp_free(&r);
+
+    /* The same delivery again, freshly signed, with the key: the first
+     * answer (201, same body), not the 200 "duplicate" of a delivery id
+     * seen before. */
+    deliver_with("hookshop", "shop-secret", 0, idem, body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    cr_assert_str_eq(r.body, first);
+    cr_assert(resp_header(&r, "Idempotent-Replayed", replayed, sizeof(replayed)));
+    cr_assert_str_eq(replayed, "true");
+    resp_free(&r);
+
+    /* The key with another body: 422, and the other delivery is not stored. */
+    delivery(other, sizeof(other), "d-idem-2", "ZT-idem", "m-idem-2");
+    deliver_with("hookshop", "shop-secret", 0, idem, other, &r);
+    expect_problem(&r, 422);
+    resp_free(&r);
+    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE account_id = '%s' "
+                      "AND delivery_id LIKE 'd-idem-%%'", account), 1);
+
+    /* A bad signature never reaches the key: 401, and the key still
+     * replays for the signed request. */
+    deliver_with("hookshop", "wrong-secret", 0, idem, body, &r);
+    expect_problem(&r, 401);
+    resp_free(&r);
+    deliver_with("hookshop", "shop-secret", 0, idem, body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    cr_assert_str_eq(r.body, first);
+    resp_free(&r);
 }
 
 /* --- signatures ---------------------------------------------------------------- */
