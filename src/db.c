@@ -27,8 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "inboxd/log.h"
 
@@ -860,11 +863,48 @@ struct qreq {
     bool done;              /* res or pb is final (written by the leader); when the
                              * leader is finished with it and it is not done, the
                              * reader runs it again alone */
-    bool finished;          /* the leader is through with it (under the pool mutex) */
-    bool lead;              /* woken to lead the next batch (under the pool mutex) */
-    pthread_cond_t cv;
+    atomic_uint state;      /* Q_FINISHED: the leader is through with it;
+                             * Q_LEAD: woken to lead the next batch. Set under the
+                             * pool mutex; the wake-up follows outside it */
     struct qreq *next;
 };
+
+enum { Q_FINISHED = 1u, Q_LEAD = 2u };
+
+/*
+ * A reader sleeps on its own state word (a futex), and whoever sets a bit
+ * in it wakes it after letting go of the pool mutex, so the woken reader
+ * does not at once block on that mutex (a condition variable signalled
+ * under the mutex cost each reader two more futex calls and a context
+ * switch). Setting the bit is the last write to the reader's memory: a
+ * reader that sees Q_FINISHED may return at once, and the FUTEX_WAKE that
+ * follows only names the address; at worst it wakes the next qreq of
+ * that thread at the same place, which finds its state 0 and sleeps again.
+ */
+static void
+q_set(struct qreq *r, unsigned bit)
+{
+    atomic_fetch_or_explicit(&r->state, bit, memory_order_release);
+}
+
+static void
+q_wake(atomic_uint *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Sleeps until a bit is set; returns the bits (and clears Q_LEAD). */
+static unsigned
+q_wait(struct qreq *r)
+{
+    unsigned s;
+
+    while ((s = atomic_load_explicit(&r->state, memory_order_acquire)) == 0)
+        syscall(SYS_futex, &r->state, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    if (s & Q_LEAD)
+        atomic_fetch_and_explicit(&r->state, ~Q_LEAD, memory_order_relaxed);
+    return s;
+}
 
 static size_t
 param_bytes(const struct qreq *r)
@@ -995,17 +1035,17 @@ db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
     int max_batch = cfg ? cfg->read_pipeline : 1;
     int max_leaders = cfg ? cfg->read_pipeline_batches : 1;
     struct qreq me = {.st = st, .params = params};
+    bool lead = false;
 
     if (max_batch <= 1 || !cfg->prepare || param_bytes(&me) > BATCH_PARAM_BYTES / 4)
         goto alone;
 
-    pthread_cond_init(&me.cv, NULL);
     pthread_mutex_lock(&p->mu);
     *p->qtail = &me;
     p->qtail = &me.next;
-    while (!me.finished) {
-        if (p->leaders < max_leaders && p->qhead != NULL && (p->qhead == &me || me.lead)) {
-            struct qreq *batch[64];
+    for (;;) {
+        if (p->leaders < max_leaders && p->qhead != NULL && (p->qhead == &me || lead)) {
+            struct qreq *batch[64], *next = NULL;
             size_t bytes = 0;
             int n = 0;
 
@@ -1022,34 +1062,46 @@ db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
             }
             if (p->qhead == NULL)
                 p->qtail = &p->qhead;
-            me.lead = false;
+            lead = false;
             p->leaders++;
             if (p->qhead != NULL && p->leaders < max_leaders) {
                 /* More than one batch is waiting and a slot is free. */
-                p->qhead->lead = true;
-                pthread_cond_signal(&p->qhead->cv);
+                next = p->qhead;
+                q_set(next, Q_LEAD);
             }
             pthread_mutex_unlock(&p->mu);
+            if (next != NULL)
+                q_wake(&next->state);
 
             batch_run(p, batch, n);
 
             pthread_mutex_lock(&p->mu);
             p->leaders--;
-            for (int i = 0; i < n; i++) {
-                batch[i]->finished = true;
+            for (int i = 0; i < n; i++)
+                q_set(batch[i], Q_FINISHED);
+            next = p->qhead;
+            if (next != NULL)
+                q_set(next, Q_LEAD);
+            pthread_mutex_unlock(&p->mu);
+            /* Only addresses from here on (see q_set). */
+            for (int i = 0; i < n; i++)
                 if (batch[i] != &me)
-                    pthread_cond_signal(&batch[i]->cv);
-            }
-            if (p->qhead != NULL) {
-                p->qhead->lead = true;
-                pthread_cond_signal(&p->qhead->cv);
-            }
-            continue;
+                    q_wake(&batch[i]->state);
+            if (next != NULL)
+                q_wake(&next->state);
+            if (atomic_load_explicit(&me.state, memory_order_acquire) & Q_FINISHED)
+                break;
+        } else {
+            unsigned bits;
+
+            pthread_mutex_unlock(&p->mu);
+            bits = q_wait(&me);
+            if (bits & Q_FINISHED)
+                break;
+            lead = true;
         }
-        pthread_cond_wait(&me.cv, &p->mu);
+        pthread_mutex_lock(&p->mu);
     }
-    pthread_mutex_unlock(&p->mu);
-    pthread_cond_destroy(&me.cv);
     if (me.done) {
         if (me.rc != 0)
             *pb = me.pb;
