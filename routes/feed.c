@@ -20,17 +20,16 @@ get_feed(struct req *rq, struct reply *out, struct problem *pb)
     struct page pg;
     char channel_buf[37];
     const char *channel_id, *order;
-    char *json;
-    size_t len;
+    struct parts *body;
 
     if (query_page(rq, true, &pg, pb) != 0 ||
         query_uuid(rq, "channelId", channel_buf, &channel_id, pb) != 0 ||
         query_enum(rq, "order", order_names, &order, pb) != 0)
         return -1;
     if (db_feed_list(&rq->who, channel_id, order != NULL && strcmp(order, "newest") == 0, &pg,
-                     &json, &len, pb) != 0)
+                     &body, pb) != 0)
         return -1;
-    reply_text(out, 200, json, len, "application/json");
+    reply_parts(out, 200, body);
     return 0;
 }
 

@@ -44,10 +44,44 @@ struct qreq;
  * oldest waiter, so waits are first come, first served (no request is
  * overtaken again and again while 32 threads share 5 connections). */
 struct waiter {
-    pthread_cond_t cv;
+    atomic_uint handed;      /* 1 once idx is set (under the pool mutex); its
+                              * futex wake-up follows outside the mutex */
     int idx;                 /* the connection handed over; -1 until then */
     struct waiter *next;
 };
+
+/*
+ * Futex words: a thread that waits for another to hand it something (a
+ * connection, a read's result) sleeps on a word of its own, and the giver
+ * sets the word under the pool mutex and wakes it after letting the mutex
+ * go, so the woken thread does not at once block on that mutex (condition
+ * variables signalled under the mutex cost every hand-over two more futex
+ * calls and a context switch). Setting the word is the giver's last write
+ * to the waiter's memory: a waiter that sees it may return at once, and the
+ * FUTEX_WAKE that follows only names the address; at worst it wakes the
+ * next waiter of that thread at the same place, which finds its word 0
+ * and sleeps again.
+ */
+static void
+word_wake(atomic_uint *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Sleeps while *word is 0, until `until` (CLOCK_MONOTONIC; NULL: no limit).
+ * Returns the word (0 on time-out). */
+static unsigned
+word_wait(atomic_uint *word, const struct timespec *until)
+{
+    unsigned v;
+
+    while ((v = atomic_load_explicit(word, memory_order_acquire)) == 0) {
+        if (syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, 0, until, NULL,
+                    FUTEX_BITSET_MATCH_ANY) != 0 && errno == ETIMEDOUT)
+            return atomic_load_explicit(word, memory_order_acquire);
+    }
+    return v;
+}
 
 struct dbconn {
     PGconn *pg;
@@ -312,22 +346,36 @@ conn_alive(struct dbconn *c)
 #define TRUST_RECENT_MS 1000
 
 /* A free connection goes to the oldest waiter, else back to the idle
- * stack. Call with p->mu held. */
-static void
+ * stack. Call with p->mu held; returns the word to word_wake() once it is
+ * let go, or NULL. */
+static atomic_uint *
 give_back(struct pool *p, int idx)
 {
     struct waiter *w = p->whead;
 
     if (w == NULL) {
         p->idle[p->nidle++] = idx;
-        return;
+        return NULL;
     }
     p->whead = w->next;
     if (p->whead == NULL)
         p->wtail = &p->whead;
     w->next = NULL;
     w->idx = idx;
-    pthread_cond_signal(&w->cv);
+    atomic_store_explicit(&w->handed, 1, memory_order_release);
+    return &w->handed;
+}
+
+static void
+give_back_locked(struct pool *p, int idx)
+{
+    atomic_uint *wake;
+
+    pthread_mutex_lock(&p->mu);
+    wake = give_back(p, idx);
+    pthread_mutex_unlock(&p->mu);
+    if (wake != NULL)
+        word_wake(wake);
 }
 
 static struct dbconn *
@@ -338,7 +386,7 @@ acquire(struct pool *p, bool retryable, struct problem *pb)
     char err[256];
     int idx;
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += cfg->pool_wait_ms / 1000;
     deadline.tv_nsec += (long)(cfg->pool_wait_ms % 1000) * 1000000L;
     if (deadline.tv_nsec >= 1000000000L) {
@@ -352,16 +400,15 @@ acquire(struct pool *p, bool retryable, struct problem *pb)
     } else {
         struct waiter w = {.idx = -1};
 
-        pthread_cond_init(&w.cv, NULL);
         *p->wtail = &w;
         p->wtail = &w.next;
         p->waiting++;
-        while (w.idx < 0) {
-            if (pthread_cond_timedwait(&w.cv, &p->mu, &deadline) == ETIMEDOUT && w.idx < 0)
-                break;
-        }
+        pthread_mutex_unlock(&p->mu);
+        word_wait(&w.handed, &deadline);
+        pthread_mutex_lock(&p->mu);
         p->waiting--;
-        if (w.idx < 0) {
+        /* Handed over or not, decided under the mutex. */
+        if (atomic_load_explicit(&w.handed, memory_order_relaxed) == 0) {
             struct waiter **pp = &p->whead;
 
             while (*pp != &w)
@@ -370,7 +417,6 @@ acquire(struct pool *p, bool retryable, struct problem *pb)
             if (p->wtail == &w.next)
                 p->wtail = pp;
             pthread_mutex_unlock(&p->mu);
-            pthread_cond_destroy(&w.cv);
             atomic_fetch_add(&stat_timeouts, 1);
             log_event(LOG_WARN, NULL, "db.pool_timeout", LOG_S("pool", p->name),
                       LOG_I("wait_ms", cfg->pool_wait_ms));
@@ -380,7 +426,6 @@ acquire(struct pool *p, bool retryable, struct problem *pb)
             return NULL;
         }
         idx = w.idx;
-        pthread_cond_destroy(&w.cv);
     }
     pthread_mutex_unlock(&p->mu);
 
@@ -395,9 +440,7 @@ acquire(struct pool *p, bool retryable, struct problem *pb)
     }
     if (c->pg == NULL && conn_open(c, p->conninfo, err, sizeof(err)) != 0) {
         log_event(LOG_WARN, NULL, "db.connect_failed", LOG_S("pool", p->name), LOG_S("err", err));
-        pthread_mutex_lock(&p->mu);
-        give_back(p, idx);
-        pthread_mutex_unlock(&p->mu);
+        give_back_locked(p, idx);
         pb->retry_after = 1;
         problem_set(pb, 503, "database-unavailable", "the database is not reachable; retry later");
         return NULL;
@@ -428,9 +471,7 @@ release(struct dbconn *c)
                 conn_close(c);
         }
     }
-    pthread_mutex_lock(&p->mu);
-    give_back(p, (int)(c - p->conns));
-    pthread_mutex_unlock(&p->mu);
+    give_back_locked(p, (int)(c - p->conns));
 }
 
 static int
@@ -871,36 +912,20 @@ struct qreq {
 
 enum { Q_FINISHED = 1u, Q_LEAD = 2u };
 
-/*
- * A reader sleeps on its own state word (a futex), and whoever sets a bit
- * in it wakes it after letting go of the pool mutex, so the woken reader
- * does not at once block on that mutex (a condition variable signalled
- * under the mutex cost each reader two more futex calls and a context
- * switch). Setting the bit is the last write to the reader's memory: a
- * reader that sees Q_FINISHED may return at once, and the FUTEX_WAKE that
- * follows only names the address; at worst it wakes the next qreq of
- * that thread at the same place, which finds its state 0 and sleeps again.
- */
+/* A reader's state is a futex word (see word_wake): bits set under the
+ * pool mutex, the wake-up after it. */
 static void
 q_set(struct qreq *r, unsigned bit)
 {
     atomic_fetch_or_explicit(&r->state, bit, memory_order_release);
 }
 
-static void
-q_wake(atomic_uint *word)
-{
-    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
 /* Sleeps until a bit is set; returns the bits (and clears Q_LEAD). */
 static unsigned
 q_wait(struct qreq *r)
 {
-    unsigned s;
+    unsigned s = word_wait(&r->state, NULL);
 
-    while ((s = atomic_load_explicit(&r->state, memory_order_acquire)) == 0)
-        syscall(SYS_futex, &r->state, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
     if (s & Q_LEAD)
         atomic_fetch_and_explicit(&r->state, ~Q_LEAD, memory_order_relaxed);
     return s;
@@ -1071,7 +1096,7 @@ db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
             }
             pthread_mutex_unlock(&p->mu);
             if (next != NULL)
-                q_wake(&next->state);
+                word_wake(&next->state);
 
             batch_run(p, batch, n);
 
@@ -1086,9 +1111,9 @@ db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
             /* Only addresses from here on (see q_set). */
             for (int i = 0; i < n; i++)
                 if (batch[i] != &me)
-                    q_wake(&batch[i]->state);
+                    word_wake(&batch[i]->state);
             if (next != NULL)
-                q_wake(&next->state);
+                word_wake(&next->state);
             if (atomic_load_explicit(&me.state, memory_order_acquire) & Q_FINISHED)
                 break;
         } else {

@@ -105,14 +105,66 @@ static const struct db_stmt stmts[] = {
     [S_ITEMS] = {"feed_items", ITEMS, 2},
 };
 
-struct feed {
-    const struct db_stmt *st;
-    const char *const *params;
-    const struct page *pg;
-    const char *account;
-    char *json;
-    size_t len;
+/* What a page's pieces live in (parts.h): the item references and the
+ * end of the page with its cursor. */
+struct page_body {
+    struct feed_item **items;
+    size_t n;
+    char *tail;
 };
+
+static void
+page_body_release(void *ctx)
+{
+    struct page_body *pbd = ctx;
+
+    for (size_t i = 0; i < pbd->n; i++)
+        feed_item_release(pbd->items[i]);
+    free(pbd->items);
+    free(pbd->tail);
+    free(pbd);
+}
+
+/* The page as pieces: `{"items":[`, the items with commas between, and
+ * the tail. Takes the items (and frees tail) in every case. */
+static struct parts *
+page_parts(struct feed_item **items, size_t n, char *tail, size_t tail_len)
+{
+    struct page_body *pbd = calloc(1, sizeof(*pbd));
+    struct parts *body = NULL;
+    size_t k = 0;
+    int rc = 0;
+
+    if (pbd == NULL || (body = parts_new(2 * n + 2, page_body_release, pbd)) == NULL) {
+        for (size_t i = 0; i < n; i++)
+            feed_item_release(items[i]);
+        free(items);
+        free(tail);
+        free(pbd);
+        return NULL;
+    }
+    pbd->items = items;
+    pbd->n = n;
+    pbd->tail = tail;
+    rc |= parts_add(body, "{\"items\":[", 10);
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *j;
+
+        if (items[i] == NULL)
+            continue;
+        j = feed_item_json(items[i], &len);
+        if (k++ > 0)
+            rc |= parts_add(body, ",", 1);
+        rc |= parts_add(body, j, len);
+    }
+    rc |= parts_add(body, tail, tail_len);
+    if (rc != 0) { /* cannot happen: 2n + 2 pieces at most */
+        parts_free(body);
+        return NULL;
+    }
+    return body;
+}
 
 /* An item's key in the feed cache: its id as text and its version (the
  * VERSION columns as they came, in hex). */
@@ -225,6 +277,14 @@ page_end(const PGresult *res, size_t shown, const struct item_key *keys, struct 
     return 0;
 }
 
+struct feed {
+    const struct db_stmt *st;
+    const char *const *params;
+    const struct page *pg;
+    const char *account;
+    struct parts *body;
+};
+
 static int
 feed_fn(struct dbconn *c, void *arg, struct problem *pb)
 {
@@ -234,7 +294,9 @@ feed_fn(struct dbconn *c, void *arg, struct problem *pb)
     struct item_key *keys = NULL;
     const char **ids = NULL, **vers = NULL;
     struct feed_item **items = NULL;
-    struct sbuf b;
+    struct sbuf tail;
+    char *text;
+    size_t len;
     int rc = -1;
 
     if (res == NULL)
@@ -262,38 +324,19 @@ feed_fn(struct dbconn *c, void *arg, struct problem *pb)
     if (found < n && render_missing(c, f->account, n, keys, items, pb) != 0)
         goto out;
 
-    sbuf_init(&b);
-    {
-        size_t total = 64 + CURSOR_BUFLEN;
-
-        for (size_t i = 0; i < n; i++)
-            if (items[i] != NULL) {
-                size_t len;
-
-                (void)feed_item_json(items[i], &len);
-                total += len + 1;
-            }
-        sbuf_reserve(&b, total);
-    }
-    sbuf_adds(&b, "{\"items\":[");
-    for (size_t i = 0, k = 0; i < n; i++) {
-        size_t len;
-        const char *j;
-
-        if (items[i] == NULL)
-            continue;
-        j = feed_item_json(items[i], &len);
-        if (k++ > 0)
-            sbuf_add(&b, ",", 1);
-        sbuf_add(&b, j, len);
-    }
-    if (page_end(res, n, keys, &b, pb) != 0) {
-        sbuf_cleanup(&b);
+    sbuf_init(&tail);
+    if (page_end(res, n, keys, &tail, pb) != 0) {
+        sbuf_cleanup(&tail);
         goto out;
     }
-    free(f->json);
-    f->json = sbuf_steal(&b, &f->len);
-    rc = f->json ? 0 : problem_internal(pb, "feed: out of memory");
+    if ((text = sbuf_steal(&tail, &len)) == NULL) {
+        problem_internal(pb, "feed: out of memory");
+        goto out;
+    }
+    parts_free(f->body); /* an earlier attempt's */
+    f->body = page_parts(items, n, text, len);
+    items = NULL; /* page_parts took them */
+    rc = f->body ? 0 : problem_internal(pb, "feed: out of memory");
 out:
     for (size_t i = 0; items && i < n; i++)
         feed_item_release(items[i]);
@@ -307,18 +350,17 @@ out:
 
 int
 db_feed_list(const struct who *w, const char *channel_id, bool newest, const struct page *pg,
-             char **json, size_t *len, struct problem *pb)
+             struct parts **body, struct problem *pb)
 {
     const char *p[] = {w->account_id, pg->after_ts,  pg->after_id,
                        pg->fetch,     channel_id,    newest ? "true" : "false"};
-    struct feed f = {&stmts[S_PAGE], p, pg, w->account_id, NULL, 0};
+    struct feed f = {&stmts[S_PAGE], p, pg, w->account_id, NULL};
 
     if (db_read(feed_fn, &f, true, pb) != 0) {
-        free(f.json);
+        parts_free(f.body);
         return -1;
     }
-    *json = f.json;
-    *len = f.len;
+    *body = f.body;
     return 0;
 }
 

@@ -79,11 +79,22 @@ reply_text(struct reply *out, int status, char *text, size_t len, const char *co
     out->content_type = content_type;
 }
 
+void
+reply_parts(struct reply *out, int status, struct parts *body)
+{
+    parts_free(out->parts);
+    out->status = status;
+    out->parts = body;
+    out->content_type = "application/json";
+}
+
 static void
 reply_cleanup(struct reply *out)
 {
     free(out->body);
     out->body = NULL;
+    parts_free(out->parts);
+    out->parts = NULL;
     if (out->stream_free && out->stream_ctx)
         out->stream_free(out->stream_ctx);
     out->stream_ctx = NULL;
@@ -188,6 +199,12 @@ stream_adapter(void *cls, uint64_t pos, char *buf, size_t max)
     return r->stream(r->stream_ctx, pos, buf, max);
 }
 
+static void
+parts_free_adapter(void *cls)
+{
+    parts_free(cls);
+}
+
 static enum MHD_Result
 send_reply(struct req *rq, struct reply *out)
 {
@@ -209,6 +226,23 @@ send_reply(struct req *rq, struct reply *out)
             stream_free_adapter(copy);
             return MHD_NO;
         }
+    } else if (out->parts != NULL) {
+        /* MHD copies the vector, not the pieces: they live until the
+         * response is destroyed and parts_free() runs. */
+        struct MHD_IoVec *iov = calloc(out->parts->n ? out->parts->n : 1, sizeof(*iov));
+
+        if (iov == NULL)
+            return MHD_NO;
+        for (size_t i = 0; i < out->parts->n; i++) {
+            iov[i].iov_base = out->parts->v[i].base;
+            iov[i].iov_len = out->parts->v[i].len;
+        }
+        resp = MHD_create_response_from_iovec(iov, (unsigned)out->parts->n, parts_free_adapter,
+                                              out->parts);
+        free(iov);
+        if (resp == NULL)
+            return MHD_NO;
+        out->parts = NULL;
     } else if (out->body != NULL) {
         resp = MHD_create_response_from_buffer_with_free_callback(out->len, out->body, free);
         if (resp == NULL)
@@ -219,7 +253,8 @@ send_reply(struct req *rq, struct reply *out)
         if (resp == NULL)
             return MHD_NO;
     }
-    if (out->content_type != NULL && (out->stream || out->len > 0 || out->status != 204))
+    if (out->content_type != NULL &&
+        (out->stream || out->len > 0 || out->parts || out->status != 204))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, out->content_type);
     if (out->etag[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, out->etag);
@@ -490,7 +525,7 @@ idem_settle(struct req *rq, const char *key, const struct reply *out, const stru
     int status = ok ? (out->status ? out->status : 200) : pb->status;
     int rc;
 
-    if (status >= 500 || (ok && out->stream)) {
+    if (status >= 500 || (ok && (out->stream || out->parts))) {
         rc = db_idem_abort(&rq->who, key, &ipb);
     } else if (ok) {
         rc = db_idem_finish(&rq->who, key, status, out->body ? out->body : "", &ipb);

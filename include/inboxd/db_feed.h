@@ -16,6 +16,7 @@
 
 #include "inboxd/auth.h"
 #include "inboxd/page.h"
+#include "inboxd/parts.h"
 #include "inboxd/problem.h"
 
 /*
@@ -23,9 +24,10 @@
  * items, longest waiting first (or newest first when `newest`), only the
  * channel's when channel_id is not NULL (an unknown channel gives an empty
  * page). The page cursor (pg, with a timestamp) is a (feed_at, id) position.
- * Statuses: 503. *json: a new malloc()ed page of *len bytes (caller free()s).
+ * Statuses: 503. *body: the page JSON in pieces (the cached items stay
+ * where they are; parts_free() it, or hand it to reply_parts()).
  */
 int db_feed_list(const struct who *w, const char *channel_id, bool newest, const struct page *pg,
-                 char **json, size_t *len, struct problem *pb) __attribute__((warn_unused_result));
+                 struct parts **body, struct problem *pb) __attribute__((warn_unused_result));
 
 #endif

@@ -23,6 +23,7 @@
 #include "inboxd/auth.h"
 #include "inboxd/config.h"
 #include "inboxd/log.h"
+#include "inboxd/parts.h"
 #include "inboxd/problem.h"
 #include "inboxd/router.h"
 
@@ -66,6 +67,8 @@ struct reply {
     void *stream_ctx;
     void (*stream_free)(void *ctx);
     bool replayed;            /* an idempotent repeat: `Idempotent-Replayed: true` */
+    struct parts *parts;      /* when set (and no stream): the body in pieces,
+                               * sent without copying (parts.h) */
 };
 
 /* Serialises doc (takes ownership: decref'd in every case) as the reply
@@ -86,6 +89,9 @@ void reply_text(struct reply *out, int status, char *text, size_t len, const cha
  */
 int req_idempotency(struct req *rq, struct reply *out, struct problem *pb)
     __attribute__((warn_unused_result));
+
+/* Takes ownership of body as the reply body (application/json). */
+void reply_parts(struct reply *out, int status, struct parts *body);
 
 /* Request accessors. Return borrowed values valid for the request, or NULL. */
 const char *req_header(const struct req *rq, const char *name);
