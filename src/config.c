@@ -47,7 +47,7 @@ const struct config_key config_keys[] = {
     KEY("read_pipeline", "INBOXD_READ_PIPELINE", "--read-pipeline", CONFIG_INT, "16", 1, 64,
         read_pipeline, "most single-statement reads sent in one round trip under load; 1 = off"),
     KEY("read_pipeline_batches", "INBOXD_READ_PIPELINE_BATCHES", "--read-pipeline-batches",
-        CONFIG_INT, "2", 1, 500, read_pipeline_batches,
+        CONFIG_INT, "1", 1, 500, read_pipeline_batches,
         "read round trips in flight at once before further reads queue to share one"),
     KEY("tx_retries", "INBOXD_TX_RETRIES", "--tx-retries", CONFIG_INT, "3", 0, 20, tx_retries,
         "retries of a transaction that hit a serialization failure or deadlock"),
