@@ -21,21 +21,23 @@ static const struct db_stmt stmts[] = {
                  "ON CONFLICT (account_id, key) DO UPDATE SET "
                  "  method = EXCLUDED.method, path = EXCLUDED.path, "
                  "  request_hash = EXCLUDED.request_hash, state = 'in_flight', "
-                 "  response_status = NULL, response_body = NULL, created_at = now(), "
+                 "  response_status = NULL, response_body = NULL, response_etag = NULL, "
+                 "  created_at = now(), "
                  "  expires_at = EXCLUDED.expires_at "
                  "WHERE k.expires_at < now() "
                  "   OR (k.state = 'in_flight' AND k.created_at < now() - make_interval(secs => $6)) "
                  "RETURNING 1",
                  6},
     [S_GET] = {"idem_get",
-               "SELECT method, path, request_hash, state, response_status, response_body "
+               "SELECT method, path, request_hash, state, response_status, response_body, "
+               "       response_etag "
                "FROM idempotency_keys WHERE account_id = $1 AND key = $2",
                2},
     [S_FINISH] = {"idem_finish",
                   "UPDATE idempotency_keys SET state = 'done', response_status = $3, "
-                  "       response_body = $4 "
+                  "       response_body = $4, response_etag = $5 "
                   "WHERE account_id = $1 AND key = $2 AND state = 'in_flight'",
-                  4},
+                  5},
     [S_ABORT] = {"idem_abort",
                  "DELETE FROM idempotency_keys "
                  "WHERE account_id = $1 AND key = $2 AND state = 'in_flight'",
@@ -99,6 +101,8 @@ begin_fn(struct dbconn *c, void *arg, struct problem *pb)
         return problem_internal(pb, "out of memory");
     }
     memcpy(b->rp->body, PQgetvalue(res, 0, 5), b->rp->len + 1);
+    if (!PQgetisnull(res, 0, 6))
+        snprintf(b->rp->etag, sizeof(b->rp->etag), "%s", PQgetvalue(res, 0, 6));
     PQclear(res);
     b->state = IDEM_REPLAY;
     return 0;
@@ -141,10 +145,10 @@ simple_fn(struct dbconn *c, void *arg, struct problem *pb)
 
 int
 db_idem_finish(const struct who *w, const char *key, int status, const char *body,
-               struct problem *pb)
+               const char *etag, struct problem *pb)
 {
     char st[8];
-    const char *p[] = {w->account_id, key, st, body ? body : ""};
+    const char *p[] = {w->account_id, key, st, body ? body : "", etag};
     struct simple s = {&stmts[S_FINISH], p};
 
     snprintf(st, sizeof(st), "%d", status);

@@ -507,6 +507,7 @@ req_idempotency(struct req *rq, struct reply *out, struct problem *pb)
     if (st == IDEM_REPLAY) {
         reply_text(out, rp.status, rp.body, rp.len,
                    rp.status >= 400 ? "application/problem+json" : "application/json");
+        memcpy(out->etag, rp.etag, sizeof(out->etag));
         out->replayed = true;
         rq->idem_replayed = true;
         return 1;
@@ -528,11 +529,12 @@ idem_settle(struct req *rq, const char *key, const struct reply *out, const stru
     if (status >= 500 || (ok && (out->stream || out->parts))) {
         rc = db_idem_abort(&rq->who, key, &ipb);
     } else if (ok) {
-        rc = db_idem_finish(&rq->who, key, status, out->body ? out->body : "", &ipb);
+        rc = db_idem_finish(&rq->who, key, status, out->body ? out->body : "",
+                            out->etag[0] ? out->etag : NULL, &ipb);
     } else {
         char *text = problem_render(pb, rq->request_id);
 
-        rc = text ? db_idem_finish(&rq->who, key, status, text, &ipb) : -1;
+        rc = text ? db_idem_finish(&rq->who, key, status, text, NULL, &ipb) : -1;
         free(text);
     }
     if (rc != 0)

@@ -27,6 +27,7 @@ struct idem_replay {
     int status;
     char *body;      /* new malloc()ed; caller frees */
     size_t len;
+    char etag[72];   /* the first answer's ETag header, "" for none */
 };
 
 /* Starts or finds the record. IDEM_PROCEED: run the handler, then finish
@@ -36,9 +37,9 @@ int db_idem_begin(const struct who *w, const char *key, const char *method, cons
                   int lease_s, struct idem_replay *rp, struct problem *pb)
     __attribute__((warn_unused_result));
 
-/* Stores the answer of the first request. */
+/* Stores the answer of the first request (etag: its ETag header, or NULL). */
 int db_idem_finish(const struct who *w, const char *key, int status, const char *body,
-                   struct problem *pb) __attribute__((warn_unused_result));
+                   const char *etag, struct problem *pb) __attribute__((warn_unused_result));
 
 /* Forgets the record (the first request failed on our side). */
 int db_idem_abort(const struct who *w, const char *key, struct problem *pb)

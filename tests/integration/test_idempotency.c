@@ -188,3 +188,23 @@ Test(idempotency, simultaneous_first_requests_write_once)
     for (int i = 0; i < N; i++)
         resp_free(&calls[i].r);
 }
+
+Test(idempotency, a_replay_carries_the_first_answers_etag)
+{
+    const char *const hdrs[] = {"Idempotency-Key: job-1", NULL};
+    struct resp a, b;
+    char tag_a[80], tag_b[80], replayed[16];
+
+    th_http(&t, "POST", "/v1/jobs", key, "{\"type\": \"crawl\"}", hdrs, &a);
+    cr_assert_eq(a.status, 201, "%s", a.body);
+    cr_assert(resp_header(&a, "ETag", tag_a, sizeof(tag_a)), "a new job run has an ETag");
+    th_http(&t, "POST", "/v1/jobs", key, "{\"type\": \"crawl\"}", hdrs, &b);
+    cr_assert_eq(b.status, 201, "%s", b.body);
+    cr_assert(resp_header(&b, "Idempotent-Replayed", replayed, sizeof(replayed)));
+    cr_assert_str_eq(b.body, a.body);
+    cr_assert(resp_header(&b, "ETag", tag_b, sizeof(tag_b)), "the replay lost the ETag");
+    cr_assert_str_eq(tag_b, tag_a);
+    cr_assert_eq(th_sql_long(&t, "SELECT count(*) FROM job_runs"), 1);
+    resp_free(&a);
+    resp_free(&b);
+}
