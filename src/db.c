@@ -108,6 +108,7 @@ struct pool {
     /* Reads waiting to share a round trip (db_query), under mu. */
     struct qreq *qhead, **qtail;
     int leaders; /* batches being run now */
+    int streams; /* connections lent by db_borrow() now, under mu */
 };
 
 static const struct config *cfg;
@@ -1142,10 +1143,44 @@ alone:
     return me.res;
 }
 
+/* Streams may hold pool_streams connections, and never the pool's last
+ * one: a response that streams for minutes to a slow reader must not leave
+ * ordinary requests waiting into 503s. */
+static int
+stream_cap(const struct pool *p)
+{
+    int cap = cfg ? cfg->pool_streams : 1;
+
+    if (cap > p->size - 1)
+        cap = p->size - 1;
+    return cap < 1 ? 1 : cap;
+}
+
 struct dbconn *
 db_borrow(bool replica_ok, struct problem *pb)
 {
-    return acquire(replica_ok && replica.on ? &replica : &primary, false, pb);
+    struct pool *p = replica_ok && replica.on ? &replica : &primary;
+    struct dbconn *c;
+    bool full;
+
+    pthread_mutex_lock(&p->mu);
+    full = p->streams >= stream_cap(p);
+    if (!full)
+        p->streams++;
+    pthread_mutex_unlock(&p->mu);
+    if (full) {
+        pb->retry_after = 5;
+        problem_set(pb, 503, "streams-busy",
+                    "as many exports as allowed are streaming; retry later");
+        return NULL;
+    }
+    c = acquire(p, false, pb);
+    if (c == NULL) {
+        pthread_mutex_lock(&p->mu);
+        p->streams--;
+        pthread_mutex_unlock(&p->mu);
+    }
+    return c;
 }
 
 void
@@ -1159,6 +1194,9 @@ db_return(struct dbconn *c)
     if (c->pg != NULL &&
         (PQisBusy(c->pg) || PQtransactionStatus(c->pg) == PQTRANS_ACTIVE))
         c->broken = true;
+    pthread_mutex_lock(&c->pool->mu);
+    c->pool->streams--;
+    pthread_mutex_unlock(&c->pool->mu);
     release(c);
 }
 

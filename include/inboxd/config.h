@@ -27,6 +27,7 @@ struct config {
     char *database_url_ro;
     int pool_size;
     int pool_wait_ms;
+    int pool_streams;
     int pool_max_lifetime_s;
     int connect_timeout_s;
     int statement_timeout_ms;

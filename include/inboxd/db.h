@@ -118,8 +118,10 @@ int db_simple(struct dbconn *c, const char *sql, struct problem *pb)
 
 /* Borrows a connection for work that outlives one function call (a
  * streamed response). Give it back with db_return() on every path; a
- * connection returned mid-transaction is rolled back. Returns NULL with pb
- * (503) when none is free in time. */
+ * connection returned mid-transaction is rolled back. At most pool_streams
+ * connections (and never the pool's last) are lent at once. Returns NULL
+ * with pb (503, Retry-After) when that many are out or none is free in
+ * time. */
 struct dbconn *db_borrow(bool replica_ok, struct problem *pb) __attribute__((warn_unused_result));
 void db_return(struct dbconn *c);
 

@@ -33,6 +33,16 @@ setup_one_conn(void)
     th_tenant(&t, "Hot Rod AN", account, key);
 }
 
+/* Three connections, of which streams may hold one. */
+static void
+setup_one_stream(void)
+{
+    static const char *const settings[] = {"pool_size=3", "pool_streams=1", NULL};
+
+    th_start(&t, true, settings);
+    th_tenant(&t, "Hot Rod AN", account, key);
+}
+
 static void
 teardown(void)
 {
@@ -43,6 +53,7 @@ teardown(void)
  * fails the run) when tests with different timeouts run in parallel. */
 TestSuite(learning, .init = setup, .fini = teardown, .timeout = 600);
 TestSuite(learning_stream, .init = setup_one_conn, .fini = teardown, .timeout = 600);
+TestSuite(learning_streams, .init = setup_one_stream, .fini = teardown, .timeout = 600);
 
 /* --- helpers --------------------------------------------------------------- */
 
@@ -717,4 +728,52 @@ Test(learning_stream, an_export_does_not_leave_the_connection_busy)
     cr_assert_eq(sqlf("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                       "AND application_name = 'inboxd' AND state <> 'idle'"),
                  0);
+}
+
+/* --- streams hold at most pool_streams connections -------------------------- */
+
+static long second_stream_status, second_stream_retry, page_status;
+
+/* Runs while the first export is streaming (its first bytes just came). */
+static void
+while_streaming(void)
+{
+    struct resp r;
+    char retry[16] = "";
+
+    th_http(&t, "GET", "/v1/learning-samples", key, NULL, NDJSON_HDR, &r);
+    second_stream_status = r.status;
+    if (resp_header(&r, "Retry-After", retry, sizeof(retry)))
+        second_stream_retry = atol(retry);
+    if (r.status == 503)
+        cr_assert_str_eq(sval(r.json, "type"), "/problems/streams-busy", "%s", r.body);
+    resp_free(&r);
+    th_get(&t, "/v1/learning-samples?limit=1", key, &r);
+    page_status = r.status;
+    resp_free(&r);
+}
+
+Test(learning_streams, a_stream_over_the_limit_is_503_and_pages_still_answer)
+{
+    struct big b = {0};
+    struct resp r;
+    json_t *lines;
+
+    make_samples(account, "cap", 30000, 0);
+    big_expect(&b, account);
+    b.on_first_bytes = while_streaming;
+    cr_assert_eq(big_get(&b, key), CURLE_OK);
+    cr_assert_eq(b.lines, 30000, "the first export is whole");
+    cr_assert_eq(second_stream_status, 503, "a second stream was let in");
+    cr_assert_gt(second_stream_retry, 0);
+    cr_assert_eq(page_status, 200, "a page waited behind the stream");
+    /* The first stream's slot is free again. */
+    th_http(&t, "GET", "/v1/learning-samples?since=2026-01-01T00:00:29.990Z", key, NULL,
+            NDJSON_HDR, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    lines = ndjson_lines(&r);
+    cr_assert_eq(json_array_size(lines), 11);
+    json_decref(lines);
+    resp_free(&r);
+    big_free(&b);
 }
