@@ -234,13 +234,18 @@ render_missing(struct dbconn *c, const char *account, size_t n, const struct ite
     for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
         struct item_key k;
         struct feed_item *it;
+        struct sbuf item;
 
         if (item_key(res, r, 3, &k) != 0 || PQgetisnull(res, r, 4)) {
             rc = problem_internal(pb, "feed: unexpected item row");
             break;
         }
-        it = feed_cache_put(account, k.id, k.ver, PQgetvalue(res, r, 4),
-                            (size_t)PQgetlength(res, r, 4));
+        /* Kept without json_build_object's spaces: 7 % of every page's
+         * bytes, sent with every page that shows the item. */
+        sbuf_init(&item);
+        sbuf_add_json_compact(&item, PQgetvalue(res, r, 4), (size_t)PQgetlength(res, r, 4));
+        it = item.oom ? NULL : feed_cache_put(account, k.id, k.ver, item.data, item.len);
+        sbuf_cleanup(&item);
         if (it == NULL) {
             rc = problem_internal(pb, "feed: out of memory");
             break;

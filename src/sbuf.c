@@ -126,6 +126,36 @@ sbuf_addf(struct sbuf *b, const char *fmt, ...)
 }
 
 void
+sbuf_add_json_compact(struct sbuf *b, const char *json, size_t n)
+{
+    size_t i = 0, run = 0;
+    bool in_string = false;
+
+    if (!reserve(b, n))
+        return;
+    /* Runs of kept bytes are copied at once; whitespace outside strings
+     * ends a run and is dropped. */
+    for (; i < n; i++) {
+        char c = json[i];
+
+        if (in_string) {
+            if (c == '\\')
+                i++; /* the escaped byte stays in the run */
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+            sbuf_add(b, json + run, i - run);
+            run = i + 1;
+        }
+    }
+    sbuf_add(b, json + run, (i < n ? i : n) - run);
+}
+
+void
 sbuf_add_json_string(struct sbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

@@ -54,6 +54,11 @@ void sbuf_addf(struct sbuf *b, const char *fmt, ...) __attribute__((format(print
  * be valid JSON; it is not checked here. */
 void sbuf_add_json_string(struct sbuf *b, const char *s, size_t n);
 
+/* Appends JSON text without the whitespace between its tokens (PostgreSQL
+ * writes `{"a" : 1, "b" : [1, 2]}`); strings are copied byte for byte. json
+ * must be valid JSON: only where a string starts and ends is tracked. */
+void sbuf_add_json_compact(struct sbuf *b, const char *json, size_t n);
+
 /* Hands over the data: returns the NUL-terminated bytes (a new malloc()ed
  * string the caller free()s; "" when nothing was added) and stores the
  * length in *len (len may be NULL). Returns NULL when oom is set or the final

@@ -243,3 +243,32 @@ Test(sbuf, reserve_makes_room_once)
     cr_assert_eq(len, 10000);
     free(s);
 }
+
+Test(sbuf, json_compact_drops_whitespace_between_tokens_and_keeps_strings)
+{
+    /* As PostgreSQL's json_build_object and jsonb print. */
+    static const char in[] =
+        "{\"a\" : \"x y\", \"b\" : [1, 2, {\"c\": null}],\n\t\"d\" : \"q\\\" : z\\\\\", "
+        "\"e\" : \"\\\\\", \"f\" : true}";
+    static const char want[] =
+        "{\"a\":\"x y\",\"b\":[1,2,{\"c\":null}],\"d\":\"q\\\" : z\\\\\",\"e\":\"\\\\\","
+        "\"f\":true}";
+    struct sbuf b;
+    json_t *x, *y;
+    char *out;
+    size_t len;
+
+    sbuf_init(&b);
+    sbuf_add_json_compact(&b, in, strlen(in));
+    out = sbuf_steal(&b, &len);
+    cr_assert_not_null(out);
+    cr_assert_str_eq(out, want);
+    cr_assert_eq(len, strlen(want));
+    /* The same document. */
+    x = json_loads(in, 0, NULL);
+    y = json_loads(out, 0, NULL);
+    cr_assert(x && y && json_equal(x, y));
+    json_decref(x);
+    json_decref(y);
+    free(out);
+}
