@@ -47,6 +47,13 @@ enum {
     S_GET,
 };
 
+/* The draft lists' keyset bound: after the cursor position ($2, $3). With
+ * coalesce() rather than `$2 IS NULL OR …` a generic plan keeps it as an
+ * index condition (db_learning.c does the same). */
+#define AFTER_CURSOR                                                                               \
+    "  AND (d.created_at, d.id) > (coalesce($2::timestamptz, '-infinity'), "                       \
+    "      coalesce($3::uuid, '00000000-0000-0000-0000-000000000000')) "
+
 static const struct db_stmt stmts[] = {
     [S_CONV_LOCK] = {"drafts_conv_lock",
                      "SELECT 1 FROM conversations "
@@ -103,16 +110,14 @@ static const struct db_stmt stmts[] = {
                   "        jsonb_build_object('draftId', $3::uuid, 'conversationId', $4::uuid, "
                   "                           'messageId', $5::uuid, 'draftRequestId', $6::uuid))",
                   6},
-    /* Lists: oldest first by (created_at, id). With a status filter the scan
-     * follows drafts_status_idx, with a conversation drafts_conversation_idx;
-     * the unfiltered list sorts (no (account_id, created_at, id) index on
-     * drafts yet). */
+    /* Lists: oldest first by (created_at, id), from drafts_created_idx, or
+     * drafts_status_idx with a status filter, drafts_conversation_idx with
+     * a conversation; AFTER_CURSOR bounds the scan. */
     [S_LIST] = {"drafts_list",
                 "SELECT inboxd_json_draft(d), d.created_at, d.id FROM drafts d "
                 "JOIN conversations c ON c.account_id = d.account_id "
                 "     AND c.id = d.conversation_id AND c.deleted_at IS NULL "
-                "WHERE d.account_id = $1 "
-                "  AND ($2::timestamptz IS NULL OR (d.created_at, d.id) > ($2, $3::uuid)) "
+                "WHERE d.account_id = $1 " AFTER_CURSOR
                 "ORDER BY d.created_at, d.id LIMIT $4",
                 4},
     [S_LIST_STATUS] = {"drafts_list_status",
@@ -120,8 +125,7 @@ static const struct db_stmt stmts[] = {
                        "FROM drafts d "
                        "JOIN conversations c ON c.account_id = d.account_id "
                        "     AND c.id = d.conversation_id AND c.deleted_at IS NULL "
-                       "WHERE d.account_id = $1 AND d.status = $5::draft_status "
-                       "  AND ($2::timestamptz IS NULL OR (d.created_at, d.id) > ($2, $3::uuid)) "
+                       "WHERE d.account_id = $1 AND d.status = $5::draft_status " AFTER_CURSOR
                        "ORDER BY d.created_at, d.id LIMIT $4",
                        5},
     [S_LIST_CONV] = {"drafts_list_conv",
@@ -130,8 +134,7 @@ static const struct db_stmt stmts[] = {
                      "JOIN conversations c ON c.account_id = d.account_id "
                      "     AND c.id = d.conversation_id AND c.deleted_at IS NULL "
                      "WHERE d.account_id = $1 AND d.conversation_id = $6 "
-                     "  AND ($5::draft_status IS NULL OR d.status = $5::draft_status) "
-                     "  AND ($2::timestamptz IS NULL OR (d.created_at, d.id) > ($2, $3::uuid)) "
+                     "  AND ($5::draft_status IS NULL OR d.status = $5::draft_status) " AFTER_CURSOR
                      "ORDER BY d.created_at, d.id LIMIT $4",
                      6},
     /* The draft's JSON with its actions spliced in before the closing brace
