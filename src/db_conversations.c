@@ -47,8 +47,18 @@ enum {
     S_EXISTS,
     S_DELETE,
     S_LIST,
+    S_LIST_EMAIL,
     S_TIMELINE,
 };
+
+/* The conversation list's optional filters: $2 the cursor (an id), $3
+ * status, $4 channel, $5 updated since. The cursor is a coalesce() rather
+ * than `$2 IS NULL OR …` so that a generic plan keeps it as an index bound. */
+#define LIST_FILTERS                                                                               \
+    "  AND c.id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000') "                     \
+    "  AND ($3::conversation_status IS NULL OR c.status = $3::conversation_status) "               \
+    "  AND ($4::uuid IS NULL OR c.channel_id = $4::uuid) "                                         \
+    "  AND ($5::timestamptz IS NULL OR c.updated_at >= $5::timestamptz) "
 
 static const struct db_stmt stmts[] = {
     [S_CHANNEL] = {"conv_channel", "SELECT 1 FROM channels WHERE account_id = $1 AND id = $2", 2},
@@ -103,14 +113,19 @@ static const struct db_stmt stmts[] = {
      * many are inserted meanwhile. */
     [S_LIST] = {"conv_list",
                 "SELECT inboxd_json_conversation(c), c.id FROM conversations c "
-                "WHERE c.account_id = $1 AND c.deleted_at IS NULL "
-                "  AND ($2::uuid IS NULL OR c.id > $2::uuid) "
-                "  AND ($3::conversation_status IS NULL OR c.status = $3::conversation_status) "
-                "  AND ($4::uuid IS NULL OR c.channel_id = $4::uuid) "
-                "  AND ($5::text IS NULL OR lower(c.customer_email) = lower($5::text)) "
-                "  AND ($6::timestamptz IS NULL OR c.updated_at >= $6::timestamptz) "
-                "ORDER BY c.id LIMIT $7",
-                7},
+                "WHERE c.account_id = $1 AND c.deleted_at IS NULL " LIST_FILTERS
+                "ORDER BY c.id LIMIT $6",
+                6},
+    /* By customer email: a statement of its own, so that even its generic
+     * plan walks conversations_customer_email_idx (account_id,
+     * lower(customer_email), id), already in page order. */
+    [S_LIST_EMAIL] = {"conv_list_email",
+                      "SELECT inboxd_json_conversation(c), c.id FROM conversations c "
+                      "WHERE c.account_id = $1 AND c.deleted_at IS NULL "
+                      "  AND c.customer_email IS NOT NULL "
+                      "  AND lower(c.customer_email) = lower($7::text) " LIST_FILTERS
+                      "ORDER BY c.id LIMIT $6",
+                      7},
     /* $3/$4 the cursor (at, id), $5 the fetch size. The inner query picks
      * the page from the three tables by their indexed conversation columns;
      * only the picked rows are joined back and rendered. Each item is the
@@ -391,10 +406,11 @@ int
 db_conversations_list(const struct who *w, const struct conversation_filter *f,
                       const struct page *pg, char **json, size_t *len, struct problem *pb)
 {
-    const char *p[] = {w->account_id,     pg->after_id,     f->status, f->channel_id,
-                       f->customer_email, f->updated_since, pg->fetch};
+    const char *p[] = {w->account_id,    pg->after_id, f->status,        f->channel_id,
+                       f->updated_since, pg->fetch,    f->customer_email};
 
-    return db_list(&stmts[S_LIST], p, pg, -1, 1, json, len, pb);
+    return db_list(&stmts[f->customer_email ? S_LIST_EMAIL : S_LIST], p, pg, -1, 1, json, len,
+                   pb);
 }
 
 /* --- timeline -------------------------------------------------------------- */

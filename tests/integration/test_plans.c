@@ -112,12 +112,20 @@ Test(plans, conversations_by_customer_email_use_their_index)
 {
     char args[256];
 
-    snprintf(args, sizeof(args), "'%s', NULL, NULL, NULL, 'Anna@Example.com', NULL, 51", account);
-    {
-        char *plan = plan_of("conv_list", args, false);
+    /* Account, cursor, status, channel, updated since, fetch, email. */
+    snprintf(args, sizeof(args), "'%s', NULL, NULL, NULL, NULL, 51, 'Anna@Example.com'", account);
+    expect_index_no_sort("conv_list_email", args, "conversations_customer_email_idx");
+}
 
-        cr_assert(strstr(plan, "\"Index Name\": \"conversations_customer_email_idx\"") != NULL,
-                  "%s", plan);
-        free(plan);
-    }
+Test(plans, the_conversation_list_walks_its_primary_key_from_the_cursor)
+{
+    char args[256], *plan;
+
+    snprintf(args, sizeof(args),
+             "'%s', '0199fa04-b7e5-7001-9e37-000000000001', NULL, NULL, NULL, 51", account);
+    expect_index_no_sort("conv_list", args, "conversations_pkey");
+    plan = plan_of("conv_list", args, true);
+    cr_assert(strstr(plan, "\"Index Cond\": \"((account_id = $1) AND (id > COALESCE($2,") != NULL,
+              "%s", plan);
+    free(plan);
 }
