@@ -154,7 +154,7 @@ static const struct db_stmt stmts[] = {
          "        WHERE a.account_id = $1 AND d.conversation_id = $2) t "
          "      WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.account_id = $1 "
          "                    AND c.id = $2 AND c.deleted_at IS NULL) "
-         "        AND ($3::timestamptz IS NULL OR (t.at, t.id) > ($3::timestamptz, $4::uuid)) "
+         "        AND " DB_AFTER("t.at", "t.id", "$3", "$4") " "
          "      ORDER BY t.at, t.id LIMIT $5) p "
          "LEFT JOIN messages m ON p.kind = 'message' AND m.account_id = $1 AND m.id = p.id "
          "LEFT JOIN drafts d ON p.kind = 'draft' AND d.account_id = $1 AND d.id = p.id "

@@ -47,13 +47,6 @@ enum {
     S_GET,
 };
 
-/* The draft lists' keyset bound: after the cursor position ($2, $3). With
- * coalesce() rather than `$2 IS NULL OR …` a generic plan keeps it as an
- * index condition (db_learning.c does the same). */
-#define AFTER_CURSOR                                                                               \
-    "  AND (d.created_at, d.id) > (coalesce($2::timestamptz, '-infinity'), "                       \
-    "      coalesce($3::uuid, '00000000-0000-0000-0000-000000000000')) "
-
 static const struct db_stmt stmts[] = {
     [S_CONV_LOCK] = {"drafts_conv_lock",
                      "SELECT 1 FROM conversations "
@@ -112,12 +105,13 @@ static const struct db_stmt stmts[] = {
                   6},
     /* Lists: oldest first by (created_at, id), from drafts_created_idx, or
      * drafts_status_idx with a status filter, drafts_conversation_idx with
-     * a conversation; AFTER_CURSOR bounds the scan. */
+     * a conversation; DB_AFTER bounds the scan. */
     [S_LIST] = {"drafts_list",
                 "SELECT inboxd_json_draft(d), d.created_at, d.id FROM drafts d "
                 "JOIN conversations c ON c.account_id = d.account_id "
                 "     AND c.id = d.conversation_id AND c.deleted_at IS NULL "
-                "WHERE d.account_id = $1 " AFTER_CURSOR
+                "WHERE d.account_id = $1 "
+                "  AND " DB_AFTER("d.created_at", "d.id", "$2", "$3") " "
                 "ORDER BY d.created_at, d.id LIMIT $4",
                 4},
     [S_LIST_STATUS] = {"drafts_list_status",
@@ -125,7 +119,8 @@ static const struct db_stmt stmts[] = {
                        "FROM drafts d "
                        "JOIN conversations c ON c.account_id = d.account_id "
                        "     AND c.id = d.conversation_id AND c.deleted_at IS NULL "
-                       "WHERE d.account_id = $1 AND d.status = $5::draft_status " AFTER_CURSOR
+                       "WHERE d.account_id = $1 AND d.status = $5::draft_status "
+                       "  AND " DB_AFTER("d.created_at", "d.id", "$2", "$3") " "
                        "ORDER BY d.created_at, d.id LIMIT $4",
                        5},
     [S_LIST_CONV] = {"drafts_list_conv",
@@ -134,7 +129,8 @@ static const struct db_stmt stmts[] = {
                      "JOIN conversations c ON c.account_id = d.account_id "
                      "     AND c.id = d.conversation_id AND c.deleted_at IS NULL "
                      "WHERE d.account_id = $1 AND d.conversation_id = $6 "
-                     "  AND ($5::draft_status IS NULL OR d.status = $5::draft_status) " AFTER_CURSOR
+                     "  AND ($5::draft_status IS NULL OR d.status = $5::draft_status) "
+                     "  AND " DB_AFTER("d.created_at", "d.id", "$2", "$3") " "
                      "ORDER BY d.created_at, d.id LIMIT $4",
                      6},
     /* The draft's JSON with its actions spliced in before the closing brace

@@ -61,7 +61,7 @@ static const struct db_stmt stmts[] = {
                 "WHERE j.account_id = $1 "
                 "  AND ($2::job_type IS NULL OR j.type = $2::job_type) "
                 "  AND ($3::job_status IS NULL OR j.status = $3::job_status) "
-                "  AND ($4::timestamptz IS NULL OR (j.created_at, j.id) > ($4, $5::uuid)) "
+                "  AND " DB_AFTER("j.created_at", "j.id", "$4", "$5") " "
                 "ORDER BY j.created_at, j.id LIMIT $6",
                 6},
     [S_GET] = {"jobs_get",

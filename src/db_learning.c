@@ -2,9 +2,10 @@
  * db_learning: the SQL of the corrections export.
  *
  * DESIGN. The page and the stream share one WHERE clause: the account, the
- * `since` bound and the keyset position, written with coalesce() rather
- * than `$n IS NULL OR …` so that even a generic plan turns every bound into
- * a range of learning_samples_created_idx (account_id, created_at, id).
+ * `since` bound and the keyset position (DB_AFTER), written with coalesce()
+ * rather than `$n IS NULL OR …` so that even a generic plan turns every
+ * bound into a range of learning_samples_created_idx (account_id,
+ * created_at, id).
  *
  * The stream runs on a connection borrowed for the whole response, in a
  * read-only transaction whose statement_timeout is raised for the one
@@ -35,8 +36,7 @@ enum {
     "FROM learning_samples s "                                                                     \
     "WHERE s.account_id = $1 "                                                                     \
     "  AND s.created_at >= coalesce($2::timestamptz, '-infinity') "                                \
-    "  AND (s.created_at, s.id) > (coalesce($3::timestamptz, '-infinity'), "                       \
-    "                              coalesce($4::uuid, '00000000-0000-0000-0000-000000000000')) "   \
+    "  AND " DB_AFTER("s.created_at", "s.id", "$3", "$4") " "                                     \
     "ORDER BY s.created_at, s.id "
 
 static const struct db_stmt stmts[] = {

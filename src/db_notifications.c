@@ -35,7 +35,7 @@ static const struct db_stmt stmts[] = {
                 "WHERE n.account_id = $1 "
                 "  AND ($2::uuid IS NULL OR n.user_id = $2::uuid OR n.user_id IS NULL) "
                 "  AND ($3::bool IS NULL OR (n.read_at IS NULL) = $3::bool) "
-                "  AND ($4::timestamptz IS NULL OR (n.created_at, n.id) > ($4, $5::uuid)) "
+                "  AND " DB_AFTER("n.created_at", "n.id", "$4", "$5") " "
                 "ORDER BY n.created_at, n.id LIMIT $6",
                 6},
     [S_INSERT] = {"notifications_insert",

@@ -154,7 +154,7 @@ static const struct db_stmt stmts[] = {
                 "JOIN conversations c ON c.account_id = m.account_id "
                 "     AND c.id = m.conversation_id AND c.deleted_at IS NULL "
                 "WHERE m.account_id = $1 AND m.delivery_status IS NOT NULL "
-                "  AND ($2::timestamptz IS NULL OR (m.created_at, m.id) > ($2, $3::uuid)) "
+                "  AND " DB_AFTER("m.created_at", "m.id", "$2", "$3") " "
                 "ORDER BY m.created_at, m.id LIMIT $4",
                 4},
     [S_LIST_STATUS] = {"outbox_list_status",
@@ -165,7 +165,7 @@ static const struct db_stmt stmts[] = {
                        "JOIN conversations c ON c.account_id = m.account_id "
                        "     AND c.id = m.conversation_id AND c.deleted_at IS NULL "
                        "WHERE m.account_id = $1 AND m.delivery_status = $5::delivery_status "
-                       "  AND ($2::timestamptz IS NULL OR (m.created_at, m.id) > ($2, $3::uuid)) "
+                       "  AND " DB_AFTER("m.created_at", "m.id", "$2", "$3") " "
                        "ORDER BY m.created_at, m.id LIMIT $4",
                        5},
 };

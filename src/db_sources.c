@@ -54,7 +54,7 @@ static const struct db_stmt stmts[] = {
                 "FROM source_documents s "
                 "WHERE s.account_id = $1 "
                 "  AND ($2::timestamptz IS NULL OR s.next_refresh_at < $2::timestamptz) "
-                "  AND ($3::timestamptz IS NULL OR (s.created_at, s.id) > ($3, $4::uuid)) "
+                "  AND " DB_AFTER("s.created_at", "s.id", "$3", "$4") " "
                 "ORDER BY s.created_at, s.id LIMIT $5",
                 5},
     [S_GET] = {"sources_get",

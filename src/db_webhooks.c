@@ -103,7 +103,7 @@ static const struct db_stmt stmts[] = {
     [S_LIST] = {"wh_list",
                 "SELECT inboxd_json_webhook_event(e), e.received_at, e.id FROM webhook_events e "
                 "WHERE e.account_id = $1 "
-                "  AND ($2::timestamptz IS NULL OR (e.received_at, e.id) > ($2, $3::uuid)) "
+                "  AND " DB_AFTER("e.received_at", "e.id", "$2", "$3") " "
                 "  AND ($4::text IS NULL OR e.source = $4) "
                 "  AND ($5::webhook_event_status IS NULL OR e.status = $5::webhook_event_status) "
                 "ORDER BY e.received_at, e.id LIMIT $6",

@@ -15,6 +15,18 @@
 #include "inboxd/sbuf.h"
 
 /*
+ * The keyset bound of a list ordered by (ts, id): after the cursor position
+ * given by the parameters ts_param (timestamptz) and id_param (uuid), or
+ * from the start when both are NULL. Written with coalesce() rather than
+ * `$n IS NULL OR …` so that a generic plan, which a prepared statement may
+ * settle on, keeps it as an index condition instead of filtering every row
+ * before the cursor. SQL text: DB_AFTER("d.created_at", "d.id", "$2", "$3").
+ */
+#define DB_AFTER(ts, id, ts_param, id_param)                                                      \
+    "(" ts ", " id ") > (coalesce(" ts_param "::timestamptz, '-infinity'), coalesce(" id_param     \
+    "::uuid, '00000000-0000-0000-0000-000000000000'))"
+
+/*
  * Builds `{"items":[<col 0 of each row>],"nextCursor":"…"|null}` from up to
  * pg->limit + 1 rows. Column `json_col` holds each item's JSON text; the
  * cursor of the last item shown comes from `ts_col` (a timestamptz, or -1

@@ -129,3 +129,47 @@ Test(plans, the_conversation_list_walks_its_primary_key_from_the_cursor)
               "%s", plan);
     free(plan);
 }
+
+/* True when one of plan's index conditions contains needle. */
+static bool
+index_cond_has(const char *plan, const char *needle)
+{
+    static const char cond[] = "\"Index Cond\": \"";
+
+    for (const char *p = strstr(plan, cond); p != NULL; p = strstr(p + 1, cond)) {
+        const char *start = p + sizeof(cond) - 1, *end = strchr(start, '"');
+        const char *hit = strstr(start, needle);
+
+        if (hit != NULL && end != NULL && hit < end)
+            return true;
+    }
+    return false;
+}
+
+Test(plans, every_keyset_list_bounds_its_generic_plan_at_the_cursor)
+{
+    /* Statement and its arguments after the account; "C" stands for the
+     * cursor's timestamp and id. */
+    static const struct {
+        const char *name, *args;
+    } lists[] = {
+        {"drafts_list", "C, 51"},           {"drafts_list_status", "C, 51, 'pending'"},
+        {"outbox_list", "C, 51"},           {"outbox_list_status", "C, 51, 'pending'"},
+        {"wh_list", "C, NULL, NULL, 51"},   {"notifications_list", "NULL, NULL, C, 51"},
+        {"jobs_list", "NULL, NULL, C, 51"}, {"learning_list", "NULL, C, 51"},
+    };
+    static const char cursor[] = "'2026-11-22T10:00:00Z', '0199fa04-b7e5-7001-9e37-000000000001'";
+
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        char args[512], *plan;
+        const char *c = strchr(lists[i].args, 'C');
+        int at = (int)(c - lists[i].args);
+
+        snprintf(args, sizeof(args), "'%s', %.*s%s%s", account, at, lists[i].args, cursor, c + 1);
+        plan = plan_of(lists[i].name, args, true);
+        cr_assert(index_cond_has(plan, "COALESCE("),
+                  "%s: the generic plan filters instead of starting at the cursor: %s",
+                  lists[i].name, plan);
+        free(plan);
+    }
+}
