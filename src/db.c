@@ -771,19 +771,21 @@ db_bin(const PGresult *res, int row, int col, int len)
     return (const unsigned char *)PQgetvalue(res, row, col);
 }
 
-uint32_t
+/* Big-endian, as binary results carry integers. */
+static uint32_t
 db_bin_u32(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-int64_t
+static int64_t
 db_bin_i64(const unsigned char *p)
 {
     return (int64_t)((uint64_t)db_bin_u32(p) << 32 | db_bin_u32(p + 4));
 }
 
-/* 2000-01-01T00:00:00Z in Unix microseconds: PostgreSQL's epoch. */
+/* 2000-01-01T00:00:00Z in Unix microseconds: PostgreSQL's epoch, from
+ * which a binary timestamptz counts. */
 #define PG_EPOCH_USEC INT64_C(946684800000000)
 
 int64_t

@@ -33,7 +33,6 @@ parts_add(struct parts *p, const char *base, size_t len)
     p->v[p->n].base = base;
     p->v[p->n].len = len;
     p->n++;
-    p->total += len;
     return 0;
 }
 

@@ -141,11 +141,8 @@ const char *db_val(const PGresult *res, int row, int col);
  * long (xid 4, int8 and timestamptz 8, uuid 16), or NULL when SQL NULL or
  * another length. Borrowed from res. */
 const unsigned char *db_bin(const PGresult *res, int row, int col, int len);
-/* Big-endian integers as binary results carry them; a timestamptz is
- * microseconds since 2000-01-01 (db_bin_ts turns it into microseconds
- * since the Unix epoch, as rfc3339.h counts). */
-uint32_t db_bin_u32(const unsigned char *p);
-int64_t db_bin_i64(const unsigned char *p);
+/* A binary timestamptz (db_bin(…, 8)) in microseconds since the Unix
+ * epoch, as rfc3339.h counts. */
 int64_t db_bin_ts(const unsigned char *p);
 
 /* Maps a failed result (or a failed connection when res is NULL) to a

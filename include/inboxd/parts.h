@@ -20,7 +20,6 @@ struct part {
 struct parts {
     struct part *v;
     size_t n, cap;
-    size_t total; /* bytes in all pieces */
     void (*release)(void *ctx);
     void *ctx;
 };

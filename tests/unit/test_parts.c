@@ -28,7 +28,6 @@ Test(parts, pieces_stay_in_order_and_empty_ones_are_skipped)
     cr_assert_eq(parts_add(p, b, strlen(b)), 0);
     cr_assert_eq(parts_add(p, c, strlen(c)), 0);
     cr_assert_eq(p->n, 3);
-    cr_assert_eq(p->total, strlen(a) + strlen(b) + strlen(c));
     for (size_t i = 0; i < p->n; i++)
         strncat(joined, p->v[i].base, p->v[i].len);
     cr_assert_str_eq(joined, "{\"items\":[{}]}");
@@ -50,7 +49,6 @@ Test(parts, a_full_body_refuses_more_pieces)
     cr_assert_eq(parts_add(p, "b", 1), 0);
     cr_assert_eq(parts_add(p, "c", 1), -1);
     cr_assert_eq(p->n, 2);
-    cr_assert_eq(p->total, 2);
     parts_free(p);
     cr_assert_eq(releases, 1);
 }
