@@ -142,6 +142,7 @@ app_start(const struct config *cf, char *err, size_t errlen)
         return -1;
     auth_init(cf);
     feed_cache_configure((size_t)cf->feed_cache_kb * 1024);
+    feed_pages_configure((size_t)cf->feed_pages);
     if (server_start(cf, err, errlen) != 0) {
         db_shutdown();
         return -1;
@@ -161,5 +162,6 @@ app_stop(void)
     retention_end();
     server_stop();
     db_shutdown();
+    feed_pages_configure(0);
     feed_cache_clear();
 }

@@ -83,6 +83,8 @@ const struct config_key config_keys[] = {
     KEY("feed_cache_kb", "INBOXD_FEED_CACHE_KB", "--feed-cache-kb", CONFIG_INT, "16384", 0,
         4194304, feed_cache_kb,
         "memory for rendered review-feed items, checked against the rows on every page; 0 = none"),
+    KEY("feed_pages", "INBOXD_FEED_PAGES", "--feed-pages", CONFIG_INT, "32", 0, 4096, feed_pages,
+        "whole feed pages kept, sent again while the database has committed nothing since; 0 = none"),
     KEY("idempotency_lease_s", "INBOXD_IDEMPOTENCY_LEASE_S", "--idempotency-lease-s", CONFIG_INT,
         "60", 1, 86400, idempotency_lease_s,
         "an Idempotency-Key still in flight after this is taken to be abandoned"),

@@ -21,8 +21,17 @@
  * binary: printing 51 rows of timestamps and ids as text cost the database
  * more than finding them.
  *
- * Must never: sort or count the whole queue, run a statement per item, or
- * show a cached item whose version is not the one just read.
+ * A page once answered is kept whole, with the snapshot its page statement
+ * saw (feed_cache.h, "Whole pages"). The next request for the same page
+ * first asks the database for its current snapshot, one trivial statement
+ * that shares a round trip with concurrent reads (db_query); when it is
+ * the same, nothing has committed since and the kept page is sent again.
+ * Dashboards poll the first pages of the queue; between two commits they
+ * all get the page without the page statement.
+ *
+ * Must never: sort or count the whole queue, run a statement per item,
+ * show a cached item whose version is not the one just read, or send a
+ * kept page unless the database's snapshot is still the one it was read at.
  */
 #include "inboxd/db_feed.h"
 
@@ -59,10 +68,21 @@
  * Columns (binary): 0-2 the version, 3 feed_at and 4 id (the cursor).
  */
 #define PAGE                                                                                       \
-    "SELECT conversation_xmin, channel_xmin, item_updated_at, item_feed_at, item_id "              \
+    "SELECT conversation_xmin, channel_xmin, item_updated_at, item_feed_at, item_id, "             \
+    "       (SELECT pg_current_snapshot()::text) "                                                 \
     "FROM inboxd_feed_page($1, $2, $3, $4, $5, $6)"
 #define PAGE_FEED_AT 3
 #define PAGE_ID 4
+#define PAGE_SNAPSHOT 5
+
+/*
+ * The snapshot a statement sees now. inboxd_feed_page() is STABLE, so its
+ * queries run at the snapshot of the statement that calls it, the one the
+ * page's PAGE_SNAPSHOT column shows; when this statement sees that same
+ * snapshot, nothing has committed since and the kept page is the answer
+ * (feed_cache.h, "Whole pages").
+ */
+#define SNAPSHOT "SELECT pg_current_snapshot()::text"
 
 /*
  * The items of the page that are not in the feed cache, by conversation id
@@ -98,73 +118,14 @@
 enum {
     S_PAGE,
     S_ITEMS,
+    S_SNAPSHOT,
 };
 
 static const struct db_stmt stmts[] = {
     [S_PAGE] = {"feed_page", PAGE, 6},
     [S_ITEMS] = {"feed_items", ITEMS, 2},
+    [S_SNAPSHOT] = {"feed_snapshot", SNAPSHOT, 0},
 };
-
-/* What a page's pieces live in (parts.h): the item references and the
- * end of the page with its cursor. */
-struct page_body {
-    struct feed_item **items;
-    size_t n;
-    char *tail;
-};
-
-static void
-page_body_release(void *ctx)
-{
-    struct page_body *pbd = ctx;
-
-    for (size_t i = 0; i < pbd->n; i++)
-        feed_item_release(pbd->items[i]);
-    free(pbd->items);
-    free(pbd->tail);
-    free(pbd);
-}
-
-/* The page as pieces: `{"items":[`, the items with commas between, and
- * the tail. Takes the items (and frees tail) in every case. */
-static struct parts *
-page_parts(struct feed_item **items, size_t n, char *tail, size_t tail_len)
-{
-    struct page_body *pbd = calloc(1, sizeof(*pbd));
-    struct parts *body = NULL;
-    size_t k = 0;
-    int rc = 0;
-
-    if (pbd == NULL || (body = parts_new(2 * n + 2, page_body_release, pbd)) == NULL) {
-        for (size_t i = 0; i < n; i++)
-            feed_item_release(items[i]);
-        free(items);
-        free(tail);
-        free(pbd);
-        return NULL;
-    }
-    pbd->items = items;
-    pbd->n = n;
-    pbd->tail = tail;
-    rc |= parts_add(body, "{\"items\":[", 10);
-    for (size_t i = 0; i < n; i++) {
-        size_t len;
-        const char *j;
-
-        if (items[i] == NULL)
-            continue;
-        j = feed_item_json(items[i], &len);
-        if (k++ > 0)
-            rc |= parts_add(body, ",", 1);
-        rc |= parts_add(body, j, len);
-    }
-    rc |= parts_add(body, tail, tail_len);
-    if (rc != 0) { /* cannot happen: 2n + 2 pieces at most */
-        parts_free(body);
-        return NULL;
-    }
-    return body;
-}
 
 /* An item's key in the feed cache: its id as text and its version (the
  * VERSION columns as they came, in hex). */
@@ -287,7 +248,8 @@ struct feed {
     const char *const *params;
     const struct page *pg;
     const char *account;
-    struct parts *body;
+    const char *key;         /* the page's key in the page table */
+    struct feed_page *page;
 };
 
 static int
@@ -328,6 +290,10 @@ feed_fn(struct dbconn *c, void *arg, struct problem *pb)
     found = feed_cache_get(f->account, n, ids, vers, items);
     if (found < n && render_missing(c, f->account, n, keys, items, pb) != 0)
         goto out;
+    if (PQntuples(res) > 0 && PQgetisnull(res, 0, PAGE_SNAPSHOT)) {
+        problem_internal(pb, "feed: unexpected page row");
+        goto out;
+    }
 
     sbuf_init(&tail);
     if (page_end(res, n, keys, &tail, pb) != 0) {
@@ -338,10 +304,18 @@ feed_fn(struct dbconn *c, void *arg, struct problem *pb)
         problem_internal(pb, "feed: out of memory");
         goto out;
     }
-    parts_free(f->body); /* an earlier attempt's */
-    f->body = page_parts(items, n, text, len);
-    items = NULL; /* page_parts took them */
-    rc = f->body ? 0 : problem_internal(pb, "feed: out of memory");
+    feed_page_release(f->page); /* an earlier attempt's */
+    f->page = feed_page_new(items, n, text, len,
+                            PQntuples(res) > 0 ? PQgetvalue(res, 0, PAGE_SNAPSHOT) : "");
+    items = NULL; /* feed_page_new took them */
+    if (f->page == NULL) {
+        problem_internal(pb, "feed: out of memory");
+        goto out;
+    }
+    /* An empty page has no snapshot to be checked against: not kept. */
+    if (PQntuples(res) > 0)
+        feed_pages_put(f->key, f->page);
+    rc = 0;
 out:
     for (size_t i = 0; items && i < n; i++)
         feed_item_release(items[i]);
@@ -353,20 +327,52 @@ out:
     return rc;
 }
 
+/* True when the database's snapshot is still the one pg was read at. */
+static int
+page_current(const struct feed_page *pg, bool *current, struct problem *pb)
+{
+    PGresult *res = db_query(&stmts[S_SNAPSHOT], NULL, true, pb);
+
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        PQclear(res);
+        return problem_internal(pb, "feed: unexpected snapshot row");
+    }
+    *current = strcmp(PQgetvalue(res, 0, 0), feed_page_snapshot(pg)) == 0;
+    PQclear(res);
+    feed_pages_checked(*current);
+    return 0;
+}
+
 int
 db_feed_list(const struct who *w, const char *channel_id, bool newest, const struct page *pg,
              struct parts **body, struct problem *pb)
 {
     const char *p[] = {w->account_id, pg->after_ts,  pg->after_id,
                        pg->fetch,     channel_id,    newest ? "true" : "false"};
-    struct feed f = {&stmts[S_PAGE], p, pg, w->account_id, NULL};
+    char key[256];
+    struct feed f = {&stmts[S_PAGE], p, pg, w->account_id, key, NULL};
+    bool current = false;
 
-    if (db_read(feed_fn, &f, true, pb) != 0) {
-        parts_free(f.body);
+    snprintf(key, sizeof(key), "%s %s %c %s %s %s", w->account_id, channel_id ? channel_id : "-",
+             newest ? 'n' : 'o', pg->after_ts ? pg->after_ts : "-",
+             pg->after_id ? pg->after_id : "-", pg->fetch);
+    if ((f.page = feed_pages_get(key)) != NULL && page_current(f.page, &current, pb) != 0) {
+        feed_page_release(f.page);
         return -1;
     }
-    *body = f.body;
-    return 0;
+    if (!current) {
+        feed_page_release(f.page);
+        f.page = NULL;
+        if (db_read(feed_fn, &f, true, pb) != 0) {
+            feed_page_release(f.page);
+            return -1;
+        }
+    }
+    *body = feed_page_body(f.page);
+    feed_page_release(f.page);
+    return *body ? 0 : problem_internal(pb, "feed: out of memory");
 }
 
 DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

@@ -19,10 +19,18 @@
  * copies them into its answer outside the lock while an eviction may drop
  * the cache's own reference.
  *
+ * Whole pages (feed_page) sit in a second, small table with its own lock:
+ * a fixed array of slots searched linearly, as there are a few dozen at
+ * most. A page holds references to its items, so an item evicted from the
+ * item table lives on while a kept page or a response still shows it.
+ *
  * Must never: return an item under a version other than the one asked for,
- * or keep more than the budget (beyond items in use by requests).
+ * or keep more than the budget (beyond items in use by requests and kept
+ * pages).
  */
 #include "inboxd/feed_cache.h"
+
+#include "inboxd/parts.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -272,6 +280,185 @@ feed_item_json(const struct feed_item *it, size_t *len)
     return it->json;
 }
 
+struct feed_page {
+    atomic_uint refs;
+    struct feed_item **items;
+    size_t n;
+    char *tail;
+    size_t tail_len;
+    char snapshot[];
+};
+
+struct page_slot {
+    char *key;
+    struct feed_page *page;
+    uint64_t used; /* the table's clock when last found or put */
+};
+
+static pthread_mutex_t pages_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct page_slot *slots;
+static size_t nslots;
+static uint64_t pages_clock;
+static uint64_t page_hits, page_stale, page_absent;
+
+struct feed_page *
+feed_page_new(struct feed_item **items, size_t n, char *tail, size_t tail_len,
+              const char *snapshot)
+{
+    size_t slen = strlen(snapshot);
+    struct feed_page *pg = malloc(sizeof(*pg) + slen + 1);
+
+    if (pg == NULL) {
+        for (size_t i = 0; i < n; i++)
+            feed_item_release(items[i]);
+        free(items);
+        free(tail);
+        return NULL;
+    }
+    atomic_init(&pg->refs, 1);
+    pg->items = items;
+    pg->n = n;
+    pg->tail = tail;
+    pg->tail_len = tail_len;
+    memcpy(pg->snapshot, snapshot, slen + 1);
+    return pg;
+}
+
+void
+feed_page_release(struct feed_page *pg)
+{
+    if (pg == NULL || atomic_fetch_sub_explicit(&pg->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < pg->n; i++)
+        feed_item_release(pg->items[i]);
+    free(pg->items);
+    free(pg->tail);
+    free(pg);
+}
+
+const char *
+feed_page_snapshot(const struct feed_page *pg)
+{
+    return pg->snapshot;
+}
+
+static void
+page_body_done(void *ctx)
+{
+    feed_page_release(ctx);
+}
+
+/* `{"items":[`, the items with commas between, and the tail. */
+struct parts *
+feed_page_body(struct feed_page *pg)
+{
+    struct parts *body;
+    size_t k = 0;
+    int rc = 0;
+
+    atomic_fetch_add_explicit(&pg->refs, 1, memory_order_relaxed);
+    if ((body = parts_new(2 * pg->n + 2, page_body_done, pg)) == NULL) {
+        feed_page_release(pg);
+        return NULL;
+    }
+    rc |= parts_add(body, "{\"items\":[", 10);
+    for (size_t i = 0; i < pg->n; i++) {
+        if (pg->items[i] == NULL)
+            continue;
+        if (k++ > 0)
+            rc |= parts_add(body, ",", 1);
+        rc |= parts_add(body, pg->items[i]->json, pg->items[i]->len);
+    }
+    rc |= parts_add(body, pg->tail, pg->tail_len);
+    if (rc != 0) { /* cannot happen: 2n + 2 pieces at most */
+        parts_free(body);
+        return NULL;
+    }
+    return body;
+}
+
+static void
+slot_clear(struct page_slot *s)
+{
+    free(s->key);
+    feed_page_release(s->page);
+    memset(s, 0, sizeof(*s));
+}
+
+void
+feed_pages_configure(size_t max_pages)
+{
+    struct page_slot *ns = max_pages ? calloc(max_pages, sizeof(*ns)) : NULL;
+
+    pthread_mutex_lock(&pages_lock);
+    for (size_t i = 0; i < nslots; i++)
+        slot_clear(&slots[i]);
+    free(slots);
+    slots = ns;
+    nslots = ns ? max_pages : 0; /* on OOM: no pages kept */
+    page_hits = page_stale = page_absent = 0;
+    pthread_mutex_unlock(&pages_lock);
+}
+
+struct feed_page *
+feed_pages_get(const char *key)
+{
+    struct feed_page *pg = NULL;
+
+    pthread_mutex_lock(&pages_lock);
+    for (size_t i = 0; i < nslots; i++)
+        if (slots[i].key && strcmp(slots[i].key, key) == 0) {
+            pg = slots[i].page;
+            atomic_fetch_add_explicit(&pg->refs, 1, memory_order_relaxed);
+            slots[i].used = ++pages_clock;
+            break;
+        }
+    if (pg == NULL)
+        page_absent++;
+    pthread_mutex_unlock(&pages_lock);
+    return pg;
+}
+
+void
+feed_pages_put(const char *key, struct feed_page *pg)
+{
+    char *k;
+    struct page_slot *s = NULL;
+
+    if ((k = strdup(key)) == NULL)
+        return;
+    pthread_mutex_lock(&pages_lock);
+    for (size_t i = 0; i < nslots; i++) {
+        if (slots[i].key && strcmp(slots[i].key, key) == 0) {
+            s = &slots[i];
+            break;
+        }
+        if (s == NULL || slots[i].used < s->used)
+            s = &slots[i]; /* an empty slot has used 0 */
+    }
+    if (s != NULL) {
+        slot_clear(s);
+        s->key = k;
+        s->page = pg;
+        s->used = ++pages_clock;
+        atomic_fetch_add_explicit(&pg->refs, 1, memory_order_relaxed);
+        k = NULL;
+    }
+    pthread_mutex_unlock(&pages_lock);
+    free(k);
+}
+
+void
+feed_pages_checked(bool current)
+{
+    pthread_mutex_lock(&pages_lock);
+    if (current)
+        page_hits++;
+    else
+        page_stale++;
+    pthread_mutex_unlock(&pages_lock);
+}
+
 void
 feed_cache_stats(struct feed_cache_stats *st)
 {
@@ -282,4 +469,12 @@ feed_cache_stats(struct feed_cache_stats *st)
     st->bytes = nbytes;
     st->entries = nentries;
     pthread_mutex_unlock(&lock);
+    pthread_mutex_lock(&pages_lock);
+    st->page_hits = page_hits;
+    st->page_stale = page_stale;
+    st->page_absent = page_absent;
+    st->pages = 0;
+    for (size_t i = 0; i < nslots; i++)
+        st->pages += slots[i].page != NULL;
+    pthread_mutex_unlock(&pages_lock);
 }

@@ -179,9 +179,20 @@ metrics_render(const char *extra, size_t *len)
               "inboxd_feed_cache_bytes %zu\n"
               "# HELP inboxd_feed_cache_items Feed items in the cache.\n"
               "# TYPE inboxd_feed_cache_items gauge\n"
-              "inboxd_feed_cache_items %zu\n",
+              "inboxd_feed_cache_items %zu\n"
+              "# HELP inboxd_feed_pages_total Feed requests by what the page table had: a page "
+              "still current (hit), one the database has moved past (stale), or none (absent).\n"
+              "# TYPE inboxd_feed_pages_total counter\n"
+              "inboxd_feed_pages_total{result=\"hit\"} %llu\n"
+              "inboxd_feed_pages_total{result=\"stale\"} %llu\n"
+              "inboxd_feed_pages_total{result=\"absent\"} %llu\n"
+              "# HELP inboxd_feed_pages_kept Whole feed pages kept.\n"
+              "# TYPE inboxd_feed_pages_kept gauge\n"
+              "inboxd_feed_pages_kept %zu\n",
               (unsigned long long)fc.hits, (unsigned long long)fc.misses,
-              (unsigned long long)fc.evictions, fc.bytes, fc.entries);
+              (unsigned long long)fc.evictions, fc.bytes, fc.entries,
+              (unsigned long long)fc.page_hits, (unsigned long long)fc.page_stale,
+              (unsigned long long)fc.page_absent, fc.pages);
     if (extra != NULL)
         sbuf_adds(&b, extra);
     return sbuf_steal(&b, len);

@@ -48,6 +48,7 @@ struct config {
     bool metrics_require_key;
     int key_cache_ms;
     int feed_cache_kb;
+    int feed_pages;
     int idempotency_lease_s;
     int webhook_max_skew_s;
     int draft_request_max_attempts;

@@ -6,10 +6,12 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "inboxd/feed_cache.h"
+#include "inboxd/parts.h"
 
 #define ACCOUNT "0199f946-ca17-7001-9e37-000000000001"
 #define OTHER   "0199f946-ca17-7001-9e37-000000000002"
@@ -29,6 +31,7 @@ reset(size_t budget)
 static void
 fini(void)
 {
+    feed_pages_configure(0);
     feed_cache_clear();
 }
 
@@ -200,4 +203,117 @@ Test(feed_cache, threads_never_see_another_version)
     cr_assert_gt(st.hits, 0);
     cr_assert_gt(st.evictions, 0);
     cr_assert_leq(st.bytes, 4096);
+}
+
+/* A page of n items "{"i":k}" with the given tail and snapshot. */
+static struct feed_page *
+mk_page(size_t n, const char *tail, const char *snapshot)
+{
+    struct feed_item **items = calloc(n, sizeof(*items));
+    struct feed_page *pg;
+
+    cr_assert(n == 0 || items != NULL);
+    for (size_t i = 0; i < n; i++) {
+        char id[37], json[32];
+
+        conv_id((int)i + 100, id);
+        snprintf(json, sizeof(json), "{\"i\":%zu}", i);
+        items[i] = feed_cache_put(ACCOUNT, id, "1", json, strlen(json));
+        cr_assert_not_null(items[i]);
+    }
+    pg = feed_page_new(items, n, strdup(tail), strlen(tail), snapshot);
+    cr_assert_not_null(pg);
+    return pg;
+}
+
+/* The body's pieces joined. */
+static void
+body_text(struct feed_page *pg, char *out, size_t outlen)
+{
+    struct parts *body = feed_page_body(pg);
+    size_t len = 0;
+
+    cr_assert_not_null(body);
+    for (size_t i = 0; i < body->n; i++) {
+        cr_assert_lt(len + body->v[i].len, outlen);
+        memcpy(out + len, body->v[i].base, body->v[i].len);
+        len += body->v[i].len;
+    }
+    out[len] = '\0';
+    parts_free(body);
+}
+
+Test(feed_cache, a_page_is_its_items_and_tail_and_outlives_the_table)
+{
+    char got[256];
+    struct feed_page *pg, *kept;
+    struct feed_cache_stats st;
+
+    reset(1 << 20);
+    feed_pages_configure(4);
+    pg = mk_page(3, "],\"nextCursor\":null}", "10:12:11");
+    feed_pages_put("k1", pg);
+    feed_page_release(pg);
+    cr_assert_null(feed_pages_get("k2"));
+    kept = feed_pages_get("k1");
+    cr_assert_eq(kept, pg);
+    cr_assert_str_eq(feed_page_snapshot(kept), "10:12:11");
+    feed_pages_configure(0); /* drops the table's reference, not ours */
+    feed_cache_clear();      /* and the item cache's */
+    body_text(kept, got, sizeof(got));
+    cr_assert_str_eq(got, "{\"items\":[{\"i\":0},{\"i\":1},{\"i\":2}],\"nextCursor\":null}");
+    feed_page_release(kept);
+
+    feed_pages_configure(2);
+    pg = mk_page(0, "],\"nextCursor\":null}", "1:1:");
+    body_text(pg, got, sizeof(got));
+    cr_assert_str_eq(got, "{\"items\":[],\"nextCursor\":null}");
+    feed_page_release(pg);
+    feed_cache_stats(&st);
+    cr_assert_eq(st.pages, 0);
+    feed_pages_configure(0);
+}
+
+Test(feed_cache, the_page_table_keeps_its_size_dropping_the_least_recently_used)
+{
+    struct feed_page *pg;
+    struct feed_cache_stats st;
+    const char *keys[] = {"a", "b"};
+
+    reset(1 << 20);
+    feed_pages_configure(2);
+    for (int i = 0; i < 2; i++) {
+        pg = mk_page(1, "]}", keys[i]);
+        feed_pages_put(keys[i], pg);
+        feed_page_release(pg);
+    }
+    feed_page_release(feed_pages_get("a")); /* a is now more recent than b */
+    pg = mk_page(1, "]}", "c");
+    feed_pages_put("c", pg);
+    feed_page_release(pg);
+    cr_assert_null(feed_pages_get("b"), "the least recently used page left");
+    pg = feed_pages_get("a");
+    cr_assert_not_null(pg);
+    cr_assert_str_eq(feed_page_snapshot(pg), "a");
+    feed_page_release(pg);
+
+    pg = mk_page(1, "]}", "a2"); /* the same key again replaces the page */
+    feed_pages_put("a", pg);
+    feed_page_release(pg);
+    pg = feed_pages_get("a");
+    cr_assert_str_eq(feed_page_snapshot(pg), "a2");
+    feed_page_release(pg);
+    feed_pages_checked(true);
+    feed_pages_checked(false);
+    feed_cache_stats(&st);
+    cr_assert_eq(st.pages, 2);
+    cr_assert_eq(st.page_hits, 1);
+    cr_assert_eq(st.page_stale, 1);
+    cr_assert_eq(st.page_absent, 1);
+
+    feed_pages_configure(0);
+    pg = mk_page(1, "]}", "x");
+    feed_pages_put("x", pg);
+    feed_page_release(pg);
+    cr_assert_null(feed_pages_get("x"), "a table of no pages keeps none");
 }
