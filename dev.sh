@@ -9,7 +9,7 @@ source "$ROOT/tests/pg.sh"
 
 DEB_PACKAGES=(
   build-essential pkg-config meson ninja-build
-  libmicrohttpd-dev libpq-dev libjansson-dev uuid-dev libgnutls28-dev nettle-dev
+  libmicrohttpd-dev libpq-dev libjansson-dev uuid-dev libgnutls28-dev nettle-dev zlib1g-dev
   libcriterion-dev libcurl4-gnutls-dev
   postgresql-15 postgresql-client-15
   wrk pgbouncer

@@ -27,9 +27,11 @@ get_feed(struct req *rq, struct reply *out, struct problem *pb)
         query_enum(rq, "order", order_names, &order, pb) != 0)
         return -1;
     if (db_feed_list(&rq->who, channel_id, order != NULL && strcmp(order, "newest") == 0, &pg,
-                     &body, pb) != 0)
+                     http_accepts_coding(req_header(rq, "Accept-Encoding"), "gzip"), &body,
+                     pb) != 0)
         return -1;
     reply_parts(out, 200, body);
+    out->vary_encoding = true;
     return 0;
 }
 

@@ -347,7 +347,7 @@ page_current(const struct feed_page *pg, bool *current, struct problem *pb)
 
 int
 db_feed_list(const struct who *w, const char *channel_id, bool newest, const struct page *pg,
-             struct parts **body, struct problem *pb)
+             bool gzip, struct parts **body, struct problem *pb)
 {
     const char *p[] = {w->account_id, pg->after_ts,  pg->after_id,
                        pg->fetch,     channel_id,    newest ? "true" : "false"};
@@ -370,7 +370,9 @@ db_feed_list(const struct who *w, const char *channel_id, bool newest, const str
             return -1;
         }
     }
-    *body = feed_page_body(f.page);
+    /* Compressing is worth it for a page sent again, not for one read
+     * once (feed_cache.c). */
+    *body = feed_page_body(f.page, gzip && current);
     feed_page_release(f.page);
     return *body ? 0 : problem_internal(pb, "feed: out of memory");
 }

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,6 +107,70 @@ const char *
 req_header(const struct req *rq, const char *name)
 {
     return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+/* One token of a list, trimmed: [*p, *end). Returns false at the end. */
+static bool
+next_item(const char **pp, const char **tok, size_t *len, const char **params)
+{
+    const char *p = *pp, *e;
+
+    while (*p == ' ' || *p == '\t' || *p == ',')
+        p++;
+    if (*p == '\0')
+        return false;
+    for (e = p; *e && *e != ',' && *e != ';' && *e != ' ' && *e != '\t'; e++)
+        ;
+    *tok = p;
+    *len = (size_t)(e - p);
+    *params = e;
+    while (*e && *e != ',')
+        e++;
+    *pp = e;
+    return true;
+}
+
+/* Whether an item's parameters [p, end) hold a q-value of 0 ("q=0",
+ * "q=0.0", ...); any other weight, or none, is above 0. */
+static bool
+q_is_zero(const char *p, const char *end)
+{
+    while (p < end) {
+        while (p < end && (*p == ';' || *p == ' ' || *p == '\t'))
+            p++;
+        if (end - p >= 2 && (*p == 'q' || *p == 'Q') && p[1] == '=') {
+            const char *v = p + 2;
+
+            if (v >= end || *v != '0')
+                return false;
+            for (v++; v < end && (*v == '.' || *v == '0'); v++)
+                ;
+            return v == end || *v == ' ' || *v == '\t' || *v == ';';
+        }
+        while (p < end && *p != ';')
+            p++;
+    }
+    return false;
+}
+
+bool
+http_accepts_coding(const char *accept_encoding, const char *coding)
+{
+    const char *p = accept_encoding, *tok, *params;
+    size_t len, clen = strlen(coding);
+    int named = -1, star = -1; /* -1 absent, 0 refused, 1 accepted */
+
+    if (p == NULL)
+        return false;
+    while (next_item(&p, &tok, &len, &params)) {
+        int ok = !q_is_zero(params, p);
+
+        if (len == clen && strncasecmp(tok, coding, len) == 0)
+            named = ok;
+        else if (len == 1 && tok[0] == '*')
+            star = ok;
+    }
+    return named >= 0 ? named == 1 : star == 1;
 }
 
 const char *
@@ -209,6 +274,7 @@ static enum MHD_Result
 send_reply(struct req *rq, struct reply *out)
 {
     struct MHD_Response *resp;
+    const char *encoding = NULL;
     char num[16];
 
     if (out->stream != NULL) {
@@ -233,6 +299,7 @@ send_reply(struct req *rq, struct reply *out)
 
         if (iov == NULL)
             return MHD_NO;
+        encoding = out->parts->encoding;
         for (size_t i = 0; i < out->parts->n; i++) {
             iov[i].iov_base = out->parts->v[i].base;
             iov[i].iov_len = out->parts->v[i].len;
@@ -266,6 +333,10 @@ send_reply(struct req *rq, struct reply *out)
     }
     if (out->replayed)
         MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    if (out->vary_encoding)
+        MHD_add_response_header(resp, "Vary", "Accept-Encoding");
+    if (encoding != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, encoding);
     return queue(rq, out->status ? out->status : 200, resp);
 }
 

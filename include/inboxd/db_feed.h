@@ -25,9 +25,12 @@
  * channel's when channel_id is not NULL (an unknown channel gives an empty
  * page). The page cursor (pg, with a timestamp) is a (feed_at, id) position.
  * Statuses: 503. *body: the page JSON in pieces (the cached items stay
- * where they are; parts_free() it, or hand it to reply_parts()).
+ * where they are; parts_free() it, or hand it to reply_parts()). With
+ * gzip, a page sent again from the page table comes gzip-compressed
+ * ((*body)->encoding "gzip"); a page just read comes plain.
  */
 int db_feed_list(const struct who *w, const char *channel_id, bool newest, const struct page *pg,
-                 struct parts **body, struct problem *pb) __attribute__((warn_unused_result));
+                 bool gzip, struct parts **body, struct problem *pb)
+    __attribute__((warn_unused_result));
 
 #endif

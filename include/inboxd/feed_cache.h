@@ -64,8 +64,11 @@ struct feed_page *feed_page_new(struct feed_item **items, size_t n, char *tail, 
 void feed_page_release(struct feed_page *pg);
 const char *feed_page_snapshot(const struct feed_page *pg);
 
-/* The page as a response body that holds its own reference; NULL on OOM. */
-struct parts *feed_page_body(struct feed_page *pg);
+/* The page as a response body that holds its own reference; NULL on OOM.
+ * With gzip, the body is the page gzip-compressed (encoding "gzip"),
+ * compressed once by the first caller that asks and kept with the page;
+ * when compressing fails, the plain body. */
+struct parts *feed_page_body(struct feed_page *pg, bool gzip);
 
 /* Sets how many pages are kept (0: none) and empties the table. */
 void feed_pages_configure(size_t max_pages);

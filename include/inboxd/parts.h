@@ -20,6 +20,7 @@ struct part {
 struct parts {
     struct part *v;
     size_t n, cap;
+    const char *encoding; /* Content-Encoding of the pieces (static), NULL: none */
     void (*release)(void *ctx);
     void *ctx;
 };

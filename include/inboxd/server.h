@@ -68,7 +68,9 @@ struct reply {
     void (*stream_free)(void *ctx);
     bool replayed;            /* an idempotent repeat: `Idempotent-Replayed: true` */
     struct parts *parts;      /* when set (and no stream): the body in pieces,
-                               * sent without copying (parts.h) */
+                               * sent without copying (parts.h), with
+                               * Content-Encoding when parts->encoding is set */
+    bool vary_encoding;       /* the body depends on Accept-Encoding */
 };
 
 /* Serialises doc (takes ownership: decref'd in every case) as the reply
@@ -95,6 +97,14 @@ void reply_parts(struct reply *out, int status, struct parts *body);
 
 /* Request accessors. Return borrowed values valid for the request, or NULL. */
 const char *req_header(const struct req *rq, const char *name);
+
+/*
+ * Whether an Accept-Encoding value (NULL: the header is absent) accepts
+ * the content coding `coding` (RFC 9110 12.5.3): listed, or covered by
+ * "*", with a q-value above 0. Case-insensitive. An absent header accepts
+ * only identity, as clients that want compression say so.
+ */
+bool http_accepts_coding(const char *accept_encoding, const char *coding);
 const char *req_query(const struct req *rq, const char *name);
 const char *req_param(const struct req *rq, const char *name);
 

@@ -7,7 +7,9 @@
 #   tests/bench/run.sh --rate R        fixed offered rate R req/s (ratebench, no
 #                                      coordinated omission): read and feed latency
 #                                      (the feed at --feed-rate F, default R / 10)
-# Options (for comparisons): --ops read,feed,feed_deep,idle,message,approve,webhook
+# Options (for comparisons): --ops read,feed,feed_deep,feed_plain,idle,message,approve,webhook
+#   (feed and feed_deep ask for gzip as a browser does; feed_plain is the first
+#   page without Accept-Encoding)
 #   --duration S (15) --warmup S (3) --pool N (5; pgbench clients too)
 #   --inboxd-args "--http-threading pool --http-threads 16 --prepare false"
 #   --label TEXT  --no-pgbench  --no-append  --perf (profile a read run)  --fresh (reload data)
@@ -36,7 +38,7 @@ URL="http://127.0.0.1:$PORT"
 # shellcheck source=tests/pg.sh
 source "$ROOT/tests/pg.sh"
 
-OPS="read,feed,feed_deep,idle,message,approve,webhook"
+OPS="read,feed,feed_deep,feed_plain,idle,message,approve,webhook"
 DUR=15
 WARM=3
 POOL=5
@@ -448,7 +450,7 @@ if has_op read; then
   pgbench_run read read.sql "${cvars[@]}"
 fi
 
-if has_op feed || has_op feed_deep; then
+if has_op feed || has_op feed_deep || has_op feed_plain; then
   feed_cursor
 fi
 if has_op feed; then
@@ -458,6 +460,9 @@ fi
 if has_op feed_deep; then
   BENCH_FEED_PATH="/v1/feed?cursor=$cursor" wrk_run feed_deep feed.lua
   pgbench_run feed_deep feed_deep.sql -D "deep_ts=$DEEP_TS" -D "deep_id=$DEEP_ID"
+fi
+if has_op feed_plain; then
+  BENCH_FEED_GZIP=0 BENCH_FEED_PATH=/v1/feed wrk_run feed_plain feed.lua
 fi
 
 IDLE_RPS=""
@@ -594,6 +599,7 @@ label_of() {
     read) echo "GET /v1/conversations/{id}" ;;
     feed) echo "GET /v1/feed (first page, 50)" ;;
     feed_deep) echo "GET /v1/feed?cursor= (item 20,000)" ;;
+    feed_plain) echo "GET /v1/feed (first page, 50, no gzip)" ;;
     read_idle) echo "GET /v1/conversations/{id} + $IDLE_CONNS idle conns" ;;
     message) echo "POST …/messages (inbound)" ;;
     approve) echo "POST /v1/drafts/{id}/actions (approve)" ;;
@@ -622,7 +628,7 @@ label_of() {
     r="$(ratio "${R_RPS[read]}" "${R_PGB[read]}")"
     echo "- read ≥ 0.7 × pgbench: $r — $(verdict "$(awk -v r="$r" 'BEGIN { print (r >= 0.7) }')")"
   fi
-  for f in feed feed_deep; do
+  for f in feed feed_deep feed_plain; do
     if [ -n "${R_RPS[$f]:-}" ] && [ -n "${R_RPS[read]:-}" ]; then
       r="$(ratio "${R_RPS[$f]}" "${R_RPS[read]}")"
       echo "- $f ≥ 0.5 × read and p99 ≤ 20 ms: $r, p99 ${R_P99[$f]} ms — $(verdict "$(awk -v r="$r" -v p="${R_P99[$f]}" 'BEGIN { print (r >= 0.5 && p <= 20) }')")"

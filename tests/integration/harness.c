@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "inboxd/app.h"
 #include "inboxd/auth.h"
@@ -365,6 +366,44 @@ check_response(const char *method, const char *path, const struct resp *r)
                        method, path, r->status, err, r->body);
 }
 
+/* Undoes a Content-Encoding (only gzip is ever sent): r->body becomes what
+ * was encoded, r->wire_len stays what came over the wire. */
+static void
+decode_body(struct resp *r)
+{
+    char ce[32];
+    z_stream zs;
+    char *out = NULL;
+    size_t cap = 1 << 16;
+
+    if (!resp_header(r, "Content-Encoding", ce, sizeof(ce)))
+        return;
+    cr_assert_str_eq(ce, "gzip", "an unknown Content-Encoding");
+    memset(&zs, 0, sizeof(zs));
+    cr_assert_eq(inflateInit2(&zs, 15 + 16), Z_OK);
+    zs.next_in = (Bytef *)r->body;
+    zs.avail_in = (uInt)r->len;
+    for (;;) {
+        int rc;
+
+        out = realloc(out, cap + 1);
+        cr_assert_not_null(out);
+        zs.next_out = (Bytef *)out + zs.total_out;
+        zs.avail_out = (uInt)(cap - zs.total_out);
+        rc = inflate(&zs, Z_FINISH);
+        if (rc == Z_STREAM_END)
+            break;
+        cr_assert(rc == Z_BUF_ERROR && zs.avail_out == 0, "a broken gzip body (%d)", rc);
+        cap *= 2;
+    }
+    cr_assert_eq(zs.avail_in, 0, "bytes after the gzip member");
+    out[zs.total_out] = '\0';
+    free(r->body);
+    r->body = out;
+    r->len = zs.total_out;
+    inflateEnd(&zs);
+}
+
 void
 th_http(struct th *t, const char *method, const char *path, const char *key, const char *body,
         const char *const *headers, struct resp *r)
@@ -417,6 +456,8 @@ th_http(struct th *t, const char *method, const char *path, const char *key, con
     r->body = b.p ? b.p : calloc(1, 1);
     r->len = b.len;
     r->headers = h.p ? h.p : calloc(1, 1);
+    r->wire_len = r->len;
+    decode_body(r);
     r->json = r->len ? json_loadb(r->body, r->len, 0, NULL) : NULL;
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);

@@ -28,7 +28,8 @@ struct th {
 struct resp {
     long status;
     char *body;
-    size_t len;
+    size_t len;              /* of body, decoded when it came with Content-Encoding */
+    size_t wire_len;         /* of the body as it came */
     json_t *json;            /* parsed body when it is JSON, else NULL */
     char *headers;           /* raw response header block */
 };

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "inboxd/feed_cache.h"
 #include "inboxd/parts.h"
@@ -230,7 +231,7 @@ mk_page(size_t n, const char *tail, const char *snapshot)
 static void
 body_text(struct feed_page *pg, char *out, size_t outlen)
 {
-    struct parts *body = feed_page_body(pg);
+    struct parts *body = feed_page_body(pg, false);
     size_t len = 0;
 
     cr_assert_not_null(body);
@@ -316,4 +317,61 @@ Test(feed_cache, the_page_table_keeps_its_size_dropping_the_least_recently_used)
     feed_pages_put("x", pg);
     feed_page_release(pg);
     cr_assert_null(feed_pages_get("x"), "a table of no pages keeps none");
+}
+
+/* Inflates a gzip member into out (NUL-terminated); returns its length. */
+static size_t
+gunzip(const struct parts *body, char *out, size_t outlen)
+{
+    z_stream zs;
+
+    memset(&zs, 0, sizeof(zs));
+    cr_assert_eq(body->n, 1, "one compressed piece");
+    cr_assert_eq(inflateInit2(&zs, 15 + 16), Z_OK);
+    zs.next_in = (Bytef *)(uintptr_t)body->v[0].base;
+    zs.avail_in = (uInt)body->v[0].len;
+    zs.next_out = (Bytef *)out;
+    zs.avail_out = (uInt)outlen - 1;
+    cr_assert_eq(inflate(&zs, Z_FINISH), Z_STREAM_END, "a whole gzip member");
+    cr_assert_eq(zs.avail_in, 0, "nothing after it");
+    out[zs.total_out] = '\0';
+    inflateEnd(&zs);
+    return zs.total_out;
+}
+
+Test(feed_cache, a_page_gzipped_is_the_page_and_compressed_once)
+{
+    static char plain[1 << 16], got[1 << 16];
+    struct feed_page *pg;
+    struct parts *z1, *z2;
+    size_t n = 40;
+    struct feed_item **items;
+
+    reset(1 << 20);
+    items = calloc(n, sizeof(*items));
+    for (size_t i = 0; i < n; i++) {
+        char id[37], json[600];
+
+        conv_id((int)i + 200, id);
+        snprintf(json, sizeof(json), "{\"i\":%zu,\"text\":\"%0500zu\"}", i, i);
+        items[i] = feed_cache_put(ACCOUNT, id, "1", json, strlen(json));
+        cr_assert_not_null(items[i]);
+    }
+    items[7] = (feed_item_release(items[7]), NULL); /* an item that left the feed */
+    pg = feed_page_new(items, n, strdup("],\"nextCursor\":\"abc\"}"), 21, "5:5:");
+    cr_assert_not_null(pg);
+    body_text(pg, plain, sizeof(plain));
+
+    z1 = feed_page_body(pg, true);
+    cr_assert_not_null(z1);
+    cr_assert_str_eq(z1->encoding, "gzip");
+    cr_assert_lt(z1->v[0].len, strlen(plain) / 4, "%zu of %zu bytes", z1->v[0].len, strlen(plain));
+    cr_assert_eq(gunzip(z1, got, sizeof(got)), strlen(plain));
+    cr_assert_str_eq(got, plain);
+    z2 = feed_page_body(pg, true);
+    cr_assert_eq(z2->v[0].base, z1->v[0].base, "compressed once, kept with the page");
+    feed_page_release(pg); /* the bodies hold their own references */
+    parts_free(z1);
+    cr_assert_eq(gunzip(z2, got, sizeof(got)), strlen(plain));
+    parts_free(z2);
 }
