@@ -109,7 +109,9 @@ req_header(const struct req *rq, const char *name)
     return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
 }
 
-/* One token of a list, trimmed: [*p, *end). Returns false at the end. */
+/* The next item of a comma-separated header list at *pp: its token
+ * [*tok, *tok + *len) and its parameters, from *params to the item's end,
+ * where *pp is left. Returns false when no item is left. */
 static bool
 next_item(const char **pp, const char **tok, size_t *len, const char **params)
 {
