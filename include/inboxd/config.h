@@ -49,6 +49,7 @@ struct config {
     int key_cache_ms;
     int feed_cache_kb;
     int feed_pages;
+    int feed_gzip_after;
     int idempotency_lease_s;
     int webhook_max_skew_s;
     int draft_request_max_attempts;

@@ -65,10 +65,15 @@ void feed_page_release(struct feed_page *pg);
 const char *feed_page_snapshot(const struct feed_page *pg);
 
 /* The page as a response body that holds its own reference; NULL on OOM.
- * With gzip, the body is the page gzip-compressed (encoding "gzip"),
- * compressed once by the first caller that asks and kept with the page;
- * when compressing fails, the plain body. */
+ * With gzip, once the page has been asked for gzip n times (n set by
+ * feed_pages_gzip_after()), the body is the page gzip-compressed
+ * (encoding "gzip"), compressed once and kept with the page; before that,
+ * or when compressing fails, the plain body. */
 struct parts *feed_page_body(struct feed_page *pg, bool gzip);
+
+/* After how many requests for gzip a page is compressed (0: never).
+ * Set before serving. */
+void feed_pages_gzip_after(unsigned n);
 
 /* Sets how many pages are kept (0: none) and empties the table. */
 void feed_pages_configure(size_t max_pages);

@@ -32,6 +32,7 @@ reset(size_t budget)
 static void
 fini(void)
 {
+    feed_pages_gzip_after(16);
     feed_pages_configure(0);
     feed_cache_clear();
 }
@@ -362,9 +363,22 @@ Test(feed_cache, a_page_gzipped_is_the_page_and_compressed_once)
     cr_assert_not_null(pg);
     body_text(pg, plain, sizeof(plain));
 
+    feed_pages_gzip_after(0);
+    z1 = feed_page_body(pg, true);
+    cr_assert_null(z1->encoding, "0: never compressed");
+    parts_free(z1);
+    feed_pages_gzip_after(3);
+    for (int i = 0; i < 2; i++) {
+        z1 = feed_page_body(pg, true);
+        cr_assert_null(z1->encoding, "asked for gzip %d times of 3", i + 1);
+        parts_free(z1);
+        z1 = feed_page_body(pg, false);
+        cr_assert_null(z1->encoding, "a plain request does not count");
+        parts_free(z1);
+    }
     z1 = feed_page_body(pg, true);
     cr_assert_not_null(z1);
-    cr_assert_str_eq(z1->encoding, "gzip");
+    cr_assert_str_eq(z1->encoding, "gzip", "the third request for gzip compresses");
     cr_assert_lt(z1->v[0].len, strlen(plain) / 4, "%zu of %zu bytes", z1->v[0].len, strlen(plain));
     cr_assert_eq(gunzip(z1, got, sizeof(got)), strlen(plain));
     cr_assert_str_eq(got, plain);
@@ -434,6 +448,7 @@ Test(feed_cache, threads_send_the_page_of_the_snapshot_they_found)
 
     reset(1 << 20);
     feed_pages_configure(3); /* fewer slots than keys: evictions too */
+    feed_pages_gzip_after(2);
     for (size_t i = 0; i < 4; i++)
         cr_assert_eq(pthread_create(&th[i], NULL, page_hammer, (void *)(i + 1)), 0);
     for (size_t i = 0; i < 4; i++)
