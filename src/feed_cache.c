@@ -320,7 +320,8 @@ static _Atomic unsigned gzip_after = 16;
 static struct page_slot *slots;
 static size_t nslots;
 static uint64_t pages_clock;
-static uint64_t page_hits, page_stale, page_absent;
+static uint64_t page_absent;
+static _Atomic uint64_t page_hits, page_stale; /* counted on every hit: no lock */
 
 struct feed_page *
 feed_page_new(struct feed_item **items, size_t n, char *tail, size_t tail_len,
@@ -439,36 +440,50 @@ gzip_parts(const struct parts *body)
     return gz;
 }
 
+/* The compressed page as a body holding its own reference; NULL on OOM. */
+static struct parts *
+gzip_body(struct feed_page *pg, const struct gz *gz)
+{
+    struct parts *body;
+
+    atomic_fetch_add_explicit(&pg->refs, 1, memory_order_relaxed);
+    if ((body = parts_new(1, page_body_done, pg)) == NULL) {
+        feed_page_release(pg);
+        return NULL;
+    }
+    if (parts_add(body, (const char *)gz->data, gz->len) != 0) { /* cannot happen */
+        parts_free(body);
+        return NULL;
+    }
+    body->encoding = "gzip";
+    return body;
+}
+
 struct parts *
 feed_page_body(struct feed_page *pg, bool gzip)
 {
-    struct parts *body = plain_body(pg), *zbody;
-    struct gz *gz, *none = NULL;
     unsigned after = atomic_load_explicit(&gzip_after, memory_order_relaxed);
+    struct parts *body, *zbody;
+    struct gz *gz, *none = NULL;
 
-    if (!gzip || body == NULL || after == 0)
+    if (!gzip || after == 0)
+        return plain_body(pg);
+    if ((gz = atomic_load_explicit(&pg->gz, memory_order_acquire)) != NULL)
+        return (zbody = gzip_body(pg, gz)) ? zbody : plain_body(pg);
+    /* Only the request that makes the count compresses; those that come
+     * while it does get the page plain. */
+    if (atomic_fetch_add_explicit(&pg->gzip_asks, 1, memory_order_relaxed) + 1 != after)
+        return plain_body(pg);
+    if ((body = plain_body(pg)) == NULL || (gz = gzip_parts(body)) == NULL)
         return body;
-    if ((gz = atomic_load_explicit(&pg->gz, memory_order_acquire)) == NULL) {
-        if (atomic_fetch_add_explicit(&pg->gzip_asks, 1, memory_order_relaxed) + 1 < after ||
-            (gz = gzip_parts(body)) == NULL)
-            return body;
-        /* Two may compress at once: the first one kept is the page's. */
-        if (!atomic_compare_exchange_strong_explicit(&pg->gz, &none, gz, memory_order_acq_rel,
-                                                     memory_order_acquire)) {
-            free(gz);
-            gz = none;
-        }
+    /* The count wraps after 2^32 asks: whoever is first keeps its copy. */
+    if (!atomic_compare_exchange_strong_explicit(&pg->gz, &none, gz, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        free(gz);
+        gz = none;
     }
-    atomic_fetch_add_explicit(&pg->refs, 1, memory_order_relaxed);
-    if ((zbody = parts_new(1, page_body_done, pg)) == NULL) {
-        feed_page_release(pg);
+    if ((zbody = gzip_body(pg, gz)) == NULL)
         return body;
-    }
-    if (parts_add(zbody, (const char *)gz->data, gz->len) != 0) { /* cannot happen */
-        parts_free(zbody);
-        return body;
-    }
-    zbody->encoding = "gzip";
     parts_free(body);
     return zbody;
 }
@@ -492,7 +507,9 @@ feed_pages_configure(size_t max_pages)
     free(slots);
     slots = ns;
     nslots = ns ? max_pages : 0; /* on OOM: no pages kept */
-    page_hits = page_stale = page_absent = 0;
+    page_absent = 0;
+    atomic_store(&page_hits, 0);
+    atomic_store(&page_stale, 0);
     pthread_mutex_unlock(&pages_lock);
 }
 
@@ -553,12 +570,7 @@ feed_pages_gzip_after(unsigned n)
 void
 feed_pages_checked(bool current)
 {
-    pthread_mutex_lock(&pages_lock);
-    if (current)
-        page_hits++;
-    else
-        page_stale++;
-    pthread_mutex_unlock(&pages_lock);
+    atomic_fetch_add_explicit(current ? &page_hits : &page_stale, 1, memory_order_relaxed);
 }
 
 void
@@ -572,8 +584,8 @@ feed_cache_stats(struct feed_cache_stats *st)
     st->entries = nentries;
     pthread_mutex_unlock(&lock);
     pthread_mutex_lock(&pages_lock);
-    st->page_hits = page_hits;
-    st->page_stale = page_stale;
+    st->page_hits = atomic_load_explicit(&page_hits, memory_order_relaxed);
+    st->page_stale = atomic_load_explicit(&page_stale, memory_order_relaxed);
     st->page_absent = page_absent;
     st->pages = 0;
     for (size_t i = 0; i < nslots; i++)

@@ -65,10 +65,10 @@ void feed_page_release(struct feed_page *pg);
 const char *feed_page_snapshot(const struct feed_page *pg);
 
 /* The page as a response body that holds its own reference; NULL on OOM.
- * With gzip, once the page has been asked for gzip n times (n set by
- * feed_pages_gzip_after()), the body is the page gzip-compressed
- * (encoding "gzip"), compressed once and kept with the page; before that,
- * or when compressing fails, the plain body. */
+ * With gzip, the n-th request for gzip (n set by feed_pages_gzip_after())
+ * compresses the page once and keeps the result with it, and from then on
+ * the body is that (encoding "gzip"); before, while it compresses, or when
+ * compressing fails, the plain body. */
 struct parts *feed_page_body(struct feed_page *pg, bool gzip);
 
 /* After how many requests for gzip a page is compressed (0: never).
