@@ -52,8 +52,8 @@ revoke_key(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 const struct route routes_account[] = {
-    {"GET", "/v1/account", SCOPE_READ, ROUTE_NO_BODY, get_account},
-    {"GET", "/v1/api-keys", SCOPE_ADMIN, ROUTE_NO_BODY, list_keys},
-    {"DELETE", "/v1/api-keys/{id}", SCOPE_ADMIN, ROUTE_NO_BODY, revoke_key},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/v1/account", SCOPE_READ, ROUTE_NO_BODY, get_account, NULL},
+    {"GET", "/v1/api-keys", SCOPE_ADMIN, ROUTE_NO_BODY, list_keys, NULL},
+    {"DELETE", "/v1/api-keys/{id}", SCOPE_ADMIN, ROUTE_NO_BODY, revoke_key, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

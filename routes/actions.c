@@ -110,8 +110,8 @@ list_actions(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 const struct route routes_actions[] = {
-    {"POST", "/v1/drafts/{id}/actions", SCOPE_ACTIONS_WRITE, 0, post_action},
-    {"GET", "/v1/drafts/{id}/actions", SCOPE_READ, ROUTE_NO_BODY, list_draft_actions},
-    {"GET", "/v1/actions", SCOPE_READ, ROUTE_NO_BODY, list_actions},
-    {NULL, NULL, 0, 0, NULL},
+    {"POST", "/v1/drafts/{id}/actions", SCOPE_ACTIONS_WRITE, 0, post_action, NULL},
+    {"GET", "/v1/drafts/{id}/actions", SCOPE_READ, ROUTE_NO_BODY, list_draft_actions, NULL},
+    {"GET", "/v1/actions", SCOPE_READ, ROUTE_NO_BODY, list_actions, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

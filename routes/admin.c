@@ -58,7 +58,7 @@ run_retention(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 const struct route routes_admin[] = {
-    {"GET", "/v1/audit-log", SCOPE_ADMIN, ROUTE_NO_BODY, list_audit_log},
-    {"POST", "/v1/admin/retention/run", SCOPE_ADMIN, ROUTE_NO_BODY, run_retention},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/v1/audit-log", SCOPE_ADMIN, ROUTE_NO_BODY, list_audit_log, NULL},
+    {"POST", "/v1/admin/retention/run", SCOPE_ADMIN, ROUTE_NO_BODY, run_retention, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

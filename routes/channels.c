@@ -148,9 +148,9 @@ out:
 }
 
 const struct route routes_channels[] = {
-    {"GET", "/v1/channels", SCOPE_READ, ROUTE_NO_BODY, list_channels},
-    {"POST", "/v1/channels", SCOPE_ADMIN, 0, post_channel},
-    {"GET", "/v1/channels/{id}", SCOPE_READ, ROUTE_NO_BODY, get_channel},
-    {"PATCH", "/v1/channels/{id}", SCOPE_ADMIN, 0, patch_channel},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/v1/channels", SCOPE_READ, ROUTE_NO_BODY, list_channels, NULL},
+    {"POST", "/v1/channels", SCOPE_ADMIN, 0, post_channel, NULL},
+    {"GET", "/v1/channels/{id}", SCOPE_READ, ROUTE_NO_BODY, get_channel, NULL},
+    {"PATCH", "/v1/channels/{id}", SCOPE_ADMIN, 0, patch_channel, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

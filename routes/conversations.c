@@ -89,15 +89,31 @@ out:
     return rc;
 }
 
-/* GET /v1/conversations/{id} */
+static void
+conversation_state_cleanup(void *state)
+{
+    db_conversations_out_cleanup(state);
+}
+
+/* GET /v1/conversations/{id}: the read is started, then answered by
+ * get_conversation once it is done (route.start). */
+static int
+start_get_conversation(struct req *rq, struct problem *pb)
+{
+    struct conversation_out *res =
+        req_state(rq, sizeof(*res), conversation_state_cleanup);
+
+    if (res == NULL)
+        return problem_internal(pb, "out of memory");
+    db_conversations_get_start(&rq->who, req_param(rq, "id"), res, req_resume, rq);
+    return 0;
+}
+
 static int
 get_conversation(struct req *rq, struct reply *out, struct problem *pb)
 {
-    struct conversation_out res;
-
-    if (db_conversations_get(&rq->who, req_param(rq, "id"), &res, pb) != 0)
-        return -1;
-    reply_conversation(out, 200, &res);
+    (void)pb;
+    reply_conversation(out, 200, rq->state);
     return 0;
 }
 
@@ -167,11 +183,12 @@ get_timeline(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 const struct route routes_conversations[] = {
-    {"GET", "/v1/conversations", SCOPE_READ, ROUTE_NO_BODY, list_conversations},
-    {"POST", "/v1/conversations", SCOPE_MESSAGES_WRITE, 0, create_conversation},
-    {"GET", "/v1/conversations/{id}", SCOPE_READ, ROUTE_NO_BODY, get_conversation},
-    {"PATCH", "/v1/conversations/{id}", SCOPE_MESSAGES_WRITE, 0, update_conversation},
-    {"DELETE", "/v1/conversations/{id}", SCOPE_ADMIN, ROUTE_NO_BODY, delete_conversation},
-    {"GET", "/v1/conversations/{id}/timeline", SCOPE_READ, ROUTE_NO_BODY, get_timeline},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/v1/conversations", SCOPE_READ, ROUTE_NO_BODY, list_conversations, NULL},
+    {"POST", "/v1/conversations", SCOPE_MESSAGES_WRITE, 0, create_conversation, NULL},
+    {"GET", "/v1/conversations/{id}", SCOPE_READ, ROUTE_NO_BODY, get_conversation,
+     start_get_conversation},
+    {"PATCH", "/v1/conversations/{id}", SCOPE_MESSAGES_WRITE, 0, update_conversation, NULL},
+    {"DELETE", "/v1/conversations/{id}", SCOPE_ADMIN, ROUTE_NO_BODY, delete_conversation, NULL},
+    {"GET", "/v1/conversations/{id}/timeline", SCOPE_READ, ROUTE_NO_BODY, get_timeline, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

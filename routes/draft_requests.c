@@ -74,7 +74,7 @@ out:
 }
 
 const struct route routes_draft_requests[] = {
-    {"POST", "/v1/draft-requests/claim", SCOPE_DRAFTS_WRITE, 0, claim},
-    {"POST", "/v1/draft-requests/{id}/fail", SCOPE_DRAFTS_WRITE, 0, fail},
-    {NULL, NULL, 0, 0, NULL},
+    {"POST", "/v1/draft-requests/claim", SCOPE_DRAFTS_WRITE, 0, claim, NULL},
+    {"POST", "/v1/draft-requests/{id}/fail", SCOPE_DRAFTS_WRITE, 0, fail, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -146,8 +146,8 @@ get_draft(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 const struct route routes_drafts[] = {
-    {"POST", "/v1/conversations/{id}/drafts", SCOPE_DRAFTS_WRITE, 0, create_draft},
-    {"GET", "/v1/drafts", SCOPE_READ, ROUTE_NO_BODY, list_drafts},
-    {"GET", "/v1/drafts/{id}", SCOPE_READ, ROUTE_NO_BODY, get_draft},
-    {NULL, NULL, 0, 0, NULL},
+    {"POST", "/v1/conversations/{id}/drafts", SCOPE_DRAFTS_WRITE, 0, create_draft, NULL},
+    {"GET", "/v1/drafts", SCOPE_READ, ROUTE_NO_BODY, list_drafts, NULL},
+    {"GET", "/v1/drafts/{id}", SCOPE_READ, ROUTE_NO_BODY, get_draft, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

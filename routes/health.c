@@ -96,9 +96,9 @@ get_openapi(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 const struct route routes_health[] = {
-    {"GET", "/healthz", 0, ROUTE_PUBLIC | ROUTE_NO_BODY, get_healthz},
-    {"GET", "/readyz", 0, ROUTE_PUBLIC | ROUTE_NO_BODY, get_readyz},
-    {"GET", "/metrics", 0, ROUTE_PUBLIC | ROUTE_METRICS | ROUTE_NO_BODY, get_metrics},
-    {"GET", "/v1/openapi.json", 0, ROUTE_NO_BODY, get_openapi},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/healthz", 0, ROUTE_PUBLIC | ROUTE_NO_BODY, get_healthz, NULL},
+    {"GET", "/readyz", 0, ROUTE_PUBLIC | ROUTE_NO_BODY, get_readyz, NULL},
+    {"GET", "/metrics", 0, ROUTE_PUBLIC | ROUTE_METRICS | ROUTE_NO_BODY, get_metrics, NULL},
+    {"GET", "/v1/openapi.json", 0, ROUTE_NO_BODY, get_openapi, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -125,9 +125,9 @@ out:
 }
 
 const struct route routes_jobs[] = {
-    {"POST", "/v1/jobs", SCOPE_JOBS_WRITE, 0, post_job},
-    {"GET", "/v1/jobs", SCOPE_READ, ROUTE_NO_BODY, list_jobs},
-    {"GET", "/v1/jobs/{id}", SCOPE_READ, ROUTE_NO_BODY, get_job},
-    {"PATCH", "/v1/jobs/{id}", SCOPE_JOBS_WRITE, 0, patch_job},
-    {NULL, NULL, 0, 0, NULL},
+    {"POST", "/v1/jobs", SCOPE_JOBS_WRITE, 0, post_job, NULL},
+    {"GET", "/v1/jobs", SCOPE_READ, ROUTE_NO_BODY, list_jobs, NULL},
+    {"GET", "/v1/jobs/{id}", SCOPE_READ, ROUTE_NO_BODY, get_job, NULL},
+    {"PATCH", "/v1/jobs/{id}", SCOPE_JOBS_WRITE, 0, patch_job, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -202,6 +202,6 @@ list_samples(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 const struct route routes_learning[] = {
-    {"GET", "/v1/learning-samples", SCOPE_READ, ROUTE_NO_BODY, list_samples},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/v1/learning-samples", SCOPE_READ, ROUTE_NO_BODY, list_samples, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -83,8 +83,8 @@ get_message(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 const struct route routes_messages[] = {
-    {"GET", "/v1/conversations/{id}/messages", SCOPE_READ, ROUTE_NO_BODY, list_messages},
-    {"POST", "/v1/conversations/{id}/messages", SCOPE_MESSAGES_WRITE, 0, create_message},
-    {"GET", "/v1/messages/{id}", SCOPE_READ, ROUTE_NO_BODY, get_message},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/v1/conversations/{id}/messages", SCOPE_READ, ROUTE_NO_BODY, list_messages, NULL},
+    {"POST", "/v1/conversations/{id}/messages", SCOPE_MESSAGES_WRITE, 0, create_message, NULL},
+    {"GET", "/v1/messages/{id}", SCOPE_READ, ROUTE_NO_BODY, get_message, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

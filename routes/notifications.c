@@ -90,8 +90,8 @@ read_notification(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 const struct route routes_notifications[] = {
-    {"GET", "/v1/notifications", SCOPE_READ, ROUTE_NO_BODY, list_notifications},
-    {"POST", "/v1/notifications", SCOPE_JOBS_WRITE, 0, post_notification},
-    {"POST", "/v1/notifications/{id}/read", SCOPE_ACTIONS_WRITE, ROUTE_NO_BODY, read_notification},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/v1/notifications", SCOPE_READ, ROUTE_NO_BODY, list_notifications, NULL},
+    {"POST", "/v1/notifications", SCOPE_JOBS_WRITE, 0, post_notification, NULL},
+    {"POST", "/v1/notifications/{id}/read", SCOPE_ACTIONS_WRITE, ROUTE_NO_BODY, read_notification, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

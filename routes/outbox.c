@@ -132,9 +132,9 @@ list(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 const struct route routes_outbox[] = {
-    {"POST", "/v1/outbox/claim", SCOPE_OUTBOX_WRITE, 0, claim},
-    {"POST", "/v1/outbox/{messageId}/delivered", SCOPE_OUTBOX_WRITE, 0, delivered},
-    {"POST", "/v1/outbox/{messageId}/failed", SCOPE_OUTBOX_WRITE, 0, failed},
-    {"GET", "/v1/outbox", SCOPE_READ, ROUTE_NO_BODY, list},
-    {NULL, NULL, 0, 0, NULL},
+    {"POST", "/v1/outbox/claim", SCOPE_OUTBOX_WRITE, 0, claim, NULL},
+    {"POST", "/v1/outbox/{messageId}/delivered", SCOPE_OUTBOX_WRITE, 0, delivered, NULL},
+    {"POST", "/v1/outbox/{messageId}/failed", SCOPE_OUTBOX_WRITE, 0, failed, NULL},
+    {"GET", "/v1/outbox", SCOPE_READ, ROUTE_NO_BODY, list, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

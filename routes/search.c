@@ -50,6 +50,6 @@ search_messages(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 const struct route routes_search[] = {
-    {"GET", "/v1/search/messages", SCOPE_READ, ROUTE_NO_BODY, search_messages},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/v1/search/messages", SCOPE_READ, ROUTE_NO_BODY, search_messages, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

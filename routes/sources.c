@@ -159,9 +159,9 @@ delete_source(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 const struct route routes_sources[] = {
-    {"PUT", "/v1/source-documents", SCOPE_JOBS_WRITE, 0, put_source},
-    {"GET", "/v1/source-documents", SCOPE_READ, ROUTE_NO_BODY, list_sources},
-    {"GET", "/v1/source-documents/{id}", SCOPE_READ, ROUTE_NO_BODY, get_source},
-    {"DELETE", "/v1/source-documents/{id}", SCOPE_ADMIN, ROUTE_NO_BODY, delete_source},
-    {NULL, NULL, 0, 0, NULL},
+    {"PUT", "/v1/source-documents", SCOPE_JOBS_WRITE, 0, put_source, NULL},
+    {"GET", "/v1/source-documents", SCOPE_READ, ROUTE_NO_BODY, list_sources, NULL},
+    {"GET", "/v1/source-documents/{id}", SCOPE_READ, ROUTE_NO_BODY, get_source, NULL},
+    {"DELETE", "/v1/source-documents/{id}", SCOPE_ADMIN, ROUTE_NO_BODY, delete_source, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -183,9 +183,9 @@ out:
 }
 
 const struct route routes_users[] = {
-    {"GET", "/v1/users", SCOPE_READ, ROUTE_NO_BODY, list_users},
-    {"POST", "/v1/users", SCOPE_ADMIN, 0, post_user},
-    {"GET", "/v1/users/{id}", SCOPE_READ, ROUTE_NO_BODY, get_user},
-    {"PATCH", "/v1/users/{id}", SCOPE_ADMIN, 0, patch_user},
-    {NULL, NULL, 0, 0, NULL},
+    {"GET", "/v1/users", SCOPE_READ, ROUTE_NO_BODY, list_users, NULL},
+    {"POST", "/v1/users", SCOPE_ADMIN, 0, post_user, NULL},
+    {"GET", "/v1/users/{id}", SCOPE_READ, ROUTE_NO_BODY, get_user, NULL},
+    {"PATCH", "/v1/users/{id}", SCOPE_ADMIN, 0, patch_user, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -539,14 +539,14 @@ diagnostics(struct req *rq, struct reply *out, struct problem *pb)
 
 /* The literal paths first: the router tries routes in table order. */
 const struct route routes_webhooks[] = {
-    {"GET", "/v1/webhooks/events", SCOPE_READ, ROUTE_NO_BODY, list_events},
-    {"GET", "/v1/webhooks/events/{id}", SCOPE_READ, ROUTE_NO_BODY, get_event},
-    {"POST", "/v1/webhooks/events/{id}/replay", SCOPE_ADMIN, ROUTE_NO_BODY, replay_event},
-    {"GET", "/v1/webhooks/registry", SCOPE_READ, ROUTE_NO_BODY, list_registry},
-    {"PUT", "/v1/webhooks/registry/{source}/{topicKey...}", SCOPE_ADMIN, 0, put_registry},
+    {"GET", "/v1/webhooks/events", SCOPE_READ, ROUTE_NO_BODY, list_events, NULL},
+    {"GET", "/v1/webhooks/events/{id}", SCOPE_READ, ROUTE_NO_BODY, get_event, NULL},
+    {"POST", "/v1/webhooks/events/{id}/replay", SCOPE_ADMIN, ROUTE_NO_BODY, replay_event, NULL},
+    {"GET", "/v1/webhooks/registry", SCOPE_READ, ROUTE_NO_BODY, list_registry, NULL},
+    {"PUT", "/v1/webhooks/registry/{source}/{topicKey...}", SCOPE_ADMIN, 0, put_registry, NULL},
     {"DELETE", "/v1/webhooks/registry/{source}/{topicKey...}", SCOPE_ADMIN, ROUTE_NO_BODY,
-     delete_registry},
-    {"GET", "/v1/webhooks/diagnostics", SCOPE_READ, ROUTE_NO_BODY, diagnostics},
-    {"POST", "/v1/webhooks/{source}", 0, ROUTE_WEBHOOK, receive},
-    {NULL, NULL, 0, 0, NULL},
+     delete_registry, NULL},
+    {"GET", "/v1/webhooks/diagnostics", SCOPE_READ, ROUTE_NO_BODY, diagnostics, NULL},
+    {"POST", "/v1/webhooks/{source}", 0, ROUTE_WEBHOOK, receive, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -134,15 +134,15 @@ unauthorized(struct problem *pb, const char *why)
     return problem_set(pb, 401, "unauthorized", "%s", why);
 }
 
-int
-auth_bearer(const char *header, struct who *w, struct problem *pb)
+/* The key's hash from the header, and the cached row when there is one
+ * still fresh. Returns 0 (hit), 1 (not cached) or -1 with pb (401). */
+static int
+bearer_cached(const char *header, char hash[AUTH_HASH_HEX + 1], struct key_row *row,
+              struct problem *pb)
 {
-    struct key_row row;
-    char hash[AUTH_HASH_HEX + 1];
     const char *key;
     size_t slot;
     bool hit = false;
-    int found;
 
     if (header == NULL || header[0] == '\0')
         return unauthorized(pb, "an API key is required (Authorization: Bearer <key>)");
@@ -160,12 +160,39 @@ auth_bearer(const char *header, struct who *w, struct problem *pb)
     pthread_mutex_lock(&cache_lock);
     if (strcmp(cache[slot].hash, hash) == 0 &&
         now_ms() - cache[slot].at_ms < (cfg ? cfg->key_cache_ms : 0)) {
-        row = cache[slot].row;
+        *row = cache[slot].row;
         hit = true;
     }
     pthread_mutex_unlock(&cache_lock);
+    return hit ? 0 : 1;
+}
 
-    if (!hit) {
+/* Fills w from a key's row; 401 when it is revoked. */
+static int
+who_of(const struct key_row *row, struct who *w, struct problem *pb)
+{
+    if (row->revoked)
+        return unauthorized(pb, "the API key has been revoked");
+    memcpy(w->account_id, row->account_id, sizeof(w->account_id));
+    memcpy(w->key_id, row->id, sizeof(w->key_id));
+    memcpy(w->key_prefix, row->prefix, sizeof(w->key_prefix));
+    w->scopes = row->scopes;
+    return 0;
+}
+
+int
+auth_bearer(const char *header, struct who *w, struct problem *pb)
+{
+    struct key_row row;
+    char hash[AUTH_HASH_HEX + 1];
+    int st = bearer_cached(header, hash, &row, pb);
+    int found;
+
+    if (st < 0)
+        return -1;
+    if (st == 1) {
+        size_t slot = slot_of(hash);
+
         found = db_keys_lookup(hash, &row, pb);
         if (found < 0)
             return -1;
@@ -177,11 +204,17 @@ auth_bearer(const char *header, struct who *w, struct problem *pb)
         cache[slot].at_ms = now_ms();
         pthread_mutex_unlock(&cache_lock);
     }
-    if (row.revoked)
-        return unauthorized(pb, "the API key has been revoked");
-    memcpy(w->account_id, row.account_id, sizeof(w->account_id));
-    memcpy(w->key_id, row.id, sizeof(w->key_id));
-    memcpy(w->key_prefix, row.prefix, sizeof(w->key_prefix));
-    w->scopes = row.scopes;
-    return 0;
+    return who_of(&row, w, pb);
+}
+
+int
+auth_bearer_cached(const char *header, struct who *w, struct problem *pb)
+{
+    struct key_row row;
+    char hash[AUTH_HASH_HEX + 1];
+    int st = bearer_cached(header, hash, &row, pb);
+
+    if (st != 0)
+        return st;
+    return who_of(&row, w, pb);
 }

@@ -54,11 +54,15 @@ const struct config_key config_keys[] = {
         "read round trips in flight at once before further reads queue to share one"),
     KEY("tx_retries", "INBOXD_TX_RETRIES", "--tx-retries", CONFIG_INT, "3", 0, 20, tx_retries,
         "retries of a transaction that hit a serialization failure or deadlock"),
-    KEY("http_threading", "INBOXD_HTTP_THREADING", "--http-threading", CONFIG_STR, "pool", 0,
+    KEY("http_threading", "INBOXD_HTTP_THREADING", "--http-threading", CONFIG_STR, "loop", 0,
         0, http_threading,
-        "libmicrohttpd mode: pool (epoll + worker threads) or per-connection (a thread each)"),
+        "loop (http_loops threads serve every connection, handlers run on http_threads), "
+        "pool (epoll + http_threads threads) or per-connection (a thread each)"),
     KEY("http_threads", "INBOXD_HTTP_THREADS", "--http-threads", CONFIG_INT, "32", 1, 1024,
-        http_threads, "worker threads in pool mode; each waits with its request on the database"),
+        http_threads, "threads that run handlers (loop, pool); each waits with its request on "
+        "the database"),
+    KEY("http_loops", "INBOXD_HTTP_LOOPS", "--http-loops", CONFIG_INT, "1", 1, 64, http_loops,
+        "loop mode: threads that serve the connections and never wait on the database"),
     KEY("http_max_connections", "INBOXD_HTTP_MAX_CONNECTIONS", "--http-max-connections",
         CONFIG_INT, "2048", 1, 100000, http_max_connections, "simultaneous client connections"),
     KEY("http_connection_timeout_s", "INBOXD_HTTP_CONNECTION_TIMEOUT_S",
@@ -352,8 +356,9 @@ load_env_sources(struct config *cf, char *err, size_t errlen)
 static int
 validate(struct config *cf, char *err, size_t errlen)
 {
-    if (strcmp(cf->http_threading, "per-connection") != 0 && strcmp(cf->http_threading, "pool"))
-        return fail(err, errlen, "http_threading: expected per-connection or pool");
+    if (strcmp(cf->http_threading, "per-connection") != 0 && strcmp(cf->http_threading, "pool") &&
+        strcmp(cf->http_threading, "loop") != 0)
+        return fail(err, errlen, "http_threading: expected loop, pool or per-connection");
     if (strcmp(cf->log_level, "debug") && strcmp(cf->log_level, "info") &&
         strcmp(cf->log_level, "warn") && strcmp(cf->log_level, "error"))
         return fail(err, errlen, "log_level: expected debug, info, warn or error");

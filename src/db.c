@@ -27,13 +27,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/futex.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "inboxd/log.h"
+#include "inboxd/wake.h"
 
 #define PSET_INITIAL 64
 
@@ -50,38 +50,7 @@ struct waiter {
     struct waiter *next;
 };
 
-/*
- * Futex words: a thread that waits for another to hand it something (a
- * connection, a read's result) sleeps on a word of its own, and the giver
- * sets the word under the pool mutex and wakes it after letting the mutex
- * go, so the woken thread does not at once block on that mutex (condition
- * variables signalled under the mutex cost every hand-over two more futex
- * calls and a context switch). Setting the word is the giver's last write
- * to the waiter's memory: a waiter that sees it may return at once, and the
- * FUTEX_WAKE that follows only names the address; at worst it wakes the
- * next waiter of that thread at the same place, which finds its word 0
- * and sleeps again.
- */
-static void
-word_wake(atomic_uint *word)
-{
-    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
-/* Sleeps while *word is 0, until `until` (CLOCK_MONOTONIC; NULL: no limit).
- * Returns the word (0 on time-out). */
-static unsigned
-word_wait(atomic_uint *word, const struct timespec *until)
-{
-    unsigned v;
-
-    while ((v = atomic_load_explicit(word, memory_order_acquire)) == 0) {
-        if (syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, 0, until, NULL,
-                    FUTEX_BITSET_MATCH_ANY) != 0 && errno == ETIMEDOUT)
-            return atomic_load_explicit(word, memory_order_acquire);
-    }
-    return v;
-}
+/* Hand-overs sleep on futex words (wake.h). */
 
 struct dbconn {
     PGconn *pg;
@@ -116,6 +85,7 @@ static struct pool primary = {.mu = PTHREAD_MUTEX_INITIALIZER};
 static struct pool replica = {.mu = PTHREAD_MUTEX_INITIALIZER};
 static atomic_ullong stat_errors, stat_reconnects, stat_timeouts;
 static atomic_ullong stat_trips_alone, stat_trips_shared, stat_pipelined;
+static atomic_ullong stat_async_reads, stat_async_wakes; /* db_query_start */
 
 static int64_t
 now_ms(void)
@@ -347,7 +317,7 @@ conn_alive(struct dbconn *c)
 #define TRUST_RECENT_MS 1000
 
 /* A free connection goes to the oldest waiter, else back to the idle
- * stack. Call with p->mu held; returns the word to word_wake() once it is
+ * stack. Call with p->mu held; returns the word to wake_word() once it is
  * let go, or NULL. */
 static atomic_uint *
 give_back(struct pool *p, int idx)
@@ -376,7 +346,7 @@ give_back_locked(struct pool *p, int idx)
     wake = give_back(p, idx);
     pthread_mutex_unlock(&p->mu);
     if (wake != NULL)
-        word_wake(wake);
+        wake_word(wake);
 }
 
 static struct dbconn *
@@ -405,7 +375,7 @@ acquire(struct pool *p, bool retryable, struct problem *pb)
         p->wtail = &w.next;
         p->waiting++;
         pthread_mutex_unlock(&p->mu);
-        word_wait(&w.handed, &deadline);
+        wake_wait(&w.handed, &deadline);
         pthread_mutex_lock(&p->mu);
         p->waiting--;
         /* Handed over or not, decided under the mutex. */
@@ -534,11 +504,20 @@ db_init(const struct config *cf, char *err, size_t errlen)
     return 0;
 }
 
+static void reader_stop(void);
+
 void
 db_shutdown(void)
 {
+    reader_stop();
     pool_free(&primary);
     pool_free(&replica);
+}
+
+bool
+db_replica_on(void)
+{
+    return replica.on;
 }
 
 void
@@ -558,6 +537,8 @@ db_stats(struct db_stats *out)
     out->read_trips_alone = atomic_load(&stat_trips_alone);
     out->read_trips_shared = atomic_load(&stat_trips_shared);
     out->reads_pipelined = atomic_load(&stat_pipelined);
+    out->reads_async = atomic_load(&stat_async_reads);
+    out->reader_wakeups = atomic_load(&stat_async_wakes);
 }
 
 /* --- errors ---------------------------------------------------------------- */
@@ -915,7 +896,7 @@ struct qreq {
 
 enum { Q_FINISHED = 1u, Q_LEAD = 2u };
 
-/* A reader's state is a futex word (see word_wake): bits set under the
+/* A reader's state is a futex word (see wake.h): bits set under the
  * pool mutex, the wake-up after it. */
 static void
 q_set(struct qreq *r, unsigned bit)
@@ -927,7 +908,7 @@ q_set(struct qreq *r, unsigned bit)
 static unsigned
 q_wait(struct qreq *r)
 {
-    unsigned s = word_wait(&r->state, NULL);
+    unsigned s = wake_wait(&r->state, NULL);
 
     if (s & Q_LEAD)
         atomic_fetch_and_explicit(&r->state, ~Q_LEAD, memory_order_relaxed);
@@ -1099,7 +1080,7 @@ db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
             }
             pthread_mutex_unlock(&p->mu);
             if (next != NULL)
-                word_wake(&next->state);
+                wake_word(&next->state);
 
             batch_run(p, batch, n);
 
@@ -1114,9 +1095,9 @@ db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
             /* Only addresses from here on (see q_set). */
             for (int i = 0; i < n; i++)
                 if (batch[i] != &me)
-                    word_wake(&batch[i]->state);
+                    wake_word(&batch[i]->state);
             if (next != NULL)
-                word_wake(&next->state);
+                wake_word(&next->state);
             if (atomic_load_explicit(&me.state, memory_order_acquire) & Q_FINISHED)
                 break;
         } else {
@@ -1225,4 +1206,474 @@ db_close_once(struct dbconn *c)
         return;
     conn_close(c);
     free(c);
+}
+
+/* --- reads that no thread waits for (db_query_start) ----------------------- */
+
+/*
+ * DESIGN. In the `loop` threading mode (server.c) a few HTTP threads serve
+ * every connection, so a read must not block one of them. db_query_start()
+ * queues the read for one reader thread that owns at most one primary
+ * connection at a time, non-blocking and in pipeline mode: it sends
+ * whatever reads are queued (preparing a statement in the same pipeline the
+ * first time the connection sees it), closes each group with a Sync, and
+ * while those are answered sends the next group. Answers come back in
+ * order; each goes to its read's callback, on the reader thread. So a read
+ * costs no thread a context switch of its own: under load one wake-up of
+ * the reader serves many reads, and one of an HTTP thread many answers.
+ *
+ * The reader holds its connection only while reads are in flight or
+ * queued, and takes it through acquire() like anyone else (so it waits its
+ * turn, and 503s after pool_wait_ms like anyone else). A statement that
+ * fails gets its own error; the ones aborted behind it in its pipeline,
+ * and the ones caught when the connection breaks, are sent again once, on
+ * the next connection.
+ *
+ * Must never: block on anything but poll() while reads are in flight, or
+ * call a callback twice.
+ */
+
+struct aread {
+    const struct db_stmt *st;
+    const char *const *params;
+    db_done_fn done;
+    void *arg;
+    int attempts;
+    struct aread *next;
+};
+
+enum { X_PREPARE, X_QUERY, X_SYNC };
+
+/* What the connection owes us, in order. */
+struct expect {
+    int kind;
+    struct aread *r; /* X_PREPARE and X_QUERY; NULL once the read is answered */
+    bool got;        /* its result was taken; its NULL terminator is next */
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_once_t once;
+    pthread_t thread;
+    bool started, stop, sleeping;
+    int efd;
+    struct aread *head, **tail;
+    /* The reader thread's own. */
+    struct dbconn *c;
+    struct aread *todo, **todo_tail;
+    struct expect *x;
+    size_t xcap, xhead, xn;
+    bool unflushed;
+} rd = {.mu = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT, .efd = -1};
+
+
+static void
+aread_finish(struct aread *r, PGresult *res, const struct problem *pb)
+{
+    r->done(r->arg, res, pb);
+    free(r);
+}
+
+static void
+aread_fail_all(struct aread *list, const struct problem *pb)
+{
+    while (list != NULL) {
+        struct aread *next = list->next;
+
+        aread_finish(list, NULL, pb);
+        list = next;
+    }
+}
+
+static void
+todo_append(struct aread *r)
+{
+    r->next = NULL;
+    *rd.todo_tail = r;
+    rd.todo_tail = &r->next;
+}
+
+/* A read caught in a failure that was not its own: once more, or 503. */
+static void
+aread_again(struct aread *r)
+{
+    if (++r->attempts > 1) {
+        struct problem pb = {.retry_after = 1};
+
+        problem_set(&pb, 503, "database-unavailable", "the database is not reachable; retry later");
+        aread_finish(r, NULL, &pb);
+        return;
+    }
+    todo_append(r);
+}
+
+static struct expect *
+x_push(int kind, struct aread *r)
+{
+    struct expect *e;
+
+    if (rd.xn == rd.xcap) {
+        size_t cap = rd.xcap ? rd.xcap * 2 : 256;
+        struct expect *nx = malloc(cap * sizeof(*nx));
+
+        if (nx == NULL)
+            return NULL;
+        for (size_t i = 0; i < rd.xn; i++)
+            nx[i] = rd.x[(rd.xhead + i) % rd.xcap];
+        free(rd.x);
+        rd.x = nx;
+        rd.xcap = cap;
+        rd.xhead = 0;
+    }
+    e = &rd.x[(rd.xhead + rd.xn) % rd.xcap];
+    rd.xn++;
+    *e = (struct expect){.kind = kind, .r = r};
+    return e;
+}
+
+static struct expect *
+x_front(void)
+{
+    return rd.xn ? &rd.x[rd.xhead] : NULL;
+}
+
+static void
+x_pop(void)
+{
+    rd.xhead = (rd.xhead + 1) % rd.xcap;
+    rd.xn--;
+}
+
+/* The connection broke: every read it owed is sent again on the next. */
+static void
+reader_drop_conn(void)
+{
+    while (rd.xn > 0) {
+        struct expect *e = x_front();
+
+        if (e->kind == X_QUERY && e->r != NULL)
+            aread_again(e->r);
+        x_pop();
+    }
+    if (rd.c != NULL) {
+        rd.c->broken = true;
+        release(rd.c);
+        rd.c = NULL;
+    }
+    rd.unflushed = false;
+}
+
+/* Gets a connection and puts it in non-blocking pipeline mode. */
+static bool
+reader_take_conn(void)
+{
+    struct problem pb = {0};
+    struct aread *all;
+
+    rd.c = acquire(&primary, true, &pb);
+    if (rd.c != NULL) {
+        if (PQsetnonblocking(rd.c->pg, 1) == 0 && PQenterPipelineMode(rd.c->pg))
+            return true;
+        rd.c->broken = true;
+        release(rd.c);
+        rd.c = NULL;
+        pb.retry_after = 1;
+        problem_set(&pb, 503, "database-unavailable", "the database is not reachable; retry later");
+    }
+    all = rd.todo;
+    rd.todo = NULL;
+    rd.todo_tail = &rd.todo;
+    aread_fail_all(all, &pb);
+    return false;
+}
+
+/* Gives the connection back once nothing is owed or queued. */
+static void
+reader_give_conn(void)
+{
+    if (!PQexitPipelineMode(rd.c->pg) || PQsetnonblocking(rd.c->pg, 0) != 0)
+        rd.c->broken = true;
+    release(rd.c);
+    rd.c = NULL;
+}
+
+/* Sends every queued read, then a Sync. Returns false when the connection
+ * is to be dropped. */
+static bool
+reader_send(void)
+{
+    PGconn *pg = rd.c->pg;
+    bool prep = cfg->prepare;
+
+    while (rd.todo != NULL) {
+        struct aread *r = rd.todo;
+        const struct db_stmt *st = r->st;
+        bool ok;
+
+        if (prep && !pset_has(rd.c, st)) {
+            if (!PQsendPrepare(pg, st->name, st->sql, st->nparams, NULL) ||
+                x_push(X_PREPARE, r) == NULL || pset_add(rd.c, st) != 0)
+                return false;
+        }
+        ok = prep ? PQsendQueryPrepared(pg, st->name, st->nparams, r->params, NULL, NULL, 0)
+                  : PQsendQueryParams(pg, st->sql, st->nparams, NULL, r->params, NULL, NULL, 0);
+        if (!ok || x_push(X_QUERY, r) == NULL)
+            return false;
+        rd.todo = r->next;
+        r->next = NULL;
+    }
+    rd.todo_tail = &rd.todo;
+    if (!PQpipelineSync(pg) || x_push(X_SYNC, NULL) == NULL)
+        return false;
+    rd.unflushed = true;
+    return true;
+}
+
+/* Takes every answer that has fully arrived. Returns false when the
+ * connection is to be dropped. */
+static bool
+reader_receive(void)
+{
+    PGconn *pg = rd.c->pg;
+
+    while (rd.xn > 0 && !PQisBusy(pg)) {
+        struct expect *e = x_front();
+        PGresult *res = PQgetResult(pg);
+        ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+        if (e->kind == X_SYNC) {
+            PQclear(res);
+            if (s != PGRES_PIPELINE_SYNC)
+                return false;
+            x_pop();
+            continue;
+        }
+        if (e->got) {
+            /* Each statement's results end with a NULL. */
+            if (res != NULL) {
+                PQclear(res);
+                return false;
+            }
+            x_pop();
+            continue;
+        }
+        if (res == NULL)
+            return false;
+        e->got = true;
+        if (e->kind == X_PREPARE) {
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+            if (s != PGRES_COMMAND_OK && !(state && strcmp(state, "42P05") == 0)) {
+                /* Its own error: the read fails with it (the statement
+                 * after it in the pipeline is aborted, and no longer
+                 * anybody's), and the connection, which now believes it
+                 * prepared, is dropped. */
+                struct problem pb = {0};
+                struct aread *r = e->r;
+
+                db_fail(rd.c, res, r->st->name, &pb);
+                PQclear(res);
+                for (size_t i = 1; i < rd.xn; i++) {
+                    struct expect *q = &rd.x[(rd.xhead + i) % rd.xcap];
+
+                    if (q->r == r)
+                        q->r = NULL;
+                }
+                aread_finish(r, NULL, &pb);
+                return false;
+            }
+            PQclear(res);
+            continue;
+        }
+        /* X_QUERY */
+        if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) {
+            rd.c->nok++;
+            if (e->r != NULL) {
+                aread_finish(e->r, res, NULL);
+                e->r = NULL;
+            } else {
+                PQclear(res);
+            }
+        } else if (s == PGRES_PIPELINE_ABORTED) {
+            PQclear(res);
+            if (e->r != NULL) {
+                aread_again(e->r);
+                e->r = NULL;
+            }
+        } else {
+            struct problem pb = {0};
+
+            db_fail(rd.c, res, e->r ? e->r->st->name : "read", &pb);
+            PQclear(res);
+            if (rd.c->broken)
+                return false; /* reader_drop_conn sends it again */
+            if (e->r != NULL) {
+                aread_finish(e->r, NULL, &pb);
+                e->r = NULL;
+            }
+        }
+    }
+    return true;
+}
+
+static void
+reader_wait(void)
+{
+    struct pollfd fds[2] = {{.fd = rd.efd, .events = POLLIN}, {.fd = -1}};
+    bool sleep;
+    int n = 1;
+
+    if (rd.c != NULL && (rd.xn > 0 || rd.unflushed)) {
+        fds[1].fd = PQsocket(rd.c->pg);
+        fds[1].events = (short)(POLLIN | (rd.unflushed ? POLLOUT : 0));
+        n = 2;
+    }
+    pthread_mutex_lock(&rd.mu);
+    sleep = rd.head == NULL;
+    rd.sleeping = sleep;
+    pthread_mutex_unlock(&rd.mu);
+    if (sleep) {
+        /* A statement cannot outlive statement_timeout; a connection that
+         * owes answers for much longer is gone without saying so. */
+        int limit = cfg->statement_timeout_ms > 0 ? cfg->statement_timeout_ms * 2 + 1000 : -1;
+
+        if (poll(fds, (nfds_t)n, n == 2 ? limit : -1) == 0 && n == 2) {
+            log_event(LOG_WARN, NULL, "db.reader_stalled", LOG_I("owed", (long long)rd.xn));
+            reader_drop_conn();
+        }
+        pthread_mutex_lock(&rd.mu);
+        rd.sleeping = false;
+        pthread_mutex_unlock(&rd.mu);
+        atomic_fetch_add_explicit(&stat_async_wakes, 1, memory_order_relaxed);
+    }
+    if (fds[0].revents & POLLIN) {
+        uint64_t v;
+
+        if (read(rd.efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+            log_event(LOG_WARN, NULL, "db.reader_eventfd", LOG_S("err", strerror(errno)));
+    }
+}
+
+static void *
+reader_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        bool stop;
+
+        pthread_mutex_lock(&rd.mu);
+        if (rd.head != NULL) {
+            *rd.todo_tail = rd.head;
+            rd.todo_tail = rd.tail;
+            rd.head = NULL;
+            rd.tail = &rd.head;
+        }
+        stop = rd.stop;
+        pthread_mutex_unlock(&rd.mu);
+
+        if (rd.todo != NULL && rd.c == NULL && !reader_take_conn())
+            continue;
+        if (rd.todo != NULL && !reader_send()) {
+            reader_drop_conn();
+            continue;
+        }
+        if (rd.c != NULL) {
+            if (rd.unflushed) {
+                int f = PQflush(rd.c->pg);
+
+                if (f < 0) {
+                    reader_drop_conn();
+                    continue;
+                }
+                rd.unflushed = f == 1;
+            }
+            if (!PQconsumeInput(rd.c->pg) || !reader_receive()) {
+                reader_drop_conn();
+                continue;
+            }
+            if (rd.xn == 0 && rd.todo == NULL) {
+                reader_give_conn();
+                continue; /* more may have come meanwhile */
+            }
+        }
+        if (stop && rd.c == NULL && rd.todo == NULL)
+            break;
+        reader_wait();
+    }
+    return NULL;
+}
+
+static void
+reader_start(void)
+{
+    pthread_attr_t attr;
+
+    rd.head = NULL;
+    rd.tail = &rd.head;
+    rd.todo = NULL;
+    rd.todo_tail = &rd.todo;
+    rd.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (rd.efd < 0)
+        return;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    rd.started = pthread_create(&rd.thread, &attr, reader_main, NULL) == 0;
+    pthread_attr_destroy(&attr);
+}
+
+void
+db_query_start(const struct db_stmt *st, const char *const *params, db_done_fn done, void *arg)
+{
+    struct aread *r;
+    bool wake;
+
+    pthread_once(&rd.once, reader_start);
+    r = calloc(1, sizeof(*r));
+    if (r == NULL || !rd.started || !primary.on) {
+        struct problem pb = {0};
+
+        free(r);
+        if (!rd.started || !primary.on)
+            problem_internal(&pb, "db_query_start: no reader thread");
+        else
+            problem_internal(&pb, "out of memory");
+        done(arg, NULL, &pb);
+        return;
+    }
+    *r = (struct aread){.st = st, .params = params, .done = done, .arg = arg};
+    atomic_fetch_add_explicit(&stat_async_reads, 1, memory_order_relaxed);
+    pthread_mutex_lock(&rd.mu);
+    *rd.tail = r;
+    rd.tail = &r->next;
+    wake = rd.sleeping;
+    rd.sleeping = false; /* one wake-up is enough */
+    pthread_mutex_unlock(&rd.mu);
+    if (wake) {
+        uint64_t one = 1;
+
+        if (write(rd.efd, &one, sizeof(one)) < 0)
+            log_event(LOG_WARN, NULL, "db.reader_eventfd", LOG_S("err", strerror(errno)));
+    }
+}
+
+/* Ends the reader thread once every queued read is answered. */
+static void
+reader_stop(void)
+{
+    uint64_t one = 1;
+
+    if (!rd.started)
+        return;
+    pthread_mutex_lock(&rd.mu);
+    rd.stop = true;
+    pthread_mutex_unlock(&rd.mu);
+    if (write(rd.efd, &one, sizeof(one)) < 0)
+        log_event(LOG_WARN, NULL, "db.reader_eventfd", LOG_S("err", strerror(errno)));
+    pthread_join(rd.thread, NULL);
+    rd.started = false;
+    close(rd.efd);
+    rd.efd = -1;
+    free(rd.x);
+    rd.x = NULL;
+    rd.xcap = rd.xhead = rd.xn = 0;
 }

@@ -286,19 +286,12 @@ db_conversations_upsert(const struct who *w, const struct conversation_in *in,
 
 /* --- get ------------------------------------------------------------------- */
 
-int
-db_conversations_get(const struct who *w, const char *id, struct conversation_out *out,
-                     struct problem *pb)
+/* A get's answer into out: 404 when there is no row. Clears res. */
+static int
+get_take(PGresult *res, struct conversation_out *out, struct problem *pb)
 {
-    const char *p[] = {w->account_id, id};
-    PGresult *res;
     int rc;
 
-    memset(out, 0, sizeof(*out));
-    /* The primary, not a replica: an ETag read here is compared with the
-     * primary's row by the next PATCH, so it must not be stale. */
-    if ((res = db_query(&stmts[S_GET], p, false, pb)) == NULL)
-        return -1;
     if (PQntuples(res) == 0) {
         PQclear(res);
         return problem_set(pb, 404, "not-found", "no such conversation");
@@ -308,6 +301,67 @@ db_conversations_get(const struct who *w, const char *id, struct conversation_ou
     if (rc != 0)
         out_reset(out);
     return rc;
+}
+
+int
+db_conversations_get(const struct who *w, const char *id, struct conversation_out *out,
+                     struct problem *pb)
+{
+    const char *p[] = {w->account_id, id};
+    PGresult *res;
+
+    memset(out, 0, sizeof(*out));
+    /* The primary, not a replica: an ETag read here is compared with the
+     * primary's row by the next PATCH, so it must not be stale. */
+    if ((res = db_query(&stmts[S_GET], p, false, pb)) == NULL)
+        return -1;
+    return get_take(res, out, pb);
+}
+
+struct get_call {
+    const char *p[2];
+    struct conversation_out *out;
+    db_conversations_done_fn done;
+    void *arg;
+};
+
+static void
+got(void *arg, PGresult *res, const struct problem *dbpb)
+{
+    struct get_call *g = arg;
+    struct problem pb = {0};
+    int rc = -1;
+
+    if (res != NULL)
+        rc = get_take(res, g->out, &pb);
+    else
+        pb = *dbpb;
+    g->done(g->arg, rc, &pb);
+    free(g);
+}
+
+void
+db_conversations_get_start(const struct who *w, const char *id, struct conversation_out *out,
+                           db_conversations_done_fn done, void *arg)
+{
+    struct get_call *g = malloc(sizeof(*g));
+
+    memset(out, 0, sizeof(*out));
+    if (g == NULL) {
+        struct problem pb = {0};
+
+        problem_internal(&pb, "out of memory");
+        done(arg, -1, &pb);
+        return;
+    }
+    *g = (struct get_call){.p = {w->account_id, id}, .out = out, .done = done, .arg = arg};
+    db_query_start(&stmts[S_GET], g->p, got, g);
+}
+
+void
+db_conversations_out_cleanup(struct conversation_out *out)
+{
+    out_reset(out);
 }
 
 /* --- update ---------------------------------------------------------------- */

@@ -345,9 +345,19 @@ page_current(const struct feed_page *pg, bool *current, struct problem *pb)
     return 0;
 }
 
+/* The page table's key of a request. */
+static void
+page_key(char *key, size_t len, const struct who *w, const char *channel_id, bool newest,
+         const struct page *pg)
+{
+    snprintf(key, len, "%s %s %c %s %s %s", w->account_id, channel_id ? channel_id : "-",
+             newest ? 'n' : 'o', pg->after_ts ? pg->after_ts : "-",
+             pg->after_id ? pg->after_id : "-", pg->fetch);
+}
+
 int
 db_feed_list(const struct who *w, const char *channel_id, bool newest, const struct page *pg,
-             bool gzip, struct parts **body, struct problem *pb)
+             bool gzip, bool look_for_kept, struct parts **body, struct problem *pb)
 {
     const char *p[] = {w->account_id, pg->after_ts,  pg->after_id,
                        pg->fetch,     channel_id,    newest ? "true" : "false"};
@@ -355,10 +365,9 @@ db_feed_list(const struct who *w, const char *channel_id, bool newest, const str
     struct feed f = {&stmts[S_PAGE], p, pg, w->account_id, key, NULL};
     bool current = false;
 
-    snprintf(key, sizeof(key), "%s %s %c %s %s %s", w->account_id, channel_id ? channel_id : "-",
-             newest ? 'n' : 'o', pg->after_ts ? pg->after_ts : "-",
-             pg->after_id ? pg->after_id : "-", pg->fetch);
-    if ((f.page = feed_pages_get(key)) != NULL && page_current(f.page, &current, pb) != 0) {
+    page_key(key, sizeof(key), w, channel_id, newest, pg);
+    if (look_for_kept && (f.page = feed_pages_get(key)) != NULL &&
+        page_current(f.page, &current, pb) != 0) {
         feed_page_release(f.page);
         return -1;
     }
@@ -375,6 +384,67 @@ db_feed_list(const struct who *w, const char *channel_id, bool newest, const str
     *body = feed_page_body(f.page, gzip && current);
     feed_page_release(f.page);
     return *body ? 0 : problem_internal(pb, "feed: out of memory");
+}
+
+struct kept_call {
+    struct feed_page *page;
+    bool gzip;
+    struct parts **body;
+    db_feed_done_fn done;
+    void *arg;
+};
+
+static void
+kept_checked(void *arg, PGresult *res, const struct problem *dbpb)
+{
+    struct kept_call *k = arg;
+    struct problem pb = {0};
+    int rc = -1;
+
+    if (res == NULL) {
+        pb = *dbpb;
+    } else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+        problem_internal(&pb, "feed: unexpected snapshot row");
+    } else {
+        bool current = strcmp(PQgetvalue(res, 0, 0), feed_page_snapshot(k->page)) == 0;
+
+        feed_pages_checked(current);
+        rc = 1;
+        if (current) {
+            *k->body = feed_page_body(k->page, k->gzip);
+            rc = *k->body ? 0 : problem_internal(&pb, "feed: out of memory");
+        }
+    }
+    PQclear(res);
+    feed_page_release(k->page);
+    k->done(k->arg, rc, &pb);
+    free(k);
+}
+
+void
+db_feed_list_start(const struct who *w, const char *channel_id, bool newest,
+                   const struct page *pg, bool gzip, struct parts **body, db_feed_done_fn done,
+                   void *arg)
+{
+    char key[256];
+    struct kept_call *k;
+    struct feed_page *page;
+
+    *body = NULL;
+    page_key(key, sizeof(key), w, channel_id, newest, pg);
+    /* A replica's kept page is checked against the replica, by
+     * db_feed_list on a thread that may wait. */
+    if (db_replica_on() || (page = feed_pages_get(key)) == NULL) {
+        done(arg, 2, NULL);
+        return;
+    }
+    if ((k = malloc(sizeof(*k))) == NULL) {
+        feed_page_release(page);
+        done(arg, 2, NULL);
+        return;
+    }
+    *k = (struct kept_call){page, gzip, body, done, arg};
+    db_query_start(&stmts[S_SNAPSHOT], NULL, kept_checked, k);
 }
 
 DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

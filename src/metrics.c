@@ -162,9 +162,17 @@ metrics_render(const char *extra, size_t *len)
               "inboxd_db_read_round_trips_total{shared=\"true\"} %llu\n"
               "# HELP inboxd_db_reads_pipelined_total Reads answered in a shared round trip.\n"
               "# TYPE inboxd_db_reads_pipelined_total counter\n"
-              "inboxd_db_reads_pipelined_total %llu\n",
+              "inboxd_db_reads_pipelined_total %llu\n"
+              "# HELP inboxd_db_reads_started_total Reads handed to the reader thread "
+              "(http_threading loop).\n"
+              "# TYPE inboxd_db_reads_started_total counter\n"
+              "inboxd_db_reads_started_total %llu\n"
+              "# HELP inboxd_db_reader_wakeups_total Times the reader thread woke from poll().\n"
+              "# TYPE inboxd_db_reader_wakeups_total counter\n"
+              "inboxd_db_reader_wakeups_total %llu\n",
               ds.size, ds.in_use, ds.waiting, ds.errors, ds.reconnects, ds.timeouts,
-              ds.read_trips_alone, ds.read_trips_shared, ds.reads_pipelined);
+              ds.read_trips_alone, ds.read_trips_shared, ds.reads_pipelined, ds.reads_async,
+              ds.reader_wakeups);
     feed_cache_stats(&fc);
     sbuf_addf(&b,
               "# HELP inboxd_feed_cache_lookups_total Feed items looked up in the cache.\n"

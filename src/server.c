@@ -1,15 +1,30 @@
 /*
  * server: the HTTP front of inboxd on libmicrohttpd.
  *
- * DESIGN. libpq blocks, so a handler blocks its thread for the database
- * part of a request. The default mode is an epoll thread pool sized for
- * that (http_threads, 32: a thread waits with its request on the database,
- * and concurrent reads need company to share a round trip, see db_query);
- * `http_threading = per-connection` gives every connection a thread, as
- * the MHD manual advises for blocking handlers. The benchmark chose the
- * pool: 30 % less CPU per read, more reads per second, and a quarter of
- * the memory beside 1,000 idle keep-alive connections. Connection limit,
- * timeout and per-connection memory are set explicitly.
+ * DESIGN. Three modes (http_threading). The default, `loop`, came from
+ * the benchmark: http_loops threads (1) serve every connection and never
+ * wait on the database. A request that must wait is suspended and handed
+ * to one of http_threads job threads (32), which runs its handler and
+ * resumes it; the loop sends the answer. A route with start() (the
+ * conversation read, a kept feed page) needs no job thread at all: its
+ * read goes to the reader thread of db_query_start(), and the loop
+ * renders the answer when the reader resumes it. So a read costs no thread
+ * a sleep and a wake-up of its own: one wake-up of the loop serves many
+ * connections, one of the reader many reads. On the 2-core benchmark
+ * machine that gave 21,700-22,800 reads/s at 33-37 us of inboxd CPU each,
+ * against 13,800-15,400 at 45-55 us in `pool` mode (RESULTS.md,
+ * session 5).
+ *
+ * `pool` is the former default: an epoll thread pool of http_threads
+ * threads, each waiting with its request on the database (concurrent reads
+ * share round trips, see db_query); `per-connection` gives every
+ * connection a thread, as the MHD manual advises for blocking handlers.
+ * In both, a started route's thread waits for its own start().
+ * Connection limit, timeout and per-connection memory are set explicitly.
+ *
+ * In loop mode a key not in the key cache is looked up on the job thread
+ * (after the body is read), and the export stream's callback, which MHD
+ * calls on the loop, waits for its rows there.
  *
  * Guards run flat, before the handler, in this order (Redis's
  * processCommand): route (404/405), key (401), scope (403), body type
@@ -37,6 +52,7 @@
 #include "inboxd/db_idem.h"
 #include "inboxd/metrics.h"
 #include "inboxd/uuid7.h"
+#include "inboxd/wake.h"
 
 static const struct config *cfg;
 static struct MHD_Daemon *daemon_;
@@ -422,6 +438,19 @@ is_json_type(const char *ct)
            strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
+static bool loop_mode;
+
+static int
+check_scope(struct req *rq, struct problem *pb)
+{
+    const struct route *r = rq->match.route;
+
+    if (r->scope != 0 && !(rq->who.scopes & r->scope))
+        return problem_set(pb, 403, "forbidden", "this key lacks the %s scope",
+                           scope_name(r->scope));
+    return 0;
+}
+
 /* The guards of the first call. Returns 0, or -1 with rq->early set. */
 static int
 guard(struct req *rq, const char *url)
@@ -442,11 +471,18 @@ guard(struct req *rq, const char *url)
 
     if (!(r->flags & (ROUTE_PUBLIC | ROUTE_WEBHOOK)) ||
         (r->flags & ROUTE_METRICS && cfg->metrics_require_key)) {
-        if (auth_bearer(req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION), &rq->who, pb) != 0)
+        const char *authz = req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
+        int st = loop_mode ? auth_bearer_cached(authz, &rq->who, pb)
+                           : auth_bearer(authz, &rq->who, pb);
+
+        if (st < 0)
             return -1;
-        if (r->scope != 0 && !(rq->who.scopes & r->scope))
-            return problem_set(pb, 403, "forbidden", "this key lacks the %s scope",
-                               scope_name(r->scope));
+        /* A key not in the cache is looked up on a job thread: the loop
+         * never waits on the database. */
+        if (st == 1)
+            rq->auth_later = true;
+        else if (check_scope(rq, pb) != 0)
+            return -1;
     }
 
     rq->has_body = (cl != NULL && strcmp(cl, "0") != 0) || te != NULL;
@@ -480,6 +516,7 @@ req_new(struct MHD_Connection *conn, const char *url, const char *method)
     }
     rq->conn = conn;
     rq->method = method;
+    rq->out.content_type = "application/json";
     rq->start_ns = mono_ns();
     set_request_id(rq);
     set_trace_id(rq);
@@ -500,6 +537,10 @@ req_free(struct req *rq)
 {
     if (rq == NULL)
         return;
+    reply_cleanup(&rq->out);
+    if (rq->state != NULL && rq->state_cleanup != NULL)
+        rq->state_cleanup(rq->state);
+    free(rq->state);
     free(rq->url);
     free(rq->body);
     free(rq);
@@ -614,54 +655,264 @@ idem_settle(struct req *rq, const char *key, const struct reply *out, const stru
         log_event(LOG_WARN, &rq->log, "http.idempotency_unsettled", LOG_I("status", status));
 }
 
-static enum MHD_Result
-run_handler(struct req *rq)
-{
-    struct reply out = {.content_type = "application/json"};
-    struct problem pb = {0};
-    enum MHD_Result rc;
-    bool ok;
+/* --- running the handler ----------------------------------------------------- */
 
+/*
+ * Where a handler runs. In the blocking modes (pool, per-connection) the
+ * HTTP thread that read the request runs it and waits on the database.
+ * In `loop` mode a few HTTP threads serve every connection and never wait:
+ * the connection is suspended while a job thread (http_threads of them)
+ * runs the handler, or, for a route with start(), while the reader thread
+ * of db_query_start() does its read; then it is resumed, and the HTTP
+ * thread sends the answer (MHD queues responses only from its own thread).
+ */
+static atomic_int suspended;
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct req *head, **tail;
+    pthread_t *threads;
+    int n;
+    bool stop;
+} jobs = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+void *
+req_state(struct req *rq, size_t size, void (*cleanup)(void *state))
+{
+    if (rq->state == NULL) {
+        rq->state = calloc(1, size);
+        rq->state_cleanup = cleanup;
+    }
+    return rq->state;
+}
+
+/* Hands the request back to its HTTP thread; the last touch of rq. */
+static void
+resume(struct req *rq)
+{
+    atomic_store_explicit(&rq->phase, REQ_READY, memory_order_release);
+    atomic_fetch_sub(&suspended, 1);
+    MHD_resume_connection(rq->conn);
+}
+
+void
+req_resume(void *arg, int rc, const struct problem *pb)
+{
+    struct req *rq = arg;
+
+    rq->ok = rc >= 0;
+    rq->must_wait = rc > 0;
+    if (rc < 0 && pb != &rq->pb)
+        rq->pb = *pb;
+    if (rq->thread_waits) {
+        atomic_store_explicit(&rq->resumed, 1, memory_order_release);
+        wake_word(&rq->resumed);
+    } else {
+        resume(rq);
+    }
+}
+
+/* A started route in a blocking mode: start, wait here, render. */
+static int
+run_started(struct req *rq, struct reply *out, struct problem *pb)
+{
+    const struct route *r = rq->match.route;
+
+    atomic_store(&rq->resumed, 0);
+    rq->thread_waits = true;
+    rq->started = true;
+    if (r->start(rq, pb) != 0)
+        return -1;
+    wake_wait(&rq->resumed, NULL);
+    rq->thread_waits = false;
+    if (!rq->ok)
+        return -1;
+    return r->fn(rq, out, pb);
+}
+
+/* The body every handler may rely on, and its hash. Returns 0 or -1 with
+ * rq->pb. */
+static int
+body_ready(struct req *rq)
+{
     if (rq->body == NULL) {
         /* Handlers may rely on a NUL-terminated, possibly empty body. */
         rq->body = calloc(1, 1);
         if (rq->body == NULL)
-            return MHD_NO;
+            return problem_internal(&rq->pb, "out of memory");
     }
+    if (auth_sha256_hex(rq->body, rq->body_len, rq->who.request_hash) != 0)
+        return problem_internal(&rq->pb, "sha256 failed");
+    return 0;
+}
+
+/* Runs the handler to its answer in rq->out, or rq->pb with rq->ok false.
+ * Blocks on the database; never writes to the connection. */
+static void
+handle(struct req *rq)
+{
+    const struct route *r = rq->match.route;
+    int st = 0;
+
     log_bind(&rq->log);
-    if (auth_sha256_hex(rq->body, rq->body_len, rq->who.request_hash) != 0) {
-        problem_internal(&pb, "sha256 failed");
-        goto fail;
+    rq->ok = false;
+    if (rq->auth_later) {
+        rq->auth_later = false;
+        if (auth_bearer(req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION), &rq->who, &rq->pb) != 0 ||
+            check_scope(rq, &rq->pb) != 0)
+            goto out;
     }
+    if (body_ready(rq) != 0)
+        goto out;
     /* A webhook's account is known only once its signature verified: its
      * handler calls req_idempotency() itself. */
-    if (!(rq->match.route->flags & ROUTE_WEBHOOK)) {
-        int st = req_idempotency(rq, &out, &pb);
-
-        if (st < 0)
-            goto fail;
-        if (st == 1) {
-            rc = send_reply(rq, &out);
-            reply_cleanup(&out);
-            log_bind(NULL);
-            return rc;
-        }
+    if (!(r->flags & ROUTE_WEBHOOK))
+        st = req_idempotency(rq, &rq->out, &rq->pb);
+    if (st != 0) {
+        rq->ok = st == 1;
+        goto out;
     }
-    ok = rq->match.route->fn(rq, &out, &pb) == 0;
-    if (!ok && pb.status == 0)
-        problem_internal(&pb, "handler failed without a problem");
+    rq->finish = false;
+    rq->ok = (r->start && !rq->started ? run_started(rq, &rq->out, &rq->pb)
+                                       : r->fn(rq, &rq->out, &rq->pb)) == 0;
+    if (!rq->ok && rq->pb.status == 0)
+        problem_internal(&rq->pb, "handler failed without a problem");
     /* Settled before the answer leaves, so a repeat that follows the
      * answer always finds it. */
     if (rq->idem_key != NULL)
-        idem_settle(rq, rq->idem_key, &out, &pb, ok);
-    rc = ok ? send_reply(rq, &out) : send_problem(rq, &pb);
+        idem_settle(rq, rq->idem_key, &rq->out, &rq->pb, rq->ok);
+out:
     log_bind(NULL);
-    reply_cleanup(&out);
-    return rc;
-fail:
-    rc = send_problem(rq, &pb);
+}
+
+static void job_push(struct req *rq);
+
+/* Sends rq->out or rq->pb; with a started route, renders it first, or
+ * hands it to a job thread when it must wait after all. */
+static enum MHD_Result
+answer(struct req *rq)
+{
+    enum MHD_Result rc;
+
+    if (rq->finish && rq->ok && rq->must_wait) {
+        atomic_store(&rq->phase, REQ_WAITING);
+        atomic_fetch_add(&suspended, 1);
+        MHD_suspend_connection(rq->conn);
+        job_push(rq);
+        return MHD_YES;
+    }
+    log_bind(&rq->log);
+    if (rq->finish) {
+        rq->finish = false;
+        if (rq->ok && rq->match.route->fn(rq, &rq->out, &rq->pb) != 0) {
+            rq->ok = false;
+            if (rq->pb.status == 0)
+                problem_internal(&rq->pb, "handler failed without a problem");
+        }
+    }
+    rc = rq->ok ? send_reply(rq, &rq->out) : send_problem(rq, &rq->pb);
+    reply_cleanup(&rq->out);
     log_bind(NULL);
     return rc;
+}
+
+static void *
+job_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct req *rq;
+
+        pthread_mutex_lock(&jobs.mu);
+        while (jobs.head == NULL && !jobs.stop)
+            pthread_cond_wait(&jobs.cv, &jobs.mu);
+        rq = jobs.head;
+        if (rq == NULL) {
+            pthread_mutex_unlock(&jobs.mu);
+            return NULL;
+        }
+        jobs.head = rq->next_job;
+        if (jobs.head == NULL)
+            jobs.tail = &jobs.head;
+        pthread_mutex_unlock(&jobs.mu);
+        handle(rq);
+        resume(rq);
+    }
+}
+
+static void
+job_push(struct req *rq)
+{
+    rq->next_job = NULL;
+    pthread_mutex_lock(&jobs.mu);
+    *jobs.tail = rq;
+    jobs.tail = &rq->next_job;
+    pthread_cond_signal(&jobs.cv);
+    pthread_mutex_unlock(&jobs.mu);
+}
+
+static int
+jobs_start(int n, size_t stack)
+{
+    pthread_attr_t attr;
+
+    jobs.head = NULL;
+    jobs.tail = &jobs.head;
+    jobs.stop = false;
+    jobs.threads = calloc((size_t)n, sizeof(*jobs.threads));
+    if (jobs.threads == NULL)
+        return -1;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, stack);
+    for (jobs.n = 0; jobs.n < n; jobs.n++)
+        if (pthread_create(&jobs.threads[jobs.n], &attr, job_main, NULL) != 0)
+            break;
+    pthread_attr_destroy(&attr);
+    return jobs.n == n ? 0 : -1;
+}
+
+static void
+jobs_stop(void)
+{
+    pthread_mutex_lock(&jobs.mu);
+    jobs.stop = true;
+    pthread_cond_broadcast(&jobs.cv);
+    pthread_mutex_unlock(&jobs.mu);
+    for (int i = 0; i < jobs.n; i++)
+        pthread_join(jobs.threads[i], NULL);
+    free(jobs.threads);
+    jobs.threads = NULL;
+    jobs.n = 0;
+}
+
+/* The last call of a request: answer it here, or hand it on (loop mode). */
+static enum MHD_Result
+dispatch(struct req *rq)
+{
+    const struct route *r = rq->match.route;
+
+    if (!loop_mode) {
+        handle(rq);
+        return answer(rq);
+    }
+    atomic_store(&rq->phase, REQ_WAITING);
+    atomic_fetch_add(&suspended, 1);
+    MHD_suspend_connection(rq->conn);
+    /* A POST may carry an Idempotency-Key, and a key may need looking up:
+     * both are done on a job thread; every other started route needs no
+     * thread at all. */
+    if (r->start == NULL || strcmp(rq->method, "POST") == 0 || rq->auth_later) {
+        job_push(rq);
+        return MHD_YES;
+    }
+    log_bind(&rq->log);
+    rq->finish = true;
+    rq->started = true;
+    if (body_ready(rq) != 0 || r->start(rq, &rq->pb) != 0)
+        req_resume(rq, -1, &rq->pb);
+    log_bind(NULL);
+    return MHD_YES;
 }
 
 static enum MHD_Result
@@ -686,6 +937,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
             return send_problem(rq, &rq->early);
         return MHD_YES;
     }
+    switch (atomic_load_explicit(&rq->phase, memory_order_acquire)) {
+    case REQ_READY:
+        return answer(rq);
+    case REQ_WAITING:
+        return MHD_YES; /* not resumed yet */
+    default:
+        break;
+    }
     if (*upload_size > 0) {
         append_body(rq, upload_data, *upload_size);
         *upload_size = 0;
@@ -693,7 +952,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     }
     if (rq->early.status != 0)
         return send_problem(rq, &rq->early);
-    return run_handler(rq);
+    return dispatch(rq);
 }
 
 static void
@@ -780,15 +1039,25 @@ server_start(const struct config *cf, char *err, size_t errlen)
         return -1;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    pool = strcmp(cf->http_threading, "pool") == 0;
+    loop_mode = strcmp(cf->http_threading, "loop") == 0;
+    pool = loop_mode || strcmp(cf->http_threading, "pool") == 0;
     if (pool)
         flags |= MHD_USE_EPOLL_INTERNAL_THREAD;
     else
         flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD;
+    if (loop_mode) {
+        flags |= MHD_ALLOW_SUSPEND_RESUME;
+        if (jobs_start(cf->http_threads, (size_t)cf->http_thread_stack_kb * 1024) != 0) {
+            jobs_stop();
+            snprintf(err, errlen, "cannot start %d job threads", cf->http_threads);
+            return -1;
+        }
+    }
 
     /* The thread pool option only exists in pool mode: MHD warns otherwise. */
     struct MHD_OptionItem pool_opts[] = {
-        {pool ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, cf->http_threads, NULL},
+        {pool ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+         loop_mode ? cf->http_loops : cf->http_threads, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
 
@@ -806,6 +1075,8 @@ server_start(const struct config *cf, char *err, size_t errlen)
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_END);
     if (daemon_ == NULL) {
+        if (loop_mode)
+            jobs_stop();
         snprintf(err, errlen, "cannot serve on %s (address in use or not available)", cf->listen);
         return -1;
     }
@@ -846,6 +1117,15 @@ server_stop(void)
     }
     if (atomic_load(&inflight) > 0)
         log_event(LOG_WARN, NULL, "http.shutdown_timeout", LOG_I("inflight", atomic_load(&inflight)));
+    /* A suspended request's job or read still uses it; each ends within
+     * statement_timeout or pool_wait_ms, and MHD must not free it first. */
+    while (atomic_load(&suspended) > 0) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000L};
+
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(daemon_);
     daemon_ = NULL;
+    if (loop_mode)
+        jobs_stop();
 }

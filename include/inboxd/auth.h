@@ -41,6 +41,12 @@ void auth_init(const struct config *cf);
 int auth_bearer(const char *header, struct who *w, struct problem *pb)
     __attribute__((warn_unused_result));
 
+/* The same from the key cache alone, never waiting on the database:
+ * returns 0 with w filled, -1 with pb (401), or 1 when the key is not
+ * cached (or no longer fresh) and auth_bearer() must look it up. */
+int auth_bearer_cached(const char *header, struct who *w, struct problem *pb)
+    __attribute__((warn_unused_result));
+
 /* Makes a new random key: out gets the key text, prefix its visible part,
  * hash the hex SHA-256 to store. Returns 0 or -1 (no randomness). */
 int auth_key_generate(char key[AUTH_KEY_LEN + 1], char prefix[AUTH_PREFIX_LEN + 1],

@@ -36,8 +36,9 @@ struct config {
     int read_pipeline;
     int read_pipeline_batches;
     int tx_retries;
-    char *http_threading;    /* "per-connection" or "pool" */
+    char *http_threading;    /* "loop", "pool" or "per-connection" */
     int http_threads;
+    int http_loops;
     int http_max_connections;
     int http_connection_timeout_s;
     int http_connection_memory_kb;

@@ -59,6 +59,8 @@ struct db_stats {
     unsigned long long read_trips_alone;  /* db_query round trips with one read */
     unsigned long long read_trips_shared; /* db_query round trips in pipeline mode */
     unsigned long long reads_pipelined;   /* reads answered by those */
+    unsigned long long reads_async;       /* reads started with db_query_start */
+    unsigned long long reader_wakeups;    /* times its thread woke from poll() */
 };
 
 /* Creates the pools (primary, and the replica when database_url_ro is set).
@@ -70,6 +72,9 @@ int db_init(const struct config *cf, char *err, size_t errlen) __attribute__((wa
 void db_shutdown(void);
 
 void db_stats(struct db_stats *out);
+
+/* Whether reads that may use a replica go to one (database_url_ro). */
+bool db_replica_on(void);
 
 typedef int (*db_fn)(struct dbconn *c, void *arg, struct problem *pb);
 
@@ -111,6 +116,19 @@ PGresult *db_exec_binary(struct dbconn *c, const struct db_stmt *st, const char 
  */
 PGresult *db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
                    struct problem *pb) __attribute__((warn_unused_result));
+
+/*
+ * Starts one read statement on the primary without waiting for it:
+ * done(arg, res, pb) is called exactly once, on the reader thread (or at
+ * once, on this one, when it cannot start), with the result (the callee
+ * PQclear()s it) or NULL and pb set as db_query would. params (the array
+ * and its strings) must live until then. done must not block: it runs
+ * between the answers of other reads. Reads started together share round
+ * trips on one connection in pipeline mode.
+ */
+typedef void (*db_done_fn)(void *arg, PGresult *res, const struct problem *pb);
+void db_query_start(const struct db_stmt *st, const char *const *params, db_done_fn done,
+                    void *arg);
 
 /* Runs a plain SQL string with no parameters (migrations, BEGIN). */
 int db_simple(struct dbconn *c, const char *sql, struct problem *pb)

@@ -87,6 +87,17 @@ int db_conversations_upsert_in(struct dbconn *c, const struct who *w,
 int db_conversations_get(const struct who *w, const char *id, struct conversation_out *out,
                          struct problem *pb) __attribute__((warn_unused_result));
 
+/* The same without waiting (db_query_start): done(arg, rc, pb) is called
+ * once, on another thread, with out filled when rc is 0. w and id must
+ * live until then; done must not block. */
+typedef void (*db_conversations_done_fn)(void *arg, int rc, const struct problem *pb);
+void db_conversations_get_start(const struct who *w, const char *id,
+                                struct conversation_out *out, db_conversations_done_fn done,
+                                void *arg);
+
+/* Frees what out holds (json not handed on). */
+void db_conversations_out_cleanup(struct conversation_out *out);
+
 /*
  * Changes status and/or subject in one UPDATE whose WHERE compares
  * in->if_match with the current tag, so a stale If-Match can never slip

@@ -30,7 +30,20 @@
  * ((*body)->encoding "gzip"); a page just read comes plain.
  */
 int db_feed_list(const struct who *w, const char *channel_id, bool newest, const struct page *pg,
-                 bool gzip, struct parts **body, struct problem *pb)
+                 bool gzip, bool look_for_kept, struct parts **body, struct problem *pb)
     __attribute__((warn_unused_result));
+
+/*
+ * The same page when a kept one is still current, without waiting
+ * (db_query_start): done(arg, rc, pb) is called once, on another thread
+ * or at once on this one. rc 0: *body is the page. rc 1: the kept page is
+ * stale and rc 2: there is none to check (or it must be checked against a
+ * replica): call db_feed_list(), with look_for_kept false after 1. -1:
+ * pb. w, channel_id and pg must live until then; done must not block.
+ */
+typedef void (*db_feed_done_fn)(void *arg, int rc, const struct problem *pb);
+void db_feed_list_start(const struct who *w, const char *channel_id, bool newest,
+                        const struct page *pg, bool gzip, struct parts **body,
+                        db_feed_done_fn done, void *arg);
 
 #endif

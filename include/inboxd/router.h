@@ -24,6 +24,11 @@ struct reply;
 
 typedef int (*route_fn)(struct req *rq, struct reply *out, struct problem *pb);
 
+/* Starts a route's database work without waiting for it: returns 0 once
+ * started (the work then ends in exactly one req_resume()), or -1 with pb
+ * when it could not start. */
+typedef int (*route_start_fn)(struct req *rq, struct problem *pb);
+
 /* Scopes of API.md ("Authentication and tenancy"). */
 enum scope {
     SCOPE_READ = 1u << 0,
@@ -49,6 +54,11 @@ struct route {
     unsigned scope;             /* required scope bit; 0: any valid key */
     unsigned flags;
     route_fn fn;
+    /* When set, the route answers in two steps: start() hands the database
+     * work on, and fn then renders its result. With http_threading = loop
+     * no thread waits in between; in the other modes the request's thread
+     * does. */
+    route_start_fn start;
 };
 
 struct route_match {

@@ -15,6 +15,7 @@
 #define INBOXD_SERVER_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,29 +29,6 @@
 #include "inboxd/router.h"
 
 struct MHD_Connection;
-
-struct req {
-    struct log_ctx log;
-    char request_id[80];
-    char trace_id[33];
-    char route_name[160];     /* "GET /v1/conversations/{id}" */
-    char ip[64];
-    struct MHD_Connection *conn;
-    const char *method;       /* borrowed from MHD for the request's life */
-    char *url;                /* the path as requested (owned) */
-    struct route_match match;
-    bool matched;
-    struct who who;
-    char *body;               /* NUL-terminated copy of the body (may hold NULs) */
-    size_t body_len, body_cap;
-    bool has_body;
-    struct problem early;     /* found before the handler ran (413, 415, 401, ...) */
-    int64_t start_ns;
-    int status;               /* the answer, for the access line */
-    const char *user_agent;
-    const char *idem_key;     /* Idempotency-Key being honoured (req_idempotency) */
-    bool idem_replayed;       /* the answer is the first request's */
-};
 
 /* What a handler answers. The reply owns body and stream_ctx. */
 typedef ssize_t (*reply_stream_fn)(void *ctx, uint64_t pos, char *buf, size_t max);
@@ -73,6 +51,45 @@ struct reply {
     bool vary_encoding;       /* the body depends on Accept-Encoding */
 };
 
+struct req {
+    struct log_ctx log;
+    char request_id[80];
+    char trace_id[33];
+    char route_name[160];     /* "GET /v1/conversations/{id}" */
+    char ip[64];
+    struct MHD_Connection *conn;
+    const char *method;       /* borrowed from MHD for the request's life */
+    char *url;                /* the path as requested (owned) */
+    struct route_match match;
+    bool matched;
+    struct who who;
+    char *body;               /* NUL-terminated copy of the body (may hold NULs) */
+    size_t body_len, body_cap;
+    bool has_body;
+    struct problem early;     /* found before the handler ran (413, 415, 401, ...) */
+    int64_t start_ns;
+    int status;               /* the answer, for the access line */
+    const char *user_agent;
+    const char *idem_key;     /* Idempotency-Key being honoured (req_idempotency) */
+    bool idem_replayed;       /* the answer is the first request's */
+    /* Answering off the request's first thread (route start, loop mode). */
+    atomic_int phase;         /* REQ_* below */
+    atomic_uint resumed;      /* futex word: 1 once req_resume() ran (blocking modes) */
+    bool thread_waits;        /* a thread waits for req_resume(), else MHD does */
+    bool auth_later;          /* the key was not cached: a job thread checks it */
+    bool started;             /* route start() was called */
+    bool must_wait;           /* req_resume() said fn must run where it may wait */
+    bool finish;              /* fn is still to run on the started work (loop mode) */
+    bool ok;                  /* out holds the answer, else pb */
+    struct reply out;         /* the answer */
+    struct problem pb;
+    void *state;              /* req_state() */
+    void (*state_cleanup)(void *state);
+    struct req *next_job;
+};
+
+enum { REQ_NEW, REQ_WAITING, REQ_READY };
+
 /* Serialises doc (takes ownership: decref'd in every case) as the reply
  * body. Returns 0, or -1 with a 500 problem on OOM. */
 int reply_json(struct reply *out, int status, json_t *doc, struct problem *pb)
@@ -94,6 +111,23 @@ int req_idempotency(struct req *rq, struct reply *out, struct problem *pb)
 
 /* Takes ownership of body as the reply body (application/json). */
 void reply_parts(struct reply *out, int status, struct parts *body);
+
+/*
+ * The state a route's start() keeps for its fn: size bytes, zeroed, made
+ * on the first call and freed with the request (cleanup, when not NULL,
+ * runs first). NULL when out of memory.
+ */
+void *req_state(struct req *rq, size_t size, void (*cleanup)(void *state));
+
+/*
+ * Ends the work a route's start() began (arg is the struct req): rc 0, or
+ * -1 with pb, which is copied, or REQ_MUST_WAIT: fn is to go on with work
+ * that waits on the database (in loop mode it then runs on a job thread).
+ * Callable from any thread, once per start(); the request may be answered
+ * and freed before it returns.
+ */
+#define REQ_MUST_WAIT 1
+void req_resume(void *arg, int rc, const struct problem *pb);
 
 /* Request accessors. Return borrowed values valid for the request, or NULL. */
 const char *req_header(const struct req *rq, const char *name);

@@ -1,14 +1,17 @@
 /*
  * test_pipeline: single-statement reads of concurrent requests sharing a
- * round trip (db_query, read_pipeline). Every reader must get its own
- * answer: the right row, or its own 404, never a neighbour's, and batches
- * must really form.
+ * round trip. Suite `pipeline`: db_query's own (http_threading pool,
+ * read_pipeline). Suite `loop`: the reader thread of db_query_start()
+ * (http_threading loop), which answers reads while no thread waits for
+ * them. Every reader must get its own answer: the right row, or its own
+ * 404, never a neighbour's, and batches must really form.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -24,14 +27,15 @@ static char users[NCONV][37];
 /* One batch at a time and a small pool, so concurrent reads must queue and
  * share round trips. */
 static const char *const settings[] = {"read_pipeline=16", "read_pipeline_batches=1",
-                                       "pool_size=3", "http_threads=32", NULL};
+                                       "pool_size=3", "http_threading=pool",
+                                       "http_threads=32", NULL};
 
 static void
-setup(void)
+start_with(const char *const *with)
 {
     PGresult *r;
 
-    th_start(&t, true, settings);
+    th_start(&t, true, with);
     th_tenant(&t, "Hot Rod AN", account, key);
     {
         const char *p[] = {account};
@@ -62,12 +66,29 @@ setup(void)
 }
 
 static void
+setup(void)
+{
+    start_with(settings);
+}
+
+/* Two job threads, so two requests that wait on a lock hold them all. */
+static const char *const loop_settings[] = {"http_threading=loop", "http_loops=1",
+                                            "http_threads=2", "pool_size=4", NULL};
+
+static void
+setup_loop(void)
+{
+    start_with(loop_settings);
+}
+
+static void
 teardown(void)
 {
     th_stop(&t);
 }
 
 TestSuite(pipeline, .init = setup, .fini = teardown, .timeout = 180);
+TestSuite(loop, .init = setup_loop, .fini = teardown, .timeout = 180);
 
 static long long
 metric(const char *series)
@@ -79,6 +100,7 @@ struct worker {
     unsigned seed;
     int wrong;
     int asked;
+    int conversations; /* of them, conversation reads (404s included) */
     char first_error[256];
 };
 
@@ -116,6 +138,7 @@ reader(void *arg)
         }
         th_get(&t, path, key, &r);
         w->asked++;
+        w->conversations += kind != 1;
         if (want == NULL) {
             if (r.status != 404)
                 note(w, "%s answered %s, not 404", path, r.body ? r.body : "");
@@ -129,16 +152,18 @@ reader(void *arg)
     return NULL;
 }
 
-Test(pipeline, concurrent_reads_each_get_their_own_answer_in_shared_round_trips)
+/* NTHREADS readers at once; returns the reads asked, *conversations of
+ * them conversation reads. */
+static int
+run_readers(struct worker *w, unsigned seed, int *conversations)
 {
     pthread_t th[NTHREADS];
-    struct worker w[NTHREADS];
-    long long before = metric("inboxd_db_reads_pipelined_total");
     int asked = 0;
 
+    *conversations = 0;
     for (int i = 0; i < NTHREADS; i++) {
         memset(&w[i], 0, sizeof(w[i]));
-        w[i].seed = (unsigned)i * 7919u + 1u;
+        w[i].seed = (unsigned)i * 7919u + seed;
         cr_assert_eq(pthread_create(&th[i], NULL, reader, &w[i]), 0);
     }
     for (int i = 0; i < NTHREADS; i++) {
@@ -146,7 +171,17 @@ Test(pipeline, concurrent_reads_each_get_their_own_answer_in_shared_round_trips)
         cr_expect_eq(w[i].wrong, 0, "thread %d: %d wrong answers, first: %s", i, w[i].wrong,
                      w[i].first_error);
         asked += w[i].asked;
+        *conversations += w[i].conversations;
     }
+    return asked;
+}
+
+Test(pipeline, concurrent_reads_each_get_their_own_answer_in_shared_round_trips)
+{
+    struct worker w[NTHREADS];
+    long long before = metric("inboxd_db_reads_pipelined_total");
+    int conversations, asked = run_readers(w, 1u, &conversations);
+
     cr_assert_eq(asked, NTHREADS * ROUNDS);
     /* Shared round trips happened (the point of the test), and no more
      * reads were answered in them than were asked. */
@@ -168,4 +203,130 @@ Test(pipeline, a_read_alone_answers_as_before)
     cr_assert_eq(strncmp(json_string_value(json_object_get(r.json, "subject")), "Subject ", 8), 0);
     cr_assert(resp_header(&r, "ETag", etag, sizeof(etag)));
     resp_free(&r);
+}
+
+Test(loop, concurrent_reads_each_get_their_own_answer_from_the_reader)
+{
+    struct worker w[NTHREADS];
+    long long before = metric("inboxd_db_reads_started_total");
+    long long wakes = metric("inboxd_db_reader_wakeups_total");
+    int conversations, asked = run_readers(w, 3u, &conversations);
+
+    cr_assert_eq(asked, NTHREADS * ROUNDS);
+    /* Every conversation read (and only those: user reads run on job
+     * threads) went through the reader... */
+    cr_assert_eq(metric("inboxd_db_reads_started_total") - before, conversations);
+    /* ...which served them in fewer wake-ups than reads. */
+    cr_assert_lt(metric("inboxd_db_reader_wakeups_total") - wakes, conversations,
+                 "the reader woke once a read or more");
+}
+
+struct patcher {
+    char path[128];
+    struct resp r;
+};
+
+static void *
+patch_conversation(void *p)
+{
+    struct patcher *pt = p;
+
+    th_http(&t, "PATCH", pt->path, key, "{\"status\":\"pending\"}", NULL, &pt->r);
+    return NULL;
+}
+
+/* Connections of inboxd waiting for a lock now. */
+static long
+lock_waiters(PGconn *watch)
+{
+    PGresult *res = PQexec(watch, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                  "wait_event_type = 'Lock' AND application_name = 'inboxd' "
+                                  "AND datname = current_database()");
+    long n;
+
+    cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(watch));
+    n = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return n;
+}
+
+Test(loop, a_read_is_answered_while_every_job_thread_waits_on_a_lock)
+{
+    PGconn *watch;
+    struct patcher pt[2];
+    pthread_t th[2];
+    char sql[300], path[128];
+    long long start;
+    struct resp r;
+
+    /* The key is cached from here on: its check needs no job thread. */
+    snprintf(path, sizeof(path), "/v1/conversations/%s", convs[1]);
+    th_get(&t, path, key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+
+    PQclear(th_sql(&t, "BEGIN"));
+    snprintf(sql, sizeof(sql), "SELECT 1 FROM conversations WHERE id IN ('%s', '%s') FOR UPDATE",
+             convs[0], convs[10]);
+    PQclear(th_sql(&t, sql));
+    for (int i = 0; i < 2; i++) {
+        snprintf(pt[i].path, sizeof(pt[i].path), "/v1/conversations/%s", convs[i * 10]);
+        cr_assert_eq(pthread_create(&th[i], NULL, patch_conversation, &pt[i]), 0);
+    }
+    /* pg_stat_activity is read from another session: inside the open
+     * transaction it would stay as first seen. */
+    watch = PQconnectdb(t.conninfo);
+    cr_assert_eq(PQstatus(watch), CONNECTION_OK, "%s", PQerrorMessage(watch));
+    start = th_now_ms();
+    while (lock_waiters(watch) < 2) {
+        cr_assert_lt(th_now_ms() - start, 10000, "the PATCHes never reached the lock");
+        usleep(10 * 1000);
+    }
+
+    /* Both job threads wait; the read needs none. */
+    start = th_now_ms();
+    for (int i = 1; i < 6; i++) {
+        snprintf(path, sizeof(path), "/v1/conversations/%s", convs[i]);
+        th_get(&t, path, key, &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        cr_assert_str_eq(json_string_value(json_object_get(r.json, "id")), convs[i]);
+        resp_free(&r);
+    }
+    cr_assert_lt(th_now_ms() - start, 2000, "the reads waited for the lock");
+    cr_assert_eq(lock_waiters(watch), 2, "the PATCHes were still waiting");
+    PQfinish(watch);
+
+    PQclear(th_sql(&t, "COMMIT"));
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(pt[i].r.status, 200, "%s", pt[i].r.body);
+        resp_free(&pt[i].r);
+    }
+}
+
+Test(loop, the_reader_sends_its_reads_again_when_its_connection_is_killed)
+{
+    char path[128];
+    struct resp r;
+
+    for (int round = 0; round < 3; round++) {
+        /* The reader's connection is open and recently given back, so the
+         * next read trusts it without a check. */
+        snprintf(path, sizeof(path), "/v1/conversations/%s", convs[round]);
+        th_get(&t, path, key, &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        resp_free(&r);
+        cr_assert_geq(th_sql_long(&t, "SELECT count(pg_terminate_backend(pid)) FROM "
+                                      "pg_stat_activity WHERE application_name = 'inboxd' "
+                                      "AND datname = current_database()"),
+                      1);
+        for (int i = 0; i < 8; i++) {
+            snprintf(path, sizeof(path), "/v1/conversations/%s", convs[(round + i) % NCONV]);
+            th_get(&t, path, key, &r);
+            cr_assert_eq(r.status, 200, "round %d read %d: %s", round, i, r.body);
+            cr_assert_str_eq(json_string_value(json_object_get(r.json, "id")),
+                             convs[(round + i) % NCONV]);
+            resp_free(&r);
+        }
+    }
 }
