@@ -270,7 +270,7 @@ Test(loop, a_read_is_answered_while_every_job_thread_waits_on_a_lock)
              convs[0], convs[10]);
     PQclear(th_sql(&t, sql));
     for (int i = 0; i < 2; i++) {
-        snprintf(pt[i].path, sizeof(pt[i].path), "/v1/conversations/%s", convs[i * 10]);
+        snprintf(pt[i].path, sizeof(pt[i].path), "/v1/conversations/%.36s", convs[i * 10]);
         cr_assert_eq(pthread_create(&th[i], NULL, patch_conversation, &pt[i]), 0);
     }
     /* pg_stat_activity is read from another session: inside the open
@@ -312,7 +312,7 @@ Test(loop, the_reader_sends_its_reads_again_when_its_connection_is_killed)
     for (int round = 0; round < 3; round++) {
         /* The reader's connection is open and recently given back, so the
          * next read trusts it without a check. */
-        snprintf(path, sizeof(path), "/v1/conversations/%s", convs[round]);
+        snprintf(path, sizeof(path), "/v1/conversations/%.36s", convs[round]);
         th_get(&t, path, key, &r);
         cr_assert_eq(r.status, 200, "%s", r.body);
         resp_free(&r);
@@ -321,7 +321,7 @@ Test(loop, the_reader_sends_its_reads_again_when_its_connection_is_killed)
                                       "AND datname = current_database()"),
                       1);
         for (int i = 0; i < 8; i++) {
-            snprintf(path, sizeof(path), "/v1/conversations/%s", convs[(round + i) % NCONV]);
+            snprintf(path, sizeof(path), "/v1/conversations/%.36s", convs[(round + i) % NCONV]);
             th_get(&t, path, key, &r);
             cr_assert_eq(r.status, 200, "round %d read %d: %s", round, i, r.body);
             cr_assert_str_eq(json_string_value(json_object_get(r.json, "id")),
