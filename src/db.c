@@ -1264,6 +1264,7 @@ static struct {
     struct expect *x;
     size_t xcap, xhead, xn;
     bool unflushed;
+    int64_t progress_ms; /* when the connection last answered, or began to owe */
 } rd = {.mu = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT, .efd = -1};
 
 
@@ -1405,6 +1406,8 @@ reader_send(void)
     PGconn *pg = rd.c->pg;
     bool prep = cfg->prepare;
 
+    if (rd.xn == 0)
+        rd.progress_ms = now_ms();
     while (rd.todo != NULL) {
         struct aread *r = rd.todo;
         const struct db_stmt *st = r->st;
@@ -1441,6 +1444,7 @@ reader_receive(void)
         PGresult *res = PQgetResult(pg);
         ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 
+        rd.progress_ms = now_ms();
         if (e->kind == X_SYNC) {
             PQclear(res);
             if (s != PGRES_PIPELINE_SYNC)
@@ -1516,13 +1520,33 @@ reader_receive(void)
     return true;
 }
 
+/* A statement cannot outlive statement_timeout: a connection that has
+ * owed answers for much longer, with no answer coming, is gone without
+ * saying so (a peer that vanished). Returns the ms left, or -1: no limit. */
+static int
+reader_patience(void)
+{
+    int64_t limit, left;
+
+    if (rd.xn == 0 || cfg->statement_timeout_ms <= 0)
+        return -1;
+    limit = (int64_t)cfg->statement_timeout_ms * 2 + 1000;
+    left = rd.progress_ms + limit - now_ms();
+    return left > 0 ? (int)left : 0;
+}
+
 static void
 reader_wait(void)
 {
     struct pollfd fds[2] = {{.fd = rd.efd, .events = POLLIN}, {.fd = -1}};
+    int n = 1, left = reader_patience();
     bool sleep;
-    int n = 1;
 
+    if (left == 0) {
+        log_event(LOG_WARN, NULL, "db.reader_stalled", LOG_I("owed", (long long)rd.xn));
+        reader_drop_conn();
+        return;
+    }
     if (rd.c != NULL && (rd.xn > 0 || rd.unflushed)) {
         fds[1].fd = PQsocket(rd.c->pg);
         fds[1].events = (short)(POLLIN | (rd.unflushed ? POLLOUT : 0));
@@ -1533,14 +1557,7 @@ reader_wait(void)
     rd.sleeping = sleep;
     pthread_mutex_unlock(&rd.mu);
     if (sleep) {
-        /* A statement cannot outlive statement_timeout; a connection that
-         * owes answers for much longer is gone without saying so. */
-        int limit = cfg->statement_timeout_ms > 0 ? cfg->statement_timeout_ms * 2 + 1000 : -1;
-
-        if (poll(fds, (nfds_t)n, n == 2 ? limit : -1) == 0 && n == 2) {
-            log_event(LOG_WARN, NULL, "db.reader_stalled", LOG_I("owed", (long long)rd.xn));
-            reader_drop_conn();
-        }
+        poll(fds, (nfds_t)n, left);
         pthread_mutex_lock(&rd.mu);
         rd.sleeping = false;
         pthread_mutex_unlock(&rd.mu);
