@@ -4,9 +4,11 @@
  * MHD calls the access handler several times per request. The first call
  * allocates a struct req, matches the route and authenticates the key;
  * later calls append the body (up to body_limit: 413); the last call runs
- * the handler and queues its reply or problem. The completion callback
- * writes the access log line, counts the metrics and frees the req: it runs
- * on every path and nothing else frees a req.
+ * the handler and queues its reply or problem. In loop mode (server.c) it
+ * suspends the connection instead and hands the request to a job thread,
+ * or to the route's start(); the call after the resume queues the answer.
+ * The completion callback writes the access log line, counts the metrics
+ * and frees the req: it runs on every path and nothing else frees a req.
  *
  * Handlers never write to the connection: they fill a struct reply, or a
  * problem and return -1.
