@@ -1264,6 +1264,7 @@ static struct {
     struct expect *x;
     size_t xcap, xhead, xn;
     bool unflushed;
+    bool readable;       /* the socket may have answers: PQconsumeInput */
     int64_t progress_ms; /* when the connection last answered, or began to owe */
 } rd = {.mu = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT, .efd = -1};
 
@@ -1556,8 +1557,10 @@ reader_wait(void)
     sleep = rd.head == NULL;
     rd.sleeping = sleep;
     pthread_mutex_unlock(&rd.mu);
+    rd.readable = !sleep;
     if (sleep) {
         poll(fds, (nfds_t)n, left);
+        rd.readable = n == 2 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP));
         pthread_mutex_lock(&rd.mu);
         rd.sleeping = false;
         pthread_mutex_unlock(&rd.mu);
@@ -1604,7 +1607,9 @@ reader_main(void *arg)
                 }
                 rd.unflushed = f == 1;
             }
-            if (!PQconsumeInput(rd.c->pg) || !reader_receive()) {
+            /* Read only when poll() said so, or when it was not asked:
+             * a wake-up for new reads has nothing to read. */
+            if ((rd.readable && !PQconsumeInput(rd.c->pg)) || !reader_receive()) {
                 reader_drop_conn();
                 continue;
             }

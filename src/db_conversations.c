@@ -329,9 +329,10 @@ static void
 got(void *arg, PGresult *res, const struct problem *dbpb)
 {
     struct get_call *g = arg;
-    struct problem pb = {0};
+    struct problem pb;
     int rc = -1;
 
+    problem_init(&pb);
     if (res != NULL)
         rc = get_take(res, g->out, &pb);
     else

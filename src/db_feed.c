@@ -398,9 +398,10 @@ static void
 kept_checked(void *arg, PGresult *res, const struct problem *dbpb)
 {
     struct kept_call *k = arg;
-    struct problem pb = {0};
+    struct problem pb;
     int rc = -1;
 
+    problem_init(&pb);
     if (res == NULL) {
         pb = *dbpb;
     } else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {

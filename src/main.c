@@ -15,6 +15,7 @@
  * flags (config.c). Every command exits non-zero with a one-line reason.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -123,6 +124,23 @@ cmd_serve(const struct config *cf)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* glibc gives each of up to 8 × cores threads a malloc arena of its
+     * own, and memory freed in one stays there: with the loop, the reader
+     * and 32 job threads allocating and freeing each other's blocks, the
+     * benchmark's feed runs peaked at 50 MiB of RSS, against 34 MiB with 4
+     * arenas at the same speed. MALLOC_ARENA_MAX, when set, decides. */
+    if (getenv("MALLOC_ARENA_MAX") == NULL)
+        mallopt(M_ARENA_MAX, 4);
+    /* An arena's free top is given back (madvise) once it passes 128 KiB:
+     * with requests' blocks coming and going on several threads that was
+     * a system call and fresh page faults again and again (perf: a tenth
+     * of the loop thread's time). Give back only past 4 MiB; blocks of
+     * 1 MiB and more come from mmap as before (fixed, not adaptive, once a
+     * threshold is set). The peak RSS is what it was. */
+    if (getenv("MALLOC_TRIM_THRESHOLD_") == NULL) {
+        mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+        mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
+    }
 
     if (app_start(cf, err, sizeof(err)) != 0)
         return die("%s", err);

@@ -21,6 +21,19 @@ copy_fmt(char *dst, size_t dstlen, const char *fmt, va_list ap)
         dst[0] = '\0';
 }
 
+void
+problem_init(struct problem *pb)
+{
+    pb->status = 0;
+    pb->type[0] = '\0';
+    pb->detail[0] = '\0';
+    pb->internal[0] = '\0';
+    pb->sqlstate[0] = '\0';
+    pb->retry_after = 0;
+    pb->allow[0] = '\0';
+    pb->nfields = 0;
+}
+
 int
 problem_set(struct problem *pb, int status, const char *type, const char *fmt, ...)
 {

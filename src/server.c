@@ -42,6 +42,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,22 +265,77 @@ send_problem(struct req *rq, const struct problem *pb)
     return queue(rq, p.status, resp);
 }
 
+/*
+ * A streamed reply. In loop mode its rows must not be waited for on the
+ * loop: when nothing is buffered, the content reader suspends the
+ * connection and a job thread fills the buffer (PUMP_BYTES) from the
+ * handler's stream, then resumes it; MHD then calls the reader again.
+ */
+#define PUMP_BYTES (64 * 1024)
+
+struct pump {
+    struct reply r;  /* the handler's stream (a copy the response owns) */
+    struct req *rq;  /* whose connection waits while a job fills buf */
+    char *buf;
+    size_t len, off;
+    ssize_t end;     /* 0, or what the stream ended with */
+    uint64_t pos;    /* bytes the stream has produced */
+};
+
+static bool loop_mode;
+static void wait_on_job(struct req *rq);
+
 static void
 stream_free_adapter(void *cls)
 {
-    struct reply *r = cls;
+    struct pump *p = cls;
 
-    if (r->stream_free && r->stream_ctx)
-        r->stream_free(r->stream_ctx);
-    free(r);
+    if (p->r.stream_free && p->r.stream_ctx)
+        p->r.stream_free(p->r.stream_ctx);
+    free(p->buf);
+    free(p);
 }
 
 static ssize_t
 stream_adapter(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    struct reply *r = cls;
+    struct pump *p = cls;
+    size_t n;
 
-    return r->stream(r->stream_ctx, pos, buf, max);
+    if (!loop_mode)
+        return p->r.stream(p->r.stream_ctx, pos, buf, max);
+    if (p->off < p->len) {
+        n = p->len - p->off < max ? p->len - p->off : max;
+        memcpy(buf, p->buf + p->off, n);
+        p->off += n;
+        return (ssize_t)n;
+    }
+    if (p->end != 0)
+        return p->end;
+    p->rq->pump = p;
+    wait_on_job(p->rq);
+    return 0;
+}
+
+/* On a job thread: the next piece of the stream into p->buf. */
+static void
+pump_fill(struct pump *p)
+{
+    ssize_t n;
+
+    if (p->buf == NULL && (p->buf = malloc(PUMP_BYTES)) == NULL) {
+        p->end = MHD_CONTENT_READER_END_WITH_ERROR;
+        return;
+    }
+    while ((n = p->r.stream(p->r.stream_ctx, p->pos, p->buf, PUMP_BYTES)) == 0)
+        ;
+    if (n < 0) {
+        p->end = n;
+        return;
+    }
+    p->len = (size_t)n;
+    p->off = 0;
+    p->pos += (uint64_t)n;
 }
 
 static void
@@ -297,12 +353,13 @@ send_reply(struct req *rq, struct reply *out)
 
     if (out->stream != NULL) {
         /* The response owns a copy of the reply for the stream's life. */
-        struct reply *copy = malloc(sizeof(*copy));
+        struct pump *copy = calloc(1, sizeof(*copy));
 
         if (copy == NULL)
             return MHD_NO;
-        *copy = *out;
-        copy->body = NULL;
+        copy->r = *out;
+        copy->r.body = NULL;
+        copy->rq = rq;
         out->stream_ctx = NULL;
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_adapter, copy,
                                                  stream_free_adapter);
@@ -438,8 +495,6 @@ is_json_type(const char *ct)
            strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
-static bool loop_mode;
-
 static int
 check_scope(struct req *rq, struct problem *pb)
 {
@@ -505,10 +560,13 @@ guard(struct req *rq, const char *url)
 static struct req *
 req_new(struct MHD_Connection *conn, const char *url, const char *method)
 {
-    struct req *rq = calloc(1, sizeof(*rq));
+    struct req *rq = malloc(sizeof(*rq));
 
     if (rq == NULL)
         return NULL;
+    memset(rq, 0, offsetof(struct req, early));
+    problem_init(&rq->early);
+    problem_init(&rq->pb);
     rq->url = strdup(url);
     if (rq->url == NULL) {
         free(rq);
@@ -796,10 +854,7 @@ answer(struct req *rq)
     enum MHD_Result rc;
 
     if (rq->finish && rq->ok && rq->must_wait) {
-        atomic_store(&rq->phase, REQ_WAITING);
-        atomic_fetch_add(&suspended, 1);
-        MHD_suspend_connection(rq->conn);
-        job_push(rq);
+        wait_on_job(rq);
         return MHD_YES;
     }
     log_bind(&rq->log);
@@ -836,9 +891,34 @@ job_main(void *arg)
         if (jobs.head == NULL)
             jobs.tail = &jobs.head;
         pthread_mutex_unlock(&jobs.mu);
-        handle(rq);
+        if (rq->pump != NULL) {
+            struct pump *p = rq->pump;
+
+            rq->pump = NULL;
+            pump_fill(p);
+        } else {
+            handle(rq);
+        }
         resume(rq);
     }
+}
+
+/* Suspends rq's connection until something resumes it (loop mode); call
+ * from an MHD callback of that connection. */
+static void
+suspend(struct req *rq)
+{
+    atomic_store(&rq->phase, REQ_WAITING);
+    atomic_fetch_add(&suspended, 1);
+    MHD_suspend_connection(rq->conn);
+}
+
+/* Suspends rq's connection until a job thread has run for it. */
+static void
+wait_on_job(struct req *rq)
+{
+    suspend(rq);
+    job_push(rq);
 }
 
 static void
@@ -896,16 +976,15 @@ dispatch(struct req *rq)
         handle(rq);
         return answer(rq);
     }
-    atomic_store(&rq->phase, REQ_WAITING);
-    atomic_fetch_add(&suspended, 1);
-    MHD_suspend_connection(rq->conn);
     /* A POST may carry an Idempotency-Key, and a key may need looking up:
      * both are done on a job thread; every other started route needs no
      * thread at all. */
     if (r->start == NULL || strcmp(rq->method, "POST") == 0 || rq->auth_later) {
-        job_push(rq);
+        wait_on_job(rq);
         return MHD_YES;
     }
+    /* Suspended before the read starts: its answer may come at once. */
+    suspend(rq);
     log_bind(&rq->log);
     rq->finish = true;
     rq->started = true;
@@ -1054,10 +1133,11 @@ server_start(const struct config *cf, char *err, size_t errlen)
         }
     }
 
-    /* The thread pool option only exists in pool mode: MHD warns otherwise. */
+    /* The thread pool option only exists in pool mode, and a pool of one
+     * is MHD's single internal thread: MHD warns otherwise. */
+    int nthreads = loop_mode ? cf->http_loops : cf->http_threads;
     struct MHD_OptionItem pool_opts[] = {
-        {pool ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
-         loop_mode ? cf->http_loops : cf->http_threads, NULL},
+        {pool && nthreads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, nthreads, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
 

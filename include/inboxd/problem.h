@@ -30,6 +30,10 @@ struct problem {
     struct problem_field fields[PROBLEM_MAX_FIELDS];
 };
 
+/* Makes pb "nothing went wrong" without clearing all of it (its field
+ * array is large): what {0} gives, as far as any reader can tell. */
+void problem_init(struct problem *pb);
+
 /* Sets status, type and a printf-style detail. Always returns -1, so a
  * helper can `return problem_set(pb, 409, "conflict", "draft is %s", st);`. */
 int problem_set(struct problem *pb, int status, const char *type, const char *fmt, ...)

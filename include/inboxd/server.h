@@ -31,6 +31,7 @@
 #include "inboxd/router.h"
 
 struct MHD_Connection;
+struct pump;
 
 /* What a handler answers. The reply owns body and stream_ctx. */
 typedef ssize_t (*reply_stream_fn)(void *ctx, uint64_t pos, char *buf, size_t max);
@@ -68,7 +69,6 @@ struct req {
     char *body;               /* NUL-terminated copy of the body (may hold NULs) */
     size_t body_len, body_cap;
     bool has_body;
-    struct problem early;     /* found before the handler ran (413, 415, 401, ...) */
     int64_t start_ns;
     int status;               /* the answer, for the access line */
     const char *user_agent;
@@ -84,10 +84,14 @@ struct req {
     bool finish;              /* fn is still to run on the started work (loop mode) */
     bool ok;                  /* out holds the answer, else pb */
     struct reply out;         /* the answer */
-    struct problem pb;
     void *state;              /* req_state() */
     void (*state_cleanup)(void *state);
     struct req *next_job;
+    struct pump *pump;        /* a streamed reply a job thread is to refill */
+    /* Last: req_new() zeroes everything before them, and problem_init()s
+     * them, rather than clearing 9 KB a request. */
+    struct problem early;     /* found before the handler ran (413, 415, 401, ...) */
+    struct problem pb;        /* the answer when not ok */
 };
 
 enum { REQ_NEW, REQ_WAITING, REQ_READY };
