@@ -1253,7 +1253,6 @@ struct expect {
 
 static struct {
     pthread_mutex_t mu;
-    pthread_once_t once;
     pthread_t thread;
     bool started, stop, sleeping;
     int efd;
@@ -1266,7 +1265,8 @@ static struct {
     bool unflushed;
     bool readable;       /* the socket may have answers: PQconsumeInput */
     int64_t progress_ms; /* when the connection last answered, or began to owe */
-} rd = {.mu = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT, .efd = -1};
+} rd = {.mu = PTHREAD_MUTEX_INITIALIZER, .efd = -1};
+static atomic_bool rd_up; /* the reader thread runs (rd.started, without the mutex) */
 
 
 static void
@@ -1625,22 +1625,34 @@ reader_main(void *arg)
     return NULL;
 }
 
+/* Starts the reader thread unless it runs; again after reader_stop(). */
 static void
 reader_start(void)
 {
     pthread_attr_t attr;
 
+    pthread_mutex_lock(&rd.mu);
+    if (rd.started)
+        goto out;
     rd.head = NULL;
     rd.tail = &rd.head;
     rd.todo = NULL;
     rd.todo_tail = &rd.todo;
+    rd.stop = rd.sleeping = false;
     rd.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (rd.efd < 0)
-        return;
+        goto out;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     rd.started = pthread_create(&rd.thread, &attr, reader_main, NULL) == 0;
     pthread_attr_destroy(&attr);
+    if (!rd.started) {
+        close(rd.efd);
+        rd.efd = -1;
+    }
+    atomic_store_explicit(&rd_up, rd.started, memory_order_release);
+out:
+    pthread_mutex_unlock(&rd.mu);
 }
 
 void
@@ -1649,13 +1661,14 @@ db_query_start(const struct db_stmt *st, const char *const *params, db_done_fn d
     struct aread *r;
     bool wake;
 
-    pthread_once(&rd.once, reader_start);
+    if (!atomic_load_explicit(&rd_up, memory_order_acquire))
+        reader_start();
     r = calloc(1, sizeof(*r));
-    if (r == NULL || !rd.started || !primary.on) {
+    if (r == NULL || !atomic_load(&rd_up) || !primary.on) {
         struct problem pb = {0};
 
         free(r);
-        if (!rd.started || !primary.on)
+        if (!atomic_load(&rd_up) || !primary.on)
             problem_internal(&pb, "db_query_start: no reader thread");
         else
             problem_internal(&pb, "out of memory");
@@ -1684,15 +1697,18 @@ reader_stop(void)
 {
     uint64_t one = 1;
 
-    if (!rd.started)
-        return;
     pthread_mutex_lock(&rd.mu);
+    if (!rd.started) {
+        pthread_mutex_unlock(&rd.mu);
+        return;
+    }
     rd.stop = true;
     pthread_mutex_unlock(&rd.mu);
     if (write(rd.efd, &one, sizeof(one)) < 0)
         log_event(LOG_WARN, NULL, "db.reader_eventfd", LOG_S("err", strerror(errno)));
     pthread_join(rd.thread, NULL);
     rd.started = false;
+    atomic_store(&rd_up, false);
     close(rd.efd);
     rd.efd = -1;
     free(rd.x);

@@ -330,3 +330,21 @@ Test(loop, the_reader_sends_its_reads_again_when_its_connection_is_killed)
         }
     }
 }
+
+/* Stopping the server stops the reader thread; a server started again in
+ * the same process gets a new one. */
+Test(loop, the_reader_starts_again_with_the_server)
+{
+    char path[128];
+    struct resp r;
+
+    for (int round = 0; round < 3; round++) {
+        snprintf(path, sizeof(path), "/v1/conversations/%.36s", convs[round]);
+        th_get(&t, path, key, &r);
+        cr_assert_eq(r.status, 200, "round %d: %s", round, r.body);
+        cr_assert_str_eq(json_string_value(json_object_get(r.json, "id")), convs[round]);
+        resp_free(&r);
+        th_app_stop(&t);
+        th_app_start(&t);
+    }
+}
