@@ -209,16 +209,14 @@ Test(loop, concurrent_reads_each_get_their_own_answer_from_the_reader)
 {
     struct worker w[NTHREADS];
     long long before = metric("inboxd_db_reads_started_total");
-    long long wakes = metric("inboxd_db_reader_wakeups_total");
     int conversations, asked = run_readers(w, 3u, &conversations);
 
     cr_assert_eq(asked, NTHREADS * ROUNDS);
     /* Every conversation read (and only those: user reads run on job
-     * threads) went through the reader... */
+     * threads) went through the reader. How many shared a wake-up of it
+     * depends on the machine's speed: the benchmark shows that, not this
+     * test (it once failed under a loaded CI run). */
     cr_assert_eq(metric("inboxd_db_reads_started_total") - before, conversations);
-    /* ...which served them in fewer wake-ups than reads. */
-    cr_assert_lt(metric("inboxd_db_reader_wakeups_total") - wakes, conversations,
-                 "the reader woke once a read or more");
 }
 
 struct patcher {
