@@ -1574,6 +1574,51 @@ reader_wait(void)
     }
 }
 
+/* One turn: takes the queued reads, sends them, takes the answers that
+ * have come. Returns true to turn again at once, false to wait. */
+static bool
+reader_turn(void)
+{
+    pthread_mutex_lock(&rd.mu);
+    if (rd.head != NULL) {
+        *rd.todo_tail = rd.head;
+        rd.todo_tail = rd.tail;
+        rd.head = NULL;
+        rd.tail = &rd.head;
+    }
+    pthread_mutex_unlock(&rd.mu);
+
+    if (rd.todo != NULL && rd.c == NULL && !reader_take_conn())
+        return true;
+    if (rd.todo != NULL && !reader_send()) {
+        reader_drop_conn();
+        return true;
+    }
+    if (rd.c != NULL) {
+        if (rd.unflushed) {
+            int f = PQflush(rd.c->pg);
+
+            if (f < 0) {
+                reader_drop_conn();
+                return true;
+            }
+            rd.unflushed = f == 1;
+        }
+        /* Read only when poll() said so, or when it was not asked:
+         * a wake-up for new reads has nothing to read. */
+        if ((rd.readable && !PQconsumeInput(rd.c->pg)) || !reader_receive()) {
+            reader_drop_conn();
+            return true;
+        }
+        rd.readable = false;
+        if (rd.xn == 0 && rd.todo == NULL) {
+            reader_give_conn();
+            return true; /* more may have come meanwhile */
+        }
+    }
+    return false;
+}
+
 static void *
 reader_main(void *arg)
 {
@@ -1581,49 +1626,63 @@ reader_main(void *arg)
     for (;;) {
         bool stop;
 
+        if (reader_turn())
+            continue;
         pthread_mutex_lock(&rd.mu);
-        if (rd.head != NULL) {
-            *rd.todo_tail = rd.head;
-            rd.todo_tail = rd.tail;
-            rd.head = NULL;
-            rd.tail = &rd.head;
-        }
         stop = rd.stop;
         pthread_mutex_unlock(&rd.mu);
-
-        if (rd.todo != NULL && rd.c == NULL && !reader_take_conn())
-            continue;
-        if (rd.todo != NULL && !reader_send()) {
-            reader_drop_conn();
-            continue;
-        }
-        if (rd.c != NULL) {
-            if (rd.unflushed) {
-                int f = PQflush(rd.c->pg);
-
-                if (f < 0) {
-                    reader_drop_conn();
-                    continue;
-                }
-                rd.unflushed = f == 1;
-            }
-            /* Read only when poll() said so, or when it was not asked:
-             * a wake-up for new reads has nothing to read. */
-            if ((rd.readable && !PQconsumeInput(rd.c->pg)) || !reader_receive()) {
-                reader_drop_conn();
-                continue;
-            }
-            if (rd.xn == 0 && rd.todo == NULL) {
-                reader_give_conn();
-                continue; /* more may have come meanwhile */
-            }
-        }
-        if (stop && rd.c == NULL && rd.todo == NULL)
+        if (stop && rd.c == NULL && rd.todo == NULL && rd.head == NULL)
             break;
         reader_wait();
     }
     return NULL;
 }
+
+int
+db_reader_pollfds(struct pollfd *fds, int *timeout_ms)
+{
+    int left;
+
+    while (reader_turn())
+        ;
+    left = reader_patience();
+    if (left == 0) {
+        log_event(LOG_WARN, NULL, "db.reader_stalled", LOG_I("owed", (long long)rd.xn));
+        reader_drop_conn();
+        *timeout_ms = 0;
+    }
+    fds[0] = (struct pollfd){.fd = rd.efd, .events = POLLIN};
+    fds[1] = (struct pollfd){.fd = -1};
+    if (rd.c != NULL && (rd.xn > 0 || rd.unflushed)) {
+        fds[1].fd = PQsocket(rd.c->pg);
+        fds[1].events = (short)(POLLIN | (rd.unflushed ? POLLOUT : 0));
+    }
+    if (left > 0 && (*timeout_ms < 0 || left < *timeout_ms))
+        *timeout_ms = left;
+    pthread_mutex_lock(&rd.mu);
+    rd.sleeping = rd.head == NULL;
+    if (!rd.sleeping)
+        *timeout_ms = 0;
+    pthread_mutex_unlock(&rd.mu);
+    return 2;
+}
+
+void
+db_reader_polled(const struct pollfd *fds)
+{
+    pthread_mutex_lock(&rd.mu);
+    rd.sleeping = false;
+    pthread_mutex_unlock(&rd.mu);
+    rd.readable = fds[1].fd >= 0 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP));
+    if (fds[0].revents & POLLIN) {
+        uint64_t v;
+
+        if (read(rd.efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+            log_event(LOG_WARN, NULL, "db.reader_eventfd", LOG_S("err", strerror(errno)));
+    }
+}
+
+static bool rd_attached;
 
 /* Starts the reader thread unless it runs; again after reader_stop(). */
 static void
@@ -1632,7 +1691,7 @@ reader_start(void)
     pthread_attr_t attr;
 
     pthread_mutex_lock(&rd.mu);
-    if (rd.started)
+    if (rd.started || rd_attached)
         goto out;
     rd.head = NULL;
     rd.tail = &rd.head;
@@ -1653,6 +1712,35 @@ reader_start(void)
     atomic_store_explicit(&rd_up, rd.started, memory_order_release);
 out:
     pthread_mutex_unlock(&rd.mu);
+}
+
+void
+db_reader_attach(void)
+{
+    pthread_mutex_lock(&rd.mu);
+    rd.head = NULL;
+    rd.tail = &rd.head;
+    rd.todo = NULL;
+    rd.todo_tail = &rd.todo;
+    rd.stop = rd.sleeping = false;
+    rd.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    rd_attached = rd.efd >= 0;
+    atomic_store_explicit(&rd_up, rd_attached, memory_order_release);
+    pthread_mutex_unlock(&rd.mu);
+}
+
+void
+db_reader_detach(void)
+{
+    if (rd.c != NULL)
+        reader_give_conn();
+    pthread_mutex_lock(&rd.mu);
+    rd_attached = false;
+    atomic_store(&rd_up, false);
+    pthread_mutex_unlock(&rd.mu);
+    if (rd.efd >= 0)
+        close(rd.efd);
+    rd.efd = -1;
 }
 
 void

@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -47,9 +48,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "inboxd/db.h"
 #include "inboxd/db_idem.h"
 #include "inboxd/metrics.h"
 #include "inboxd/uuid7.h"
@@ -1104,6 +1107,100 @@ resolve_listen(const char *listen, struct sockaddr_storage *ss, char *err, size_
     return 0;
 }
 
+/* --- our own loop (loop mode with one loop) ---------------------------------- */
+
+/*
+ * With http_loops = 1 libmicrohttpd runs without a thread of its own
+ * (MHD_USE_EPOLL, MHD_run) in a loop of ours that also polls the reader's
+ * connection (db_reader_pollfds): the reads that one pass of MHD_run
+ * starts go out together right after it, and their answers are taken in
+ * the same thread, so no thread hands a read to another. Other threads
+ * (job threads, the shutdown) reach it through loop_efd.
+ */
+enum { LOOP_RUN, LOOP_QUIESCE, LOOP_EXIT };
+
+static bool own_loop;
+static pthread_t loop_thread;
+static int loop_efd = -1;
+static atomic_int loop_cmd;
+
+static void
+loop_tell(int cmd)
+{
+    uint64_t one = 1;
+
+    atomic_store(&loop_cmd, cmd);
+    if (write(loop_efd, &one, sizeof(one)) < 0)
+        log_event(LOG_WARN, NULL, "http.loop_eventfd", LOG_S("err", strerror(errno)));
+}
+
+static void *
+loop_main(void *arg)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_EPOLL_FD);
+    int mfd = info ? info->epoll_fd : -1;
+    bool quiesced = false;
+
+    (void)arg;
+    for (;;) {
+        struct pollfd fds[4] = {{.fd = mfd, .events = POLLIN}, {.fd = loop_efd, .events = POLLIN}};
+        MHD_UNSIGNED_LONG_LONG mt;
+        int cmd = atomic_load(&loop_cmd), timeout = -1;
+
+        if (cmd >= LOOP_QUIESCE && !quiesced) {
+            MHD_socket fd = MHD_quiesce_daemon(daemon_);
+
+            if (fd != MHD_INVALID_SOCKET)
+                close(fd);
+            quiesced = true;
+        }
+        if (cmd == LOOP_EXIT)
+            break;
+        db_reader_pollfds(&fds[2], &timeout);
+        if (MHD_get_timeout(daemon_, &mt) == MHD_YES &&
+            (timeout < 0 || mt < (MHD_UNSIGNED_LONG_LONG)timeout))
+            timeout = (int)mt;
+        if (poll(fds, 4, timeout) < 0 && errno != EINTR)
+            log_event(LOG_WARN, NULL, "http.loop_poll", LOG_S("err", strerror(errno)));
+        db_reader_polled(&fds[2]);
+        if (fds[1].revents & POLLIN) {
+            uint64_t v;
+
+            if (read(loop_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                log_event(LOG_WARN, NULL, "http.loop_eventfd", LOG_S("err", strerror(errno)));
+        }
+        MHD_run(daemon_);
+    }
+    return NULL;
+}
+
+static int
+loop_start(void)
+{
+    atomic_store(&loop_cmd, LOOP_RUN);
+    loop_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (loop_efd < 0)
+        return -1;
+    db_reader_attach();
+    if (pthread_create(&loop_thread, NULL, loop_main, NULL) != 0) {
+        db_reader_detach();
+        close(loop_efd);
+        loop_efd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+static void
+loop_end(void)
+{
+    loop_tell(LOOP_EXIT);
+    pthread_join(loop_thread, NULL);
+    db_reader_detach();
+    close(loop_efd);
+    loop_efd = -1;
+}
+
 int
 server_start(const struct config *cf, char *err, size_t errlen)
 {
@@ -1120,7 +1217,10 @@ server_start(const struct config *cf, char *err, size_t errlen)
         flags |= MHD_USE_IPv6;
     loop_mode = strcmp(cf->http_threading, "loop") == 0;
     pool = loop_mode || strcmp(cf->http_threading, "pool") == 0;
-    if (pool)
+    own_loop = loop_mode && cf->http_loops == 1;
+    if (own_loop)
+        flags |= MHD_USE_EPOLL;
+    else if (pool)
         flags |= MHD_USE_EPOLL_INTERNAL_THREAD;
     else
         flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD;
@@ -1138,6 +1238,8 @@ server_start(const struct config *cf, char *err, size_t errlen)
     int nthreads = loop_mode ? cf->http_loops : cf->http_threads;
     struct MHD_OptionItem pool_opts[] = {
         {pool && nthreads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, nthreads, NULL},
+        {own_loop ? MHD_OPTION_END : MHD_OPTION_THREAD_STACK_SIZE,
+         (intptr_t)cf->http_thread_stack_kb * 1024, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
 
@@ -1150,7 +1252,6 @@ server_start(const struct config *cf, char *err, size_t errlen)
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cf->http_max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cf->http_connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cf->http_connection_memory_kb * 1024,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)cf->http_thread_stack_kb * 1024,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_END);
@@ -1162,6 +1263,13 @@ server_start(const struct config *cf, char *err, size_t errlen)
     }
     info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
     bound_port = info ? info->port : 0;
+    if (own_loop && loop_start() != 0) {
+        MHD_stop_daemon(daemon_);
+        daemon_ = NULL;
+        jobs_stop();
+        snprintf(err, errlen, "cannot start the HTTP loop");
+        return -1;
+    }
     return 0;
 }
 
@@ -1186,9 +1294,13 @@ server_stop(void)
     if (daemon_ == NULL)
         return;
     atomic_store(&stopping, true);
-    fd = MHD_quiesce_daemon(daemon_);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    if (own_loop) {
+        loop_tell(LOOP_QUIESCE);
+    } else {
+        fd = MHD_quiesce_daemon(daemon_);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+    }
     deadline = mono_ns() + (int64_t)cfg->shutdown_timeout_s * 1000000000LL;
     while (atomic_load(&inflight) > 0 && mono_ns() < deadline) {
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000L};
@@ -1204,6 +1316,8 @@ server_stop(void)
 
         nanosleep(&ts, NULL);
     }
+    if (own_loop)
+        loop_end();
     MHD_stop_daemon(daemon_);
     daemon_ = NULL;
     if (loop_mode)

@@ -130,6 +130,16 @@ typedef void (*db_done_fn)(void *arg, PGresult *res, const struct problem *pb);
 void db_query_start(const struct db_stmt *st, const char *const *params, db_done_fn done,
                     void *arg);
 
+/* The reader without a thread of its own: the caller's loop polls what
+ * db_reader_pollfds() fills (after it has run the reader as far as it
+ * goes; *timeout_ms lowered to what the reader allows), then calls
+ * db_reader_polled() with them. */
+struct pollfd;
+void db_reader_attach(void);
+void db_reader_detach(void);
+int db_reader_pollfds(struct pollfd *fds, int *timeout_ms);
+void db_reader_polled(const struct pollfd *fds);
+
 /* Runs a plain SQL string with no parameters (migrations, BEGIN). */
 int db_simple(struct dbconn *c, const char *sql, struct problem *pb)
     __attribute__((warn_unused_result));
