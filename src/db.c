@@ -349,12 +349,27 @@ give_back_locked(struct pool *p, int idx)
         wake_word(wake);
 }
 
+static struct dbconn *conn_ready(struct pool *p, int idx, bool retryable, struct problem *pb);
+
+/* A free connection now, or NULL with *none when there is none (or others
+ * wait for one) — never waits; NULL without *none: pb (503). */
+static struct dbconn *
+acquire_now(struct pool *p, struct problem *pb, bool *none)
+{
+    int idx = -1;
+
+    pthread_mutex_lock(&p->mu);
+    if (p->nidle > 0 && p->whead == NULL)
+        idx = p->idle[--p->nidle];
+    pthread_mutex_unlock(&p->mu);
+    *none = idx < 0;
+    return idx < 0 ? NULL : conn_ready(p, idx, true, pb);
+}
+
 static struct dbconn *
 acquire(struct pool *p, bool retryable, struct problem *pb)
 {
     struct timespec deadline;
-    struct dbconn *c;
-    char err[256];
     int idx;
 
     clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -399,6 +414,15 @@ acquire(struct pool *p, bool retryable, struct problem *pb)
         idx = w.idx;
     }
     pthread_mutex_unlock(&p->mu);
+    return conn_ready(p, idx, retryable, pb);
+}
+
+/* The connection of slot idx, checked or opened; NULL with pb (503). */
+static struct dbconn *
+conn_ready(struct pool *p, int idx, bool retryable, struct problem *pb)
+{
+    struct dbconn *c;
+    char err[256];
 
     c = &p->conns[idx];
     c->nok = 0;
@@ -1264,6 +1288,7 @@ static struct {
     size_t xcap, xhead, xn;
     bool unflushed;
     bool readable;       /* the socket may have answers: PQconsumeInput */
+    int64_t wait_since;  /* attached: since when reads wait for a connection */
     int64_t progress_ms; /* when the connection last answered, or began to owe */
 } rd = {.mu = PTHREAD_MUTEX_INITIALIZER, .efd = -1};
 static atomic_bool rd_up; /* the reader thread runs (rd.started, without the mutex) */
@@ -1365,17 +1390,40 @@ reader_drop_conn(void)
     rd.unflushed = false;
 }
 
-/* Gets a connection and puts it in non-blocking pipeline mode. */
-static bool
+static bool rd_attached;
+
+/* Gets a connection and puts it in non-blocking pipeline mode: 1. Or 0:
+ * none could be had, and the queued reads failed with a 503. Or -1
+ * (attached to a loop, which must not wait): none is free yet, try again
+ * soon; the reads fail once they have waited pool_wait_ms. */
+static int
 reader_take_conn(void)
 {
     struct problem pb = {0};
     struct aread *all;
+    bool none = false;
 
-    rd.c = acquire(&primary, true, &pb);
+    if (rd_attached) {
+        rd.c = acquire_now(&primary, &pb, &none);
+        if (none) {
+            if (rd.wait_since == 0)
+                rd.wait_since = now_ms();
+            if (now_ms() - rd.wait_since < cfg->pool_wait_ms)
+                return -1;
+            atomic_fetch_add(&stat_timeouts, 1);
+            log_event(LOG_WARN, NULL, "db.pool_timeout", LOG_S("pool", "primary"),
+                      LOG_I("wait_ms", cfg->pool_wait_ms));
+            pb.retry_after = 1;
+            problem_set(&pb, 503, "pool-exhausted",
+                        "no database connection became free in time; retry later");
+        }
+    } else {
+        rd.c = acquire(&primary, true, &pb);
+    }
+    rd.wait_since = 0;
     if (rd.c != NULL) {
         if (PQsetnonblocking(rd.c->pg, 1) == 0 && PQenterPipelineMode(rd.c->pg))
-            return true;
+            return 1;
         rd.c->broken = true;
         release(rd.c);
         rd.c = NULL;
@@ -1386,7 +1434,7 @@ reader_take_conn(void)
     rd.todo = NULL;
     rd.todo_tail = &rd.todo;
     aread_fail_all(all, &pb);
-    return false;
+    return 0;
 }
 
 /* Gives the connection back once nothing is owed or queued. */
@@ -1588,8 +1636,12 @@ reader_turn(void)
     }
     pthread_mutex_unlock(&rd.mu);
 
-    if (rd.todo != NULL && rd.c == NULL && !reader_take_conn())
-        return true;
+    if (rd.todo != NULL && rd.c == NULL) {
+        int got = reader_take_conn();
+
+        if (got <= 0)
+            return got == 0;
+    }
     if (rd.todo != NULL && !reader_send()) {
         reader_drop_conn();
         return true;
@@ -1659,6 +1711,9 @@ db_reader_pollfds(struct pollfd *fds, int *timeout_ms)
     }
     if (left > 0 && (*timeout_ms < 0 || left < *timeout_ms))
         *timeout_ms = left;
+    /* Reads waiting for a free connection look again in 5 ms. */
+    if (rd.todo != NULL && rd.c == NULL && (*timeout_ms < 0 || *timeout_ms > 5))
+        *timeout_ms = 5;
     pthread_mutex_lock(&rd.mu);
     rd.sleeping = rd.head == NULL;
     if (!rd.sleeping)
@@ -1681,8 +1736,6 @@ db_reader_polled(const struct pollfd *fds)
             log_event(LOG_WARN, NULL, "db.reader_eventfd", LOG_S("err", strerror(errno)));
     }
 }
-
-static bool rd_attached;
 
 /* Starts the reader thread unless it runs; again after reader_stop(). */
 static void

@@ -2,18 +2,21 @@
  * server: the HTTP front of inboxd on libmicrohttpd.
  *
  * DESIGN. Three modes (http_threading). The default, `loop`, came from
- * the benchmark: http_loops threads (1) serve every connection and never
- * wait on the database. A request that must wait is suspended and handed
- * to one of http_threads job threads (32), which runs its handler and
- * resumes it; the loop sends the answer. A route with start() (the
- * conversation read, a kept feed page) needs no job thread at all: its
- * read goes to the reader thread of db_query_start(), and the loop
- * renders the answer when the reader resumes it. So a read costs no thread
- * a sleep and a wake-up of its own: one wake-up of the loop serves many
- * connections, one of the reader many reads. On the 2-core benchmark
- * machine that gave 21,700-22,800 reads/s at 33-37 us of inboxd CPU each,
- * against 13,800-15,400 at 45-55 us in `pool` mode (RESULTS.md,
- * session 5).
+ * the benchmark: one loop serves every connection and never waits on the
+ * database. A request that must wait is suspended and handed to one of
+ * http_threads job threads (32), which runs its handler and resumes it;
+ * the loop sends the answer. A route with start() (the conversation read,
+ * a kept feed page) needs no job thread at all: its read goes to the
+ * reader of db_query_start(), and the loop renders the answer when the
+ * reader resumes it. With http_loops = 1 (the default) the loop is ours
+ * (see "our own loop" below): libmicrohttpd runs without a thread of its
+ * own, and the same loop drives the reader, so the reads of one pass go
+ * out in one round trip and no thread hands a read to another. On the
+ * 2-core benchmark machine: 24,522-26,091 reads/s at 22-25 us of inboxd
+ * CPU each, against 17,585-20,386 at 37-43 us with MHD's thread and a
+ * reader thread, and 13,800-15,400 at 45-55 us in `pool` mode
+ * (RESULTS.md, session 5). With more loops, MHD runs them and the reader
+ * has a thread of its own.
  *
  * `pool` is the former default: an epoll thread pool of http_threads
  * threads, each waiting with its request on the database (concurrent reads
@@ -748,6 +751,8 @@ req_state(struct req *rq, size_t size, void (*cleanup)(void *state))
     return rq->state;
 }
 
+static void loop_wake_from_elsewhere(void);
+
 /* Hands the request back to its HTTP thread; the last touch of rq. */
 static void
 resume(struct req *rq)
@@ -755,6 +760,7 @@ resume(struct req *rq)
     atomic_store_explicit(&rq->phase, REQ_READY, memory_order_release);
     atomic_fetch_sub(&suspended, 1);
     MHD_resume_connection(rq->conn);
+    loop_wake_from_elsewhere();
 }
 
 void
@@ -1120,9 +1126,28 @@ resolve_listen(const char *listen, struct sockaddr_storage *ss, char *err, size_
 enum { LOOP_RUN, LOOP_QUIESCE, LOOP_EXIT };
 
 static bool own_loop;
+static bool loop_again; /* the loop's own thread resumed a connection */
 static pthread_t loop_thread;
 static int loop_efd = -1;
 static atomic_int loop_cmd;
+
+/* MHD without a thread notices a resumed connection at its next MHD_run
+ * (MHD_get_timeout is 0 then), not by itself: a resume from another
+ * thread than the loop's must wake the loop. */
+static void
+loop_wake_from_elsewhere(void)
+{
+    uint64_t one = 1;
+
+    if (!own_loop)
+        return;
+    if (pthread_equal(pthread_self(), loop_thread)) {
+        loop_again = true; /* the loop's next poll() does not sleep */
+        return;
+    }
+    if (write(loop_efd, &one, sizeof(one)) < 0)
+        log_event(LOG_WARN, NULL, "http.loop_eventfd", LOG_S("err", strerror(errno)));
+}
 
 static void
 loop_tell(int cmd)
@@ -1160,6 +1185,9 @@ loop_main(void *arg)
         if (MHD_get_timeout(daemon_, &mt) == MHD_YES &&
             (timeout < 0 || mt < (MHD_UNSIGNED_LONG_LONG)timeout))
             timeout = (int)mt;
+        if (loop_again)
+            timeout = 0;
+        loop_again = false;
         if (poll(fds, 4, timeout) < 0 && errno != EINTR)
             log_event(LOG_WARN, NULL, "http.loop_poll", LOG_S("err", strerror(errno)));
         db_reader_polled(&fds[2]);
