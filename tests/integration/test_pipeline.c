@@ -346,3 +346,75 @@ Test(loop, the_reader_starts_again_with_the_server)
         th_app_start(&t);
     }
 }
+
+struct getter {
+    char path[128];
+    struct resp r;
+};
+
+static void *
+get_path(void *p)
+{
+    struct getter *g = p;
+
+    th_get(&t, g->path, key, &g->r);
+    return NULL;
+}
+
+/* With our own loop, the reader never waits for a connection there: a
+ * read that finds the pool taken waits in its queue (503 after
+ * pool_wait_ms) while the loop goes on serving. */
+Test(loop, a_read_waiting_for_a_connection_does_not_stop_the_loop)
+{
+    struct patcher pt;
+    struct getter g;
+    pthread_t patch_th, get_th;
+    PGconn *watch;
+    char sql[300];
+    long long start;
+    struct resp r;
+
+    th_app_stop(&t);
+    t.cf.pool_size = 1;
+    t.cf.pool_wait_ms = 1500;
+    t.cf.http_threads = 4;
+    th_app_start(&t);
+    snprintf(g.path, sizeof(g.path), "/v1/conversations/%.36s", convs[2]);
+    th_get(&t, g.path, key, &r); /* caches the key */
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+
+    /* A PATCH waits on a row lock with the pool's only connection. */
+    PQclear(th_sql(&t, "BEGIN"));
+    snprintf(sql, sizeof(sql), "SELECT 1 FROM conversations WHERE id = '%s' FOR UPDATE", convs[0]);
+    PQclear(th_sql(&t, sql));
+    snprintf(pt.path, sizeof(pt.path), "/v1/conversations/%.36s", convs[0]);
+    cr_assert_eq(pthread_create(&patch_th, NULL, patch_conversation, &pt), 0);
+    watch = PQconnectdb(t.conninfo);
+    cr_assert_eq(PQstatus(watch), CONNECTION_OK, "%s", PQerrorMessage(watch));
+    start = th_now_ms();
+    while (lock_waiters(watch) < 1) {
+        cr_assert_lt(th_now_ms() - start, 10000, "the PATCH never reached the lock");
+        usleep(10 * 1000);
+    }
+
+    /* A read now waits for that connection... */
+    cr_assert_eq(pthread_create(&get_th, NULL, get_path, &g), 0);
+    usleep(200 * 1000);
+    /* ...and the loop still answers. */
+    start = th_now_ms();
+    th_get(&t, "/healthz", NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+    cr_assert_lt(th_now_ms() - start, 750, "the loop waited with the read");
+
+    pthread_join(get_th, NULL);
+    expect_problem(&g.r, 503);
+    cr_assert(strstr(g.r.body, "pool-exhausted") != NULL, "%s", g.r.body);
+    resp_free(&g.r);
+    PQclear(th_sql(&t, "COMMIT"));
+    pthread_join(patch_th, NULL);
+    cr_assert_eq(pt.r.status, 200, "%s", pt.r.body);
+    resp_free(&pt.r);
+    PQfinish(watch);
+}
