@@ -1794,6 +1794,9 @@ db_reader_detach(void)
     if (rd.efd >= 0)
         close(rd.efd);
     rd.efd = -1;
+    free(rd.x);
+    rd.x = NULL;
+    rd.xcap = rd.xhead = rd.xn = 0;
 }
 
 void

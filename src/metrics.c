@@ -163,11 +163,12 @@ metrics_render(const char *extra, size_t *len)
               "# HELP inboxd_db_reads_pipelined_total Reads answered in a shared round trip.\n"
               "# TYPE inboxd_db_reads_pipelined_total counter\n"
               "inboxd_db_reads_pipelined_total %llu\n"
-              "# HELP inboxd_db_reads_started_total Reads handed to the reader thread "
-              "(http_threading loop).\n"
+              "# HELP inboxd_db_reads_started_total Reads handed to the reader "
+              "(db_query_start).\n"
               "# TYPE inboxd_db_reads_started_total counter\n"
               "inboxd_db_reads_started_total %llu\n"
-              "# HELP inboxd_db_reader_wakeups_total Times the reader thread woke from poll().\n"
+              "# HELP inboxd_db_reader_wakeups_total Times the reader's own thread woke from "
+              "poll() (none while the HTTP loop runs the reader).\n"
               "# TYPE inboxd_db_reader_wakeups_total counter\n"
               "inboxd_db_reader_wakeups_total %llu\n",
               ds.size, ds.in_use, ds.waiting, ds.errors, ds.reconnects, ds.timeouts,
