@@ -1584,44 +1584,6 @@ reader_patience(void)
     return left > 0 ? (int)left : 0;
 }
 
-static void
-reader_wait(void)
-{
-    struct pollfd fds[2] = {{.fd = rd.efd, .events = POLLIN}, {.fd = -1}};
-    int n = 1, left = reader_patience();
-    bool sleep;
-
-    if (left == 0) {
-        log_event(LOG_WARN, NULL, "db.reader_stalled", LOG_I("owed", (long long)rd.xn));
-        reader_drop_conn();
-        return;
-    }
-    if (rd.c != NULL && (rd.xn > 0 || rd.unflushed)) {
-        fds[1].fd = PQsocket(rd.c->pg);
-        fds[1].events = (short)(POLLIN | (rd.unflushed ? POLLOUT : 0));
-        n = 2;
-    }
-    pthread_mutex_lock(&rd.mu);
-    sleep = rd.head == NULL;
-    rd.sleeping = sleep;
-    pthread_mutex_unlock(&rd.mu);
-    rd.readable = !sleep;
-    if (sleep) {
-        poll(fds, (nfds_t)n, left);
-        rd.readable = n == 2 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP));
-        pthread_mutex_lock(&rd.mu);
-        rd.sleeping = false;
-        pthread_mutex_unlock(&rd.mu);
-        atomic_fetch_add_explicit(&stat_async_wakes, 1, memory_order_relaxed);
-    }
-    if (fds[0].revents & POLLIN) {
-        uint64_t v;
-
-        if (read(rd.efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-            log_event(LOG_WARN, NULL, "db.reader_eventfd", LOG_S("err", strerror(errno)));
-    }
-}
-
 /* One turn: takes the queued reads, sends them, takes the answers that
  * have come. Returns true to turn again at once, false to wait. */
 static bool
@@ -1676,16 +1638,19 @@ reader_main(void *arg)
 {
     (void)arg;
     for (;;) {
+        struct pollfd fds[2];
+        int timeout = -1;
         bool stop;
 
-        if (reader_turn())
-            continue;
+        db_reader_pollfds(fds, &timeout);
         pthread_mutex_lock(&rd.mu);
-        stop = rd.stop;
+        stop = rd.stop && rd.head == NULL;
         pthread_mutex_unlock(&rd.mu);
-        if (stop && rd.c == NULL && rd.todo == NULL && rd.head == NULL)
+        if (stop && rd.c == NULL && rd.todo == NULL)
             break;
-        reader_wait();
+        poll(fds, 2, timeout);
+        atomic_fetch_add_explicit(&stat_async_wakes, 1, memory_order_relaxed);
+        db_reader_polled(fds);
     }
     return NULL;
 }
