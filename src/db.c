@@ -1702,6 +1702,32 @@ db_reader_polled(const struct pollfd *fds)
     }
 }
 
+/* Empty queues and a new eventfd, for a reader about to run (thread or
+ * attached). Returns false when there is no eventfd. Under rd.mu. */
+static bool
+reader_reset(void)
+{
+    rd.head = NULL;
+    rd.tail = &rd.head;
+    rd.todo = NULL;
+    rd.todo_tail = &rd.todo;
+    rd.stop = rd.sleeping = false;
+    rd.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return rd.efd >= 0;
+}
+
+/* What reader_reset() and the sends made, once the reader has stopped. */
+static void
+reader_teardown(void)
+{
+    if (rd.efd >= 0)
+        close(rd.efd);
+    rd.efd = -1;
+    free(rd.x);
+    rd.x = NULL;
+    rd.xcap = rd.xhead = rd.xn = 0;
+}
+
 /* Starts the reader thread unless it runs; again after reader_stop(). */
 static void
 reader_start(void)
@@ -1709,24 +1735,14 @@ reader_start(void)
     pthread_attr_t attr;
 
     pthread_mutex_lock(&rd.mu);
-    if (rd.started || rd_attached)
-        goto out;
-    rd.head = NULL;
-    rd.tail = &rd.head;
-    rd.todo = NULL;
-    rd.todo_tail = &rd.todo;
-    rd.stop = rd.sleeping = false;
-    rd.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (rd.efd < 0)
+    if (rd.started || rd_attached || !reader_reset())
         goto out;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     rd.started = pthread_create(&rd.thread, &attr, reader_main, NULL) == 0;
     pthread_attr_destroy(&attr);
-    if (!rd.started) {
-        close(rd.efd);
-        rd.efd = -1;
-    }
+    if (!rd.started)
+        reader_teardown();
     atomic_store_explicit(&rd_up, rd.started, memory_order_release);
 out:
     pthread_mutex_unlock(&rd.mu);
@@ -1736,13 +1752,7 @@ void
 db_reader_attach(void)
 {
     pthread_mutex_lock(&rd.mu);
-    rd.head = NULL;
-    rd.tail = &rd.head;
-    rd.todo = NULL;
-    rd.todo_tail = &rd.todo;
-    rd.stop = rd.sleeping = false;
-    rd.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    rd_attached = rd.efd >= 0;
+    rd_attached = reader_reset();
     atomic_store_explicit(&rd_up, rd_attached, memory_order_release);
     pthread_mutex_unlock(&rd.mu);
 }
@@ -1756,12 +1766,7 @@ db_reader_detach(void)
     rd_attached = false;
     atomic_store(&rd_up, false);
     pthread_mutex_unlock(&rd.mu);
-    if (rd.efd >= 0)
-        close(rd.efd);
-    rd.efd = -1;
-    free(rd.x);
-    rd.x = NULL;
-    rd.xcap = rd.xhead = rd.xn = 0;
+    reader_teardown();
 }
 
 void
@@ -1818,9 +1823,5 @@ reader_stop(void)
     pthread_join(rd.thread, NULL);
     rd.started = false;
     atomic_store(&rd_up, false);
-    close(rd.efd);
-    rd.efd = -1;
-    free(rd.x);
-    rd.x = NULL;
-    rd.xcap = rd.xhead = rd.xn = 0;
+    reader_teardown();
 }

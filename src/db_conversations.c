@@ -303,21 +303,6 @@ get_take(PGresult *res, struct conversation_out *out, struct problem *pb)
     return rc;
 }
 
-int
-db_conversations_get(const struct who *w, const char *id, struct conversation_out *out,
-                     struct problem *pb)
-{
-    const char *p[] = {w->account_id, id};
-    PGresult *res;
-
-    memset(out, 0, sizeof(*out));
-    /* The primary, not a replica: an ETag read here is compared with the
-     * primary's row by the next PATCH, so it must not be stale. */
-    if ((res = db_query(&stmts[S_GET], p, false, pb)) == NULL)
-        return -1;
-    return get_take(res, out, pb);
-}
-
 struct get_call {
     const char *p[2];
     struct conversation_out *out;
@@ -347,6 +332,8 @@ db_conversations_get_start(const struct who *w, const char *id, struct conversat
 {
     struct get_call *g = malloc(sizeof(*g));
 
+    /* The primary, not a replica: an ETag read here is compared with the
+     * primary's row by the next PATCH, so it must not be stale. */
     memset(out, 0, sizeof(*out));
     if (g == NULL) {
         struct problem pb = {0};

@@ -82,14 +82,13 @@ int db_conversations_upsert_in(struct dbconn *c, const struct who *w,
                                struct conversation_out *out, struct problem *pb)
     __attribute__((warn_unused_result));
 
-/* One conversation with its ETag. 404 when not the account's or deleted.
- * out->json: new malloc()ed on success. */
-int db_conversations_get(const struct who *w, const char *id, struct conversation_out *out,
-                         struct problem *pb) __attribute__((warn_unused_result));
-
-/* The same without waiting (db_query_start): done(arg, rc, pb) is called
- * once, on another thread, with out filled when rc is 0. w and id must
- * live until then; done must not block. */
+/*
+ * One conversation with its ETag, without waiting (db_query_start, on the
+ * primary): done(arg, rc, pb) is called once, on the reader's thread or
+ * at once on this one, with out->json new malloc()ed when rc is 0. 404
+ * when not the account's or deleted; 503. w and id must live until then;
+ * done must not block.
+ */
 typedef void (*db_conversations_done_fn)(void *arg, int rc, const struct problem *pb);
 void db_conversations_get_start(const struct who *w, const char *id,
                                 struct conversation_out *out, db_conversations_done_fn done,
