@@ -143,7 +143,6 @@ app_start(const struct config *cf, char *err, size_t errlen)
     auth_init(cf);
     feed_cache_configure((size_t)cf->feed_cache_kb * 1024);
     feed_pages_configure((size_t)cf->feed_pages);
-    feed_pages_gzip_after((unsigned)cf->feed_gzip_after);
     if (server_start(cf, err, errlen) != 0) {
         db_shutdown();
         return -1;

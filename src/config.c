@@ -47,32 +47,13 @@ const struct config_key config_keys[] = {
         3600000, lock_timeout_ms, "lock_timeout of every connection; 0 = none"),
     KEY("prepare", "INBOXD_PREPARE", "--prepare", CONFIG_BOOL, "true", 0, 0, prepare,
         "prepare named statements once per connection (false behind PgBouncer transaction mode)"),
-    KEY("read_pipeline", "INBOXD_READ_PIPELINE", "--read-pipeline", CONFIG_INT, "16", 1, 64,
-        read_pipeline, "most single-statement reads sent in one round trip under load; 1 = off"),
-    KEY("read_pipeline_batches", "INBOXD_READ_PIPELINE_BATCHES", "--read-pipeline-batches",
-        CONFIG_INT, "1", 1, 500, read_pipeline_batches,
-        "read round trips in flight at once before further reads queue to share one"),
     KEY("tx_retries", "INBOXD_TX_RETRIES", "--tx-retries", CONFIG_INT, "3", 0, 20, tx_retries,
         "retries of a transaction that hit a serialization failure or deadlock"),
-    KEY("http_threading", "INBOXD_HTTP_THREADING", "--http-threading", CONFIG_STR, "loop", 0,
-        0, http_threading,
-        "loop (http_loops threads serve every connection, handlers run on http_threads), "
-        "pool (epoll + http_threads threads) or per-connection (a thread each)"),
-    KEY("http_threads", "INBOXD_HTTP_THREADS", "--http-threads", CONFIG_INT, "32", 1, 1024,
-        http_threads, "threads that run handlers (loop, pool); each waits with its request on "
-        "the database"),
-    KEY("http_loops", "INBOXD_HTTP_LOOPS", "--http-loops", CONFIG_INT, "1", 1, 64, http_loops,
-        "loop mode: threads that serve the connections and never wait on the database"),
     KEY("http_max_connections", "INBOXD_HTTP_MAX_CONNECTIONS", "--http-max-connections",
         CONFIG_INT, "2048", 1, 100000, http_max_connections, "simultaneous client connections"),
     KEY("http_connection_timeout_s", "INBOXD_HTTP_CONNECTION_TIMEOUT_S",
         "--http-connection-timeout-s", CONFIG_INT, "60", 1, 86400, http_connection_timeout_s,
         "an idle or stalled client connection is closed after this"),
-    KEY("http_connection_memory_kb", "INBOXD_HTTP_CONNECTION_MEMORY_KB",
-        "--http-connection-memory-kb", CONFIG_INT, "16", 16, 4096, http_connection_memory_kb,
-        "libmicrohttpd memory per connection (headers); bodies are limited by body_limit"),
-    KEY("http_thread_stack_kb", "INBOXD_HTTP_THREAD_STACK_KB", "--http-thread-stack-kb",
-        CONFIG_INT, "512", 128, 65536, http_thread_stack_kb, "stack size of HTTP threads"),
     KEY("body_limit", "INBOXD_BODY_LIMIT", "--body-limit", CONFIG_LLONG, "1048576", 1024,
         1073741824LL, body_limit, "largest request body in bytes (413 above it)"),
     KEY("shutdown_timeout_s", "INBOXD_SHUTDOWN_TIMEOUT_S", "--shutdown-timeout-s", CONFIG_INT,
@@ -89,9 +70,6 @@ const struct config_key config_keys[] = {
         "memory for rendered review-feed items, checked against the rows on every page; 0 = none"),
     KEY("feed_pages", "INBOXD_FEED_PAGES", "--feed-pages", CONFIG_INT, "32", 0, 4096, feed_pages,
         "whole feed pages kept, sent again while the database has committed nothing since; 0 = none"),
-    KEY("feed_gzip_after", "INBOXD_FEED_GZIP_AFTER", "--feed-gzip-after", CONFIG_INT, "16", 0,
-        1000000, feed_gzip_after,
-        "a kept feed page is gzip-compressed once this many requests asked for gzip; 0 = never"),
     KEY("idempotency_lease_s", "INBOXD_IDEMPOTENCY_LEASE_S", "--idempotency-lease-s", CONFIG_INT,
         "60", 1, 86400, idempotency_lease_s,
         "an Idempotency-Key still in flight after this is taken to be abandoned"),
@@ -356,9 +334,6 @@ load_env_sources(struct config *cf, char *err, size_t errlen)
 static int
 validate(struct config *cf, char *err, size_t errlen)
 {
-    if (strcmp(cf->http_threading, "per-connection") != 0 && strcmp(cf->http_threading, "pool") &&
-        strcmp(cf->http_threading, "loop") != 0)
-        return fail(err, errlen, "http_threading: expected loop, pool or per-connection");
     if (strcmp(cf->log_level, "debug") && strcmp(cf->log_level, "info") &&
         strcmp(cf->log_level, "warn") && strcmp(cf->log_level, "error"))
         return fail(err, errlen, "log_level: expected debug, info, warn or error");

@@ -38,7 +38,6 @@
 #define PSET_INITIAL 64
 
 struct pool;
-struct qreq;
 
 /* A request waiting for a connection: release() hands one straight to the
  * oldest waiter, so waits are first come, first served (no request is
@@ -74,9 +73,6 @@ struct pool {
     struct waiter *whead, **wtail; /* requests waiting for a connection, oldest first */
     pthread_mutex_t mu;
     bool on;
-    /* Reads waiting to share a round trip (db_query), under mu. */
-    struct qreq *qhead, **qtail;
-    int leaders; /* batches being run now */
     int streams; /* connections lent by db_borrow() now, under mu */
 };
 
@@ -84,8 +80,7 @@ static const struct config *cfg;
 static struct pool primary = {.mu = PTHREAD_MUTEX_INITIALIZER};
 static struct pool replica = {.mu = PTHREAD_MUTEX_INITIALIZER};
 static atomic_ullong stat_errors, stat_reconnects, stat_timeouts;
-static atomic_ullong stat_trips_alone, stat_trips_shared, stat_pipelined;
-static atomic_ullong stat_async_reads, stat_async_wakes; /* db_query_start */
+static atomic_ullong stat_reads, stat_read_trips; /* the reader's */
 
 static int64_t
 now_ms(void)
@@ -486,9 +481,6 @@ pool_init(struct pool *p, const char *name, const char *conninfo, int size)
     p->nidle = size;
     p->whead = NULL;
     p->wtail = &p->whead;
-    p->qhead = NULL;
-    p->qtail = &p->qhead;
-    p->leaders = 0;
     p->on = true;
     return 0;
 }
@@ -528,12 +520,9 @@ db_init(const struct config *cf, char *err, size_t errlen)
     return 0;
 }
 
-static void reader_stop(void);
-
 void
 db_shutdown(void)
 {
-    reader_stop();
     pool_free(&primary);
     pool_free(&replica);
 }
@@ -558,11 +547,8 @@ db_stats(struct db_stats *out)
     out->errors = atomic_load(&stat_errors);
     out->reconnects = atomic_load(&stat_reconnects);
     out->timeouts = atomic_load(&stat_timeouts);
-    out->read_trips_alone = atomic_load(&stat_trips_alone);
-    out->read_trips_shared = atomic_load(&stat_trips_shared);
-    out->reads_pipelined = atomic_load(&stat_pipelined);
-    out->reads_async = atomic_load(&stat_async_reads);
-    out->reader_wakeups = atomic_load(&stat_async_wakes);
+    out->reads = atomic_load(&stat_reads);
+    out->read_trips = atomic_load(&stat_read_trips);
 }
 
 /* --- errors ---------------------------------------------------------------- */
@@ -878,278 +864,6 @@ db_read(db_fn fn, void *arg, bool replica_ok, struct problem *pb)
     }
 }
 
-/* --- reads that share a round trip --------------------------------------------
- *
- * WHY SO. A single-row read costs PostgreSQL far more in the round trip
- * (a wakeup, a recv and a send on each side) than in the statement: on the
- * benchmark machine a backend answers about 38,000 prepared reads a second
- * one at a time and 116,000 in pipelines of 8. So reads that arrive while
- * others are in flight are queued, and whoever finds a free batch slot
- * (fewer than read_pipeline_batches running) becomes the leader: it takes
- * up to read_pipeline queued reads, its own among them, sends them in
- * pipeline mode with one Sync, hands each reader its result and wakes it.
- * A read that finds a slot free and nobody queued runs at once, alone,
- * as before: batching only happens under load, where it pays.
- *
- * A statement that fails in a batch gets its own error (as db_exec would
- * give it). One that was aborted by an earlier failure, or caught in
- * connection trouble, runs again alone through db_read() with its usual
- * retry, so a batch never turns a retryable failure into an error.
- *
- * Must never: let a reader wait on a batch nobody is running, or send a
- * batch whose parameters might fill the socket (pipeline mode on a
- * blocking connection: the total is capped, larger reads go alone).
- */
-
-#define BATCH_PARAM_BYTES 32768
-
-struct qreq {
-    const struct db_stmt *st;
-    const char *const *params;
-    PGresult *res;          /* the result, on success */
-    struct problem pb;      /* the error, when rc != 0 */
-    int rc;
-    bool done;              /* res or pb is final (written by the leader); when the
-                             * leader is finished with it and it is not done, the
-                             * reader runs it again alone */
-    atomic_uint state;      /* Q_FINISHED: the leader is through with it;
-                             * Q_LEAD: woken to lead the next batch. Set under the
-                             * pool mutex; the wake-up follows outside it */
-    struct qreq *next;
-};
-
-enum { Q_FINISHED = 1u, Q_LEAD = 2u };
-
-/* A reader's state is a futex word (see wake.h): bits set under the
- * pool mutex, the wake-up after it. */
-static void
-q_set(struct qreq *r, unsigned bit)
-{
-    atomic_fetch_or_explicit(&r->state, bit, memory_order_release);
-}
-
-/* Sleeps until a bit is set; returns the bits (and clears Q_LEAD). */
-static unsigned
-q_wait(struct qreq *r)
-{
-    unsigned s = wake_wait(&r->state, NULL);
-
-    if (s & Q_LEAD)
-        atomic_fetch_and_explicit(&r->state, ~Q_LEAD, memory_order_relaxed);
-    return s;
-}
-
-static size_t
-param_bytes(const struct qreq *r)
-{
-    size_t n = 0;
-
-    for (int i = 0; i < r->st->nparams; i++)
-        n += r->params[i] ? strlen(r->params[i]) + 1 : 1;
-    return n;
-}
-
-/* Sends the batch on c and fills in every member it can. Returns false
- * when the connection must not be trusted any more (the members not done
- * then run again alone). */
-static bool
-pipeline_run(struct dbconn *c, struct qreq **batch, int n)
-{
-    int sent = 0;
-
-    for (int i = 0; i < n; i++)
-        if (prepare(c, batch[i]->st, &batch[i]->pb) != 0)
-            return false;
-    if (!PQenterPipelineMode(c->pg))
-        return false;
-    for (; sent < n; sent++)
-        if (!PQsendQueryPrepared(c->pg, batch[sent]->st->name, batch[sent]->st->nparams,
-                                 batch[sent]->params, NULL, NULL, 0))
-            break;
-    if (sent < n || !PQpipelineSync(c->pg)) {
-        c->broken = true;
-        return false;
-    }
-    for (int i = 0; i < n; i++) {
-        struct qreq *r = batch[i];
-        PGresult *res = PQgetResult(c->pg);
-        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-
-        if (res == NULL) {
-            c->broken = true;
-            return false;
-        }
-        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-            r->res = res;
-            r->done = true;
-            c->nok++;
-        } else if (st == PGRES_FATAL_ERROR) {
-            r->rc = db_fail(c, res, r->st->name, &r->pb);
-            r->done = !c->broken;
-            PQclear(res);
-        } else {
-            PQclear(res); /* PGRES_PIPELINE_ABORTED: stays !done, runs alone */
-        }
-        /* Each query's results end with a NULL. */
-        if ((res = PQgetResult(c->pg)) != NULL) {
-            PQclear(res);
-            c->broken = true;
-            return false;
-        }
-        if (c->broken)
-            return false;
-    }
-    {
-        PGresult *res = PQgetResult(c->pg);
-        bool synced = res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
-
-        PQclear(res);
-        if (!synced || !PQexitPipelineMode(c->pg)) {
-            c->broken = true;
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Leads one batch; on return every member is done, or not done and to be
- * run again alone (its res cleared). */
-static void
-batch_run(struct pool *p, struct qreq **batch, int n)
-{
-    struct problem pb = {0};
-    struct dbconn *c = acquire(p, true, &pb);
-
-    if (c == NULL) {
-        for (int i = 0; i < n; i++) {
-            batch[i]->pb = pb;
-            batch[i]->rc = -1;
-            batch[i]->done = true;
-        }
-        return;
-    }
-    if (n == 1) {
-        /* Alone: no pipeline, exactly db_exec. */
-        batch[0]->res = db_exec(c, batch[0]->st, batch[0]->params, &batch[0]->pb);
-        batch[0]->rc = batch[0]->res ? 0 : -1;
-        batch[0]->done = !c->broken;
-        atomic_fetch_add(&stat_trips_alone, 1);
-    } else {
-        int ok = 0;
-
-        pipeline_run(c, batch, n);
-        for (int i = 0; i < n; i++)
-            ok += batch[i]->done;
-        atomic_fetch_add(&stat_trips_shared, 1);
-        atomic_fetch_add(&stat_pipelined, (unsigned long long)ok);
-    }
-    release(c);
-    for (int i = 0; i < n; i++)
-        if (!batch[i]->done) {
-            PQclear(batch[i]->res);
-            batch[i]->res = NULL;
-        }
-}
-
-static int
-solo_fn(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct qreq *r = arg;
-
-    r->res = db_exec(c, r->st, r->params, pb);
-    return r->res ? 0 : -1;
-}
-
-PGresult *
-db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
-         struct problem *pb)
-{
-    struct pool *p = replica_ok && replica.on ? &replica : &primary;
-    int max_batch = cfg ? cfg->read_pipeline : 1;
-    int max_leaders = cfg ? cfg->read_pipeline_batches : 1;
-    struct qreq me = {.st = st, .params = params};
-    bool lead = false;
-
-    if (max_batch <= 1 || !cfg->prepare || param_bytes(&me) > BATCH_PARAM_BYTES / 4)
-        goto alone;
-
-    pthread_mutex_lock(&p->mu);
-    *p->qtail = &me;
-    p->qtail = &me.next;
-    for (;;) {
-        if (p->leaders < max_leaders && p->qhead != NULL && (p->qhead == &me || lead)) {
-            struct qreq *batch[64], *next = NULL;
-            size_t bytes = 0;
-            int n = 0;
-
-            if (max_batch > 64)
-                max_batch = 64;
-            while (p->qhead != NULL && n < max_batch &&
-                   (n == 0 || bytes + param_bytes(p->qhead) <= BATCH_PARAM_BYTES)) {
-                struct qreq *r = p->qhead;
-
-                bytes += param_bytes(r);
-                batch[n++] = r;
-                p->qhead = r->next;
-                r->next = NULL;
-            }
-            if (p->qhead == NULL)
-                p->qtail = &p->qhead;
-            lead = false;
-            p->leaders++;
-            if (p->qhead != NULL && p->leaders < max_leaders) {
-                /* More than one batch is waiting and a slot is free. */
-                next = p->qhead;
-                q_set(next, Q_LEAD);
-            }
-            pthread_mutex_unlock(&p->mu);
-            if (next != NULL)
-                wake_word(&next->state);
-
-            batch_run(p, batch, n);
-
-            pthread_mutex_lock(&p->mu);
-            p->leaders--;
-            for (int i = 0; i < n; i++)
-                q_set(batch[i], Q_FINISHED);
-            next = p->qhead;
-            if (next != NULL)
-                q_set(next, Q_LEAD);
-            pthread_mutex_unlock(&p->mu);
-            /* Only addresses from here on (see q_set). */
-            for (int i = 0; i < n; i++)
-                if (batch[i] != &me)
-                    wake_word(&batch[i]->state);
-            if (next != NULL)
-                wake_word(&next->state);
-            if (atomic_load_explicit(&me.state, memory_order_acquire) & Q_FINISHED)
-                break;
-        } else {
-            unsigned bits;
-
-            pthread_mutex_unlock(&p->mu);
-            bits = q_wait(&me);
-            if (bits & Q_FINISHED)
-                break;
-            lead = true;
-        }
-        pthread_mutex_lock(&p->mu);
-    }
-    if (me.done) {
-        if (me.rc != 0)
-            *pb = me.pb;
-        return me.res;
-    }
-
-alone:
-    me.res = NULL;
-    if (db_read(solo_fn, &me, replica_ok, pb) != 0) {
-        PQclear(me.res);
-        return NULL;
-    }
-    return me.res;
-}
-
 /* Streams may hold pool_streams connections, and never the pool's last
  * one: a response that streams for minutes to a slow reader must not leave
  * ordinary requests waiting into 503s. */
@@ -1235,23 +949,23 @@ db_close_once(struct dbconn *c)
 /* --- reads that no thread waits for (db_query_start) ----------------------- */
 
 /*
- * DESIGN. In the `loop` threading mode (server.c) a few HTTP threads serve
- * every connection, so a read must not block one of them. db_query_start()
- * queues the read for one reader thread that owns at most one primary
- * connection at a time, non-blocking and in pipeline mode: it sends
- * whatever reads are queued (preparing a statement in the same pipeline the
- * first time the connection sees it), closes each group with a Sync, and
- * while those are answered sends the next group. Answers come back in
- * order; each goes to its read's callback, on the reader thread. So a read
- * costs no thread a context switch of its own: under load one wake-up of
- * the reader serves many reads, and one of an HTTP thread many answers.
+ * DESIGN. The HTTP loop (server.c) serves every connection, so a read
+ * must not block it. db_query_start() queues the read for the reader,
+ * which the loop runs between its passes and which owns at most one
+ * primary connection at a time, non-blocking and in pipeline mode: it
+ * sends whatever reads are queued (preparing a statement in the same
+ * pipeline the first time the connection sees it), closes each group with
+ * a Sync, and while those are answered sends the next group. Answers come
+ * back in order; each goes to its read's callback, on the loop. So a read
+ * costs no thread a context switch of its own, and the reads of one loop
+ * pass, and of every job thread waiting in db_query(), share a round trip.
  *
  * The reader holds its connection only while reads are in flight or
- * queued, and takes it through acquire() like anyone else (so it waits its
- * turn, and 503s after pool_wait_ms like anyone else). A statement that
- * fails gets its own error; the ones aborted behind it in its pipeline,
- * and the ones caught when the connection breaks, are sent again once, on
- * the next connection.
+ * queued, and takes it with acquire_now(): the loop never waits for a
+ * connection; queued reads look again every 5 ms and 503 after
+ * pool_wait_ms like anyone else. A statement that fails gets its own
+ * error; the ones aborted behind it in its pipeline, and the ones caught
+ * when the connection breaks, are sent again once, on the next connection.
  *
  * Must never: block on anything but poll() while reads are in flight, or
  * call a callback twice.
@@ -1277,11 +991,10 @@ struct expect {
 
 static struct {
     pthread_mutex_t mu;
-    pthread_t thread;
-    bool started, stop, sleeping;
+    bool sleeping;
     int efd;
     struct aread *head, **tail;
-    /* The reader thread's own. */
+    /* The loop thread's own. */
     struct dbconn *c;
     struct aread *todo, **todo_tail;
     struct expect *x;
@@ -1291,7 +1004,8 @@ static struct {
     int64_t wait_since;  /* attached: since when reads wait for a connection */
     int64_t progress_ms; /* when the connection last answered, or began to owe */
 } rd = {.mu = PTHREAD_MUTEX_INITIALIZER, .efd = -1};
-static atomic_bool rd_up; /* the reader thread runs (rd.started, without the mutex) */
+static atomic_bool rd_up; /* attached to a loop (without the mutex) */
+static _Thread_local bool on_loop; /* this thread is the loop that runs the reader */
 
 
 static void
@@ -1390,12 +1104,10 @@ reader_drop_conn(void)
     rd.unflushed = false;
 }
 
-static bool rd_attached;
-
 /* Gets a connection and puts it in non-blocking pipeline mode: 1. Or 0:
- * none could be had, and the queued reads failed with a 503. Or -1
- * (attached to a loop, which must not wait): none is free yet, try again
- * soon; the reads fail once they have waited pool_wait_ms. */
+ * none could be had, and the queued reads failed with a 503. Or -1: none
+ * is free yet (the loop must not wait), try again soon; the reads fail
+ * once they have waited pool_wait_ms. */
 static int
 reader_take_conn(void)
 {
@@ -1403,22 +1115,18 @@ reader_take_conn(void)
     struct aread *all;
     bool none = false;
 
-    if (rd_attached) {
-        rd.c = acquire_now(&primary, &pb, &none);
-        if (none) {
-            if (rd.wait_since == 0)
-                rd.wait_since = now_ms();
-            if (now_ms() - rd.wait_since < cfg->pool_wait_ms)
-                return -1;
-            atomic_fetch_add(&stat_timeouts, 1);
-            log_event(LOG_WARN, NULL, "db.pool_timeout", LOG_S("pool", "primary"),
-                      LOG_I("wait_ms", cfg->pool_wait_ms));
-            pb.retry_after = 1;
-            problem_set(&pb, 503, "pool-exhausted",
-                        "no database connection became free in time; retry later");
-        }
-    } else {
-        rd.c = acquire(&primary, true, &pb);
+    rd.c = acquire_now(&primary, &pb, &none);
+    if (none) {
+        if (rd.wait_since == 0)
+            rd.wait_since = now_ms();
+        if (now_ms() - rd.wait_since < cfg->pool_wait_ms)
+            return -1;
+        atomic_fetch_add(&stat_timeouts, 1);
+        log_event(LOG_WARN, NULL, "db.pool_timeout", LOG_S("pool", "primary"),
+                  LOG_I("wait_ms", cfg->pool_wait_ms));
+        pb.retry_after = 1;
+        problem_set(&pb, 503, "pool-exhausted",
+                    "no database connection became free in time; retry later");
     }
     rd.wait_since = 0;
     if (rd.c != NULL) {
@@ -1477,6 +1185,7 @@ reader_send(void)
     rd.todo_tail = &rd.todo;
     if (!PQpipelineSync(pg) || x_push(X_SYNC, NULL) == NULL)
         return false;
+    atomic_fetch_add_explicit(&stat_read_trips, 1, memory_order_relaxed);
     rd.unflushed = true;
     return true;
 }
@@ -1633,33 +1342,12 @@ reader_turn(void)
     return false;
 }
 
-static void *
-reader_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        struct pollfd fds[2];
-        int timeout = -1;
-        bool stop;
-
-        db_reader_pollfds(fds, &timeout);
-        pthread_mutex_lock(&rd.mu);
-        stop = rd.stop && rd.head == NULL;
-        pthread_mutex_unlock(&rd.mu);
-        if (stop && rd.c == NULL && rd.todo == NULL)
-            break;
-        poll(fds, 2, timeout);
-        atomic_fetch_add_explicit(&stat_async_wakes, 1, memory_order_relaxed);
-        db_reader_polled(fds);
-    }
-    return NULL;
-}
-
 int
 db_reader_pollfds(struct pollfd *fds, int *timeout_ms)
 {
     int left;
 
+    on_loop = true;
     while (reader_turn())
         ;
     left = reader_patience();
@@ -1702,8 +1390,8 @@ db_reader_polled(const struct pollfd *fds)
     }
 }
 
-/* Empty queues and a new eventfd, for a reader about to run (thread or
- * attached). Returns false when there is no eventfd. Under rd.mu. */
+/* Empty queues and a new eventfd, for a reader about to run. Returns
+ * false when there is no eventfd. Under rd.mu. */
 static bool
 reader_reset(void)
 {
@@ -1711,7 +1399,7 @@ reader_reset(void)
     rd.tail = &rd.head;
     rd.todo = NULL;
     rd.todo_tail = &rd.todo;
-    rd.stop = rd.sleeping = false;
+    rd.sleeping = false;
     rd.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     return rd.efd >= 0;
 }
@@ -1728,32 +1416,14 @@ reader_teardown(void)
     rd.xcap = rd.xhead = rd.xn = 0;
 }
 
-/* Starts the reader thread unless it runs; again after reader_stop(). */
-static void
-reader_start(void)
-{
-    pthread_attr_t attr;
-
-    pthread_mutex_lock(&rd.mu);
-    if (rd.started || rd_attached || !reader_reset())
-        goto out;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    rd.started = pthread_create(&rd.thread, &attr, reader_main, NULL) == 0;
-    pthread_attr_destroy(&attr);
-    if (!rd.started)
-        reader_teardown();
-    atomic_store_explicit(&rd_up, rd.started, memory_order_release);
-out:
-    pthread_mutex_unlock(&rd.mu);
-}
-
 void
 db_reader_attach(void)
 {
+    bool up;
+
     pthread_mutex_lock(&rd.mu);
-    rd_attached = reader_reset();
-    atomic_store_explicit(&rd_up, rd_attached, memory_order_release);
+    up = reader_reset();
+    atomic_store_explicit(&rd_up, up, memory_order_release);
     pthread_mutex_unlock(&rd.mu);
 }
 
@@ -1763,7 +1433,6 @@ db_reader_detach(void)
     if (rd.c != NULL)
         reader_give_conn();
     pthread_mutex_lock(&rd.mu);
-    rd_attached = false;
     atomic_store(&rd_up, false);
     pthread_mutex_unlock(&rd.mu);
     reader_teardown();
@@ -1775,22 +1444,23 @@ db_query_start(const struct db_stmt *st, const char *const *params, db_done_fn d
     struct aread *r;
     bool wake;
 
-    if (!atomic_load_explicit(&rd_up, memory_order_acquire))
-        reader_start();
-    r = calloc(1, sizeof(*r));
-    if (r == NULL || !atomic_load(&rd_up) || !primary.on) {
+    if (!atomic_load_explicit(&rd_up, memory_order_acquire) || !primary.on) {
         struct problem pb = {0};
 
-        free(r);
-        if (!atomic_load(&rd_up) || !primary.on)
-            problem_internal(&pb, "db_query_start: no reader thread");
-        else
-            problem_internal(&pb, "out of memory");
+        problem_internal(&pb, "db_query_start: no loop runs the reader");
+        done(arg, NULL, &pb);
+        return;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        struct problem pb = {0};
+
+        problem_internal(&pb, "out of memory");
         done(arg, NULL, &pb);
         return;
     }
     *r = (struct aread){.st = st, .params = params, .done = done, .arg = arg};
-    atomic_fetch_add_explicit(&stat_async_reads, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&stat_reads, 1, memory_order_relaxed);
     pthread_mutex_lock(&rd.mu);
     *rd.tail = r;
     rd.tail = &r->next;
@@ -1805,23 +1475,65 @@ db_query_start(const struct db_stmt *st, const char *const *params, db_done_fn d
     }
 }
 
-/* Ends the reader thread once every queued read is answered. */
-static void
-reader_stop(void)
-{
-    uint64_t one = 1;
+/* --- a read a thread waits for (db_query) ----------------------------------- */
 
-    pthread_mutex_lock(&rd.mu);
-    if (!rd.started) {
-        pthread_mutex_unlock(&rd.mu);
-        return;
+struct solo {
+    const struct db_stmt *st;
+    const char *const *params;
+    PGresult *res;
+};
+
+static int
+solo_fn(struct dbconn *c, void *arg, struct problem *pb)
+{
+    struct solo *s = arg;
+
+    s->res = db_exec(c, s->st, s->params, pb);
+    return s->res ? 0 : -1;
+}
+
+/* A job thread's read, handed to the reader; the word is set last. */
+struct handed {
+    atomic_uint done;
+    PGresult *res;
+    struct problem pb;
+};
+
+static void
+handed_done(void *arg, PGresult *res, const struct problem *pb)
+{
+    struct handed *h = arg;
+
+    h->res = res;
+    if (res == NULL)
+        h->pb = *pb;
+    atomic_store_explicit(&h->done, 1, memory_order_release);
+    wake_word(&h->done);
+}
+
+PGresult *
+db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
+         struct problem *pb)
+{
+    struct solo s = {.st = st, .params = params};
+
+    /* The reader shares one round trip among the reads of every waiting
+     * thread; it runs on the loop, which must never wait for itself, and
+     * on the primary only. */
+    if (atomic_load_explicit(&rd_up, memory_order_acquire) && !on_loop &&
+        !(replica_ok && replica.on)) {
+        struct handed h = {.res = NULL};
+
+        db_query_start(st, params, handed_done, &h);
+        while (wake_wait(&h.done, NULL) == 0)
+            ;
+        if (h.res == NULL)
+            *pb = h.pb;
+        return h.res;
     }
-    rd.stop = true;
-    pthread_mutex_unlock(&rd.mu);
-    if (write(rd.efd, &one, sizeof(one)) < 0)
-        log_event(LOG_WARN, NULL, "db.reader_eventfd", LOG_S("err", strerror(errno)));
-    pthread_join(rd.thread, NULL);
-    rd.started = false;
-    atomic_store(&rd_up, false);
-    reader_teardown();
+    if (db_read(solo_fn, &s, replica_ok, pb) != 0) {
+        PQclear(s.res);
+        return NULL;
+    }
+    return s.res;
 }

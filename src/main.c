@@ -146,7 +146,7 @@ cmd_serve(const struct config *cf)
         return die("%s", err);
     log_event(LOG_INFO, NULL, "server.start", LOG_S("listen", cf->listen),
               LOG_I("port", server_port()), LOG_S("version", INBOXD_VERSION),
-              LOG_S("threading", cf->http_threading), LOG_I("pool_size", cf->pool_size));
+              LOG_I("pool_size", cf->pool_size));
     notify_send("READY=1");
     for (;;) {
         struct timespec ts = {.tv_sec = 3600, .tv_nsec = 0};

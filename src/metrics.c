@@ -156,24 +156,15 @@ metrics_render(const char *extra, size_t *len)
               "# HELP inboxd_db_pool_timeouts_total Waits for a connection that gave up.\n"
               "# TYPE inboxd_db_pool_timeouts_total counter\n"
               "inboxd_db_pool_timeouts_total %llu\n"
-              "# HELP inboxd_db_read_round_trips_total Round trips that carried reads (db_query).\n"
+              "# HELP inboxd_db_reads_total Reads handed to the reader, which shares round "
+              "trips among them.\n"
+              "# TYPE inboxd_db_reads_total counter\n"
+              "inboxd_db_reads_total %llu\n"
+              "# HELP inboxd_db_read_round_trips_total Round trips the reader sent its reads in.\n"
               "# TYPE inboxd_db_read_round_trips_total counter\n"
-              "inboxd_db_read_round_trips_total{shared=\"false\"} %llu\n"
-              "inboxd_db_read_round_trips_total{shared=\"true\"} %llu\n"
-              "# HELP inboxd_db_reads_pipelined_total Reads answered in a shared round trip.\n"
-              "# TYPE inboxd_db_reads_pipelined_total counter\n"
-              "inboxd_db_reads_pipelined_total %llu\n"
-              "# HELP inboxd_db_reads_started_total Reads handed to the reader "
-              "(db_query_start).\n"
-              "# TYPE inboxd_db_reads_started_total counter\n"
-              "inboxd_db_reads_started_total %llu\n"
-              "# HELP inboxd_db_reader_wakeups_total Times the reader's own thread woke from "
-              "poll() (none while the HTTP loop runs the reader).\n"
-              "# TYPE inboxd_db_reader_wakeups_total counter\n"
-              "inboxd_db_reader_wakeups_total %llu\n",
-              ds.size, ds.in_use, ds.waiting, ds.errors, ds.reconnects, ds.timeouts,
-              ds.read_trips_alone, ds.read_trips_shared, ds.reads_pipelined, ds.reads_async,
-              ds.reader_wakeups);
+              "inboxd_db_read_round_trips_total %llu\n",
+              ds.size, ds.in_use, ds.waiting, ds.errors, ds.reconnects, ds.timeouts, ds.reads,
+              ds.read_trips);
     feed_cache_stats(&fc);
     sbuf_addf(&b,
               "# HELP inboxd_feed_cache_lookups_total Feed items looked up in the cache.\n"

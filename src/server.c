@@ -1,33 +1,18 @@
 /*
  * server: the HTTP front of inboxd on libmicrohttpd.
  *
- * DESIGN. Three modes (http_threading). The default, `loop`, came from
- * the benchmark: one loop serves every connection and never waits on the
- * database. A request that must wait is suspended and handed to one of
- * http_threads job threads (32), which runs its handler and resumes it;
- * the loop sends the answer. A route with start() (the conversation read,
- * a kept feed page) needs no job thread at all: its read goes to the
- * reader of db_query_start(), and the loop renders the answer when the
- * reader resumes it. With http_loops = 1 (the default) the loop is ours
- * (see "our own loop" below): libmicrohttpd runs without a thread of its
- * own, and the same loop drives the reader, so the reads of one pass go
- * out in one round trip and no thread hands a read to another. On the
- * 2-core benchmark machine: 24,522-26,091 reads/s at 22-25 us of inboxd
- * CPU each, against 17,585-20,386 at 37-43 us with MHD's thread and a
- * reader thread, and 13,800-15,400 at 45-55 us in `pool` mode
- * (RESULTS.md, session 5). With more loops, MHD runs them and the reader
- * has a thread of its own.
- *
- * `pool` is the former default: an epoll thread pool of http_threads
- * threads, each waiting with its request on the database (concurrent reads
- * share round trips, see db_query); `per-connection` gives every
- * connection a thread, as the MHD manual advises for blocking handlers.
- * In both, a started route's thread waits for its own start().
- * Connection limit, timeout and per-connection memory are set explicitly.
- *
- * In loop mode a key not in the key cache is looked up on the job thread
- * (after the body is read), and the export stream's callback, which MHD
- * calls on the loop, waits for its rows there.
+ * DESIGN. One loop serves every connection and never waits on the
+ * database: libmicrohttpd runs without a thread of its own (MHD_USE_EPOLL,
+ * MHD_run) inside our poll loop, which also drives the reader of
+ * db_query_start(), so the reads one pass starts go out in one round trip
+ * and their answers come back on the same thread. A request that must
+ * wait (a write, a key not in the cache, an Idempotency-Key, a stale feed
+ * page) is suspended and handed to one of JOB_THREADS job threads, which
+ * runs its handler and resumes it; the loop sends the answer. A route with
+ * start() (the conversation read, a kept feed page) needs no job thread:
+ * the loop renders its answer when the reader resumes it. A streamed
+ * export is refilled by a job thread while its connection waits. Other
+ * threading set-ups were measured and removed (tests/bench/RESULTS.md).
  *
  * Guards run flat, before the handler, in this order (Redis's
  * processCommand): route (404/405), key (401), scope (403), body type
@@ -60,6 +45,17 @@
 #include "inboxd/metrics.h"
 #include "inboxd/uuid7.h"
 #include "inboxd/wake.h"
+
+/* Handlers that wait on the database run here: more threads than any
+ * pool we run has connections, so a handler waiting for a lock or a
+ * connection never holds back one that could run. */
+#define JOB_THREADS 32
+/* A handler's deepest stack (jansson, libpq, the word diff) is a small
+ * part of this; 32 threads at glibc's 8 MiB would only waste memory. */
+#define JOB_STACK_BYTES (512 * 1024)
+/* libmicrohttpd's buffer per connection holds the request line and the
+ * headers; bodies are read into memory of ours, up to body_limit. */
+#define CONNECTION_MEMORY_BYTES (16 * 1024)
 
 static const struct config *cfg;
 static struct MHD_Daemon *daemon_;
@@ -272,8 +268,8 @@ send_problem(struct req *rq, const struct problem *pb)
 }
 
 /*
- * A streamed reply. In loop mode its rows must not be waited for on the
- * loop: when nothing is buffered, the content reader suspends the
+ * A streamed reply. Its rows must not be waited for on the loop: when
+ * nothing is buffered, the content reader suspends the
  * connection and a job thread fills the buffer (PUMP_BYTES) from the
  * handler's stream, then resumes it; MHD then calls the reader again.
  */
@@ -288,7 +284,6 @@ struct pump {
     uint64_t pos;    /* bytes the stream has produced */
 };
 
-static bool loop_mode;
 static void wait_on_job(struct req *rq);
 
 static void
@@ -308,8 +303,7 @@ stream_adapter(void *cls, uint64_t pos, char *buf, size_t max)
     struct pump *p = cls;
     size_t n;
 
-    if (!loop_mode)
-        return p->r.stream(p->r.stream_ctx, pos, buf, max);
+    (void)pos;
     if (p->off < p->len) {
         n = p->len - p->off < max ? p->len - p->off : max;
         memcpy(buf, p->buf + p->off, n);
@@ -533,8 +527,7 @@ guard(struct req *rq, const char *url)
     if (!(r->flags & (ROUTE_PUBLIC | ROUTE_WEBHOOK)) ||
         (r->flags & ROUTE_METRICS && cfg->metrics_require_key)) {
         const char *authz = req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
-        int st = loop_mode ? auth_bearer_cached(authz, &rq->who, pb)
-                           : auth_bearer(authz, &rq->who, pb);
+        int st = auth_bearer_cached(authz, &rq->who, pb);
 
         if (st < 0)
             return -1;
@@ -722,13 +715,10 @@ idem_settle(struct req *rq, const char *key, const struct reply *out, const stru
 /* --- running the handler ----------------------------------------------------- */
 
 /*
- * Where a handler runs. In the blocking modes (pool, per-connection) the
- * HTTP thread that read the request runs it and waits on the database.
- * In `loop` mode a few HTTP threads serve every connection and never wait:
- * the connection is suspended while a job thread (http_threads of them)
- * runs the handler, or, for a route with start(), while the reader thread
- * of db_query_start() does its read; then it is resumed, and the HTTP
- * thread sends the answer (MHD queues responses only from its own thread).
+ * Where a handler runs. The loop never waits: the connection is suspended
+ * while a job thread runs the handler, or, for a route with start(), while
+ * the reader does its read; then it is resumed, and the loop sends the
+ * answer (MHD queues responses only from its own thread).
  */
 static atomic_int suspended;
 
@@ -780,7 +770,8 @@ req_resume(void *arg, int rc, const struct problem *pb)
     }
 }
 
-/* A started route in a blocking mode: start, wait here, render. */
+/* A started route on a job thread (its key was not cached, or it is a
+ * POST): start, wait here for the reader, render. */
 static int
 run_started(struct req *rq, struct reply *out, struct problem *pb)
 {
@@ -912,8 +903,8 @@ job_main(void *arg)
     }
 }
 
-/* Suspends rq's connection until something resumes it (loop mode); call
- * from an MHD callback of that connection. */
+/* Suspends rq's connection until something resumes it; call from an MHD
+ * callback of that connection. */
 static void
 suspend(struct req *rq)
 {
@@ -975,16 +966,12 @@ jobs_stop(void)
     jobs.n = 0;
 }
 
-/* The last call of a request: answer it here, or hand it on (loop mode). */
+/* The last call of a request: hand it on to a job thread or the reader. */
 static enum MHD_Result
 dispatch(struct req *rq)
 {
     const struct route *r = rq->match.route;
 
-    if (!loop_mode) {
-        handle(rq);
-        return answer(rq);
-    }
     /* A POST may carry an Idempotency-Key, and a key may need looking up:
      * both are done on a job thread; every other started route needs no
      * thread at all. */
@@ -1113,19 +1100,18 @@ resolve_listen(const char *listen, struct sockaddr_storage *ss, char *err, size_
     return 0;
 }
 
-/* --- our own loop (loop mode with one loop) ---------------------------------- */
+/* --- the loop ------------------------------------------------------------------ */
 
 /*
- * With http_loops = 1 libmicrohttpd runs without a thread of its own
- * (MHD_USE_EPOLL, MHD_run) in a loop of ours that also polls the reader's
- * connection (db_reader_pollfds): the reads that one pass of MHD_run
- * starts go out together right after it, and their answers are taken in
- * the same thread, so no thread hands a read to another. Other threads
- * (job threads, the shutdown) reach it through loop_efd.
+ * libmicrohttpd runs without a thread of its own (MHD_USE_EPOLL, MHD_run)
+ * in this loop, which also polls the reader's connection
+ * (db_reader_pollfds): the reads that one pass of MHD_run starts go out
+ * together right after it, and their answers are taken in the same
+ * thread, so no thread hands a read to another. Other threads (job
+ * threads, the shutdown) reach it through loop_efd.
  */
 enum { LOOP_RUN, LOOP_QUIESCE, LOOP_EXIT };
 
-static bool own_loop;
 static bool loop_again; /* the loop's own thread resumed a connection */
 static pthread_t loop_thread;
 static int loop_efd = -1;
@@ -1139,8 +1125,6 @@ loop_wake_from_elsewhere(void)
 {
     uint64_t one = 1;
 
-    if (!own_loop)
-        return;
     if (pthread_equal(pthread_self(), loop_thread)) {
         loop_again = true; /* the loop's next poll() does not sleep */
         return;
@@ -1233,9 +1217,8 @@ int
 server_start(const struct config *cf, char *err, size_t errlen)
 {
     struct sockaddr_storage ss = {0};
-    unsigned flags = MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     const union MHD_DaemonInfo *info;
-    bool pool;
 
     cfg = cf;
     atomic_store(&stopping, false);
@@ -1243,55 +1226,30 @@ server_start(const struct config *cf, char *err, size_t errlen)
         return -1;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    loop_mode = strcmp(cf->http_threading, "loop") == 0;
-    pool = loop_mode || strcmp(cf->http_threading, "pool") == 0;
-    own_loop = loop_mode && cf->http_loops == 1;
-    if (own_loop)
-        flags |= MHD_USE_EPOLL;
-    else if (pool)
-        flags |= MHD_USE_EPOLL_INTERNAL_THREAD;
-    else
-        flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD;
-    if (loop_mode) {
-        flags |= MHD_ALLOW_SUSPEND_RESUME;
-        if (jobs_start(cf->http_threads, (size_t)cf->http_thread_stack_kb * 1024) != 0) {
-            jobs_stop();
-            snprintf(err, errlen, "cannot start %d job threads", cf->http_threads);
-            return -1;
-        }
+    if (jobs_start(JOB_THREADS, JOB_STACK_BYTES) != 0) {
+        jobs_stop();
+        snprintf(err, errlen, "cannot start %d job threads", JOB_THREADS);
+        return -1;
     }
-
-    /* The thread pool option only exists in pool mode, and a pool of one
-     * is MHD's single internal thread: MHD warns otherwise. */
-    int nthreads = loop_mode ? cf->http_loops : cf->http_threads;
-    struct MHD_OptionItem pool_opts[] = {
-        {pool && nthreads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, nthreads, NULL},
-        {own_loop ? MHD_OPTION_END : MHD_OPTION_THREAD_STACK_SIZE,
-         (intptr_t)cf->http_thread_stack_kb * 1024, NULL},
-        {MHD_OPTION_END, 0, NULL},
-    };
-
     daemon_ = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, NULL,
         /* First, so that MHD's own messages from the other options reach it. */
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_ARRAY, pool_opts,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cf->http_max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cf->http_connection_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cf->http_connection_memory_kb * 1024,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_BYTES,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_END);
     if (daemon_ == NULL) {
-        if (loop_mode)
-            jobs_stop();
+        jobs_stop();
         snprintf(err, errlen, "cannot serve on %s (address in use or not available)", cf->listen);
         return -1;
     }
     info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
     bound_port = info ? info->port : 0;
-    if (own_loop && loop_start() != 0) {
+    if (loop_start() != 0) {
         MHD_stop_daemon(daemon_);
         daemon_ = NULL;
         jobs_stop();
@@ -1316,19 +1274,12 @@ server_inflight(void)
 void
 server_stop(void)
 {
-    MHD_socket fd;
     int64_t deadline;
 
     if (daemon_ == NULL)
         return;
     atomic_store(&stopping, true);
-    if (own_loop) {
-        loop_tell(LOOP_QUIESCE);
-    } else {
-        fd = MHD_quiesce_daemon(daemon_);
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
-    }
+    loop_tell(LOOP_QUIESCE);
     deadline = mono_ns() + (int64_t)cfg->shutdown_timeout_s * 1000000000LL;
     while (atomic_load(&inflight) > 0 && mono_ns() < deadline) {
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000L};
@@ -1344,10 +1295,8 @@ server_stop(void)
 
         nanosleep(&ts, NULL);
     }
-    if (own_loop)
-        loop_end();
+    loop_end();
     MHD_stop_daemon(daemon_);
     daemon_ = NULL;
-    if (loop_mode)
-        jobs_stop();
+    jobs_stop();
 }

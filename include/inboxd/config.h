@@ -33,16 +33,9 @@ struct config {
     int statement_timeout_ms;
     int lock_timeout_ms;
     bool prepare;
-    int read_pipeline;
-    int read_pipeline_batches;
     int tx_retries;
-    char *http_threading;    /* "loop", "pool" or "per-connection" */
-    int http_threads;
-    int http_loops;
     int http_max_connections;
     int http_connection_timeout_s;
-    int http_connection_memory_kb;
-    int http_thread_stack_kb;
     long long body_limit;
     int shutdown_timeout_s;
     char *log_level;
@@ -50,7 +43,6 @@ struct config {
     int key_cache_ms;
     int feed_cache_kb;
     int feed_pages;
-    int feed_gzip_after;
     int idempotency_lease_s;
     int webhook_max_skew_s;
     int draft_request_max_attempts;

@@ -56,11 +56,8 @@ struct db_stats {
     unsigned long long errors;     /* statements that failed, any cause */
     unsigned long long reconnects; /* connections (re)opened */
     unsigned long long timeouts;   /* waits for a connection that gave up */
-    unsigned long long read_trips_alone;  /* db_query round trips with one read */
-    unsigned long long read_trips_shared; /* db_query round trips in pipeline mode */
-    unsigned long long reads_pipelined;   /* reads answered by those */
-    unsigned long long reads_async;       /* reads started with db_query_start */
-    unsigned long long reader_wakeups;    /* times its thread woke from poll() */
+    unsigned long long reads;      /* reads handed to the reader */
+    unsigned long long read_trips; /* round trips (Syncs) the reader sent them in */
 };
 
 /* Creates the pools (primary, and the replica when database_url_ro is set).
@@ -109,31 +106,34 @@ PGresult *db_exec_binary(struct dbconn *c, const struct db_stmt *st, const char 
                          struct problem *pb) __attribute__((warn_unused_result));
 
 /*
- * Runs one read statement on a read connection (the replica when one is
- * configured and `replica_ok`) and returns its result (caller PQclear()s),
- * or NULL with pb set as db_exec and db_read would. Under load, reads from
- * concurrent requests share a round trip (pipeline mode; read_pipeline).
+ * Runs one read statement and returns its result (caller PQclear()s), or
+ * NULL with pb set as db_exec and db_read would. On the replica when one is
+ * configured and `replica_ok`; else, while a loop runs the reader, the read
+ * is handed to it and shares a round trip with the reads of every other
+ * thread (db_query_start), and this thread waits. Never call it on the
+ * loop's own thread expecting that: it then runs the read itself.
  */
 PGresult *db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
                    struct problem *pb) __attribute__((warn_unused_result));
 
 /*
  * Starts one read statement on the primary without waiting for it:
- * done(arg, res, pb) is called exactly once, on the reader thread (or at
- * once, on this one, when it cannot start), with the result (the callee
- * PQclear()s it) or NULL and pb set as db_query would. params (the array
- * and its strings) must live until then. done must not block: it runs
- * between the answers of other reads. Reads started together share round
- * trips on one connection in pipeline mode.
+ * done(arg, res, pb) is called exactly once, on the loop that runs the
+ * reader (or at once, on this thread, when it cannot start: no loop runs
+ * it, or no memory), with the result (the callee PQclear()s it) or NULL
+ * and pb set as db_query would. params (the array and its strings) must
+ * live until then. done must not block: it runs between the answers of
+ * other reads. Reads started together share round trips on one connection
+ * in pipeline mode.
  */
 typedef void (*db_done_fn)(void *arg, PGresult *res, const struct problem *pb);
 void db_query_start(const struct db_stmt *st, const char *const *params, db_done_fn done,
                     void *arg);
 
-/* The reader without a thread of its own: the caller's loop polls what
- * db_reader_pollfds() fills (after it has run the reader as far as it
- * goes; *timeout_ms lowered to what the reader allows), then calls
- * db_reader_polled() with them. */
+/* The reader has no thread of its own: the HTTP loop attaches it, polls
+ * what db_reader_pollfds() fills (after it has run the reader as far as
+ * it goes; *timeout_ms lowered to what the reader allows), then calls
+ * db_reader_polled() with them, and detaches it when it stops. */
 struct pollfd;
 void db_reader_attach(void);
 void db_reader_detach(void);

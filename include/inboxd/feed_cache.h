@@ -65,14 +65,14 @@ void feed_page_release(struct feed_page *pg);
 const char *feed_page_snapshot(const struct feed_page *pg);
 
 /* The page as a response body that holds its own reference; NULL on OOM.
- * With gzip, the n-th request for gzip (n set by feed_pages_gzip_after())
+ * With gzip, the 16th request for gzip (feed_cache.c, GZIP_AFTER)
  * compresses the page once and keeps the result with it, and from then on
  * the body is that (encoding "gzip"); before, while it compresses, or when
  * compressing fails, the plain body. */
 struct parts *feed_page_body(struct feed_page *pg, bool gzip);
 
-/* After how many requests for gzip a page is compressed (0: never).
- * Set before serving. */
+/* Tests only: after how many requests for gzip a page is compressed
+ * (0: never) instead of GZIP_AFTER. Set before serving. */
 void feed_pages_gzip_after(unsigned n);
 
 /* Sets how many pages are kept (0: none) and empties the table. */

@@ -55,9 +55,8 @@ struct route {
     unsigned flags;
     route_fn fn;
     /* When set, the route answers in two steps: start() hands the database
-     * work on, and fn then renders its result. With http_threading = loop
-     * no thread waits in between; in the other modes the request's thread
-     * does. */
+     * work to the reader, and fn then renders its result; no thread waits
+     * in between. */
     route_start_fn start;
 };
 

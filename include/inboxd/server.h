@@ -4,9 +4,9 @@
  * MHD calls the access handler several times per request. The first call
  * allocates a struct req, matches the route and authenticates the key;
  * later calls append the body (up to body_limit: 413); the last call runs
- * the handler and queues its reply or problem. In loop mode (server.c) it
- * suspends the connection instead and hands the request to a job thread,
- * or to the route's start(); the call after the resume queues the answer.
+ * the handler: it suspends the connection and hands the request to a job
+ * thread, or to the route's start(); the call after the resume queues the
+ * answer.
  * The completion callback writes the access log line, counts the metrics
  * and frees the req: it runs on every path and nothing else frees a req.
  *
@@ -74,14 +74,14 @@ struct req {
     const char *user_agent;
     const char *idem_key;     /* Idempotency-Key being honoured (req_idempotency) */
     bool idem_replayed;       /* the answer is the first request's */
-    /* Answering off the request's first thread (route start, loop mode). */
+    /* Answering off the loop (a job thread, or the route's start()). */
     atomic_int phase;         /* REQ_* below */
-    atomic_uint resumed;      /* futex word: 1 once req_resume() ran (blocking modes) */
-    bool thread_waits;        /* a thread waits for req_resume(), else MHD does */
+    atomic_uint resumed;      /* futex word: 1 once req_resume() ran (run_started) */
+    bool thread_waits;        /* a job thread waits for req_resume(), else the loop does */
     bool auth_later;          /* the key was not cached: a job thread checks it */
     bool started;             /* route start() was called */
     bool must_wait;           /* req_resume() said fn must run where it may wait */
-    bool finish;              /* fn is still to run on the started work (loop mode) */
+    bool finish;              /* fn is still to run on the started work, on the loop */
     bool ok;                  /* out holds the answer, else pb */
     struct reply out;         /* the answer */
     void *state;              /* req_state() */
@@ -128,7 +128,7 @@ void *req_state(struct req *rq, size_t size, void (*cleanup)(void *state));
 /*
  * Ends the work a route's start() began (arg is the struct req): rc 0, or
  * -1 with pb, which is copied, or REQ_MUST_WAIT: fn is to go on with work
- * that waits on the database (in loop mode it then runs on a job thread).
+ * that waits on the database (it then runs on a job thread).
  * Callable from any thread, once per start(); the request may be answered
  * and freed before it returns.
  */

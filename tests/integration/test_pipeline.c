@@ -1,10 +1,9 @@
 /*
- * test_pipeline: single-statement reads of concurrent requests sharing a
- * round trip. Suite `pipeline`: db_query's own (http_threading pool,
- * read_pipeline). Suite `loop`: the reader thread of db_query_start()
- * (http_threading loop), which answers reads while no thread waits for
- * them. Every reader must get its own answer: the right row, or its own
- * 404, never a neighbour's, and batches must really form.
+ * test_pipeline: the reads of concurrent requests share round trips in the
+ * reader the HTTP loop runs (db_query_start, and db_query from job
+ * threads), which answers them while no thread waits for them. Every
+ * reader must get its own answer: the right row, or its own 404, never a
+ * neighbour's.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -23,12 +22,6 @@ static struct th t;
 static char account[37], key[64];
 static char convs[NCONV][37];
 static char users[NCONV][37];
-
-/* One batch at a time and a small pool, so concurrent reads must queue and
- * share round trips. */
-static const char *const settings[] = {"read_pipeline=16", "read_pipeline_batches=1",
-                                       "pool_size=3", "http_threading=pool",
-                                       "http_threads=32", NULL};
 
 static void
 start_with(const char *const *with)
@@ -65,20 +58,12 @@ start_with(const char *const *with)
     }
 }
 
+static const char *const settings[] = {"pool_size=4", NULL};
+
 static void
 setup(void)
 {
     start_with(settings);
-}
-
-/* Two job threads, so two requests that wait on a lock hold them all. */
-static const char *const loop_settings[] = {"http_threading=loop", "http_loops=1",
-                                            "http_threads=2", "pool_size=4", NULL};
-
-static void
-setup_loop(void)
-{
-    start_with(loop_settings);
 }
 
 static void
@@ -87,8 +72,7 @@ teardown(void)
     th_stop(&t);
 }
 
-TestSuite(pipeline, .init = setup, .fini = teardown, .timeout = 180);
-TestSuite(loop, .init = setup_loop, .fini = teardown, .timeout = 180);
+TestSuite(loop, .init = setup, .fini = teardown, .timeout = 180);
 
 static long long
 metric(const char *series)
@@ -176,22 +160,8 @@ run_readers(struct worker *w, unsigned seed, int *conversations)
     return asked;
 }
 
-Test(pipeline, concurrent_reads_each_get_their_own_answer_in_shared_round_trips)
-{
-    struct worker w[NTHREADS];
-    long long before = metric("inboxd_db_reads_pipelined_total");
-    int conversations, asked = run_readers(w, 1u, &conversations);
-
-    cr_assert_eq(asked, NTHREADS * ROUNDS);
-    /* Shared round trips happened (the point of the test), and no more
-     * reads were answered in them than were asked. */
-    cr_assert_gt(metric("inboxd_db_reads_pipelined_total") - before, 0,
-                 "no read shared a round trip");
-    cr_assert_leq(metric("inboxd_db_reads_pipelined_total") - before, asked);
-}
-
 /* A read with nothing else in flight runs alone and carries its ETag. */
-Test(pipeline, a_read_alone_answers_as_before)
+Test(loop, a_read_alone_answers_as_before)
 {
     char path[128], etag[128];
     struct resp r;
@@ -208,15 +178,19 @@ Test(pipeline, a_read_alone_answers_as_before)
 Test(loop, concurrent_reads_each_get_their_own_answer_from_the_reader)
 {
     struct worker w[NTHREADS];
-    long long before = metric("inboxd_db_reads_started_total");
+    long long before = metric("inboxd_db_reads_total");
+    long long trips = metric("inboxd_db_read_round_trips_total");
     int conversations, asked = run_readers(w, 3u, &conversations);
+    long long reads;
 
     cr_assert_eq(asked, NTHREADS * ROUNDS);
-    /* Every conversation read (and only those: user reads run on job
-     * threads) went through the reader. How many shared a wake-up of it
-     * depends on the machine's speed: the benchmark shows that, not this
-     * test (it once failed under a loaded CI run). */
-    cr_assert_eq(metric("inboxd_db_reads_started_total") - before, conversations);
+    /* Every read went through the reader: the conversation reads from the
+     * loop, the user reads from job threads (db_query). How many shared a
+     * round trip depends on the machine's speed: the benchmark shows that,
+     * not this test; never more trips than reads. */
+    reads = metric("inboxd_db_reads_total") - before;
+    cr_assert_geq(reads, asked);
+    cr_assert_leq(metric("inboxd_db_read_round_trips_total") - trips, reads);
 }
 
 struct patcher {
@@ -248,7 +222,7 @@ lock_waiters(PGconn *watch)
     return n;
 }
 
-Test(loop, a_read_is_answered_while_every_job_thread_waits_on_a_lock)
+Test(loop, a_read_is_answered_while_writes_wait_on_a_lock)
 {
     PGconn *watch;
     struct patcher pt[2];
@@ -281,8 +255,7 @@ Test(loop, a_read_is_answered_while_every_job_thread_waits_on_a_lock)
         usleep(10 * 1000);
     }
 
-    /* Both job threads wait; the read needs none. */
-    start = th_now_ms();
+    /* Both PATCHes wait; the reads need no job thread and no lock. */
     for (int i = 1; i < 6; i++) {
         snprintf(path, sizeof(path), "/v1/conversations/%s", convs[i]);
         th_get(&t, path, key, &r);
@@ -290,8 +263,7 @@ Test(loop, a_read_is_answered_while_every_job_thread_waits_on_a_lock)
         cr_assert_str_eq(json_string_value(json_object_get(r.json, "id")), convs[i]);
         resp_free(&r);
     }
-    cr_assert_lt(th_now_ms() - start, 2000, "the reads waited for the lock");
-    cr_assert_eq(lock_waiters(watch), 2, "the PATCHes were still waiting");
+    cr_assert_eq(lock_waiters(watch), 2, "the reads were answered while the PATCHes waited");
     PQfinish(watch);
 
     PQclear(th_sql(&t, "COMMIT"));
@@ -377,7 +349,6 @@ Test(loop, a_read_waiting_for_a_connection_does_not_stop_the_loop)
     th_app_stop(&t);
     t.cf.pool_size = 1;
     t.cf.pool_wait_ms = 1500;
-    t.cf.http_threads = 4;
     th_app_start(&t);
     snprintf(g.path, sizeof(g.path), "/v1/conversations/%.36s", convs[2]);
     th_get(&t, g.path, key, &r); /* caches the key */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "inboxd/feed_cache.h"
 #include "inboxd/wdiff.h"
 
 static struct th t;
@@ -123,12 +124,11 @@ mk_pending(const char *acct, const char *chan, const char *ext, int minutes, con
 static void
 setup(void)
 {
+    th_start(&t, true, NULL);
     /* Kept feed pages go out compressed from the second request for gzip
-     * (16 by default): few enough that a test meets them between the
+     * (16 in the daemon): few enough that a test meets them between the
      * commits of other test databases. */
-    static const char *const settings[] = {"feed_gzip_after=2", NULL};
-
-    th_start(&t, true, settings);
+    feed_pages_gzip_after(2);
     th_tenant(&t, "Hot Rod AN", account, key);
     mk_user(account, "agent@hotrod.example", user);
     mk_channel(account, "zoho-support", channel);
@@ -944,7 +944,7 @@ Test(review, feed_items_follow_every_write_while_cached)
 }
 
 /* A client that asks for gzip gets a page sent again from the page table
- * compressed once feed_gzip_after (2 here) requests asked for it, and
+ * compressed once feed_pages_gzip_after() (2 here) requests asked for it, and
  * exactly the page once inflated; before that, or when the client does not
  * ask or refuses gzip, the page is plain. Every feed answer says it varies
  * so. */

@@ -79,8 +79,8 @@ Test(config, errors_name_the_key_and_its_source)
         {"just words\n", NULL, NULL, "expected key = value"},
         {"", "INBOXD_POOL_WAIT_MS", "-5", "INBOXD_POOL_WAIT_MS"},
         {"", "INBOXD_PREPARE", "maybe", "INBOXD_PREPARE"},
-        {"http_threading = fibers\n", NULL, NULL, "http_threading"},
         {"listen = nowhere\n", NULL, NULL, "listen"},
+        {"log_level = loud\n", NULL, NULL, "log_level"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
