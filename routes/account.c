@@ -5,10 +5,10 @@
  * an admin key lists and revokes them. A key never leaves inboxd again
  * after `keys create` printed it: only its prefix is shown.
  */
-#include "inboxd/db_keys.h"
-#include "inboxd/query.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
+#include "inboxd/db/keys.h"
+#include "inboxd/http/query.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
 
 static int
 get_account(struct req *rq, struct reply *out, struct problem *pb)

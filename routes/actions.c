@@ -8,12 +8,12 @@
  * decision that needs the draft's state: that is taken inside the action's
  * transaction (db_actions.c), where concurrency cannot slip in between.
  */
-#include "inboxd/db_actions.h"
-#include "inboxd/body.h"
-#include "inboxd/etag.h"
-#include "inboxd/query.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
+#include "inboxd/db/actions.h"
+#include "inboxd/http/body.h"
+#include "inboxd/http/conditional.h"
+#include "inboxd/http/query.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
 
 #include <jansson.h>
 

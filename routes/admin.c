@@ -8,12 +8,11 @@
  *
  * No SQL here.
  */
-#include "inboxd/app.h"
-#include "inboxd/db_audit_log.h"
-#include "inboxd/db_retention.h"
-#include "inboxd/query.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
+#include "inboxd/db/audit_log.h"
+#include "inboxd/db/retention.h"
+#include "inboxd/http/query.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
 
 /* Resource types are short dotted words ("draft", "draft_request"). */
 #define RESOURCE_TYPE_MAX 100
@@ -43,7 +42,7 @@ list_audit_log(struct req *rq, struct reply *out, struct problem *pb)
 static int
 run_retention(struct req *rq, struct reply *out, struct problem *pb)
 {
-    const struct config *cf = app_config();
+    const struct config *cf = server_config();
     struct retention_opts o = {cf->retention_batch, cf->retention_closed_days, NULL};
     struct retention_counts n;
 

@@ -11,12 +11,12 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "inboxd/body.h"
-#include "inboxd/db_channels.h"
-#include "inboxd/query.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
-#include "inboxd/uuid7.h"
+#include "inboxd/http/body.h"
+#include "inboxd/db/channels.h"
+#include "inboxd/http/query.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
+#include "inboxd/lib/uuid7.h"
 
 #define NAME_MAX_BYTES 200
 #define EXTERNAL_ID_MAX 200

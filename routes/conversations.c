@@ -7,16 +7,16 @@
  * it), calls one db_conversations function and passes its JSON text on.
  * No SQL here, and no resource JSON built here: PostgreSQL renders it.
  */
-#include "inboxd/db_conversations.h"
+#include "inboxd/db/conversations.h"
 
 #include <string.h>
 
-#include "inboxd/body.h"
-#include "inboxd/input.h"
-#include "inboxd/etag.h"
-#include "inboxd/query.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
+#include "inboxd/http/body.h"
+#include "inboxd/http/input.h"
+#include "inboxd/http/conditional.h"
+#include "inboxd/http/query.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
 
 /* Field limits (bytes). */
 #define EXTERNAL_ID_MAX 200

@@ -7,10 +7,10 @@
  * Parse, validate, one db_draft_requests call, pass the JSON that
  * PostgreSQL rendered through. No SQL here.
  */
-#include "inboxd/body.h"
-#include "inboxd/db_draft_requests.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
+#include "inboxd/http/body.h"
+#include "inboxd/db/draft_requests.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
 
 #include <jansson.h>
 

@@ -7,12 +7,12 @@
  * naming its path, e.g. topSources[2].score), one db_drafts call, pass the
  * JSON that PostgreSQL rendered through with the draft's ETag. No SQL here.
  */
-#include "inboxd/body.h"
-#include "inboxd/db_drafts.h"
-#include "inboxd/etag.h"
-#include "inboxd/query.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
+#include "inboxd/http/body.h"
+#include "inboxd/db/drafts.h"
+#include "inboxd/http/conditional.h"
+#include "inboxd/http/query.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
 
 #include <jansson.h>
 #include <stdio.h>

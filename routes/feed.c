@@ -4,10 +4,10 @@
  * Reads ?channelId, ?order and the page, and answers the page db_feed
  * rendered. No SQL here.
  */
-#include "inboxd/db_feed.h"
-#include "inboxd/query.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
+#include "inboxd/db/feed.h"
+#include "inboxd/http/query.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
 
 #include <stdbool.h>
 #include <string.h>

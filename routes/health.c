@@ -10,12 +10,12 @@
 #include <string.h>
 
 #include "build_config.h"
-#include "inboxd/db_queues.h"
-#include "inboxd/embedded.h"
-#include "inboxd/metrics.h"
-#include "inboxd/migrate.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
+#include "inboxd/db/queues.h"
+#include "inboxd/lib/embedded.h"
+#include "inboxd/http/metrics.h"
+#include "inboxd/db/migrate.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
 
 static int
 get_healthz(struct req *rq, struct reply *out, struct problem *pb)

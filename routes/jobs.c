@@ -8,13 +8,13 @@
  * other unknown member) is a 422, never silently ignored. Single runs carry
  * an ETag and PATCH honours If-Match. No SQL here.
  */
-#include "inboxd/body.h"
-#include "inboxd/db_jobs.h"
-#include "inboxd/etag.h"
-#include "inboxd/query.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
-#include "inboxd/uuid7.h"
+#include "inboxd/http/body.h"
+#include "inboxd/db/jobs.h"
+#include "inboxd/http/conditional.h"
+#include "inboxd/http/query.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
+#include "inboxd/lib/uuid7.h"
 
 /* A failure text: long enough for a stack trace, short enough to list. */
 #define ERROR_MAX_BYTES (64 * 1024)

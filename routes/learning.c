@@ -21,11 +21,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "inboxd/db_learning.h"
-#include "inboxd/log.h"
-#include "inboxd/query.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
+#include "inboxd/db/learning.h"
+#include "inboxd/lib/log.h"
+#include "inboxd/http/query.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
 
 #define NDJSON "application/x-ndjson"
 

@@ -8,17 +8,17 @@
  * externalId is answered 200 with the stored message: that decision is
  * the database's (ON CONFLICT), never a read-then-write here.
  */
-#include "inboxd/db_messages.h"
+#include "inboxd/db/messages.h"
 
 #include <limits.h>
 #include <stdio.h>
 
-#include "inboxd/body.h"
-#include "inboxd/input.h"
-#include "inboxd/query.h"
-#include "inboxd/rfc3339.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
+#include "inboxd/http/body.h"
+#include "inboxd/http/input.h"
+#include "inboxd/http/query.h"
+#include "inboxd/lib/rfc3339.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
 
 /* MessageDirection, in the order of the schema's enum. */
 static const char *const direction_names[] = {"inbound", "outbound", "system", NULL};

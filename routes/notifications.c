@@ -10,12 +10,12 @@
  * read, and a route requires one scope. Marking read takes no body and is
  * idempotent. No SQL here.
  */
-#include "inboxd/body.h"
-#include "inboxd/db_notifications.h"
-#include "inboxd/query.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
-#include "inboxd/uuid7.h"
+#include "inboxd/http/body.h"
+#include "inboxd/db/notifications.h"
+#include "inboxd/http/query.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
+#include "inboxd/lib/uuid7.h"
 
 #define TYPE_MAX_BYTES 200
 

@@ -7,11 +7,11 @@
  * Parse, validate, one db_outbox call, pass the JSON that PostgreSQL
  * rendered through. No SQL here.
  */
-#include "inboxd/body.h"
-#include "inboxd/db_outbox.h"
-#include "inboxd/query.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
+#include "inboxd/http/body.h"
+#include "inboxd/db/outbox.h"
+#include "inboxd/http/query.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
 
 #include <jansson.h>
 

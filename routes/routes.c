@@ -1,8 +1,8 @@
 /*
  * routes: the list of every route table. Adding a resource file means
- * adding its table here and to include/inboxd/routes.h.
+ * adding its table here and to include/inboxd/routes/routes.h.
  */
-#include "inboxd/routes.h"
+#include "inboxd/routes/routes.h"
 
 #include <stddef.h>
 

@@ -11,10 +11,10 @@
  */
 #include <stdbool.h>
 
-#include "inboxd/db_search.h"
-#include "inboxd/query.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
+#include "inboxd/db/search.h"
+#include "inboxd/http/query.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
 
 static bool
 is_blank(const char *s)

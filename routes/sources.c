@@ -12,14 +12,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "inboxd/body.h"
-#include "inboxd/db_sources.h"
-#include "inboxd/problem.h"
-#include "inboxd/query.h"
-#include "inboxd/rfc3339.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
-#include "inboxd/uuid7.h"
+#include "inboxd/http/body.h"
+#include "inboxd/db/sources.h"
+#include "inboxd/lib/problem.h"
+#include "inboxd/http/query.h"
+#include "inboxd/lib/rfc3339.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
+#include "inboxd/lib/uuid7.h"
 
 #define URL_MAX_BYTES 2048
 #define TITLE_MAX_BYTES 1000

@@ -13,13 +13,13 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "inboxd/body.h"
-#include "inboxd/input.h"
-#include "inboxd/db_users.h"
-#include "inboxd/query.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
-#include "inboxd/uuid7.h"
+#include "inboxd/http/body.h"
+#include "inboxd/http/input.h"
+#include "inboxd/db/users.h"
+#include "inboxd/http/query.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
+#include "inboxd/lib/uuid7.h"
 
 /* RFC 5321's path limit (256) less the angle brackets. */
 #define EMAIL_MAX 254

@@ -17,7 +17,7 @@
  * never a source. No SQL here, and never a signature, secret or payload in
  * a log line.
  */
-#include "inboxd/db_webhooks.h"
+#include "inboxd/db/webhooks.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -28,16 +28,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "inboxd/app.h"
-#include "inboxd/body.h"
-#include "inboxd/input.h"
-#include "inboxd/config.h"
-#include "inboxd/db_keys.h"
-#include "inboxd/log.h"
-#include "inboxd/query.h"
-#include "inboxd/routes.h"
-#include "inboxd/server.h"
-#include "inboxd/sig.h"
+#include "inboxd/http/body.h"
+#include "inboxd/http/input.h"
+#include "inboxd/lib/config.h"
+#include "inboxd/db/keys.h"
+#include "inboxd/lib/log.h"
+#include "inboxd/http/query.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
+#include "inboxd/lib/sig.h"
 
 /* Field limits (bytes), as in the plain routes of the same resources. */
 #define EXTERNAL_ID_MAX 200
@@ -338,7 +337,7 @@ answer(struct req *rq, struct reply *out, int rc, struct webhook_result *res, st
 static int
 receive(struct req *rq, struct reply *out, struct problem *pb)
 {
-    const struct config *cf = app_config();
+    const struct config *cf = server_config();
     const struct config_source *src = NULL;
     struct webhook_delivery d = {0};
     struct webhook_result res = {0};

@@ -16,14 +16,15 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "inboxd/auth.h"
-#include "inboxd/db.h"
-#include "inboxd/db_retention.h"
-#include "inboxd/feed_cache.h"
-#include "inboxd/log.h"
-#include "inboxd/metrics.h"
-#include "inboxd/router.h"
-#include "inboxd/server.h"
+#include "inboxd/http/auth.h"
+#include "inboxd/db/db.h"
+#include "inboxd/db/retention.h"
+#include "inboxd/lib/feed_cache.h"
+#include "inboxd/lib/log.h"
+#include "inboxd/http/metrics.h"
+#include "inboxd/http/router.h"
+#include "inboxd/routes/routes.h"
+#include "inboxd/http/server.h"
 
 static const struct config *current;
 
@@ -119,18 +120,34 @@ retention_end(void)
 
 /* --- start and stop -------------------------------------------------------- */
 
-const struct config *
-app_config(void)
+void
+app_db_settings(const struct config *cf, struct db_settings *out)
 {
-    return current;
+    *out = (struct db_settings){
+        .conninfo = cf->database_url,
+        .conninfo_ro = cf->database_url_ro,
+        .pool_size = cf->pool_size,
+        .pool_wait_ms = cf->pool_wait_ms,
+        .pool_streams = cf->pool_streams,
+        .pool_max_lifetime_s = cf->pool_max_lifetime_s,
+        .connect_timeout_s = cf->connect_timeout_s,
+        .statement_timeout_ms = cf->statement_timeout_ms,
+        .lock_timeout_ms = cf->lock_timeout_ms,
+        .prepare = cf->prepare,
+        .tx_retries = cf->tx_retries,
+        .draft_requests = {cf->draft_request_max_attempts, cf->draft_request_backoff_s},
+        .outbox = {cf->outbox_max_attempts, cf->outbox_backoff_s},
+    };
 }
 
 int
 app_start(const struct config *cf, char *err, size_t errlen)
 {
+    struct db_settings dbs;
+
     current = cf;
     log_set_level(cf->log_level);
-    if (router_init() != 0) {
+    if (router_init(routes_all) != 0) {
         snprintf(err, errlen, "route table is invalid");
         return -1;
     }
@@ -138,7 +155,8 @@ app_start(const struct config *cf, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (db_init(cf, err, errlen) != 0)
+    app_db_settings(cf, &dbs);
+    if (db_init(&dbs, err, errlen) != 0)
         return -1;
     auth_init(cf);
     feed_cache_configure((size_t)cf->feed_cache_kb * 1024);

@@ -25,16 +25,16 @@
 
 #include "build_config.h"
 #include "inboxd/app.h"
-#include "inboxd/auth.h"
-#include "inboxd/config.h"
-#include "inboxd/db.h"
-#include "inboxd/db_keys.h"
-#include "inboxd/db_retention.h"
-#include "inboxd/log.h"
-#include "inboxd/migrate.h"
-#include "inboxd/notify.h"
-#include "inboxd/router.h"
-#include "inboxd/server.h"
+#include "inboxd/http/auth.h"
+#include "inboxd/lib/config.h"
+#include "inboxd/db/db.h"
+#include "inboxd/db/keys.h"
+#include "inboxd/db/retention.h"
+#include "inboxd/lib/log.h"
+#include "inboxd/db/migrate.h"
+#include "inboxd/lib/notify.h"
+#include "inboxd/http/router.h"
+#include "inboxd/http/server.h"
 
 static int
 die(const char *fmt, const char *a)
@@ -98,11 +98,13 @@ has_flag(int argc, char **argv, int from, const char *name)
 static int
 need_db(const struct config *cf)
 {
+    struct db_settings dbs;
     char err[256];
 
     if (cf->database_url == NULL || cf->database_url[0] == '\0')
         return die("%s", "DATABASE_URL (database_url) is not set");
-    if (db_init(cf, err, sizeof(err)) != 0)
+    app_db_settings(cf, &dbs);
+    if (db_init(&dbs, err, sizeof(err)) != 0)
         return die("%s", err);
     return 0;
 }

@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "inboxd/router.h"
+#include "inboxd/http/router.h"
+#include "inboxd/routes/routes.h"
 
 #define MAX_ROUTES 128
 #define SKIP 77
@@ -62,7 +63,7 @@ main(void)
         printf("INBOXD_TEST_COVERAGE_DIR is not set: route coverage not checked\n");
         return SKIP;
     }
-    if (router_init() != 0) {
+    if (router_init(routes_all) != 0) {
         fprintf(stderr, "router_init failed\n");
         return 1;
     }

@@ -4,8 +4,8 @@
 # runs: every statement's text comes from `INBOXD sql NAME`, so the scripts
 # cannot drift from the code. What this file knows is only which statements
 # an operation runs, in which order, and what goes into each $n (read from
-# src/db_conversations.c, db_feed.c, db_messages.c, db_actions.c and
-# db_audit.c); a statement that is renamed or whose parameter count changes
+# src/db/conversations.c, feed.c, messages.c, actions.c and
+# audit.c); a statement that is renamed or whose parameter count changes
 # stops the generation with an error naming it.
 #
 # $n becomes a pgbench :variable (pgbench -M prepared sends it as a

@@ -530,7 +530,7 @@ if has_op webhook; then
   if [ "$code" = 404 ] || [ "$code" = 405 ]; then
     R_NOTE[webhook]="skipped: POST /v1/webhooks/{source} answers $code (routes/webhooks.c not implemented)"
     log "${R_NOTE[webhook]}"
-  elif ! cc -std=c17 -O2 -I"$ROOT/include" -o "$OUT/sign" "$BENCH/sign.c" "$ROOT/src/sig.c" \
+  elif ! cc -std=c17 -O2 -I"$ROOT/include" -o "$OUT/sign" "$BENCH/sign.c" "$ROOT/src/lib/sig.c" \
     -lgnutls -lnettle 2>"$OUT/logs/sign-build.log"; then
     R_NOTE[webhook]="skipped: the signer did not build ($OUT/logs/sign-build.log)"
     log "${R_NOTE[webhook]}"

@@ -1,6 +1,6 @@
 /*
  * sign: pre-signs webhook deliveries for the benchmark with inboxd's own
- * src/sig.c (wrk's Lua has no HMAC).
+ * src/lib/sig.c (wrk's Lua has no HMAC).
  *
  *   sign SECRET < bodies.txt > deliveries.lua
  *
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "inboxd/sig.h"
+#include "inboxd/lib/sig.h"
 
 int
 main(int argc, char **argv)

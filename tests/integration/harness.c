@@ -15,14 +15,15 @@
 #include <zlib.h>
 
 #include "inboxd/app.h"
-#include "inboxd/auth.h"
-#include "inboxd/db.h"
-#include "inboxd/db_keys.h"
-#include "inboxd/embedded.h"
-#include "inboxd/migrate.h"
-#include "inboxd/router.h"
-#include "inboxd/sbuf.h"
-#include "inboxd/server.h"
+#include "inboxd/http/auth.h"
+#include "inboxd/db/db.h"
+#include "inboxd/db/keys.h"
+#include "inboxd/lib/embedded.h"
+#include "inboxd/db/migrate.h"
+#include "inboxd/http/router.h"
+#include "inboxd/lib/sbuf.h"
+#include "inboxd/lib/sig.h"
+#include "inboxd/http/server.h"
 #include "oas.h"
 
 long long
@@ -128,7 +129,7 @@ template_name(char out[64])
             sbuf_add(&b, f->data, f->len);
     all = sbuf_steal(&b, &len);
     cr_assert_not_null(all);
-    cr_assert_eq(auth_sha256_hex(all, len, hash), 0);
+    cr_assert_eq(sig_sha256_hex(all, len, hash), 0);
     free(all);
     snprintf(out, 64, "inboxd_tpl_%.16s", hash);
 }

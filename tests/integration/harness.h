@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "inboxd/config.h"
+#include "inboxd/lib/config.h"
 
 struct th {
     char dbname[64];

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "inboxd/embedded.h"
+#include "inboxd/lib/embedded.h"
 
 #define PATH_MAX_LEN 512
 #define MAX_DEPTH 64

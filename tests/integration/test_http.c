@@ -6,7 +6,7 @@
 #include <strings.h>
 
 #include "harness.h"
-#include "inboxd/router.h"
+#include "inboxd/http/router.h"
 
 static struct th t;
 static char account[37], key[64];

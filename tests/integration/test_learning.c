@@ -10,7 +10,7 @@
 #include <uuid/uuid.h>
 
 #include "harness.h"
-#include "inboxd/db.h"
+#include "inboxd/db/db.h"
 
 static struct th t;
 static char account[37], key[64];

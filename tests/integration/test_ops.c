@@ -9,8 +9,8 @@
 
 #include "harness.h"
 #include "inboxd/app.h"
-#include "inboxd/db.h"
-#include "inboxd/migrate.h"
+#include "inboxd/db/db.h"
+#include "inboxd/db/migrate.h"
 
 static struct th t;
 

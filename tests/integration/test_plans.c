@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "inboxd/db.h"
+#include "inboxd/db/db.h"
 
 static struct th t;
 static char account[37], key[64];

@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "harness.h"
-#include "inboxd/feed_cache.h"
-#include "inboxd/wdiff.h"
+#include "inboxd/lib/feed_cache.h"
+#include "inboxd/lib/wdiff.h"
 
 static struct th t;
 static char account[37], key[64];

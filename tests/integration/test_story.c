@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "inboxd/wdiff.h"
+#include "inboxd/lib/wdiff.h"
 
 static struct th t;
 static char account[37], admin_key[64], sync_key[64], assistant_key[64], dashboard_key[64];

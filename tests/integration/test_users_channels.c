@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "harness.h"
-#include "inboxd/auth.h"
+#include "inboxd/http/auth.h"
+#include "inboxd/lib/sig.h"
 
 static struct th t;
 static char account[37], key[64];
@@ -191,7 +192,7 @@ Test(users_channels, user_create_get_and_list)
                       "AND auth_subject = 'g-1'",
                       account, id),
                  1);
-    cr_assert_eq(auth_sha256_hex(body, strlen(body), hash), 0);
+    cr_assert_eq(sig_sha256_hex(body, strlen(body), hash), 0);
     cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s' "
                       "AND action = 'user.create' AND resource_type = 'user' "
                       "AND resource_id = '%s' AND request_id = 'req-user-create-1' "

@@ -23,7 +23,7 @@
 #include <time.h>
 
 #include "harness.h"
-#include "inboxd/sig.h"
+#include "inboxd/lib/sig.h"
 
 static struct th t;
 static char account[37], key[64];     /* A, every scope */

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "inboxd/server.h"
+#include "inboxd/http/server.h"
 
 static const struct {
     const char *header;

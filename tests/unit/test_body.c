@@ -1,7 +1,7 @@
 /* Unit tests of body: parsing request bodies and the field readers. */
-#include "inboxd/body.h"
+#include "inboxd/http/body.h"
 
-#include "inboxd/problem.h"
+#include "inboxd/lib/problem.h"
 
 #include <criterion/criterion.h>
 #include <limits.h>

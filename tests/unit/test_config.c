@@ -1,5 +1,5 @@
 /* config: precedence, validation, webhook sources, and the shipped file. */
-#include "inboxd/config.h"
+#include "inboxd/lib/config.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -4,16 +4,16 @@
  * alone. Crafted cursors are built with the test's own base64url encoder,
  * independent of the one under test.
  */
-#include "inboxd/cursor.h"
+#include "inboxd/lib/cursor.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
 
-#include "inboxd/problem.h"
-#include "inboxd/rfc3339.h"
-#include "inboxd/uuid7.h"
+#include "inboxd/lib/problem.h"
+#include "inboxd/lib/rfc3339.h"
+#include "inboxd/lib/uuid7.h"
 
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "inboxd/feed_cache.h"
-#include "inboxd/parts.h"
+#include "inboxd/lib/feed_cache.h"
+#include "inboxd/lib/parts.h"
 
 #define ACCOUNT "0199f946-ca17-7001-9e37-000000000001"
 #define OTHER   "0199f946-ca17-7001-9e37-000000000002"

@@ -1,6 +1,6 @@
 /* Unit tests of parts: pieces kept in order, empty ones skipped, the cap
  * held, and the owner released exactly once. */
-#include "inboxd/parts.h"
+#include "inboxd/lib/parts.h"
 
 #include <criterion/criterion.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* problem: rendering of RFC 9457 documents. */
-#include "inboxd/problem.h"
+#include "inboxd/lib/problem.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>

@@ -8,7 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
-#include "inboxd/rfc3339.h"
+#include "inboxd/lib/rfc3339.h"
 
 #include <inttypes.h>
 #include <stdio.h>

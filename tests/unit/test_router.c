@@ -1,5 +1,6 @@
 /* router: matching, parameters, 404/405, scopes. Uses the real route tables. */
-#include "inboxd/router.h"
+#include "inboxd/http/router.h"
+#include "inboxd/routes/routes.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -8,7 +9,7 @@
 static void
 setup(void)
 {
-    cr_assert_eq(router_init(), 0);
+    cr_assert_eq(router_init(routes_all), 0);
 }
 
 TestSuite(router, .init = setup);

@@ -1,5 +1,5 @@
 /* Unit tests of sbuf: growth, formatting, JSON string escaping, stealing. */
-#include "inboxd/sbuf.h"
+#include "inboxd/lib/sbuf.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>

@@ -9,7 +9,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
-#include "inboxd/sig.h"
+#include "inboxd/lib/sig.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
-#include "inboxd/uuid7.h"
+#include "inboxd/lib/uuid7.h"
 
 #include <pthread.h>
 #include <stdint.h>

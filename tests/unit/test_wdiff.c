@@ -9,7 +9,7 @@
  * their timings to stderr (CPU time, best of 5; run with -j1 for numbers
  * worth comparing); time is reported, never asserted.
  */
-#include "inboxd/wdiff.h"
+#include "inboxd/lib/wdiff.h"
 
 #include <criterion/criterion.h>
 #include <stdbool.h>

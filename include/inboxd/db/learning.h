@@ -1,0 +1,59 @@
+/*
+ * db_learning: the corrections export (learning samples, API.md "Learning,
+ * jobs, sources, notifications").
+ *
+ * Two ways to read the same range, oldest first by (createdAt, id): a
+ * keyset page for the JSON list, and an iterator for the NDJSON stream that
+ * pulls one row at a time from a borrowed connection in single-row mode, so
+ * the export of any range holds one row in memory. No PGresult leaves this
+ * module: the iterator lends out each row's JSON text.
+ */
+#ifndef INBOXD_DB_LEARNING_H
+#define INBOXD_DB_LEARNING_H
+
+#include <stddef.h>
+
+#include "inboxd/db/who.h"
+#include "inboxd/lib/page.h"
+#include "inboxd/lib/problem.h"
+
+/*
+ * GET /v1/learning-samples: a page of the account's samples created at or
+ * after `since` (RFC 3339 with microseconds, NULL for all) and after the
+ * page's cursor. *json: new malloc()ed page text (caller free()s), length in
+ * *len. Statuses: 503.
+ */
+int db_learning_list(const struct who *w, const char *since, const struct page *pg, char **json,
+                     size_t *len, struct problem *pb) __attribute__((warn_unused_result));
+
+/* An open export: a borrowed connection streaming rows. Opaque. */
+struct learning_stream;
+
+/*
+ * Opens the export of every sample of the account created at or after
+ * `since` (NULL: all) and after pg's cursor position (pg->after_ts and
+ * after_id; pg->limit is ignored). Borrows a connection for the life of the
+ * stream and reads the first row before returning, so that a database that
+ * fails at once is reported here (503) rather than mid-stream.
+ * On success *out is a new stream the caller must close with
+ * db_learning_stream_close() on every path. Returns 0, or -1 with pb (503)
+ * and *out NULL.
+ */
+int db_learning_stream_open(const struct who *w, const char *since, const struct page *pg,
+                            struct learning_stream **out, struct problem *pb)
+    __attribute__((warn_unused_result));
+
+/*
+ * The next sample as JSON text (no newline). Returns 1 with *text and *len
+ * set (borrowed: valid until the next call or close), 0 at the end of the
+ * range, -1 on a database error mid-stream (pb set; the stream is finished,
+ * close it).
+ */
+int db_learning_stream_next(struct learning_stream *s, const char **text, size_t *len,
+                            struct problem *pb) __attribute__((warn_unused_result));
+
+/* Gives the connection back (also when the stream was abandoned half-way)
+ * and frees s. NULL is a no-op. */
+void db_learning_stream_close(struct learning_stream *s);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * migrate: applies the SQL migrations compiled into the binary.
+ *
+ * Each migration runs in its own transaction, in order, under a session
+ * advisory lock (two instances starting at once apply each migration once),
+ * and is recorded in schema_migrations with the SHA-256 of its text. An
+ * applied migration whose text changed is an error: a deployed database
+ * never silently diverges from the files.
+ */
+#ifndef INBOXD_MIGRATE_H
+#define INBOXD_MIGRATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "inboxd/lib/problem.h"
+
+/* The version this binary expects: the number of its newest migration. */
+int migrate_expected(void);
+
+/* Applies what is missing; prints one line per applied migration to out
+ * (may be NULL). Returns 0, or -1 with a one-line reason in err. */
+int migrate_apply(const char *conninfo, FILE *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Prints each migration with applied/pending. Returns 0, or -1 with err. */
+int migrate_status(const char *conninfo, FILE *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Runs the embedded seed (idempotent) in one transaction. */
+int migrate_seed(const char *conninfo, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* For /readyz, on a pooled connection: *version = highest applied (0 when
+ * none). Returns 0, or -1 with pb (503 when the database is down). */
+int migrate_current(int *version, struct problem *pb) __attribute__((warn_unused_result));
+
+#endif

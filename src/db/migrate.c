@@ -1,0 +1,262 @@
+/*
+ * migrate: schema migrations embedded at build time (src/embed.c).
+ *
+ * A migration is an embedded file named NNNN_<what>. Files are sent whole
+ * as one simple-protocol query inside BEGIN/COMMIT, so a migration may hold
+ * any number of statements and is applied entirely or not at all.
+ */
+#include "inboxd/db/migrate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "inboxd/db/db.h"
+#include "inboxd/lib/embedded.h"
+#include "inboxd/lib/sig.h"
+
+/* An arbitrary constant: the advisory-lock key of "inboxd migrate". */
+#define MIGRATE_LOCK_KEY "7345102203"
+
+static const struct db_stmt st_version = {
+    "migrate_version", "SELECT coalesce(max(version), 0) FROM schema_migrations", 0};
+static const struct db_stmt st_exists = {
+    "migrate_exists", "SELECT to_regclass('schema_migrations') IS NOT NULL", 0};
+
+static bool
+is_migration(const struct embedded_file *f)
+{
+    return strlen(f->name) > 5 && f->name[4] == '_' && f->name[0] >= '0' && f->name[0] <= '9';
+}
+
+int
+migrate_expected(void)
+{
+    int v = 0;
+
+    for (const struct embedded_file *f = embedded_files; f->name; f++)
+        if (is_migration(f) && atoi(f->name) > v)
+            v = atoi(f->name);
+    return v;
+}
+
+const struct embedded_file *
+embedded_find(const char *name)
+{
+    for (const struct embedded_file *f = embedded_files; f->name; f++)
+        if (strcmp(f->name, name) == 0)
+            return f;
+    return NULL;
+}
+
+static int
+run(struct dbconn *c, const char *sql, char *err, size_t errlen)
+{
+    struct problem pb = {0};
+
+    if (db_simple(c, sql, &pb) != 0) {
+        snprintf(err, errlen, "%s", pb.internal[0] ? pb.internal : pb.detail);
+        return -1;
+    }
+    return 0;
+}
+
+/* Looks up an applied migration's checksum: 1 applied (sum filled), 0 not. */
+static int
+applied_sum(struct dbconn *c, int version, char sum[SIG_SHA256_HEX + 1], char *err, size_t errlen)
+{
+    static const struct db_stmt st = {
+        "migrate_sum", "SELECT checksum FROM schema_migrations WHERE version = $1", 1};
+    struct problem pb = {0};
+    char v[16];
+    const char *p[] = {v};
+    PGresult *res;
+    int found;
+
+    snprintf(v, sizeof(v), "%d", version);
+    res = db_exec(c, &st, p, &pb);
+    if (res == NULL) {
+        snprintf(err, errlen, "%s", pb.internal);
+        return -1;
+    }
+    found = PQntuples(res) == 1;
+    if (found)
+        snprintf(sum, SIG_SHA256_HEX + 1, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return found;
+}
+
+static int
+record(struct dbconn *c, int version, const char *name, const char *sum, char *err, size_t errlen)
+{
+    static const struct db_stmt st = {
+        "migrate_record",
+        "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)", 3};
+    struct problem pb = {0};
+    char v[16];
+    const char *p[] = {v, name, sum};
+    PGresult *res;
+
+    snprintf(v, sizeof(v), "%d", version);
+    res = db_exec(c, &st, p, &pb);
+    if (res == NULL) {
+        snprintf(err, errlen, "%s", pb.internal);
+        return -1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int
+apply_all(struct dbconn *c, FILE *out, bool dry, char *err, size_t errlen)
+{
+    int napplied = 0;
+
+    if (run(c,
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())",
+            err, errlen) != 0)
+        return -1;
+    /* Embedded files come in build order; meson lists them sorted. */
+    for (const struct embedded_file *f = embedded_files; f->name; f++) {
+        char sum[SIG_SHA256_HEX + 1], have[SIG_SHA256_HEX + 1];
+        int version, st;
+
+        if (!is_migration(f))
+            continue;
+        version = atoi(f->name);
+        if (sig_sha256_hex(f->data, f->len, sum) != 0) {
+            snprintf(err, errlen, "sha256 failed");
+            return -1;
+        }
+        st = applied_sum(c, version, have, err, errlen);
+        if (st < 0)
+            return -1;
+        if (st == 1) {
+            if (strcmp(have, sum) != 0) {
+                snprintf(err, errlen,
+                         "migration %s was changed after it was applied (checksum differs); "
+                         "add a new migration instead",
+                         f->name);
+                return -1;
+            }
+            if (dry && out)
+                fprintf(out, "applied  %s\n", f->name);
+            continue;
+        }
+        if (dry) {
+            if (out)
+                fprintf(out, "pending  %s\n", f->name);
+            continue;
+        }
+        if (run(c, "BEGIN", err, errlen) != 0)
+            return -1;
+        if (run(c, f->data, err, errlen) != 0 || record(c, version, f->name, sum, err, errlen) != 0 ||
+            run(c, "COMMIT", err, errlen) != 0) {
+            char why[400];
+            struct problem pb = {0};
+
+            snprintf(why, sizeof(why), "%s", err);
+            snprintf(err, errlen, "migration %s failed: %s", f->name, why);
+            if (db_simple(c, "ROLLBACK", &pb) != 0) {
+                /* The connection is gone; the error above says why. */
+            }
+            return -1;
+        }
+        napplied++;
+        if (out)
+            fprintf(out, "applied  %s\n", f->name);
+    }
+    if (out && !dry && napplied == 0)
+        fprintf(out, "schema is up to date (version %d)\n", migrate_expected());
+    return 0;
+}
+
+static int
+with_lock(const char *conninfo, FILE *out, bool dry, char *err, size_t errlen)
+{
+    struct dbconn *c = db_connect_once(conninfo, err, errlen);
+    int rc;
+
+    if (c == NULL)
+        return -1;
+    /* Session lock: held across the per-migration transactions, released
+     * when the connection closes even if we crash. */
+    rc = run(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, errlen);
+    if (rc == 0)
+        rc = apply_all(c, out, dry, err, errlen);
+    db_close_once(c);
+    return rc;
+}
+
+int
+migrate_apply(const char *conninfo, FILE *out, char *err, size_t errlen)
+{
+    return with_lock(conninfo, out, false, err, errlen);
+}
+
+int
+migrate_status(const char *conninfo, FILE *out, char *err, size_t errlen)
+{
+    return with_lock(conninfo, out, true, err, errlen);
+}
+
+int
+migrate_seed(const char *conninfo, char *err, size_t errlen)
+{
+    const struct embedded_file *seed = embedded_find("seed");
+    struct dbconn *c;
+    int rc;
+
+    if (seed == NULL) {
+        snprintf(err, errlen, "no seed in this build");
+        return -1;
+    }
+    c = db_connect_once(conninfo, err, errlen);
+    if (c == NULL)
+        return -1;
+    rc = run(c, "BEGIN", err, errlen);
+    if (rc == 0)
+        rc = run(c, seed->data, err, errlen);
+    if (rc == 0)
+        rc = run(c, "COMMIT", err, errlen);
+    db_close_once(c);
+    return rc;
+}
+
+struct current {
+    int version;
+};
+
+static int
+current_fn(struct dbconn *c, void *arg, struct problem *pb)
+{
+    struct current *cur = arg;
+    PGresult *res = db_exec(c, &st_exists, NULL, pb);
+    bool exists;
+
+    if (res == NULL)
+        return -1;
+    exists = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    cur->version = 0;
+    if (!exists)
+        return 0;
+    res = db_exec(c, &st_version, NULL, pb);
+    if (res == NULL)
+        return -1;
+    cur->version = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+int
+migrate_current(int *version, struct problem *pb)
+{
+    struct current cur = {0};
+
+    if (db_read(current_fn, &cur, false, pb) != 0)
+        return -1;
+    *version = cur.version;
+    return 0;
+}

@@ -1,0 +1,151 @@
+/*
+ * db_notifications: the SQL of notifications.
+ *
+ * The addressee of a new notification is checked by the INSERT itself
+ * (INSERT … SELECT … WHERE the user exists in the account), so the check
+ * and the write are one statement and a foreign-key error never has to be
+ * turned into a message. Marking read is one UPDATE that keeps the first
+ * read_at (coalesce), which makes it idempotent. Writes audit in their own
+ * transaction.
+ *
+ * Rows are rendered by inboxd_json_notification(); every statement's $1 is
+ * the caller's account. Nothing here knows HTTP.
+ */
+#include "inboxd/db/notifications.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "inboxd/db/db.h"
+#include "inboxd/db/audit.h"
+#include "inboxd/db/rows.h"
+#include "inboxd/lib/uuid7.h"
+
+enum {
+    S_LIST,
+    S_INSERT,
+    S_READ,
+};
+
+static const struct db_stmt stmts[] = {
+    /* $2 the user (with the account-wide ones), $3 true: unread only,
+     * false: read only, NULL: both. */
+    [S_LIST] = {"notifications_list",
+                "SELECT inboxd_json_notification(n), n.created_at, n.id FROM notifications n "
+                "WHERE n.account_id = $1 "
+                "  AND ($2::uuid IS NULL OR n.user_id = $2::uuid OR n.user_id IS NULL) "
+                "  AND ($3::bool IS NULL OR (n.read_at IS NULL) = $3::bool) "
+                "  AND " DB_AFTER("n.created_at", "n.id", "$4", "$5") " "
+                "ORDER BY n.created_at, n.id LIMIT $6",
+                6},
+    [S_INSERT] = {"notifications_insert",
+                  "INSERT INTO notifications AS n (account_id, id, user_id, type, payload) "
+                  "SELECT $1, $2, $3::uuid, $4, coalesce($5::jsonb, '{}'::jsonb) "
+                  "WHERE $3::uuid IS NULL OR EXISTS ("
+                  "  SELECT 1 FROM users u WHERE u.account_id = $1 AND u.id = $3::uuid) "
+                  "RETURNING inboxd_json_notification(n)",
+                  5},
+    [S_READ] = {"notifications_read",
+                "UPDATE notifications AS n SET read_at = coalesce(n.read_at, now()) "
+                "WHERE n.account_id = $1 AND n.id = $2 "
+                "RETURNING inboxd_json_notification(n)",
+                2},
+};
+
+int
+db_notifications_list(const struct who *w, const char *user_id, enum notification_read rd,
+                      const struct page *pg, char **json, size_t *len, struct problem *pb)
+{
+    const char *unread = rd == NOTIFICATION_UNREAD ? "t" : rd == NOTIFICATION_READ ? "f" : NULL;
+    const char *p[] = {w->account_id, user_id, unread, pg->after_ts, pg->after_id, pg->fetch};
+
+    return db_list(&stmts[S_LIST], p, pg, 1, 2, json, len, pb);
+}
+
+/* --- writes ---------------------------------------------------------------- */
+
+struct write {
+    const struct who *w;
+    const struct db_stmt *st;
+    const char *const *params;
+    const char *action;
+    const char *id;
+    char *json;
+    size_t len;
+};
+
+/* Runs x->st; no row is a 422 on userId for an insert, else a 404. */
+static int
+write_tx(struct dbconn *c, void *arg, struct problem *pb)
+{
+    struct write *x = arg;
+    PGresult *res;
+
+    free(x->json);
+    x->json = NULL;
+    x->len = 0;
+
+    res = db_exec(c, x->st, x->params, pb);
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        if (x->st == &stmts[S_INSERT])
+            return problem_field(pb, "userId", "is not a user of this account");
+        return problem_set(pb, 404, "not-found", "no such notification");
+    }
+    x->len = (size_t)PQgetlength(res, 0, 0);
+    x->json = db_strdup(res, 0, 0);
+    PQclear(res);
+    if (x->json == NULL)
+        return problem_internal(pb, "notifications: out of memory");
+    return db_audit(c, x->w, x->action, "notification", x->id, NULL, pb);
+}
+
+/* Runs x in one transaction and hands its JSON over. */
+static int
+run_write(struct write *x, char **json, size_t *len, struct problem *pb)
+{
+    if (db_tx(write_tx, x, pb) != 0) {
+        free(x->json);
+        return -1;
+    }
+    *json = x->json;
+    *len = x->len;
+    return 0;
+}
+
+int
+db_notifications_insert(const struct who *w, const struct notification_in *in, char **json,
+                        size_t *len, struct problem *pb)
+{
+    char id[UUID7_STRLEN + 1];
+    char *payload = NULL;
+    const char *p[] = {w->account_id, id, in->user_id, in->type, NULL};
+    struct write x = {w, &stmts[S_INSERT], p, "notification.create", id, NULL, 0};
+    int rc;
+
+    if (in->payload != NULL) {
+        payload = json_dumps(in->payload, JSON_COMPACT);
+        if (payload == NULL)
+            return problem_internal(pb, "notifications: payload text: out of memory");
+    }
+    p[4] = payload;
+    /* One id for every attempt of the transaction. */
+    uuid7_new(id);
+    rc = run_write(&x, json, len, pb);
+    free(payload);
+    return rc;
+}
+
+int
+db_notifications_read(const struct who *w, const char *id, char **json, size_t *len,
+                      struct problem *pb)
+{
+    const char *p[] = {w->account_id, id};
+    struct write x = {w, &stmts[S_READ], p, "notification.read", id, NULL, 0};
+
+    return run_write(&x, json, len, pb);
+}
+
+DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

@@ -1,0 +1,223 @@
+/*
+ * db_page: list envelopes around JSON that PostgreSQL rendered.
+ *
+ * Items arrive as JSON text (the inboxd_json_* functions of the schema) and
+ * are concatenated, never parsed again: a page of 200 items costs one copy.
+ */
+#include "inboxd/db/rows.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "inboxd/lib/cursor.h"
+#include "inboxd/db/db.h"
+#include "inboxd/lib/rfc3339.h"
+#include "inboxd/lib/sbuf.h"
+
+char *
+db_strdup(const PGresult *res, int row, int col)
+{
+    const char *v = db_val(res, row, col);
+
+    return v ? strdup(v) : NULL;
+}
+
+char *
+db_page_render(const PGresult *res, const struct page *pg, int json_col, int ts_col, int id_col,
+               size_t *len, struct problem *pb)
+{
+    int n = PQntuples(res);
+    int shown = n > pg->limit ? pg->limit : n;
+    struct sbuf b;
+    char *out;
+
+    size_t total = 64 + CURSOR_BUFLEN;
+
+    for (int i = 0; i < shown; i++)
+        total += (size_t)PQgetlength(res, i, json_col) + 1;
+    sbuf_init(&b);
+    sbuf_reserve(&b, total);
+    sbuf_adds(&b, "{\"items\":[");
+    for (int i = 0; i < shown; i++) {
+        if (i > 0)
+            sbuf_add(&b, ",", 1);
+        sbuf_add(&b, PQgetvalue(res, i, json_col), (size_t)PQgetlength(res, i, json_col));
+    }
+    if (db_page_cursor(res, pg, ts_col, id_col, &b, pb) != 0) {
+        sbuf_cleanup(&b);
+        return NULL;
+    }
+    out = sbuf_steal(&b, len);
+    if (out == NULL)
+        problem_internal(pb, "page: out of memory");
+    return out;
+}
+
+int
+db_page_cursor(const PGresult *res, const struct page *pg, int ts_col, int id_col,
+               struct sbuf *b, struct problem *pb)
+{
+    int n = PQntuples(res);
+    int shown = n > pg->limit ? pg->limit : n;
+
+    if (n > pg->limit && shown > 0) {
+        struct cursor c = {0};
+        const char *ts = ts_col >= 0 ? db_val(res, shown - 1, ts_col) : NULL;
+
+        c.has_ts = ts != NULL;
+        if (ts != NULL && rfc3339_parse_pg(ts, &c.ts_usec) != 0)
+            return problem_internal(pb, "page: bad cursor timestamp");
+        snprintf(c.id, sizeof(c.id), "%s", PQgetvalue(res, shown - 1, id_col));
+        db_page_next(b, &c);
+    } else {
+        db_page_next(b, NULL);
+    }
+    return 0;
+}
+
+void
+db_page_next(struct sbuf *b, const struct cursor *c)
+{
+    sbuf_adds(b, "],\"nextCursor\":");
+    if (c != NULL) {
+        char text[CURSOR_BUFLEN];
+
+        cursor_encode(c, text);
+        sbuf_addf(b, "\"%s\"}", text);
+    } else {
+        sbuf_adds(b, "null}");
+    }
+}
+
+char *
+db_items_render(const PGresult *res, int json_col, size_t *len, struct problem *pb)
+{
+    int n = PQntuples(res);
+    struct sbuf b;
+    char *out;
+
+    sbuf_init(&b);
+    sbuf_adds(&b, "{\"items\":[");
+    for (int i = 0; i < n; i++) {
+        if (i > 0)
+            sbuf_add(&b, ",", 1);
+        sbuf_add(&b, PQgetvalue(res, i, json_col), (size_t)PQgetlength(res, i, json_col));
+    }
+    sbuf_adds(&b, "]}");
+    out = sbuf_steal(&b, len);
+    if (out == NULL)
+        problem_internal(pb, "items: out of memory");
+    return out;
+}
+
+/* Takes the answer of a one-row statement (NULL: pb is set already) and
+ * clears res: no row is a 404 "no such <what>". */
+static int
+take_one(PGresult *res, const char *what, char **json, size_t *len, struct problem *pb)
+{
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return problem_set(pb, 404, "not-found", "no such %s", what);
+    }
+    *len = (size_t)PQgetlength(res, 0, 0);
+    *json = db_strdup(res, 0, 0);
+    PQclear(res);
+    return *json ? 0 : problem_internal(pb, "out of memory");
+}
+
+struct one {
+    const struct db_stmt *st;
+    const char *const *params;
+    const char *what;
+    char *json;
+    size_t len;
+};
+
+static int
+one_fn(struct dbconn *c, void *arg, struct problem *pb)
+{
+    struct one *o = arg;
+
+    free(o->json);
+    o->json = NULL;
+    return take_one(db_exec(c, o->st, o->params, pb), o->what, &o->json, &o->len, pb);
+}
+
+int
+db_one(const struct db_stmt *st, const char *const *params, bool write, const char *what,
+       char **json, size_t *len, struct problem *pb)
+{
+    struct one o = {st, params, what, NULL, 0};
+
+    if (!write)
+        /* A read: may share its round trip with other requests' reads. */
+        return take_one(db_query(st, params, true, pb), what, json, len, pb);
+    if (db_tx(one_fn, &o, pb) != 0) {
+        free(o.json);
+        return -1;
+    }
+    *json = o.json;
+    *len = o.len;
+    return 0;
+}
+
+struct list {
+    const struct db_stmt *st;
+    const struct db_stmt *exists; /* NULL: a top-level list */
+    const char *what;
+    const char *const *params;
+    const struct page *pg;
+    int ts_col, id_col;
+    char *json;
+    size_t len;
+};
+
+static int
+list_fn(struct dbconn *c, void *arg, struct problem *pb)
+{
+    struct list *l = arg;
+    PGresult *res = db_exec(c, l->st, l->params, pb);
+
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) == 0 && l->exists != NULL) {
+        /* Rows prove the parent is there; no rows may mean it is not. */
+        PGresult *ex = db_exec(c, l->exists, l->params, pb);
+        int found = ex ? PQntuples(ex) : -1;
+
+        PQclear(ex);
+        if (found <= 0) {
+            PQclear(res);
+            return found < 0 ? -1 : problem_set(pb, 404, "not-found", "no such %s", l->what);
+        }
+    }
+    free(l->json);
+    l->json = db_page_render(res, l->pg, 0, l->ts_col, l->id_col, &l->len, pb);
+    PQclear(res);
+    return l->json ? 0 : -1;
+}
+
+int
+db_list(const struct db_stmt *st, const char *const *params, const struct page *pg, int ts_col,
+        int id_col, char **json, size_t *len, struct problem *pb)
+{
+    return db_list_in(st, NULL, NULL, params, pg, ts_col, id_col, json, len, pb);
+}
+
+int
+db_list_in(const struct db_stmt *st, const struct db_stmt *exists, const char *what,
+           const char *const *params, const struct page *pg, int ts_col, int id_col, char **json,
+           size_t *len, struct problem *pb)
+{
+    struct list l = {st, exists, what, params, pg, ts_col, id_col, NULL, 0};
+
+    if (db_read(list_fn, &l, true, pb) != 0) {
+        free(l.json);
+        return -1;
+    }
+    *json = l.json;
+    *len = l.len;
+    return 0;
+}

@@ -1,0 +1,492 @@
+/*
+ * body: the JSON readers of request bodies.
+ *
+ * API.md draws the line this module enforces: bytes that are not a JSON
+ * object are a 400; a well-formed object that fails validation is a 422 with
+ * one error per bad field. The parser therefore accepts "\u0000" in strings
+ * (JSON_ALLOW_NUL) and the readers reject it, because PostgreSQL text cannot
+ * hold U+0000 and the contract wants that answered as a field error.
+ *
+ * Readers accumulate errors in the problem instead of stopping, so a caller
+ * validates a whole body in one pass. Nothing here echoes caller input in a
+ * message: details name a position or a rule, never a value. No allocation
+ * depends on a caller-declared size; the only walk over caller data (the
+ * size and NUL check of stored JSON) stops as soon as the limit is passed.
+ */
+#include "inboxd/http/body.h"
+
+#include "inboxd/lib/problem.h"
+#include "inboxd/lib/rfc3339.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Longer member names are not echoed by body_no_unknown(): they would not
+ * fit a problem field path and are more likely junk than a typo. */
+#define NAME_ECHO_MAX 40
+
+/* A timestamp longer than this cannot be valid ("+00:00" with nine
+ * fractional digits is 35 bytes); the cap keeps the check cheap. */
+#define TIMESTAMP_MAX 40
+
+json_t *
+body_parse(const char *data, size_t len, struct problem *pb)
+{
+    json_error_t err;
+    json_t *root;
+    const char *what;
+
+    if (len == 0) {
+        problem_set(pb, 400, "invalid-json", "the request body is empty");
+        return NULL;
+    }
+    /* JSON_DECODE_ANY so that a valid scalar ("42", "null") is told apart
+     * from broken bytes: it is answered "not-an-object" below. */
+    root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
+    if (root == NULL) {
+        /* err.text quotes the input near the error, so it never reaches the
+         * caller; the error code picks a fixed phrase instead. */
+        switch (json_error_code(&err)) {
+        case json_error_out_of_memory:
+            problem_internal(pb, "json_loadb: out of memory");
+            return NULL;
+        case json_error_invalid_utf8:
+            what = "the request body is not valid UTF-8";
+            break;
+        case json_error_duplicate_key:
+            what = "the request body has a duplicate object key";
+            break;
+        case json_error_numeric_overflow:
+            what = "the request body has a number out of range";
+            break;
+        case json_error_stack_overflow:
+            what = "the request body is nested too deeply";
+            break;
+        case json_error_null_byte_in_key:
+            what = "the request body has an object key with a NUL character";
+            break;
+        case json_error_premature_end_of_input:
+            what = "the request body ends before the JSON value does";
+            break;
+        default:
+            what = "the request body is not valid JSON";
+            break;
+        }
+        problem_set(pb, 400, "invalid-json", "%s (line %d, column %d)", what, err.line, err.column);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        problem_set(pb, 400, "not-an-object", "the request body must be a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+bool
+body_failed(const struct problem *pb)
+{
+    return pb->status != 0;
+}
+
+/* The member that `field` names in obj: the part after the last '.'. */
+static const char *
+member_name(const char *field)
+{
+    const char *dot = strrchr(field, '.');
+
+    return dot != NULL ? dot + 1 : field;
+}
+
+/* The common start of every reader. Returns 1 with *v set when the field is
+ * present and not null, 0 when it is absent (or null) and that is allowed,
+ * and -1 after reporting a required field that is missing. */
+static int
+lookup(const json_t *obj, const char *field, enum body_req req, const json_t **v,
+       struct problem *pb)
+{
+    const json_t *x;
+
+    /* A NULL parent was absent or already reported: its children are not
+     * there, and saying so again would only repeat the parent's error. */
+    if (obj == NULL)
+        return 0;
+    x = json_object_get(obj, member_name(field));
+    if (x == NULL || json_is_null(x)) {
+        if (req == BODY_REQUIRED)
+            return problem_field(pb, field, x == NULL ? "is required" : "must not be null");
+        return 0;
+    }
+    *v = x;
+    return 1;
+}
+
+static bool
+has_nul(const json_t *s)
+{
+    return json_string_length(s) != strlen(json_string_value(s));
+}
+
+static int
+read_string(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
+            bool nonempty, const char **out, struct problem *pb)
+{
+    const json_t *v = NULL;
+    int rc = lookup(obj, field, req, &v, pb);
+
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        *out = NULL;
+        return 0;
+    }
+    if (!json_is_string(v))
+        return problem_field(pb, field, "must be a string");
+    if (has_nul(v))
+        return problem_field(pb, field, "must not contain NUL characters");
+    if (json_string_length(v) > max_bytes)
+        return problem_field(pb, field, "must be at most %zu bytes", max_bytes);
+    if (nonempty && json_string_length(v) == 0)
+        return problem_field(pb, field, "must not be empty");
+    *out = json_string_value(v);
+    return 0;
+}
+
+int
+body_string(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
+            const char **out, struct problem *pb)
+{
+    return read_string(obj, field, req, max_bytes, false, out, pb);
+}
+
+int
+body_nonempty_string(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
+                     const char **out, struct problem *pb)
+{
+    return read_string(obj, field, req, max_bytes, true, out, pb);
+}
+
+int
+body_enum(const json_t *obj, const char *field, enum body_req req, const char *const *names,
+          int *out, struct problem *pb)
+{
+    const json_t *v = NULL;
+    int rc = lookup(obj, field, req, &v, pb);
+    char list[128];
+    size_t used = 0;
+    int i;
+
+    if (rc <= 0)
+        return rc;
+    if (json_is_string(v)) {
+        /* Compare lengths too, so "approve\u0000x" is not "approve". */
+        for (i = 0; names[i] != NULL; i++) {
+            if (json_string_length(v) == strlen(names[i]) &&
+                memcmp(json_string_value(v), names[i], json_string_length(v)) == 0) {
+                *out = i;
+                return 0;
+            }
+        }
+    }
+    list[0] = '\0';
+    for (i = 0; names[i] != NULL && used < sizeof(list); i++) {
+        int n = snprintf(list + used, sizeof(list) - used, "%s%s", i > 0 ? ", " : "", names[i]);
+
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    return problem_field(pb, field, "must be one of: %s", list);
+}
+
+int
+body_int(const json_t *obj, const char *field, enum body_req req, long long min, long long max,
+         long long *out, bool *present, struct problem *pb)
+{
+    const json_t *v = NULL;
+    int rc = lookup(obj, field, req, &v, pb);
+    long long x;
+
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        if (present != NULL)
+            *present = false;
+        return 0;
+    }
+    if (!json_is_integer(v))
+        return problem_field(pb, field, "must be an integer");
+    x = json_integer_value(v);
+    if (x < min || x > max) {
+        if (min == LLONG_MIN)
+            return problem_field(pb, field, "must be at most %lld", max);
+        if (max == LLONG_MAX)
+            return problem_field(pb, field, "must be at least %lld", min);
+        return problem_field(pb, field, "must be between %lld and %lld", min, max);
+    }
+    *out = x;
+    if (present != NULL)
+        *present = true;
+    return 0;
+}
+
+int
+body_bool(const json_t *obj, const char *field, enum body_req req, bool *out, bool *present,
+          struct problem *pb)
+{
+    const json_t *v = NULL;
+    int rc = lookup(obj, field, req, &v, pb);
+
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        if (present != NULL)
+            *present = false;
+        return 0;
+    }
+    if (!json_is_boolean(v))
+        return problem_field(pb, field, "must be true or false");
+    *out = json_is_true(v);
+    if (present != NULL)
+        *present = true;
+    return 0;
+}
+
+/* 8-4-4-4-12 hex digits with hyphens; s is exactly len bytes. */
+static bool
+is_uuid_text(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len != 36)
+        return false;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return false;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int
+body_uuid(const json_t *obj, const char *field, enum body_req req, const char **out,
+          struct problem *pb)
+{
+    const json_t *v = NULL;
+    int rc = lookup(obj, field, req, &v, pb);
+
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        *out = NULL;
+        return 0;
+    }
+    /* Checking json_string_length() byte by byte also rejects any NUL. */
+    if (!json_is_string(v) || !is_uuid_text(json_string_value(v), json_string_length(v)))
+        return problem_field(pb, field, "must be a UUID");
+    *out = json_string_value(v);
+    return 0;
+}
+
+int
+body_timestamp(const json_t *obj, const char *field, enum body_req req, int64_t *usec,
+               bool *present, struct problem *pb)
+{
+    const json_t *v = NULL;
+    int rc = lookup(obj, field, req, &v, pb);
+    int64_t t;
+
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        if (present != NULL)
+            *present = false;
+        return 0;
+    }
+    /* rfc3339_parse() stops at the first NUL, so "...Z\u0000junk" must be
+     * refused before it would read as a valid prefix. */
+    if (!json_is_string(v) || has_nul(v) || json_string_length(v) > TIMESTAMP_MAX ||
+        rfc3339_parse(json_string_value(v), &t) != 0)
+        return problem_field(pb, field, "must be an RFC 3339 timestamp");
+    *usec = t;
+    if (present != NULL)
+        *present = true;
+    return 0;
+}
+
+/* State of the walk over a value's compact JSON text: the byte count, and an
+ * escape-aware scan for "\u0000", which is how the encoder writes a NUL in
+ * any string, key or value, at any depth. */
+struct scan {
+    size_t size;
+    size_t max;
+    int esc;   /* 0 outside an escape, 1 after '\', 2-5 inside \uXXXX */
+    int zeros; /* '0' digits seen in the current \uXXXX */
+    bool nul;
+    bool big;
+};
+
+static int
+scan_chunk(const char *buf, size_t n, void *data)
+{
+    struct scan *sc = data;
+    size_t i;
+
+    sc->size += n;
+    if (sc->size > sc->max) {
+        sc->big = true;
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        char c = buf[i];
+
+        switch (sc->esc) {
+        case 0:
+            if (c == '\\')
+                sc->esc = 1;
+            break;
+        case 1:
+            /* A "\\" is a whole escape: the next backslash starts anew. */
+            sc->esc = c == 'u' ? 2 : 0;
+            sc->zeros = 0;
+            break;
+        default:
+            sc->zeros += c == '0';
+            if (++sc->esc == 6) {
+                sc->esc = 0;
+                if (sc->zeros == 4) {
+                    sc->nul = true;
+                    return -1;
+                }
+            }
+            break;
+        }
+    }
+    return 0;
+}
+
+static int
+read_stored_json(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
+                 bool want_object, const json_t **out, struct problem *pb)
+{
+    const json_t *v = NULL;
+    int rc = lookup(obj, field, req, &v, pb);
+    struct scan sc = {.max = max_bytes};
+
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        *out = NULL;
+        return 0;
+    }
+    if (want_object ? !json_is_object(v) : !json_is_array(v))
+        return problem_field(pb, field, want_object ? "must be an object" : "must be an array");
+    if (json_dump_callback(v, scan_chunk, &sc, JSON_COMPACT) != 0) {
+        if (sc.nul)
+            return problem_field(pb, field, "must not contain NUL characters");
+        if (sc.big)
+            return problem_field(pb, field, "must be at most %zu bytes as JSON", max_bytes);
+        return problem_internal(pb, "json_dump_callback failed on %s", field);
+    }
+    *out = v;
+    return 0;
+}
+
+int
+body_object(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
+            const json_t **out, struct problem *pb)
+{
+    return read_stored_json(obj, field, req, max_bytes, true, out, pb);
+}
+
+int
+body_array(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
+           const json_t **out, struct problem *pb)
+{
+    return read_stored_json(obj, field, req, max_bytes, false, out, pb);
+}
+
+int
+body_nested(const json_t *obj, const char *field, enum body_req req, const json_t **out,
+            struct problem *pb)
+{
+    const json_t *v = NULL;
+    int rc = lookup(obj, field, req, &v, pb);
+
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        *out = NULL;
+        return 0;
+    }
+    if (!json_is_object(v))
+        return problem_field(pb, field, "must be an object");
+    *out = v;
+    return 0;
+}
+
+/* Whether a member name can be echoed in a field path: short printable
+ * ASCII, so the problem document stays valid and readable. */
+static bool
+is_echoable(const char *name, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > NAME_ECHO_MAX)
+        return false;
+    for (i = 0; i < len; i++) {
+        if (name[i] < 0x21 || name[i] > 0x7e)
+            return false;
+    }
+    return true;
+}
+
+static bool
+is_known(const char *name, size_t len, const char *const *known)
+{
+    size_t i;
+
+    for (i = 0; known[i] != NULL; i++) {
+        if (strlen(known[i]) == len && memcmp(known[i], name, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+int
+body_no_unknown(const json_t *obj, const char *parent, const char *const *known, struct problem *pb)
+{
+    /* jansson's iterators take json_t * although they only read; this is
+     * the one place body.c drops const, and nothing is modified through
+     * it. */
+    json_t *o = (json_t *)(uintptr_t)obj;
+    const char *key;
+    size_t key_len;
+    json_t *v;
+    int rc = 0;
+
+    if (obj == NULL)
+        return 0;
+    json_object_keylen_foreach (o, key, key_len, v) {
+        char path[128];
+
+        if (is_known(key, key_len, known))
+            continue;
+        if (is_echoable(key, key_len)) {
+            if (parent != NULL)
+                snprintf(path, sizeof(path), "%s.%.*s", parent, (int)key_len, key);
+            else
+                snprintf(path, sizeof(path), "%.*s", (int)key_len, key);
+            rc = problem_field(pb, path, "is not a known field");
+        } else {
+            rc = problem_field(pb, parent != NULL ? parent : "", "has an unknown field");
+        }
+    }
+    return rc;
+}

@@ -1,0 +1,199 @@
+/*
+ * metrics: request counters, latency histograms and gauges for /metrics.
+ *
+ * The status dimension is a fixed list of the statuses inboxd answers with
+ * (plus "other"), so every counter lives in a static array indexed by route
+ * and status: no allocation and no lock on the request path.
+ */
+#include "inboxd/http/metrics.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build_config.h"
+#include "inboxd/db/db.h"
+#include "inboxd/lib/feed_cache.h"
+#include "inboxd/http/router.h"
+#include "inboxd/lib/sbuf.h"
+
+static const int statuses[] = {0,   200, 201, 204, 400, 401, 403, 404, 405,
+                               409, 412, 413, 415, 422, 500, 503, -1};
+#define NSTATUS (sizeof(statuses) / sizeof(statuses[0]))
+
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                 0.05,   0.1,   0.25,   0.5,   1,    2.5, 5};
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+struct route_stats {
+    atomic_ullong count[NSTATUS];
+    atomic_ullong bucket[NBUCKETS + 1]; /* the last is +Inf */
+    atomic_ullong sum_us;
+};
+
+static struct route_stats *stats; /* nroutes + 1: the last is "unmatched" */
+static size_t nroutes;
+
+int
+metrics_init(void)
+{
+    router_routes(&nroutes);
+    free(stats);
+    stats = calloc(nroutes + 1, sizeof(*stats));
+    return stats ? 0 : -1;
+}
+
+static size_t
+status_slot(int status)
+{
+    for (size_t i = 0; i < NSTATUS - 1; i++)
+        if (statuses[i] == status)
+            return i;
+    return NSTATUS - 1;
+}
+
+void
+metrics_observe(int route, int status, double seconds)
+{
+    struct route_stats *s;
+    size_t b = 0;
+
+    if (stats == NULL)
+        return;
+    s = &stats[route >= 0 && (size_t)route < nroutes ? (size_t)route : nroutes];
+    atomic_fetch_add_explicit(&s->count[status_slot(status)], 1, memory_order_relaxed);
+    while (b < NBUCKETS && seconds > buckets[b])
+        b++;
+    atomic_fetch_add_explicit(&s->bucket[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->sum_us, (unsigned long long)(seconds * 1e6),
+                              memory_order_relaxed);
+}
+
+static void
+route_label(size_t r, const struct route *const *table, struct sbuf *b)
+{
+    if (r < nroutes)
+        sbuf_addf(b, "route=\"%s %s\"", table[r]->method, table[r]->pattern);
+    else
+        sbuf_adds(b, "route=\"unmatched\"");
+}
+
+char *
+metrics_render(const char *extra, size_t *len)
+{
+    const struct route *const *table = router_routes(&nroutes);
+    struct db_stats ds;
+    struct feed_cache_stats fc;
+    struct sbuf b;
+
+    sbuf_init(&b);
+    sbuf_addf(&b,
+              "# HELP inboxd_build_info Build information.\n"
+              "# TYPE inboxd_build_info gauge\n"
+              "inboxd_build_info{version=\"%s\"} 1\n",
+              INBOXD_VERSION);
+
+    sbuf_adds(&b, "# HELP inboxd_http_requests_total HTTP requests by route and status.\n"
+                  "# TYPE inboxd_http_requests_total counter\n");
+    for (size_t r = 0; stats && r <= nroutes; r++)
+        for (size_t s = 0; s < NSTATUS; s++) {
+            unsigned long long n = atomic_load(&stats[r].count[s]);
+
+            if (n == 0)
+                continue;
+            sbuf_adds(&b, "inboxd_http_requests_total{");
+            route_label(r, table, &b);
+            if (statuses[s] >= 0)
+                sbuf_addf(&b, ",status=\"%d\"} %llu\n", statuses[s], n);
+            else
+                sbuf_addf(&b, ",status=\"other\"} %llu\n", n);
+        }
+
+    sbuf_adds(&b, "# HELP inboxd_http_request_duration_seconds Request latency by route.\n"
+                  "# TYPE inboxd_http_request_duration_seconds histogram\n");
+    for (size_t r = 0; stats && r <= nroutes; r++) {
+        unsigned long long cum = 0, total = 0;
+
+        for (size_t k = 0; k <= NBUCKETS; k++)
+            total += atomic_load(&stats[r].bucket[k]);
+        if (total == 0)
+            continue;
+        for (size_t k = 0; k <= NBUCKETS; k++) {
+            cum += atomic_load(&stats[r].bucket[k]);
+            sbuf_adds(&b, "inboxd_http_request_duration_seconds_bucket{");
+            route_label(r, table, &b);
+            if (k < NBUCKETS)
+                sbuf_addf(&b, ",le=\"%g\"} %llu\n", buckets[k], cum);
+            else
+                sbuf_addf(&b, ",le=\"+Inf\"} %llu\n", cum);
+        }
+        sbuf_adds(&b, "inboxd_http_request_duration_seconds_sum{");
+        route_label(r, table, &b);
+        sbuf_addf(&b, "} %.6f\n", (double)atomic_load(&stats[r].sum_us) / 1e6);
+        sbuf_adds(&b, "inboxd_http_request_duration_seconds_count{");
+        route_label(r, table, &b);
+        sbuf_addf(&b, "} %llu\n", total);
+    }
+
+    db_stats(&ds);
+    sbuf_addf(&b,
+              "# HELP inboxd_db_pool_size Database connections in the primary pool.\n"
+              "# TYPE inboxd_db_pool_size gauge\n"
+              "inboxd_db_pool_size %d\n"
+              "# HELP inboxd_db_pool_in_use Connections lent to requests right now.\n"
+              "# TYPE inboxd_db_pool_in_use gauge\n"
+              "inboxd_db_pool_in_use %d\n"
+              "# HELP inboxd_db_pool_waiting Requests waiting for a connection right now.\n"
+              "# TYPE inboxd_db_pool_waiting gauge\n"
+              "inboxd_db_pool_waiting %d\n"
+              "# HELP inboxd_db_errors_total Statements that failed, any cause.\n"
+              "# TYPE inboxd_db_errors_total counter\n"
+              "inboxd_db_errors_total %llu\n"
+              "# HELP inboxd_db_connects_total Database connections opened.\n"
+              "# TYPE inboxd_db_connects_total counter\n"
+              "inboxd_db_connects_total %llu\n"
+              "# HELP inboxd_db_pool_timeouts_total Waits for a connection that gave up.\n"
+              "# TYPE inboxd_db_pool_timeouts_total counter\n"
+              "inboxd_db_pool_timeouts_total %llu\n"
+              "# HELP inboxd_db_reads_total Reads handed to the reader, which shares round "
+              "trips among them.\n"
+              "# TYPE inboxd_db_reads_total counter\n"
+              "inboxd_db_reads_total %llu\n"
+              "# HELP inboxd_db_read_round_trips_total Round trips the reader sent its reads in.\n"
+              "# TYPE inboxd_db_read_round_trips_total counter\n"
+              "inboxd_db_read_round_trips_total %llu\n",
+              ds.size, ds.in_use, ds.waiting, ds.errors, ds.reconnects, ds.timeouts, ds.reads,
+              ds.read_trips);
+    feed_cache_stats(&fc);
+    sbuf_addf(&b,
+              "# HELP inboxd_feed_cache_lookups_total Feed items looked up in the cache.\n"
+              "# TYPE inboxd_feed_cache_lookups_total counter\n"
+              "inboxd_feed_cache_lookups_total{result=\"hit\"} %llu\n"
+              "inboxd_feed_cache_lookups_total{result=\"miss\"} %llu\n"
+              "# HELP inboxd_feed_cache_evictions_total Feed items dropped for space.\n"
+              "# TYPE inboxd_feed_cache_evictions_total counter\n"
+              "inboxd_feed_cache_evictions_total %llu\n"
+              "# HELP inboxd_feed_cache_bytes Memory held by cached feed items.\n"
+              "# TYPE inboxd_feed_cache_bytes gauge\n"
+              "inboxd_feed_cache_bytes %zu\n"
+              "# HELP inboxd_feed_cache_items Feed items in the cache.\n"
+              "# TYPE inboxd_feed_cache_items gauge\n"
+              "inboxd_feed_cache_items %zu\n"
+              "# HELP inboxd_feed_pages_total Feed requests by what the page table had: a page "
+              "still current (hit), one the database has moved past (stale), or none (absent).\n"
+              "# TYPE inboxd_feed_pages_total counter\n"
+              "inboxd_feed_pages_total{result=\"hit\"} %llu\n"
+              "inboxd_feed_pages_total{result=\"stale\"} %llu\n"
+              "inboxd_feed_pages_total{result=\"absent\"} %llu\n"
+              "# HELP inboxd_feed_pages_kept Whole feed pages kept.\n"
+              "# TYPE inboxd_feed_pages_kept gauge\n"
+              "inboxd_feed_pages_kept %zu\n",
+              (unsigned long long)fc.hits, (unsigned long long)fc.misses,
+              (unsigned long long)fc.evictions, fc.bytes, fc.entries,
+              (unsigned long long)fc.page_hits, (unsigned long long)fc.page_stale,
+              (unsigned long long)fc.page_absent, fc.pages);
+    if (extra != NULL)
+        sbuf_adds(&b, extra);
+    return sbuf_steal(&b, len);
+}

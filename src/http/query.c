@@ -1,0 +1,184 @@
+/*
+ * query: query-string readers. Each one validates fully before anything
+ * reaches SQL, so a bad parameter is a 400 and never a database error.
+ */
+#include "inboxd/http/query.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inboxd/lib/cursor.h"
+#include "inboxd/lib/rfc3339.h"
+#include "inboxd/http/server.h"
+#include "inboxd/lib/uuid7.h"
+
+int
+query_invalid(struct problem *pb, const char *name, const char *why)
+{
+    problem_set(pb, 400, "invalid-parameter", "query parameter %s: %s", name, why);
+    return problem_field(pb, name, "%s", why);
+}
+
+int
+query_page(const struct req *rq, bool with_ts, struct page *pg, struct problem *pb)
+{
+    const char *limit = req_query(rq, "limit");
+    const char *cur = req_query(rq, "cursor");
+
+    memset(pg, 0, sizeof(*pg));
+    pg->limit = PAGE_DEFAULT;
+    if (limit != NULL) {
+        char *end;
+        long n;
+
+        errno = 0;
+        n = strtol(limit, &end, 10);
+        if (errno != 0 || end == limit || *end != '\0' || n < 1 || n > PAGE_MAX)
+            return query_invalid(pb, "limit", "must be an integer from 1 to 200");
+        pg->limit = (int)n;
+    }
+    snprintf(pg->fetch, sizeof(pg->fetch), "%d", pg->limit + 1);
+    if (cur != NULL) {
+        struct cursor c;
+        struct problem local = {0};
+
+        if (cursor_decode(cur, &c, &local) != 0 || c.has_ts != with_ts)
+            return query_invalid(pb, "cursor", "is not a cursor of this list");
+        snprintf(pg->id_buf, sizeof(pg->id_buf), "%s", c.id);
+        pg->after_id = pg->id_buf;
+        if (c.has_ts) {
+            rfc3339_format_us(c.ts_usec, pg->ts_buf);
+            pg->after_ts = pg->ts_buf;
+        }
+    }
+    return 0;
+}
+
+int
+query_uuid(const struct req *rq, const char *name, char buf[37], const char **out,
+           struct problem *pb)
+{
+    const char *v = req_query(rq, name);
+
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    if (!uuid7_is_valid(v))
+        return query_invalid(pb, name, "must be a UUID");
+    uuid7_lower(v, buf);
+    *out = buf;
+    return 0;
+}
+
+int
+query_enum(const struct req *rq, const char *name, const char *const *names, const char **out,
+           struct problem *pb)
+{
+    const char *v = req_query(rq, name);
+    char why[160];
+    size_t len = 0;
+
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    for (int i = 0; names[i]; i++)
+        if (strcmp(v, names[i]) == 0) {
+            *out = names[i];
+            return 0;
+        }
+    len = (size_t)snprintf(why, sizeof(why), "must be one of");
+    for (int i = 0; names[i] && len < sizeof(why); i++)
+        len += (size_t)snprintf(why + len, sizeof(why) - len, "%s %s", i ? "," : "", names[i]);
+    return query_invalid(pb, name, why);
+}
+
+int
+query_timestamp(const struct req *rq, const char *name, char buf[32], const char **out,
+                struct problem *pb)
+{
+    const char *v = req_query(rq, name);
+    int64_t us;
+
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    if (rfc3339_parse(v, &us) != 0)
+        return query_invalid(pb, name, "must be an RFC 3339 timestamp");
+    rfc3339_format_us(us, buf);
+    *out = buf;
+    return 0;
+}
+
+int
+query_bool(const struct req *rq, const char *name, bool *out, bool *present, struct problem *pb)
+{
+    const char *v = req_query(rq, name);
+
+    *present = v != NULL;
+    if (v == NULL)
+        return 0;
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        *out = true;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        *out = false;
+    else
+        return query_invalid(pb, name, "must be true or false");
+    return 0;
+}
+
+/* Valid UTF-8 without overlongs or surrogates. */
+static bool
+utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned c = s[i];
+        size_t k;
+        unsigned cp;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            k = 1, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            k = 2, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            k = 3, cp = c & 0x07;
+        else
+            return false;
+        for (size_t j = 1; j <= k; j++) {
+            if (i + j >= n || (s[i + j] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + j] & 0x3F);
+        }
+        if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += k + 1;
+    }
+    return true;
+}
+
+int
+query_text(const struct req *rq, const char *name, size_t max_bytes, const char **out,
+           struct problem *pb)
+{
+    const char *v = req_query(rq, name);
+    size_t n;
+
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    n = strlen(v);
+    if (n > max_bytes)
+        return query_invalid(pb, name, "is too long");
+    if (!utf8_valid((const unsigned char *)v, n))
+        return query_invalid(pb, name, "must be valid UTF-8");
+    *out = v;
+    return 0;
+}

@@ -1,0 +1,450 @@
+/*
+ * config: the settings table, the file reader, environment and flags.
+ *
+ * One static table names every setting once: its file key, environment
+ * variable, flag, default and bounds (pgbouncer's bouncer_params). Webhook
+ * sources are the one family of dynamic keys: INBOXD_WEBHOOK_<S>_SECRET,
+ * _SECRET_PREVIOUS and _ACCOUNT, or `webhook.<s>.secret` (and so on) in the
+ * file. Secrets are never printed, not even in errors.
+ */
+#include "inboxd/lib/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+#define KEY(n, e, f, t, d, lo, hi, field, h) \
+    {n, e, f, t, d, lo, hi, offsetof(struct config, field), h}
+
+const struct config_key config_keys[] = {
+    KEY("listen", "INBOXD_LISTEN", "--listen", CONFIG_STR, "127.0.0.1:8080", 0, 0, listen,
+        "address and port to serve HTTP on (host:port; port 0 picks a free one)"),
+    KEY("database_url", "DATABASE_URL", "--database-url", CONFIG_STR, "", 0, 0, database_url,
+        "libpq connection string or URI of the primary"),
+    KEY("database_url_ro", "DATABASE_URL_RO", "--database-url-ro", CONFIG_STR, "", 0, 0,
+        database_url_ro, "optional read replica for plain reads (empty: use the primary)"),
+    KEY("pool_size", "INBOXD_POOL_SIZE", "--pool-size", CONFIG_INT, "5", 1, 500, pool_size,
+        "database connections per pool"),
+    KEY("pool_wait_ms", "INBOXD_POOL_WAIT_MS", "--pool-wait-ms", CONFIG_INT, "2000", 1, 600000,
+        pool_wait_ms, "longest wait for a free connection before answering 503"),
+    KEY("pool_streams", "INBOXD_POOL_STREAMS", "--pool-streams", CONFIG_INT, "2", 1, 500,
+        pool_streams,
+        "connections streamed exports may hold at once (never all of a pool larger than 1)"),
+    KEY("pool_max_lifetime_s", "INBOXD_POOL_MAX_LIFETIME_S", "--pool-max-lifetime-s", CONFIG_INT,
+        "3600", 0, 604800, pool_max_lifetime_s,
+        "a connection older than this (+-10%) is replaced when returned; 0 = forever"),
+    KEY("connect_timeout_s", "INBOXD_CONNECT_TIMEOUT_S", "--connect-timeout-s", CONFIG_INT, "5",
+        1, 300, connect_timeout_s, "timeout for opening a database connection"),
+    KEY("statement_timeout_ms", "INBOXD_STATEMENT_TIMEOUT_MS", "--statement-timeout-ms",
+        CONFIG_INT, "10000", 0, 3600000, statement_timeout_ms,
+        "statement_timeout of every connection; 0 = none"),
+    KEY("lock_timeout_ms", "INBOXD_LOCK_TIMEOUT_MS", "--lock-timeout-ms", CONFIG_INT, "5000", 0,
+        3600000, lock_timeout_ms, "lock_timeout of every connection; 0 = none"),
+    KEY("prepare", "INBOXD_PREPARE", "--prepare", CONFIG_BOOL, "true", 0, 0, prepare,
+        "prepare named statements once per connection (false behind PgBouncer transaction mode)"),
+    KEY("tx_retries", "INBOXD_TX_RETRIES", "--tx-retries", CONFIG_INT, "3", 0, 20, tx_retries,
+        "retries of a transaction that hit a serialization failure or deadlock"),
+    KEY("http_max_connections", "INBOXD_HTTP_MAX_CONNECTIONS", "--http-max-connections",
+        CONFIG_INT, "2048", 1, 100000, http_max_connections, "simultaneous client connections"),
+    KEY("http_connection_timeout_s", "INBOXD_HTTP_CONNECTION_TIMEOUT_S",
+        "--http-connection-timeout-s", CONFIG_INT, "60", 1, 86400, http_connection_timeout_s,
+        "an idle or stalled client connection is closed after this"),
+    KEY("body_limit", "INBOXD_BODY_LIMIT", "--body-limit", CONFIG_LLONG, "1048576", 1024,
+        1073741824LL, body_limit, "largest request body in bytes (413 above it)"),
+    KEY("shutdown_timeout_s", "INBOXD_SHUTDOWN_TIMEOUT_S", "--shutdown-timeout-s", CONFIG_INT,
+        "20", 0, 3600, shutdown_timeout_s, "on SIGTERM, how long in-flight requests may finish"),
+    KEY("log_level", "INBOXD_LOG_LEVEL", "--log-level", CONFIG_STR, "info", 0, 0, log_level,
+        "debug, info, warn or error"),
+    KEY("metrics_require_key", "INBOXD_METRICS_REQUIRE_KEY", "--metrics-require-key",
+        CONFIG_BOOL, "false", 0, 0, metrics_require_key,
+        "require a bearer key (any scope) for /metrics"),
+    KEY("key_cache_ms", "INBOXD_KEY_CACHE_MS", "--key-cache-ms", CONFIG_INT, "1000", 0, 1000,
+        key_cache_ms, "how long a looked-up API key is trusted; a revocation takes effect within it"),
+    KEY("feed_cache_kb", "INBOXD_FEED_CACHE_KB", "--feed-cache-kb", CONFIG_INT, "16384", 0,
+        4194304, feed_cache_kb,
+        "memory for rendered review-feed items, checked against the rows on every page; 0 = none"),
+    KEY("feed_pages", "INBOXD_FEED_PAGES", "--feed-pages", CONFIG_INT, "32", 0, 4096, feed_pages,
+        "whole feed pages kept, sent again while the database has committed nothing since; 0 = none"),
+    KEY("idempotency_lease_s", "INBOXD_IDEMPOTENCY_LEASE_S", "--idempotency-lease-s", CONFIG_INT,
+        "60", 1, 86400, idempotency_lease_s,
+        "an Idempotency-Key still in flight after this is taken to be abandoned"),
+    KEY("webhook_max_skew_s", "INBOXD_WEBHOOK_MAX_SKEW_S", "--webhook-max-skew-s", CONFIG_INT,
+        "300", 1, 3600, webhook_max_skew_s, "webhook timestamps further off than this are refused"),
+    KEY("draft_request_max_attempts", "INBOXD_DRAFT_REQUEST_MAX_ATTEMPTS",
+        "--draft-request-max-attempts", CONFIG_INT, "5", 1, 100, draft_request_max_attempts,
+        "attempts before a draft request is failed"),
+    KEY("draft_request_backoff_s", "INBOXD_DRAFT_REQUEST_BACKOFF_S", "--draft-request-backoff-s",
+        CONFIG_INT, "10", 0, 86400, draft_request_backoff_s,
+        "first retry delay of a failed draft request; doubles with every attempt"),
+    KEY("outbox_max_attempts", "INBOXD_OUTBOX_MAX_ATTEMPTS", "--outbox-max-attempts", CONFIG_INT,
+        "8", 1, 100, outbox_max_attempts, "delivery attempts before an outbound message is failed"),
+    KEY("outbox_backoff_s", "INBOXD_OUTBOX_BACKOFF_S", "--outbox-backoff-s", CONFIG_INT, "30", 0,
+        86400, outbox_backoff_s, "first retry delay of an outbound message; doubles per attempt"),
+    KEY("retention_interval_s", "INBOXD_RETENTION_INTERVAL_S", "--retention-interval-s",
+        CONFIG_INT, "0", 0, 604800, retention_interval_s,
+        "run a retention sweep this often inside serve; 0 = never"),
+    KEY("retention_closed_days", "INBOXD_RETENTION_CLOSED_DAYS", "--retention-closed-days",
+        CONFIG_INT, "365", 1, 36500, retention_closed_days,
+        "message bodies of conversations closed longer than this are blanked"),
+    KEY("retention_batch", "INBOXD_RETENTION_BATCH", "--retention-batch", CONFIG_INT, "1000", 1,
+        100000, retention_batch, "rows per retention batch (one short transaction each)"),
+    {NULL, NULL, NULL, 0, NULL, 0, 0, 0, NULL},
+};
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int
+parse_bool(const char *v, bool *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on", NULL};
+    static const char *const no[] = {"0", "false", "no", "off", NULL};
+
+    for (int i = 0; yes[i]; i++)
+        if (strcasecmp(v, yes[i]) == 0)
+            return *out = true, 0;
+    for (int i = 0; no[i]; i++)
+        if (strcasecmp(v, no[i]) == 0)
+            return *out = false, 0;
+    return -1;
+}
+
+/* Sets one table key from text; `where` names the source for the error. */
+static int
+set_key(struct config *cf, const struct config_key *k, const char *v, const char *where,
+        char *err, size_t errlen)
+{
+    char *p = (char *)cf + k->offset;
+    char *end;
+    long long n;
+
+    switch (k->type) {
+    case CONFIG_STR: {
+        char *dup = strdup(v);
+
+        if (dup == NULL)
+            return fail(err, errlen, "out of memory");
+        free(*(char **)p);
+        *(char **)p = dup;
+        return 0;
+    }
+    case CONFIG_BOOL:
+        if (parse_bool(v, (bool *)p) != 0)
+            return fail(err, errlen, "%s (%s): expected true or false", k->name, where);
+        return 0;
+    case CONFIG_INT:
+    case CONFIG_LLONG:
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0')
+            return fail(err, errlen, "%s (%s): expected an integer", k->name, where);
+        if (n < k->min || n > k->max)
+            return fail(err, errlen, "%s (%s): must be between %lld and %lld", k->name, where,
+                        k->min, k->max);
+        if (k->type == CONFIG_INT)
+            *(int *)p = (int)n;
+        else
+            *(long long *)p = n;
+        return 0;
+    }
+    return fail(err, errlen, "%s: unknown type", k->name);
+}
+
+static const struct config_key *
+find_key(const char *name, size_t len)
+{
+    for (const struct config_key *k = config_keys; k->name; k++)
+        if (strlen(k->name) == len && strncmp(k->name, name, len) == 0)
+            return k;
+    return NULL;
+}
+
+static struct config_source *
+source_get(struct config *cf, const char *name, size_t len, char *err, size_t errlen)
+{
+    struct config_source *s;
+
+    if (len == 0 || len >= sizeof(s->name))
+        return fail(err, errlen, "webhook source name must be 1-31 characters"), NULL;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)name[i]) && name[i] != '-' && name[i] != '_')
+            return fail(err, errlen, "webhook source name has invalid characters"), NULL;
+    for (int i = 0; i < cf->nsources; i++) {
+        s = &cf->sources[i];
+        if (strlen(s->name) == len && strncasecmp(s->name, name, len) == 0)
+            return s;
+    }
+    if (cf->nsources >= CONFIG_MAX_SOURCES)
+        return fail(err, errlen, "more than %d webhook sources", CONFIG_MAX_SOURCES), NULL;
+    s = &cf->sources[cf->nsources++];
+    for (size_t i = 0; i < len; i++)
+        s->name[i] = (char)tolower((unsigned char)name[i]);
+    s->name[len] = '\0';
+    return s;
+}
+
+/* Sets a webhook source attribute ("secret", "secret_previous", "account"). */
+static int
+set_source(struct config *cf, const char *src, size_t srclen, const char *attr, const char *v,
+           const char *where, char *err, size_t errlen)
+{
+    struct config_source *s = source_get(cf, src, srclen, err, errlen);
+    char **slot;
+    char *dup;
+
+    if (s == NULL)
+        return -1;
+    if (strcasecmp(attr, "secret") == 0)
+        slot = &s->secret;
+    else if (strcasecmp(attr, "secret_previous") == 0)
+        slot = &s->secret_previous;
+    else if (strcasecmp(attr, "account") == 0)
+        slot = &s->account;
+    else
+        return fail(err, errlen, "webhook.%s.%s (%s): unknown webhook setting", s->name, attr,
+                    where);
+    dup = strdup(v);
+    if (dup == NULL)
+        return fail(err, errlen, "out of memory");
+    free(*slot);
+    *slot = dup;
+    return 0;
+}
+
+static char *
+trim(char *s)
+{
+    char *e;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static int
+load_file(struct config *cf, const char *path, bool must_exist, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096], where[512];
+    int lineno = 0, rc = 0;
+
+    if (f == NULL) {
+        if (!must_exist && errno == ENOENT)
+            return 0;
+        return fail(err, errlen, "config file %s: %s", path, strerror(errno));
+    }
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        char *key, *val, *eq;
+        const struct config_key *k;
+
+        lineno++;
+        snprintf(where, sizeof(where), "%s:%d", path, lineno);
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            rc = fail(err, errlen, "%s: line too long", where);
+            break;
+        }
+        key = trim(line);
+        if (*key == '\0' || *key == '#' || *key == ';')
+            continue;
+        eq = strchr(key, '=');
+        if (eq == NULL) {
+            rc = fail(err, errlen, "%s: expected key = value", where);
+            break;
+        }
+        *eq = '\0';
+        key = trim(key);
+        val = trim(eq + 1);
+        /* Quotes are optional around values that contain spaces. */
+        if (strlen(val) >= 2 && val[0] == '"' && val[strlen(val) - 1] == '"') {
+            val[strlen(val) - 1] = '\0';
+            val++;
+        }
+        if (strncmp(key, "webhook.", 8) == 0) {
+            const char *src = key + 8, *dot = strchr(src, '.');
+
+            if (dot == NULL)
+                rc = fail(err, errlen, "%s: expected webhook.<source>.<setting>", where);
+            else
+                rc = set_source(cf, src, (size_t)(dot - src), dot + 1, val, where, err, errlen);
+            continue;
+        }
+        k = find_key(key, strlen(key));
+        if (k == NULL)
+            rc = fail(err, errlen, "%s: unknown setting \"%s\"", where, key);
+        else
+            rc = set_key(cf, k, val, where, err, errlen);
+    }
+    if (rc == 0 && ferror(f))
+        rc = fail(err, errlen, "config file %s: read error", path);
+    fclose(f);
+    return rc;
+}
+
+/* INBOXD_WEBHOOK_<S>_SECRET, _SECRET_PREVIOUS, _ACCOUNT. */
+static int
+load_env_sources(struct config *cf, char *err, size_t errlen)
+{
+    static const char *const attrs[] = {"_SECRET_PREVIOUS", "_SECRET", "_ACCOUNT", NULL};
+    static const char prefix[] = "INBOXD_WEBHOOK_";
+
+    for (char **e = environ; e && *e; e++) {
+        const char *name = *e, *eq = strchr(name, '=');
+        size_t nlen;
+
+        if (eq == NULL || strncmp(name, prefix, sizeof(prefix) - 1) != 0)
+            continue;
+        nlen = (size_t)(eq - name);
+        for (int i = 0; attrs[i]; i++) {
+            size_t alen = strlen(attrs[i]);
+            const char *src = name + sizeof(prefix) - 1;
+            char where[160];
+
+            if (nlen <= sizeof(prefix) - 1 + alen ||
+                strncmp(name + nlen - alen, attrs[i], alen) != 0)
+                continue;
+            snprintf(where, sizeof(where), "environment %.*s", (int)nlen, name);
+            if (set_source(cf, src, (size_t)(name + nlen - alen - src), attrs[i] + 1, eq + 1,
+                           where, err, errlen) != 0)
+                return -1;
+            break;
+        }
+    }
+    return 0;
+}
+
+static int
+validate(struct config *cf, char *err, size_t errlen)
+{
+    if (strcmp(cf->log_level, "debug") && strcmp(cf->log_level, "info") &&
+        strcmp(cf->log_level, "warn") && strcmp(cf->log_level, "error"))
+        return fail(err, errlen, "log_level: expected debug, info, warn or error");
+    if (strrchr(cf->listen, ':') == NULL)
+        return fail(err, errlen, "listen: expected host:port");
+    for (int i = 0; i < cf->nsources; i++) {
+        const struct config_source *s = &cf->sources[i];
+
+        if (s->secret == NULL || s->secret[0] == '\0')
+            return fail(err, errlen, "webhook source %s: no secret", s->name);
+        if (s->account == NULL || s->account[0] == '\0')
+            return fail(err, errlen, "webhook source %s: no account", s->name);
+    }
+    return 0;
+}
+
+int
+config_load(struct config *cf, const char *path, int *argc, char **argv, char *err,
+            size_t errlen)
+{
+    int out = 1;
+
+    memset(cf, 0, sizeof(*cf));
+    for (const struct config_key *k = config_keys; k->name; k++)
+        if (set_key(cf, k, k->def, "default", err, errlen) != 0)
+            goto fail;
+
+    /* --config must be known before the file is read, so look for it first. */
+    for (int i = 1; i < *argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < *argc)
+            path = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+    }
+    if (load_file(cf, path ? path : "config/inboxd.conf", path != NULL, err, errlen) != 0)
+        goto fail;
+
+    for (const struct config_key *k = config_keys; k->name; k++) {
+        const char *v = getenv(k->env);
+        char where[96];
+
+        snprintf(where, sizeof(where), "environment %s", k->env);
+        if (v != NULL && set_key(cf, k, v, where, err, errlen) != 0)
+            goto fail;
+    }
+    if (load_env_sources(cf, err, errlen) != 0)
+        goto fail;
+
+    /* Flags: consume the ones that are settings, keep the rest in order. */
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i], *eq = strchr(a, '=');
+        size_t alen = eq ? (size_t)(eq - a) : strlen(a);
+        const struct config_key *k = NULL;
+        const char *v;
+
+        if (strncmp(a, "--config", alen) == 0 && alen == 8) {
+            if (eq == NULL)
+                i++;
+            continue;
+        }
+        for (const struct config_key *c = config_keys; c->name; c++)
+            if (strlen(c->flag) == alen && strncmp(c->flag, a, alen) == 0)
+                k = c;
+        if (k == NULL) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (eq != NULL) {
+            v = eq + 1;
+        } else if (i + 1 < *argc) {
+            v = argv[++i];
+        } else {
+            fail(err, errlen, "%s: missing value", k->flag);
+            goto fail;
+        }
+        if (set_key(cf, k, v, k->flag, err, errlen) != 0)
+            goto fail;
+    }
+    *argc = out;
+    argv[out] = NULL;
+    if (validate(cf, err, errlen) != 0)
+        goto fail;
+    return 0;
+fail:
+    config_cleanup(cf);
+    return -1;
+}
+
+void
+config_cleanup(struct config *cf)
+{
+    for (const struct config_key *k = config_keys; k->name; k++)
+        if (k->type == CONFIG_STR) {
+            char **p = (char **)((char *)cf + k->offset);
+
+            free(*p);
+            *p = NULL;
+        }
+    for (int i = 0; i < cf->nsources; i++) {
+        free(cf->sources[i].secret);
+        free(cf->sources[i].secret_previous);
+        free(cf->sources[i].account);
+    }
+    cf->nsources = 0;
+}
+
+const struct config_source *
+config_source_find(const struct config *cf, const char *name)
+{
+    for (int i = 0; i < cf->nsources; i++)
+        if (strcmp(cf->sources[i].name, name) == 0)
+            return &cf->sources[i];
+    return NULL;
+}
