@@ -8,7 +8,9 @@
 #include "inboxd/db/keys.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
-#include "inboxd/http/server.h"
+#include "inboxd/http/auth.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 
 static int
 get_account(struct req *rq, struct reply *out, struct problem *pb)

@@ -12,6 +12,8 @@
 #include "inboxd/db/retention.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 #include "inboxd/http/server.h"
 
 /* Resource types are short dotted words ("draft", "draft_request"). */

@@ -15,7 +15,8 @@
 #include "inboxd/db/channels.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
-#include "inboxd/http/server.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 #include "inboxd/lib/uuid7.h"
 
 #define NAME_MAX_BYTES 200

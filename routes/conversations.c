@@ -16,7 +16,8 @@
 #include "inboxd/http/conditional.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
-#include "inboxd/http/server.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 
 /* Field limits (bytes). */
 #define EXTERNAL_ID_MAX 200
@@ -96,9 +97,9 @@ conversation_state_cleanup(void *state)
 }
 
 /* GET /v1/conversations/{id}: the read is started, then answered by
- * get_conversation once it is done (route.start). */
+ * answer_conversation once it is done (route.start). */
 static int
-start_get_conversation(struct req *rq, struct problem *pb)
+read_conversation(struct req *rq, struct problem *pb)
 {
     struct conversation_out *res =
         req_state(rq, sizeof(*res), conversation_state_cleanup);
@@ -110,7 +111,7 @@ start_get_conversation(struct req *rq, struct problem *pb)
 }
 
 static int
-get_conversation(struct req *rq, struct reply *out, struct problem *pb)
+answer_conversation(struct req *rq, struct reply *out, struct problem *pb)
 {
     (void)pb;
     reply_conversation(out, 200, rq->state);
@@ -185,8 +186,8 @@ get_timeline(struct req *rq, struct reply *out, struct problem *pb)
 const struct route routes_conversations[] = {
     {"GET", "/v1/conversations", SCOPE_READ, ROUTE_NO_BODY, list_conversations, NULL},
     {"POST", "/v1/conversations", SCOPE_MESSAGES_WRITE, 0, create_conversation, NULL},
-    {"GET", "/v1/conversations/{id}", SCOPE_READ, ROUTE_NO_BODY, get_conversation,
-     start_get_conversation},
+    {"GET", "/v1/conversations/{id}", SCOPE_READ, ROUTE_NO_BODY, answer_conversation,
+     read_conversation},
     {"PATCH", "/v1/conversations/{id}", SCOPE_MESSAGES_WRITE, 0, update_conversation, NULL},
     {"DELETE", "/v1/conversations/{id}", SCOPE_ADMIN, ROUTE_NO_BODY, delete_conversation, NULL},
     {"GET", "/v1/conversations/{id}/timeline", SCOPE_READ, ROUTE_NO_BODY, get_timeline, NULL},

@@ -10,7 +10,8 @@
 #include "inboxd/http/body.h"
 #include "inboxd/db/draft_requests.h"
 #include "inboxd/routes/routes.h"
-#include "inboxd/http/server.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 
 #include <jansson.h>
 

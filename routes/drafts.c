@@ -12,7 +12,8 @@
 #include "inboxd/http/conditional.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
-#include "inboxd/http/server.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 
 #include <jansson.h>
 #include <stdio.h>

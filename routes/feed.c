@@ -7,7 +7,8 @@
 #include "inboxd/db/feed.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
-#include "inboxd/http/server.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 
 #include <stdbool.h>
 #include <string.h>

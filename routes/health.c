@@ -15,7 +15,8 @@
 #include "inboxd/http/metrics.h"
 #include "inboxd/db/migrate.h"
 #include "inboxd/routes/routes.h"
-#include "inboxd/http/server.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 
 static int
 get_healthz(struct req *rq, struct reply *out, struct problem *pb)

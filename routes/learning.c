@@ -25,7 +25,8 @@
 #include "inboxd/lib/log.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
-#include "inboxd/http/server.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 
 #define NDJSON "application/x-ndjson"
 

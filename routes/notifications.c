@@ -14,7 +14,8 @@
 #include "inboxd/db/notifications.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
-#include "inboxd/http/server.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 #include "inboxd/lib/uuid7.h"
 
 #define TYPE_MAX_BYTES 200

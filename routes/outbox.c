@@ -11,7 +11,8 @@
 #include "inboxd/db/outbox.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
-#include "inboxd/http/server.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 
 #include <jansson.h>
 

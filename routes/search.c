@@ -14,7 +14,8 @@
 #include "inboxd/db/search.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
-#include "inboxd/http/server.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 
 static bool
 is_blank(const char *s)

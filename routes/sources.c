@@ -18,7 +18,8 @@
 #include "inboxd/http/query.h"
 #include "inboxd/lib/rfc3339.h"
 #include "inboxd/routes/routes.h"
-#include "inboxd/http/server.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 #include "inboxd/lib/uuid7.h"
 
 #define URL_MAX_BYTES 2048

@@ -18,7 +18,8 @@
 #include "inboxd/db/users.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
-#include "inboxd/http/server.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 #include "inboxd/lib/uuid7.h"
 
 /* RFC 5321's path limit (256) less the angle brackets. */

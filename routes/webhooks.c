@@ -35,6 +35,8 @@
 #include "inboxd/lib/log.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 #include "inboxd/http/server.h"
 #include "inboxd/lib/sig.h"
 

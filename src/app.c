@@ -19,6 +19,7 @@
 #include "inboxd/http/auth.h"
 #include "inboxd/db/db.h"
 #include "inboxd/db/retention.h"
+#include "inboxd/lib/clock.h"
 #include "inboxd/lib/feed_cache.h"
 #include "inboxd/lib/log.h"
 #include "inboxd/http/metrics.h"
@@ -35,15 +36,6 @@ static bool retention_on;
 static atomic_bool retention_stop;
 static pthread_mutex_t retention_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t retention_cv;
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void *
 retention_main(void *arg)
@@ -67,7 +59,7 @@ retention_main(void *arg)
         pthread_mutex_unlock(&retention_mu);
         if (atomic_load(&retention_stop))
             break;
-        t0 = mono_ms();
+        t0 = clock_ms();
         if (db_retention_run_all(&o, &n, &pb) != 0) {
             log_event(LOG_WARN, NULL, "retention.failed", LOG_I("status", pb.status),
                       LOG_S("err", pb.internal[0] ? pb.internal : pb.detail));
@@ -75,7 +67,7 @@ retention_main(void *arg)
         }
         log_event(LOG_INFO, NULL, "retention.swept", LOG_I("webhook_events", n.webhook_events),
                   LOG_I("drafts", n.drafts), LOG_I("message_bodies", n.message_bodies),
-                  LOG_I("conversations", n.conversations), LOG_I("dur_ms", mono_ms() - t0),
+                  LOG_I("conversations", n.conversations), LOG_I("dur_ms", clock_ms() - t0),
                   LOG_I("cancelled", atomic_load(&retention_stop)));
     }
     return NULL;

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "inboxd/db/keys.h"
+#include "inboxd/lib/clock.h"
 #include "inboxd/lib/sig.h"
 
 #define CACHE_SLOTS 256
@@ -30,15 +31,6 @@ struct cached {
 static const struct config *cfg;
 static struct cached cache[CACHE_SLOTS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 auth_init(const struct config *cf)
@@ -144,7 +136,7 @@ bearer_cached(const char *header, char hash[AUTH_HASH_HEX + 1], struct key_row *
     slot = slot_of(hash);
     pthread_mutex_lock(&cache_lock);
     if (strcmp(cache[slot].hash, hash) == 0 &&
-        now_ms() - cache[slot].at_ms < (cfg ? cfg->key_cache_ms : 0)) {
+        clock_ms() - cache[slot].at_ms < (cfg ? cfg->key_cache_ms : 0)) {
         *row = cache[slot].row;
         hit = true;
     }
@@ -186,7 +178,7 @@ auth_bearer(const char *header, struct who *w, struct problem *pb)
         pthread_mutex_lock(&cache_lock);
         memcpy(cache[slot].hash, hash, sizeof(hash));
         cache[slot].row = row;
-        cache[slot].at_ms = now_ms();
+        cache[slot].at_ms = clock_ms();
         pthread_mutex_unlock(&cache_lock);
     }
     return who_of(&row, w, pb);

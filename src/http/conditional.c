@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "inboxd/http/server.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 
 int
 etag_if_match(const struct req *rq, char buf[32], const char **val, struct problem *pb)

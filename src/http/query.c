@@ -11,7 +11,8 @@
 
 #include "inboxd/lib/cursor.h"
 #include "inboxd/lib/rfc3339.h"
-#include "inboxd/http/server.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 #include "inboxd/lib/uuid7.h"
 
 int

@@ -23,6 +23,8 @@
 #include "inboxd/http/router.h"
 #include "inboxd/lib/sbuf.h"
 #include "inboxd/lib/sig.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 #include "inboxd/http/server.h"
 #include "oas.h"
 

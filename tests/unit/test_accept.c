@@ -6,7 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "inboxd/http/server.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
 
 static const struct {
     const char *header;

@@ -1,10 +1,13 @@
 /*
- * db: the libpq connection pool, transactions and statement execution.
+ * db: the libpq connection pool, transactions and statement execution,
+ * as the db layer's resource files use them: the statement registry
+ * (registry.c), the pool (pool.c), statements and transactions (exec.c)
+ * and the pipelined reader (reader.c).
  *
- * Used only by src/db/*.c: nothing above the db layer
- * sees a PGconn or a PGresult. A db_<resource> function runs all its
- * statements inside one db_tx() (writes) or db_read() (reads), so one call
- * is one transaction.
+ * Used only by the files in src/db: nothing above the db layer sees a
+ * PGconn or a PGresult. A db_<resource> function runs all its statements
+ * inside one db_tx() (writes) or db_read() (reads), so one call is one
+ * transaction.
  */
 #ifndef INBOXD_DB_H
 #define INBOXD_DB_H

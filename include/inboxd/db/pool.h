@@ -1,0 +1,84 @@
+/*
+ * pool: the connections of the db layer, for its own files only (db.c's
+ * siblings: exec.c, reader.c). Everything above the db layer uses db.h.
+ *
+ * Hand-overs sleep on futex words (wake.h).
+ */
+#ifndef INBOXD_POOL_H
+#define INBOXD_POOL_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "inboxd/db/db.h"
+#include "inboxd/lib/problem.h"
+
+struct pool;
+
+/* A request waiting for a connection: release() hands one straight to the
+ * oldest waiter, so waits are first come, first served (no request is
+ * overtaken again and again while 32 threads share 5 connections). */
+struct waiter {
+    atomic_uint handed;      /* 1 once idx is set (under the pool mutex); its
+                              * futex wake-up follows outside the mutex */
+    int idx;                 /* the connection handed over; -1 until then */
+    struct waiter *next;
+};
+
+struct dbconn {
+    PGconn *pg;
+    struct pool *pool;
+    bool broken;        /* a connection error was seen: close on release */
+    int nok;            /* statements that succeeded since borrowed */
+    int64_t expires_ms; /* replace when released after this; 0 = never */
+    int64_t idle_since_ms; /* when it was last given back */
+    const struct db_stmt **pset;
+    size_t pcap, pcount;
+};
+
+struct pool {
+    const char *conninfo;
+    const char *name; /* "primary" or "replica", for logs */
+    int size;
+    struct dbconn *conns;
+    int *idle; /* stack of idle slot indexes */
+    int nidle;
+    int waiting;
+    struct waiter *whead, **wtail; /* requests waiting for a connection, oldest first */
+    pthread_mutex_t mu;
+    bool on;
+    int streams; /* connections lent by db_borrow() now, under mu */
+};
+
+/* The pools and the settings db_init() was given (cfg is NULL before). */
+extern struct pool pool_primary, pool_replica;
+extern const struct db_settings *pool_cfg;
+
+/* Counters for db_stats(). */
+extern atomic_ullong pool_stat_errors, pool_stat_reconnects, pool_stat_timeouts;
+extern atomic_ullong pool_stat_reads, pool_stat_read_trips;
+
+/* The pool reads of `replica_ok` go to. */
+struct pool *pool_for_reads(bool replica_ok);
+
+/* Takes a connection, waiting up to pool_wait_ms; NULL with pb (503).
+ * `retryable`: the caller runs again when the first statement finds the
+ * connection dead, so a recently used one is trusted without a check. */
+struct dbconn *pool_acquire(struct pool *p, bool retryable, struct problem *pb);
+
+/* A free connection now, or NULL with *none when there is none (or others
+ * wait for one): never waits. NULL without *none: pb (503). */
+struct dbconn *pool_acquire_now(struct pool *p, struct problem *pb, bool *none);
+
+/* Gives a connection back: rolled back if left in a transaction, closed
+ * if broken or past its lifetime, handed to the oldest waiter. */
+void pool_release(struct dbconn *c);
+
+/* Whether st is prepared on c; records that it is (-1 on OOM). */
+bool pool_has_prepared(const struct dbconn *c, const struct db_stmt *st);
+int pool_add_prepared(struct dbconn *c, const struct db_stmt *st);
+
+#endif

@@ -1,0 +1,332 @@
+/*
+ * exec: running statements on a connection, mapping their failures to
+ * problems, and transactions with their retries.
+ *
+ * With `prepare = false` (PgBouncer in transaction mode) every statement
+ * goes as an unnamed extended-protocol query. Nothing here knows HTTP;
+ * errors become a struct problem in db_fail(), and no PGresult leaves the
+ * db layer.
+ */
+#include "inboxd/db/pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "inboxd/lib/clock.h"
+#include "inboxd/lib/log.h"
+
+/* --- errors ---------------------------------------------------------------- */
+
+bool
+db_is_retryable(const struct problem *pb)
+{
+    return strcmp(pb->sqlstate, "40001") == 0 || strcmp(pb->sqlstate, "40P01") == 0;
+}
+
+int
+db_fail(struct dbconn *c, const PGresult *res, const char *what, struct problem *pb)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : NULL;
+    char err[256];
+
+    atomic_fetch_add(&pool_stat_errors, 1);
+    if ((msg == NULL || msg[0] == '\0') && c != NULL && c->pg != NULL)
+        msg = PQerrorMessage(c->pg);
+    snprintf(err, sizeof(err), "%s", msg ? msg : "no result");
+    err[strcspn(err, "\n")] = '\0';
+    snprintf(pb->sqlstate, sizeof(pb->sqlstate), "%s", state ? state : "");
+    snprintf(pb->internal, sizeof(pb->internal), "%.60s: %.190s", what, err);
+
+    if (c != NULL && (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK || !state ||
+                      strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)) {
+        /* Connection trouble (or a server shutting down): this connection is
+         * done; the next borrow opens a fresh one. */
+        c->broken = true;
+        log_event(LOG_WARN, NULL, "db.conn_error", LOG_S("stmt", what), LOG_S("sqlstate", state),
+                  LOG_S("err", err));
+        pb->retry_after = 1;
+        return problem_set(pb, 503, "database-unavailable",
+                           "the database is not reachable; retry later");
+    }
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
+        log_event(LOG_INFO, NULL, "db.retryable", LOG_S("stmt", what), LOG_S("sqlstate", state));
+        pb->retry_after = 1;
+        return problem_set(pb, 503, "contention", "the request met concurrent updates; retry");
+    }
+    if (strcmp(state, "23505") == 0) {
+        log_event(LOG_DEBUG, NULL, "db.unique_violation", LOG_S("stmt", what));
+        return problem_set(pb, 409, "conflict", "the request conflicts with an existing resource");
+    }
+    if (strcmp(state, "23503") == 0) {
+        log_event(LOG_DEBUG, NULL, "db.fk_violation", LOG_S("stmt", what));
+        return problem_set(pb, 422, "invalid-reference", "a referenced resource does not exist");
+    }
+    if (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0) {
+        /* Validation should have caught it; the caller still gets a 4xx. */
+        log_event(LOG_WARN, NULL, "db.invalid_value", LOG_S("stmt", what),
+                  LOG_S("sqlstate", state), LOG_S("err", err));
+        return problem_set(pb, 422, "invalid-value", "a value in the request is not acceptable");
+    }
+    if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0 ||
+        strncmp(state, "53", 2) == 0) {
+        log_event(LOG_WARN, NULL, "db.busy", LOG_S("stmt", what), LOG_S("sqlstate", state),
+                  LOG_S("err", err));
+        pb->retry_after = 1;
+        return problem_set(pb, 503, "database-busy", "the database is busy; retry later");
+    }
+    log_event(LOG_ERROR, NULL, "db.error", LOG_S("stmt", what), LOG_S("sqlstate", state),
+              LOG_S("err", err));
+    problem_internal(pb, "%s: %s %s", what, state, err);
+    snprintf(pb->sqlstate, sizeof(pb->sqlstate), "%s", state);
+    return -1;
+}
+
+/* --- execution ------------------------------------------------------------- */
+
+static int
+prepare(struct dbconn *c, const struct db_stmt *st, struct problem *pb)
+{
+    PGresult *res;
+    const char *state;
+
+    if (pool_has_prepared(c, st))
+        return 0;
+    res = PQprepare(c->pg, st->name, st->sql, st->nparams, NULL);
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    /* 42P05: already prepared on this server session (a pooler handed us a
+     * session that had it): it is the same text, use it. */
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && !(state && strcmp(state, "42P05") == 0)) {
+        db_fail(c, res, st->name, pb);
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    if (pool_add_prepared(c, st) != 0)
+        return problem_internal(pb, "out of memory");
+    return 0;
+}
+
+static PGresult *
+exec_format(struct dbconn *c, const struct db_stmt *st, const char *const *params, int format,
+            struct problem *pb)
+{
+    PGresult *res;
+    ExecStatusType s;
+
+    if (pool_cfg == NULL || pool_cfg->prepare) {
+        if (prepare(c, st, pb) != 0)
+            return NULL;
+        res = PQexecPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, format);
+    } else {
+        res = PQexecParams(c->pg, st->sql, st->nparams, NULL, params, NULL, NULL, format);
+    }
+    s = PQresultStatus(res);
+    if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) {
+        c->nok++;
+        return res;
+    }
+    db_fail(c, res, st->name, pb);
+    PQclear(res);
+    return NULL;
+}
+
+PGresult *
+db_exec(struct dbconn *c, const struct db_stmt *st, const char *const *params, struct problem *pb)
+{
+    return exec_format(c, st, params, 0, pb);
+}
+
+PGresult *
+db_exec_binary(struct dbconn *c, const struct db_stmt *st, const char *const *params,
+               struct problem *pb)
+{
+    return exec_format(c, st, params, 1, pb);
+}
+
+int
+db_simple(struct dbconn *c, const char *sql, struct problem *pb)
+{
+    PGresult *res = PQexec(c->pg, sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+        db_fail(c, res, "simple", pb);
+        PQclear(res);
+        return -1;
+    }
+    c->nok++;
+    PQclear(res);
+    return 0;
+}
+
+int
+db_stream_start(struct dbconn *c, const struct db_stmt *st, const char *const *params,
+                struct problem *pb)
+{
+    int ok;
+
+    if (pool_cfg == NULL || pool_cfg->prepare) {
+        if (prepare(c, st, pb) != 0)
+            return -1;
+        ok = PQsendQueryPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, 0);
+    } else {
+        ok = PQsendQueryParams(c->pg, st->sql, st->nparams, NULL, params, NULL, NULL, 0);
+    }
+    if (!ok || !PQsetSingleRowMode(c->pg))
+        return db_fail(c, NULL, st->name, pb);
+    return 0;
+}
+
+static void
+drain(struct dbconn *c)
+{
+    PGresult *r;
+
+    while ((r = PQgetResult(c->pg)) != NULL)
+        PQclear(r);
+}
+
+int
+db_stream_next(struct dbconn *c, PGresult **row, struct problem *pb)
+{
+    PGresult *res = PQgetResult(c->pg);
+
+    *row = NULL;
+    switch (PQresultStatus(res)) {
+    case PGRES_SINGLE_TUPLE:
+        *row = res;
+        return 1;
+    case PGRES_TUPLES_OK:
+        PQclear(res);
+        drain(c);
+        c->nok++;
+        return 0;
+    default:
+        db_fail(c, res, "stream", pb);
+        PQclear(res);
+        if (!c->broken)
+            drain(c);
+        return -1;
+    }
+}
+
+const char *
+db_val(const PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col))
+        return NULL;
+    return PQgetvalue(res, row, col);
+}
+
+const unsigned char *
+db_bin(const PGresult *res, int row, int col, int len)
+{
+    if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != len)
+        return NULL;
+    return (const unsigned char *)PQgetvalue(res, row, col);
+}
+
+/* Big-endian, as binary results carry integers. */
+static uint32_t
+db_bin_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int64_t
+db_bin_i64(const unsigned char *p)
+{
+    return (int64_t)((uint64_t)db_bin_u32(p) << 32 | db_bin_u32(p + 4));
+}
+
+/* 2000-01-01T00:00:00Z in Unix microseconds: PostgreSQL's epoch, from
+ * which a binary timestamptz counts. */
+#define PG_EPOCH_USEC INT64_C(946684800000000)
+
+int64_t
+db_bin_ts(const unsigned char *p)
+{
+    return db_bin_i64(p) + PG_EPOCH_USEC;
+}
+
+/* --- transactions ---------------------------------------------------------- */
+
+static void
+retry_pause(int attempt)
+{
+    /* A few ms, doubling, with jitter so retried transactions don't collide
+     * again in lockstep. */
+    long ms = (1L << attempt) + (long)(clock_jitter() % (unsigned)(2 << attempt));
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* A failure worth one more go on a fresh connection: the connection broke
+ * before any statement of this borrow succeeded, so nothing was committed. */
+static bool
+fresh_conn_failure(const struct dbconn *c)
+{
+    return c->broken && c->nok == 0;
+}
+
+int
+db_tx(db_fn fn, void *arg, struct problem *pb)
+{
+    for (int attempt = 0;; attempt++) {
+        struct dbconn *c = pool_acquire(&pool_primary, attempt == 0, pb);
+        bool again;
+        int rc;
+
+        if (c == NULL)
+            return -1;
+        rc = db_simple(c, "BEGIN", pb);
+        if (rc == 0)
+            rc = fn(c, arg, pb);
+        if (rc == 0 && PQtransactionStatus(c->pg) != PQTRANS_INTRANS)
+            rc = problem_internal(pb, "transaction not open before COMMIT");
+        if (rc == 0) {
+            /* COMMIT is checked like any statement: a deferred constraint or
+             * a serialization failure can still fail here. */
+            PGresult *res = PQexec(c->pg, "COMMIT");
+
+            if (PQresultStatus(res) != PGRES_COMMAND_OK ||
+                strcmp(PQcmdStatus(res), "COMMIT") != 0)
+                rc = db_fail(c, res, "commit", pb);
+            PQclear(res);
+        }
+        again = rc != 0 && attempt < pool_cfg->tx_retries &&
+                (db_is_retryable(pb) || (attempt == 0 && fresh_conn_failure(c)));
+        pool_release(c);
+        if (rc == 0)
+            return 0;
+        if (!again)
+            return -1;
+        memset(pb, 0, sizeof(*pb));
+        retry_pause(attempt);
+    }
+}
+
+int
+db_read(db_fn fn, void *arg, bool replica_ok, struct problem *pb)
+{
+    struct pool *p = pool_for_reads(replica_ok);
+
+    for (int attempt = 0;; attempt++) {
+        struct dbconn *c = pool_acquire(p, attempt == 0, pb);
+        bool again;
+        int rc;
+
+        if (c == NULL)
+            return -1;
+        rc = fn(c, arg, pb);
+        again = rc != 0 && attempt == 0 && fresh_conn_failure(c);
+        pool_release(c);
+        if (rc == 0 || !again)
+            return rc;
+        memset(pb, 0, sizeof(*pb));
+    }
+}
+

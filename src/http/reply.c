@@ -1,0 +1,340 @@
+/*
+ * reply: what a handler answers, and sending it or a problem document on
+ * the request's connection (always from the loop: MHD queues responses
+ * only from its own thread). A streamed reply's rows are never waited for
+ * on the loop: a job thread refills its buffer (the pump) while the
+ * connection waits. Never here: SQL, or deciding what to answer.
+ */
+#include "inboxd/http/reply.h"
+
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "inboxd/http/jobs.h"
+#include "inboxd/http/request.h"
+#include "inboxd/http/server.h"
+#include "inboxd/lib/log.h"
+
+/* --- replies --------------------------------------------------------------- */
+
+int
+reply_json(struct reply *out, int status, json_t *doc, struct problem *pb)
+{
+    char *text;
+
+    if (doc == NULL)
+        return problem_internal(pb, "reply: no document");
+    text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (text == NULL)
+        return problem_internal(pb, "reply: serialisation failed");
+    reply_text(out, status, text, strlen(text), "application/json");
+    return 0;
+}
+
+void
+reply_text(struct reply *out, int status, char *text, size_t len, const char *content_type)
+{
+    free(out->body);
+    out->status = status;
+    out->body = text;
+    out->len = len;
+    out->content_type = content_type;
+}
+
+void
+reply_parts(struct reply *out, int status, struct parts *body)
+{
+    parts_free(out->parts);
+    out->status = status;
+    out->parts = body;
+    out->content_type = "application/json";
+}
+
+void
+reply_cleanup(struct reply *out)
+{
+    free(out->body);
+    out->body = NULL;
+    parts_free(out->parts);
+    out->parts = NULL;
+    if (out->stream_free && out->stream_ctx)
+        out->stream_free(out->stream_ctx);
+    out->stream_ctx = NULL;
+}
+
+/* The next item of a comma-separated header list at *pp: its token
+ * [*tok, *tok + *len) and its parameters, from *params to the item's end,
+ * where *pp is left. Returns false when no item is left. */
+static bool
+next_item(const char **pp, const char **tok, size_t *len, const char **params)
+{
+    const char *p = *pp, *e;
+
+    while (*p == ' ' || *p == '\t' || *p == ',')
+        p++;
+    if (*p == '\0')
+        return false;
+    for (e = p; *e && *e != ',' && *e != ';' && *e != ' ' && *e != '\t'; e++)
+        ;
+    *tok = p;
+    *len = (size_t)(e - p);
+    *params = e;
+    while (*e && *e != ',')
+        e++;
+    *pp = e;
+    return true;
+}
+
+/* Whether an item's parameters [p, end) hold a q-value of 0 ("q=0",
+ * "q=0.0", ...); any other weight, or none, is above 0. */
+static bool
+q_is_zero(const char *p, const char *end)
+{
+    while (p < end) {
+        while (p < end && (*p == ';' || *p == ' ' || *p == '\t'))
+            p++;
+        if (end - p >= 2 && (*p == 'q' || *p == 'Q') && p[1] == '=') {
+            const char *v = p + 2;
+
+            if (v >= end || *v != '0')
+                return false;
+            for (v++; v < end && (*v == '.' || *v == '0'); v++)
+                ;
+            return v == end || *v == ' ' || *v == '\t' || *v == ';';
+        }
+        while (p < end && *p != ';')
+            p++;
+    }
+    return false;
+}
+
+bool
+http_accepts_coding(const char *accept_encoding, const char *coding)
+{
+    const char *p = accept_encoding, *tok, *params;
+    size_t len, clen = strlen(coding);
+    int named = -1, star = -1; /* -1 absent, 0 refused, 1 accepted */
+
+    if (p == NULL)
+        return false;
+    while (next_item(&p, &tok, &len, &params)) {
+        int ok = !q_is_zero(params, p);
+
+        if (len == clen && strncasecmp(tok, coding, len) == 0)
+            named = ok;
+        else if (len == 1 && tok[0] == '*')
+            star = ok;
+    }
+    return named >= 0 ? named == 1 : star == 1;
+}
+
+/* --- sending --------------------------------------------------------------- */
+
+static void
+add_common_headers(struct req *rq, struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "X-Request-Id", rq->request_id);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (server_stopping())
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
+static enum MHD_Result
+queue(struct req *rq, int status, struct MHD_Response *resp)
+{
+    enum MHD_Result rc;
+
+    if (resp == NULL)
+        return MHD_NO;
+    add_common_headers(rq, resp);
+    rq->status = status;
+    rc = MHD_queue_response(rq->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+enum MHD_Result
+reply_send_problem(struct req *rq, const struct problem *pb)
+{
+    static const char fallback[] =
+        "{\"type\":\"/problems/internal\",\"title\":\"Internal Server Error\",\"status\":500}";
+    struct MHD_Response *resp;
+    struct problem p = *pb;
+    char *text;
+    char num[16];
+
+    if (p.status < 400 || p.status > 599)
+        p.status = 500;
+    if (p.status >= 500 && p.internal[0])
+        log_event(LOG_ERROR, &rq->log, "http.internal", LOG_S("err", p.internal));
+    text = problem_render(&p, rq->request_id);
+    if (text != NULL)
+        resp = MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
+    else
+        resp = MHD_create_response_from_buffer(sizeof(fallback) - 1, (void *)(uintptr_t)fallback,
+                                               MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
+    if (p.status == 405 && p.allow[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, p.allow);
+    if (p.retry_after > 0 || p.status == 503) {
+        snprintf(num, sizeof(num), "%d", p.retry_after > 0 ? p.retry_after : 1);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
+    }
+    if (p.status == 401)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"inboxd\"");
+    return queue(rq, p.status, resp);
+}
+
+/*
+ * A streamed reply. Its rows must not be waited for on the loop: when
+ * nothing is buffered, the content reader suspends the
+ * connection and a job thread fills the buffer (PUMP_BYTES) from the
+ * handler's stream, then resumes it; MHD then calls the reader again.
+ */
+#define PUMP_BYTES (64 * 1024)
+
+struct pump {
+    struct reply r;  /* the handler's stream (a copy the response owns) */
+    struct req *rq;  /* whose connection waits while a job fills buf */
+    char *buf;
+    size_t len, off;
+    ssize_t end;     /* 0, or what the stream ended with */
+    uint64_t pos;    /* bytes the stream has produced */
+};
+
+static void
+stream_free_adapter(void *cls)
+{
+    struct pump *p = cls;
+
+    if (p->r.stream_free && p->r.stream_ctx)
+        p->r.stream_free(p->r.stream_ctx);
+    free(p->buf);
+    free(p);
+}
+
+static ssize_t
+stream_adapter(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct pump *p = cls;
+    size_t n;
+
+    (void)pos;
+    if (p->off < p->len) {
+        n = p->len - p->off < max ? p->len - p->off : max;
+        memcpy(buf, p->buf + p->off, n);
+        p->off += n;
+        return (ssize_t)n;
+    }
+    if (p->end != 0)
+        return p->end;
+    p->rq->pump = p;
+    jobs_wait(p->rq);
+    return 0;
+}
+
+void
+reply_pump_fill(struct pump *p)
+{
+    ssize_t n;
+
+    if (p->buf == NULL && (p->buf = malloc(PUMP_BYTES)) == NULL) {
+        p->end = MHD_CONTENT_READER_END_WITH_ERROR;
+        return;
+    }
+    while ((n = p->r.stream(p->r.stream_ctx, p->pos, p->buf, PUMP_BYTES)) == 0)
+        ;
+    if (n < 0) {
+        p->end = n;
+        return;
+    }
+    p->len = (size_t)n;
+    p->off = 0;
+    p->pos += (uint64_t)n;
+}
+
+static void
+parts_free_adapter(void *cls)
+{
+    parts_free(cls);
+}
+
+enum MHD_Result
+reply_send(struct req *rq, struct reply *out)
+{
+    struct MHD_Response *resp;
+    const char *encoding = NULL;
+    char num[16];
+
+    if (out->stream != NULL) {
+        /* The response owns a copy of the reply for the stream's life. */
+        struct pump *copy = calloc(1, sizeof(*copy));
+
+        if (copy == NULL)
+            return MHD_NO;
+        copy->r = *out;
+        copy->r.body = NULL;
+        copy->rq = rq;
+        out->stream_ctx = NULL;
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_adapter, copy,
+                                                 stream_free_adapter);
+        if (resp == NULL) {
+            stream_free_adapter(copy);
+            return MHD_NO;
+        }
+    } else if (out->parts != NULL) {
+        /* MHD copies the vector, not the pieces: they live until the
+         * response is destroyed and parts_free() runs. */
+        struct MHD_IoVec *iov = calloc(out->parts->n ? out->parts->n : 1, sizeof(*iov));
+
+        if (iov == NULL)
+            return MHD_NO;
+        encoding = out->parts->encoding;
+        for (size_t i = 0; i < out->parts->n; i++) {
+            iov[i].iov_base = out->parts->v[i].base;
+            iov[i].iov_len = out->parts->v[i].len;
+        }
+        resp = MHD_create_response_from_iovec(iov, (unsigned)out->parts->n, parts_free_adapter,
+                                              out->parts);
+        free(iov);
+        if (resp == NULL)
+            return MHD_NO;
+        out->parts = NULL;
+    } else if (out->body != NULL) {
+        resp = MHD_create_response_from_buffer_with_free_callback(out->len, out->body, free);
+        if (resp == NULL)
+            return MHD_NO;
+        out->body = NULL;
+    } else {
+        resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (resp == NULL)
+            return MHD_NO;
+    }
+    if (out->content_type != NULL &&
+        (out->stream || out->len > 0 || out->parts || out->status != 204))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, out->content_type);
+    if (out->etag[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, out->etag);
+    if (out->location[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, out->location);
+    if (out->retry_after > 0) {
+        snprintf(num, sizeof(num), "%d", out->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
+    }
+    if (out->replayed)
+        MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    if (out->vary_encoding)
+        MHD_add_response_header(resp, "Vary", "Accept-Encoding");
+    if (encoding != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, encoding);
+    return queue(rq, out->status ? out->status : 200, resp);
+}
+
