@@ -128,15 +128,15 @@ cmd_serve(const struct config *cf)
     signal(SIGPIPE, SIG_IGN);
     /* glibc gives each of up to 8 × cores threads a malloc arena of its
      * own, and memory freed in one stays there: with the loop, the reader
-     * and 32 job threads allocating and freeing each other's blocks, the
-     * benchmark's feed runs peaked at 50 MiB of RSS, against 34 MiB with 4
-     * arenas at the same speed. MALLOC_ARENA_MAX, when set, decides. */
+     * and 32 job threads allocating and freeing each other's blocks, many
+     * arenas hold far more memory than a few, and serve no faster
+     * (tests/bench/RESULTS.md). MALLOC_ARENA_MAX, when set, decides. */
     if (getenv("MALLOC_ARENA_MAX") == NULL)
         mallopt(M_ARENA_MAX, 4);
     /* An arena's free top is given back (madvise) once it passes 128 KiB:
      * with requests' blocks coming and going on several threads that was
-     * a system call and fresh page faults again and again (perf: a tenth
-     * of the loop thread's time). Give back only past 4 MiB; blocks of
+     * a system call and fresh page faults again and again on the loop
+     * thread. Give back only past 4 MiB; blocks of
      * 1 MiB and more come from mmap as before (fixed, not adaptive, once a
      * threshold is set). The peak RSS is what it was. */
     if (getenv("MALLOC_TRIM_THRESHOLD_") == NULL) {

@@ -9,8 +9,8 @@
  * position with its item's version. No query per item, no sort of the
  * pending set: the cost of a page does not grow with the size of the queue.
  *
- * Rendering an item costs the database some 40 us, finding its position
- * under 1 us, so items are kept rendered in the feed cache (feed_cache.c)
+ * Rendering an item costs the database far more than finding its
+ * position, so items are kept rendered in the feed cache (feed_cache.c)
  * under their version, and only the missing ones are rendered, by a second
  * statement on the same connection. A warm page is one round trip.
  *
@@ -201,8 +201,8 @@ render_missing(struct dbconn *c, const char *account, size_t n, const struct ite
             rc = problem_internal(pb, "feed: unexpected item row");
             break;
         }
-        /* Kept without json_build_object's spaces: 7 % of every page's
-         * bytes, sent with every page that shows the item. */
+        /* Kept without json_build_object's spaces, which would be sent
+         * again with every page that shows the item. */
         sbuf_init(&item);
         sbuf_add_json_compact(&item, PQgetvalue(res, r, 4), (size_t)PQgetlength(res, r, 4));
         it = item.oom ? NULL : feed_cache_put(account, k.id, k.ver, item.data, item.len);

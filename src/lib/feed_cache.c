@@ -2,9 +2,8 @@
  * feed_cache: rendered review-feed items, kept between requests.
  *
  * WHY SO. Rendering a feed item (the conversation, its channel, the latest
- * inbound message with attachments and the pending draft, about 3 KB of
- * JSON) costs PostgreSQL some 40 us; a page of 50 costs 2 ms, while
- * finding the page's 50 positions in the feed index costs 40 us. Dashboards
+ * inbound message with attachments and the pending draft) costs PostgreSQL
+ * far more than finding its position in the feed index. Dashboards
  * poll the same first pages over and over, and an item changes only when
  * its conversation or channel row changes. So the page statement returns
  * each position with the row versions (xmin of both rows, and updated_at),
@@ -20,13 +19,12 @@
  * the cache's own reference.
  *
  * A kept page is sent again to many clients; most ask for gzip (a browser
- * always does), and a page of 150 KB is 12 KB compressed at level 1. But
- * compressing costs 0.7 ms, some 13 plain sends of the page, and under
- * steady writes a page version lives for one or two requests (with 400
- * messages a second, 1,000 pages a second were read anew): compressing
- * each one halved the feed. So a page is compressed only once it has been
- * asked for gzip gzip_after times (GZIP_AFTER), by the request
- * that makes it so, and the result hangs on the page for the others.
+ * always does), and it compresses to a tenth. But compressing costs many
+ * plain sends of the page, and under steady writes a page version lives
+ * for one or two requests: compressing each one costs more than it saves
+ * (tests/bench/RESULTS.md). So a page is compressed only once it has been
+ * asked for gzip GZIP_AFTER times, by the request that makes it so, and
+ * the result hangs on the page for the others.
  *
  * Whole pages (feed_page) sit in a second, small table with its own lock:
  * a fixed array of slots searched linearly, as there are a few dozen at
@@ -300,7 +298,7 @@ struct gz {
  * for the GZIP_AFTER-th time: a page read once or twice is not worth the
  * CPU, one that the dashboards poll is. */
 #define GZIP_AFTER 16
-#define GZIP_LEVEL 1 /* 148,620 → 11,673 bytes in 0.67 ms; level 6: 8,516 in 1.07 ms */
+#define GZIP_LEVEL 1 /* the fastest: higher levels save little for much more CPU */
 
 struct feed_page {
     atomic_uint refs;

@@ -2,7 +2,7 @@
  * parts: a response body made of pieces that stay where they are.
  *
  * A feed page is fifty cached items and some punctuation. Copied into one
- * buffer, 160 KB a page were written twice (once by us, once by the kernel)
+ * buffer, a page was written twice (once by us, once by the kernel)
  * and the buffer's pages faulted in anew each time; as parts, the pieces
  * go out with one gathered write. The body's owner (ctx) keeps every piece
  * alive until release(ctx) runs, when the response is done or dropped.
