@@ -11,6 +11,7 @@
 #include "inboxd/http/auth.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
+#include "inboxd/http/resource.h"
 
 static int
 get_account(struct req *rq, struct reply *out, struct problem *pb)
@@ -27,16 +28,7 @@ get_account(struct req *rq, struct reply *out, struct problem *pb)
 static int
 list_keys(struct req *rq, struct reply *out, struct problem *pb)
 {
-    struct page pg;
-    char *json;
-    size_t len;
-
-    if (query_page(rq, false, &pg, pb) != 0)
-        return -1;
-    if (db_keys_list(&rq->who, &pg, &json, &len, pb) != 0)
-        return -1;
-    reply_text(out, 200, json, len, "application/json");
-    return 0;
+    return resource_list(rq, out, pb, db_keys_list);
 }
 
 static int

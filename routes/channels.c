@@ -17,6 +17,7 @@
 #include "inboxd/routes/routes.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
+#include "inboxd/http/resource.h"
 #include "inboxd/lib/uuid7.h"
 
 #define NAME_MAX_BYTES 200
@@ -75,30 +76,13 @@ parse_patch(const json_t *o, struct channel_in *in, struct problem *pb)
 static int
 list_channels(struct req *rq, struct reply *out, struct problem *pb)
 {
-    struct page pg;
-    char *json;
-    size_t len;
-
-    if (query_page(rq, false, &pg, pb) != 0)
-        return -1;
-    if (db_channels_list(&rq->who, &pg, &json, &len, pb) != 0)
-        return -1;
-    reply_text(out, 200, json, len, "application/json");
-    return 0;
+    return resource_list(rq, out, pb, db_channels_list);
 }
 
 static int
 get_channel(struct req *rq, struct reply *out, struct problem *pb)
 {
-    char id[UUID7_STRLEN + 1];
-    char *json;
-    size_t len;
-
-    uuid7_lower(req_param(rq, "id"), id);
-    if (db_channels_get(&rq->who, id, &json, &len, pb) != 0)
-        return -1;
-    reply_text(out, 200, json, len, "application/json");
-    return 0;
+    return resource_get(rq, out, pb, db_channels_get);
 }
 
 static int

@@ -20,6 +20,7 @@
 #include "inboxd/routes/routes.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
+#include "inboxd/http/resource.h"
 #include "inboxd/lib/uuid7.h"
 
 #define URL_MAX_BYTES 2048
@@ -136,15 +137,7 @@ list_sources(struct req *rq, struct reply *out, struct problem *pb)
 static int
 get_source(struct req *rq, struct reply *out, struct problem *pb)
 {
-    char id[UUID7_STRLEN + 1];
-    char *json;
-    size_t len;
-
-    uuid7_lower(req_param(rq, "id"), id);
-    if (db_sources_get(&rq->who, id, &json, &len, pb) != 0)
-        return -1;
-    reply_text(out, 200, json, len, "application/json");
-    return 0;
+    return resource_get(rq, out, pb, db_sources_get);
 }
 
 static int

@@ -20,6 +20,7 @@
 #include "inboxd/routes/routes.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
+#include "inboxd/http/resource.h"
 #include "inboxd/lib/uuid7.h"
 
 /* RFC 5321's path limit (256) less the angle brackets. */
@@ -110,30 +111,13 @@ parse_user(const json_t *o, bool patch, struct user_in *in, struct problem *pb)
 static int
 list_users(struct req *rq, struct reply *out, struct problem *pb)
 {
-    struct page pg;
-    char *json;
-    size_t len;
-
-    if (query_page(rq, false, &pg, pb) != 0)
-        return -1;
-    if (db_users_list(&rq->who, &pg, &json, &len, pb) != 0)
-        return -1;
-    reply_text(out, 200, json, len, "application/json");
-    return 0;
+    return resource_list(rq, out, pb, db_users_list);
 }
 
 static int
 get_user(struct req *rq, struct reply *out, struct problem *pb)
 {
-    char id[UUID7_STRLEN + 1];
-    char *json;
-    size_t len;
-
-    uuid7_lower(req_param(rq, "id"), id);
-    if (db_users_get(&rq->who, id, &json, &len, pb) != 0)
-        return -1;
-    reply_text(out, 200, json, len, "application/json");
-    return 0;
+    return resource_get(rq, out, pb, db_users_get);
 }
 
 static int

@@ -37,6 +37,7 @@
 #include "inboxd/routes/routes.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
+#include "inboxd/http/resource.h"
 #include "inboxd/http/server.h"
 #include "inboxd/lib/sig.h"
 
@@ -437,16 +438,7 @@ replay_event(struct req *rq, struct reply *out, struct problem *pb)
 static int
 list_registry(struct req *rq, struct reply *out, struct problem *pb)
 {
-    struct page pg;
-    char *json;
-    size_t len;
-
-    if (query_page(rq, false, &pg, pb) != 0)
-        return -1;
-    if (db_webhooks_registry_list(&rq->who, &pg, &json, &len, pb) != 0)
-        return -1;
-    reply_text(out, 200, json, len, "application/json");
-    return 0;
+    return resource_list(rq, out, pb, db_webhooks_registry_list);
 }
 
 /* The {source}/{topicKey...} of a registry path. The topic key is the rest
