@@ -1,12 +1,12 @@
 /*
  * embed: a build-time tool that turns files into a C source of byte arrays.
  *
- *   embed OUTPUT.c FILE...
+ *   embed [--array NAME] OUTPUT.c FILE...
  *
- * Each file becomes one entry of `embedded_files[]` named by its base name
- * without extension ("0001_init", "openapi"), NUL-terminated so text files
- * can be used as C strings. Runs on the build machine only; never linked
- * into inboxd.
+ * Each file becomes one entry of the array NAME (`embedded_files[]` unless
+ * given) named by its base name without extension ("0001_init",
+ * "openapi"), NUL-terminated so text files can be used as C strings. Runs
+ * on the build machine only; never linked into inboxd.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,11 +56,17 @@ base_name(const char *path, char *out, size_t outlen)
 int
 main(int argc, char **argv)
 {
+    const char *array = "embedded_files";
     FILE *out;
     char name[256];
 
+    if (argc >= 3 && strcmp(argv[1], "--array") == 0) {
+        array = argv[2];
+        argc -= 2;
+        argv += 2;
+    }
     if (argc < 2) {
-        fprintf(stderr, "usage: embed OUTPUT.c FILE...\n");
+        fprintf(stderr, "usage: embed [--array NAME] OUTPUT.c FILE...\n");
         return 2;
     }
     out = fopen(argv[1], "w");
@@ -73,7 +79,7 @@ main(int argc, char **argv)
     for (int i = 2; i < argc; i++)
         if (emit_file(out, argv[i], i - 2) != 0)
             return 1;
-    fprintf(out, "\nconst struct embedded_file embedded_files[] = {\n");
+    fprintf(out, "\nconst struct embedded_file %s[] = {\n", array);
     for (int i = 2; i < argc; i++) {
         base_name(argv[i], name, sizeof(name));
         fprintf(out, "    {\"%s\", file_%d, sizeof(file_%d) - 1},\n", name, i - 2, i - 2);
