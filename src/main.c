@@ -2,7 +2,7 @@
  * main: the inboxd command line.
  *
  *   inboxd [serve]                    the daemon
- *   inboxd migrate [--status]         apply (or list) schema migrations
+ *   inboxd migrate [--status]         apply (or list) schema migrations, then sql/current
  *   inboxd seed                       the demo tenant
  *   inboxd accounts create NAME       prints the new account's id
  *   inboxd keys create --account ID|NAME --name NAME --scopes "read …"
@@ -53,7 +53,8 @@ usage(FILE *out)
             "\n"
             "commands:\n"
             "  serve                      serve the HTTP API (the default)\n"
-            "  migrate [--status]         apply the schema migrations (or list them)\n"
+            "  migrate [--status]         apply the schema migrations, then the current functions\n"
+            "                             of sql/current, every time (or list both)\n"
             "  seed                       create the demo tenant (idempotent)\n"
             "  accounts create NAME       create an account; prints its id\n"
             "  keys create --account ID|NAME --name NAME --scopes \"read ...\"\n"

@@ -3,7 +3,9 @@
  *
  * A migration is an embedded file named NNNN_<what>. Files are sent whole
  * as one simple-protocol query inside BEGIN/COMMIT, so a migration may hold
- * any number of statements and is applied entirely or not at all.
+ * any number of statements and is applied entirely or not at all. After
+ * the migrations, every time, the files of sql/current/ (embedded_current)
+ * go the same way: the definition of every function and view as it is now.
  */
 #include "inboxd/db/migrate.h"
 
@@ -21,6 +23,21 @@ static const struct db_stmt st_version = {
     "migrate_version", "SELECT coalesce(max(version), 0) FROM schema_migrations", 0};
 static const struct db_stmt st_exists = {
     "migrate_exists", "SELECT to_regclass('schema_migrations') IS NOT NULL", 0};
+/* Every function and view of the schema, defined as pg_get_functiondef and
+ * pg_get_viewdef print them, hashed: the same before and after a file of
+ * sql/current/ ran means the file changed nothing. Extensions' functions
+ * are not ours, and aggregates have no functiondef. */
+static const struct db_stmt st_defs = {
+    "migrate_defs",
+    "SELECT md5(coalesce(string_agg(def, E'\\n' ORDER BY def), '')) FROM ("
+    " SELECT pg_get_functiondef(p.oid) AS def FROM pg_proc p"
+    " WHERE p.pronamespace = to_regnamespace(current_schema()) AND p.prokind IN ('f', 'p')"
+    " AND NOT EXISTS (SELECT FROM pg_depend d"
+    " WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')"
+    " UNION ALL"
+    " SELECT format('VIEW %s AS %s', c.oid::regclass, pg_get_viewdef(c.oid)) FROM pg_class c"
+    " WHERE c.relnamespace = to_regnamespace(current_schema()) AND c.relkind IN ('v', 'm')) s",
+    0};
 
 static bool
 is_migration(const struct embedded_file *f)
@@ -106,10 +123,78 @@ record(struct dbconn *c, int version, const char *name, const char *sum, char *e
     return 0;
 }
 
+/* After a failed step inside the transaction of one file: err becomes
+ * "<what><name> failed: <why>" and the transaction is rolled back.
+ * Returns -1. */
+static int
+file_failed(struct dbconn *c, const char *what, const char *name, char *err, size_t errlen)
+{
+    char why[400];
+    struct problem pb = {0};
+
+    snprintf(why, sizeof(why), "%s", err);
+    snprintf(err, errlen, "%s%s failed: %s", what, name, why);
+    if (db_simple(c, "ROLLBACK", &pb) != 0) {
+        /* The connection is gone; the error above says why. */
+    }
+    return -1;
+}
+
+/* Copies the hash of st_defs into defs. Returns 0, or -1 with err. */
+static int
+defs_hash(struct dbconn *c, char defs[33], char *err, size_t errlen)
+{
+    struct problem pb = {0};
+    PGresult *res = db_exec(c, &st_defs, NULL, &pb);
+
+    if (res == NULL) {
+        snprintf(err, errlen, "%s", pb.internal);
+        return -1;
+    }
+    snprintf(defs, 33, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+/*
+ * Runs each file of sql/current/ in a transaction of its own and prints
+ * "applied  current/<name>" for each that changed a definition, counted in
+ * *napplied. With dry, each is run and rolled back and printed "applied"
+ * when the database already holds what it defines, else "pending"; while
+ * a migration is pending they all are, as they may need its schema.
+ */
+static int
+apply_current(struct dbconn *c, FILE *out, bool dry, int npending, int *napplied, char *err,
+              size_t errlen)
+{
+    for (const struct embedded_file *f = embedded_current; f->name; f++) {
+        char before[33], after[33];
+        bool same;
+
+        if (dry && npending > 0) {
+            if (out)
+                fprintf(out, "pending  current/%s\n", f->name);
+            continue;
+        }
+        if (run(c, "BEGIN", err, errlen) != 0)
+            return -1;
+        if (defs_hash(c, before, err, errlen) != 0 || run(c, f->data, err, errlen) != 0 ||
+            defs_hash(c, after, err, errlen) != 0 ||
+            run(c, dry ? "ROLLBACK" : "COMMIT", err, errlen) != 0)
+            return file_failed(c, "sql/current/", f->name, err, errlen);
+        same = strcmp(before, after) == 0;
+        if (!dry && !same)
+            (*napplied)++;
+        if (out && (dry || !same))
+            fprintf(out, "%s  current/%s\n", dry && !same ? "pending" : "applied", f->name);
+    }
+    return 0;
+}
+
 static int
 apply_all(struct dbconn *c, FILE *out, bool dry, char *err, size_t errlen)
 {
-    int napplied = 0;
+    int napplied = 0, npending = 0;
 
     if (run(c,
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -145,6 +230,7 @@ apply_all(struct dbconn *c, FILE *out, bool dry, char *err, size_t errlen)
             continue;
         }
         if (dry) {
+            npending++;
             if (out)
                 fprintf(out, "pending  %s\n", f->name);
             continue;
@@ -152,21 +238,14 @@ apply_all(struct dbconn *c, FILE *out, bool dry, char *err, size_t errlen)
         if (run(c, "BEGIN", err, errlen) != 0)
             return -1;
         if (run(c, f->data, err, errlen) != 0 || record(c, version, f->name, sum, err, errlen) != 0 ||
-            run(c, "COMMIT", err, errlen) != 0) {
-            char why[400];
-            struct problem pb = {0};
-
-            snprintf(why, sizeof(why), "%s", err);
-            snprintf(err, errlen, "migration %s failed: %s", f->name, why);
-            if (db_simple(c, "ROLLBACK", &pb) != 0) {
-                /* The connection is gone; the error above says why. */
-            }
-            return -1;
-        }
+            run(c, "COMMIT", err, errlen) != 0)
+            return file_failed(c, "migration ", f->name, err, errlen);
         napplied++;
         if (out)
             fprintf(out, "applied  %s\n", f->name);
     }
+    if (apply_current(c, out, dry, npending, &napplied, err, errlen) != 0)
+        return -1;
     if (out && !dry && napplied == 0)
         fprintf(out, "schema is up to date (version %d)\n", migrate_expected());
     return 0;

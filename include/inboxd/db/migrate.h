@@ -6,6 +6,12 @@
  * and is recorded in schema_migrations with the SHA-256 of its text. An
  * applied migration whose text changed is an error: a deployed database
  * never silently diverges from the files.
+ *
+ * After them, every time, the files of sql/current/ (the definition of
+ * every function and view as it is now; README, "Schema") run the same
+ * way, each in its own transaction under the same lock. They only CREATE
+ * OR REPLACE, so a fresh database and an old one end up alike, and a
+ * function dropped or changed by hand is put back.
  */
 #ifndef INBOXD_MIGRATE_H
 #define INBOXD_MIGRATE_H
@@ -19,12 +25,18 @@
 /* The version this binary expects: the number of its newest migration. */
 int migrate_expected(void);
 
-/* Applies what is missing; prints one line per applied migration to out
- * (may be NULL). Returns 0, or -1 with a one-line reason in err. */
+/* Applies what is missing, then sql/current/; prints one line per applied
+ * migration and per current file that changed a definition ("applied
+ * current/feed") to out (may be NULL). Returns 0, or -1 with a one-line
+ * reason in err. */
 int migrate_apply(const char *conninfo, FILE *out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Prints each migration with applied/pending. Returns 0, or -1 with err. */
+/* Prints each migration with applied/pending, then each current file:
+ * "applied  current/feed" when the database holds what it defines,
+ * "pending" when migrate would change a definition (tried in a transaction
+ * that is rolled back) or a migration is pending. Returns 0, or -1 with
+ * err. */
 int migrate_status(const char *conninfo, FILE *out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
