@@ -203,60 +203,24 @@ db_channels_insert(const struct who *w, const struct channel_in *in, char **json
 
 /* --- change ---------------------------------------------------------------- */
 
-struct update {
-    const struct who *w;
-    const char *id;
-    const struct channel_in *in;
-    const char *metadata;
-    char *json;
-    size_t len;
-};
-
-static int
-update_tx(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct update *x = arg;
-    const char *p[] = {x->w->account_id, x->id, x->in->name, x->metadata};
-    PGresult *res;
-    int rc;
-
-    free(x->json);
-    x->json = NULL;
-    x->len = 0;
-
-    res = db_exec(c, &stmts[S_UPDATE], p, pb);
-    if (res == NULL)
-        return -1;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return problem_set(pb, 404, "not-found", "no such channel");
-    }
-    rc = take_json(res, &x->json, &x->len, pb);
-    PQclear(res);
-    if (rc != 0)
-        return -1;
-    return db_audit(c, x->w, "channel.update", "channel", x->id, NULL, pb);
-}
-
 int
 db_channels_update(const struct who *w, const char *id, const struct channel_in *in, char **json,
                    size_t *len, struct problem *pb)
 {
-    struct update x = {.w = w, .id = id, .in = in};
+    const char *p[] = {w->account_id, id, in->name, NULL};
+    const struct db_write wr = {.st = &stmts[S_UPDATE],
+                                .params = p,
+                                .action = "channel.update",
+                                .type = "channel",
+                                .id = id,
+                                .what = "channel"};
     char *meta = NULL;
-    int rc = -1;
+    int rc;
 
     if (metadata_text(in->metadata, &meta, pb) != 0)
         return -1;
-    x.metadata = meta;
-    if (db_tx(update_tx, &x, pb) != 0) {
-        free(x.json);
-        goto out;
-    }
-    *json = x.json;
-    *len = x.len;
-    rc = 0;
-out:
+    p[3] = meta;
+    rc = db_write(w, &wr, json, len, pb);
     free(meta);
     return rc;
 }

@@ -22,7 +22,6 @@
 #include <string.h>
 
 #include "inboxd/db/db.h"
-#include "inboxd/db/audit.h"
 #include "inboxd/db/rows.h"
 #include "inboxd/db/etag.h"
 #include "inboxd/lib/uuid7.h"
@@ -110,6 +109,15 @@ static const struct db_stmt stmts[] = {
                  4},
 };
 
+/* Copies row 0's ETag (column 1) into tag, a char[DB_JOBS_TAG_LEN]. Also
+ * the row() of the writes' db_write: it keeps their action. */
+static const char *
+take_tag(const PGresult *res, void *tag)
+{
+    snprintf(tag, DB_JOBS_TAG_LEN, "%s", PQgetvalue(res, 0, 1));
+    return NULL;
+}
+
 /* Copies row 0's JSON (column 0) and tag (column 1). Returns 0 or -1 (OOM). */
 static int
 take(const PGresult *res, char **json, size_t *len, char tag[DB_JOBS_TAG_LEN], struct problem *pb)
@@ -118,59 +126,31 @@ take(const PGresult *res, char **json, size_t *len, char tag[DB_JOBS_TAG_LEN], s
     *json = db_strdup(res, 0, 0);
     if (*json == NULL)
         return problem_internal(pb, "jobs: out of memory");
-    snprintf(tag, DB_JOBS_TAG_LEN, "%s", PQgetvalue(res, 0, 1));
+    take_tag(res, tag);
     return 0;
 }
 
 /* --- create ---------------------------------------------------------------- */
 
-struct insert {
-    const struct who *w;
-    const char *type;
-    char id[UUID7_STRLEN + 1];
-    char *json;
-    size_t len;
-    char tag[DB_JOBS_TAG_LEN];
-};
-
-static int
-insert_tx(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct insert *x = arg;
-    const char *p[] = {x->w->account_id, x->id, x->type};
-    PGresult *res;
-    int rc;
-
-    /* db_tx may run this again: start from nothing. */
-    free(x->json);
-    x->json = NULL;
-    x->len = 0;
-
-    res = db_exec(c, &stmts[S_INSERT], p, pb);
-    if (res == NULL)
-        return -1;
-    rc = take(res, &x->json, &x->len, x->tag, pb);
-    PQclear(res);
-    if (rc != 0)
-        return -1;
-    return db_audit(c, x->w, "job_run.create", "job_run", x->id, NULL, pb);
-}
-
 int
 db_jobs_insert(const struct who *w, const char *type, char **json, size_t *len,
                char tag[DB_JOBS_TAG_LEN], struct problem *pb)
 {
-    struct insert x = {.w = w, .type = type};
+    char id[UUID7_STRLEN + 1], t[DB_JOBS_TAG_LEN];
+    const char *p[] = {w->account_id, id, type};
+    const struct db_write wr = {.st = &stmts[S_INSERT],
+                                .params = p,
+                                .action = "job_run.create",
+                                .type = "job_run",
+                                .id = id,
+                                .row = take_tag,
+                                .arg = t};
 
     /* One id for every attempt of the transaction. */
-    uuid7_new(x.id);
-    if (db_tx(insert_tx, &x, pb) != 0) {
-        free(x.json);
+    uuid7_new(id);
+    if (db_write(w, &wr, json, len, pb) != 0)
         return -1;
-    }
-    *json = x.json;
-    *len = x.len;
-    memcpy(tag, x.tag, DB_JOBS_TAG_LEN);
+    memcpy(tag, t, DB_JOBS_TAG_LEN);
     return 0;
 }
 
@@ -237,18 +217,15 @@ struct update {
     const struct who *w;
     const char *id;
     const struct job_update_in *in;
-    const char *metrics;
     const char *if_match;
-    char nid[UUID7_STRLEN + 1];
-    char *json;
-    size_t len;
     char tag[DB_JOBS_TAG_LEN];
 };
 
 /* The UPDATE found no row: says why, as 404, 412 or 409. Returns -1. */
 static int
-refuse(struct dbconn *c, const struct update *x, struct problem *pb)
+refuse(struct dbconn *c, void *arg, struct problem *pb)
 {
+    const struct update *x = arg;
     const char *p[] = {x->w->account_id, x->id, x->in->status, x->if_match};
     PGresult *res = db_exec(c, &stmts[S_STATE], p, pb);
     char status[32];
@@ -279,31 +256,12 @@ refuse(struct dbconn *c, const struct update *x, struct problem *pb)
                        status, x->in->status);
 }
 
-static int
-update_tx(struct dbconn *c, void *arg, struct problem *pb)
+static const char *
+updated(const PGresult *res, void *arg)
 {
     struct update *x = arg;
-    const char *p[] = {x->w->account_id, x->id,       x->in->status, x->in->error,
-                       x->metrics,       x->if_match, x->nid};
-    PGresult *res;
-    int rc;
 
-    free(x->json);
-    x->json = NULL;
-    x->len = 0;
-
-    res = db_exec(c, &stmts[S_UPDATE], p, pb);
-    if (res == NULL)
-        return -1;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return refuse(c, x, pb);
-    }
-    rc = take(res, &x->json, &x->len, x->tag, pb);
-    PQclear(res);
-    if (rc != 0)
-        return -1;
-    return db_audit(c, x->w, "job_run.update", "job_run", x->id, NULL, pb);
+    return take_tag(res, x->tag);
 }
 
 int
@@ -312,6 +270,16 @@ db_jobs_update(const struct who *w, const char *id, const struct job_update_in *
                struct problem *pb)
 {
     struct update x = {.w = w, .id = id, .in = in, .if_match = if_match};
+    char nid[UUID7_STRLEN + 1];
+    const char *p[] = {w->account_id, id, in->status, in->error, NULL, if_match, nid};
+    const struct db_write wr = {.st = &stmts[S_UPDATE],
+                                .params = p,
+                                .action = "job_run.update",
+                                .type = "job_run",
+                                .id = id,
+                                .none = refuse,
+                                .row = updated,
+                                .arg = &x};
     char *metrics = NULL;
     int rc = -1;
 
@@ -320,14 +288,11 @@ db_jobs_update(const struct who *w, const char *id, const struct job_update_in *
         if (metrics == NULL)
             return problem_internal(pb, "jobs: metrics text: out of memory");
     }
-    x.metrics = metrics;
-    uuid7_new(x.nid);
-    if (db_tx(update_tx, &x, pb) != 0) {
-        free(x.json);
+    p[4] = metrics;
+    /* The id of the notification a failed run gets, for every attempt. */
+    uuid7_new(nid);
+    if (db_write(w, &wr, json, len, pb) != 0)
         goto out;
-    }
-    *json = x.json;
-    *len = x.len;
     memcpy(tag, x.tag, DB_JOBS_TAG_LEN);
     rc = 0;
 out:

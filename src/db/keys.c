@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "inboxd/db/db.h"
-#include "inboxd/db/audit.h"
 #include "inboxd/db/rows.h"
 #include "inboxd/lib/scope.h"
 #include "inboxd/lib/uuid7.h"
@@ -147,47 +146,18 @@ db_keys_list(const struct who *w, const struct page *pg, char **json, size_t *le
     return db_list(&stmts[S_LIST], p, pg, -1, 1, json, len, pb);
 }
 
-struct revoke {
-    const struct who *w;
-    const char *id;
-    char *json;
-    size_t len;
-};
-
-static int
-revoke_fn(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct revoke *r = arg;
-    const char *p[] = {r->w->account_id, r->id};
-    PGresult *res = db_exec(c, &stmts[S_REVOKE], p, pb);
-
-    if (res == NULL)
-        return -1;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return problem_set(pb, 404, "not-found", "no such api key");
-    }
-    free(r->json);
-    r->len = (size_t)PQgetlength(res, 0, 0);
-    r->json = db_strdup(res, 0, 0);
-    PQclear(res);
-    if (r->json == NULL)
-        return problem_internal(pb, "out of memory");
-    return db_audit(c, r->w, "api_key.revoke", "api_key", r->id, NULL, pb);
-}
-
 int
 db_keys_revoke(const struct who *w, const char *id, char **json, size_t *len, struct problem *pb)
 {
-    struct revoke r = {w, id, NULL, 0};
+    const char *p[] = {w->account_id, id};
+    const struct db_write wr = {.st = &stmts[S_REVOKE],
+                                .params = p,
+                                .action = "api_key.revoke",
+                                .type = "api_key",
+                                .id = id,
+                                .what = "api key"};
 
-    if (db_tx(revoke_fn, &r, pb) != 0) {
-        free(r.json);
-        return -1;
-    }
-    *json = r.json;
-    *len = r.len;
-    return 0;
+    return db_write(w, &wr, json, len, pb);
 }
 
 /* --- command line ---------------------------------------------------------- */

@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "inboxd/db/db.h"
-#include "inboxd/db/audit.h"
 #include "inboxd/db/rows.h"
 #include "inboxd/lib/uuid7.h"
 
@@ -64,55 +63,14 @@ db_notifications_list(const struct who *w, const char *user_id, enum notificatio
 
 /* --- writes ---------------------------------------------------------------- */
 
-struct write {
-    const struct who *w;
-    const struct db_stmt *st;
-    const char *const *params;
-    const char *action;
-    const char *id;
-    char *json;
-    size_t len;
-};
-
-/* Runs x->st; no row is a 422 on userId for an insert, else a 404. */
+/* The INSERT checks the addressee itself: no row means userId is not a user
+ * of the account. Returns -1. */
 static int
-write_tx(struct dbconn *c, void *arg, struct problem *pb)
+no_such_user(struct dbconn *c, void *arg, struct problem *pb)
 {
-    struct write *x = arg;
-    PGresult *res;
-
-    free(x->json);
-    x->json = NULL;
-    x->len = 0;
-
-    res = db_exec(c, x->st, x->params, pb);
-    if (res == NULL)
-        return -1;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        if (x->st == &stmts[S_INSERT])
-            return problem_field(pb, "userId", "is not a user of this account");
-        return problem_set(pb, 404, "not-found", "no such notification");
-    }
-    x->len = (size_t)PQgetlength(res, 0, 0);
-    x->json = db_strdup(res, 0, 0);
-    PQclear(res);
-    if (x->json == NULL)
-        return problem_internal(pb, "notifications: out of memory");
-    return db_audit(c, x->w, x->action, "notification", x->id, NULL, pb);
-}
-
-/* Runs x in one transaction and hands its JSON over. */
-static int
-run_write(struct write *x, char **json, size_t *len, struct problem *pb)
-{
-    if (db_tx(write_tx, x, pb) != 0) {
-        free(x->json);
-        return -1;
-    }
-    *json = x->json;
-    *len = x->len;
-    return 0;
+    (void)c;
+    (void)arg;
+    return problem_field(pb, "userId", "is not a user of this account");
 }
 
 int
@@ -122,7 +80,12 @@ db_notifications_insert(const struct who *w, const struct notification_in *in, c
     char id[UUID7_STRLEN + 1];
     char *payload = NULL;
     const char *p[] = {w->account_id, id, in->user_id, in->type, NULL};
-    struct write x = {w, &stmts[S_INSERT], p, "notification.create", id, NULL, 0};
+    const struct db_write wr = {.st = &stmts[S_INSERT],
+                                .params = p,
+                                .action = "notification.create",
+                                .type = "notification",
+                                .id = id,
+                                .none = no_such_user};
     int rc;
 
     if (in->payload != NULL) {
@@ -133,7 +96,7 @@ db_notifications_insert(const struct who *w, const struct notification_in *in, c
     p[4] = payload;
     /* One id for every attempt of the transaction. */
     uuid7_new(id);
-    rc = run_write(&x, json, len, pb);
+    rc = db_write(w, &wr, json, len, pb);
     free(payload);
     return rc;
 }
@@ -143,9 +106,14 @@ db_notifications_read(const struct who *w, const char *id, char **json, size_t *
                       struct problem *pb)
 {
     const char *p[] = {w->account_id, id};
-    struct write x = {w, &stmts[S_READ], p, "notification.read", id, NULL, 0};
+    const struct db_write wr = {.st = &stmts[S_READ],
+                                .params = p,
+                                .action = "notification.read",
+                                .type = "notification",
+                                .id = id,
+                                .what = "notification"};
 
-    return run_write(&x, json, len, pb);
+    return db_write(w, &wr, json, len, pb);
 }
 
 DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

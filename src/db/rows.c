@@ -1,8 +1,12 @@
 /*
- * db_page: list envelopes around JSON that PostgreSQL rendered.
+ * db_page: list envelopes around JSON that PostgreSQL rendered, and the
+ * one-row read and write every resource module runs.
  *
  * Items arrive as JSON text (the inboxd_json_* functions of the schema) and
  * are concatenated, never parsed again: a page of 200 items costs one copy.
+ * No SQL of its own (the statements are the caller's), except the audit
+ * row db_audit() writes; never a resource's rule: those stay with the
+ * caller, in its statements and its none()/row() callbacks.
  */
 #include "inboxd/db/rows.h"
 
@@ -10,6 +14,7 @@
 #include <string.h>
 
 #include "inboxd/lib/cursor.h"
+#include "inboxd/db/audit.h"
 #include "inboxd/db/db.h"
 #include "inboxd/lib/rfc3339.h"
 #include "inboxd/lib/sbuf.h"
@@ -219,5 +224,90 @@ db_list_in(const struct db_stmt *st, const struct db_stmt *exists, const char *w
     }
     *json = l.json;
     *len = l.len;
+    return 0;
+}
+
+/* --- one row written, and its audit row ------------------------------------ */
+
+int
+db_write_in(struct dbconn *c, const struct who *w, const struct db_write *wr, char **json,
+            size_t *len, struct problem *pb)
+{
+    PGresult *res = db_exec(c, wr->st, wr->params, pb);
+    const char *action = wr->action;
+    char *copy = NULL;
+    size_t n = 0;
+
+    if (res == NULL)
+        return -1;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        if (wr->none != NULL)
+            return wr->none(c, wr->arg, pb);
+        if (wr->what == NULL)
+            /* An INSERT or an upsert always answers its row. */
+            return problem_internal(pb, "%s: no row", wr->st->name);
+        return problem_set(pb, 404, "not-found", "no such %s", wr->what);
+    }
+    if (json != NULL) {
+        n = (size_t)PQgetlength(res, 0, 0);
+        copy = db_strdup(res, 0, 0);
+        if (copy == NULL) {
+            PQclear(res);
+            return problem_internal(pb, "%s: out of memory", wr->st->name);
+        }
+    }
+    if (wr->row != NULL) {
+        const char *chosen = wr->row(res, wr->arg);
+
+        if (chosen != NULL)
+            action = chosen;
+    }
+    PQclear(res);
+    if (db_audit(c, w, action, wr->type, wr->id, NULL, pb) != 0) {
+        free(copy);
+        return -1;
+    }
+    if (json != NULL) {
+        *json = copy;
+        *len = n;
+    }
+    return 0;
+}
+
+struct write {
+    const struct who *w;
+    const struct db_write *wr;
+    bool want_json;
+    char *json;
+    size_t len;
+};
+
+static int
+write_fn(struct dbconn *c, void *arg, struct problem *pb)
+{
+    struct write *x = arg;
+
+    /* db_tx may run this again: start from nothing. */
+    free(x->json);
+    x->json = NULL;
+    x->len = 0;
+    return db_write_in(c, x->w, x->wr, x->want_json ? &x->json : NULL, &x->len, pb);
+}
+
+int
+db_write(const struct who *w, const struct db_write *wr, char **json, size_t *len,
+         struct problem *pb)
+{
+    struct write x = {w, wr, json != NULL, NULL, 0};
+
+    if (db_tx(write_fn, &x, pb) != 0) {
+        free(x.json);
+        return -1;
+    }
+    if (json != NULL) {
+        *json = x.json;
+        *len = x.len;
+    }
     return 0;
 }

@@ -14,11 +14,11 @@
  */
 #include "inboxd/db/sources.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "inboxd/db/db.h"
-#include "inboxd/db/audit.h"
 #include "inboxd/db/rows.h"
 #include "inboxd/lib/uuid7.h"
 
@@ -68,64 +68,45 @@ static const struct db_stmt stmts[] = {
 /* --- upsert ---------------------------------------------------------------- */
 
 struct upsert {
-    const struct who *w;
-    const struct source_in *in;
-    const char *metadata;
-    char id[UUID7_STRLEN + 1];
-    char *json;
-    size_t len;
-    bool created;
+    const char *new_id;
+    char id[UUID7_STRLEN + 1]; /* the row's: new_id when the upsert inserted */
 };
 
-static int
-upsert_tx(struct dbconn *c, void *arg, struct problem *pb)
+/* The row() of the upsert: reads the row's id, which tells an insert from
+ * an update and is the id audited. */
+static const char *
+upserted(const PGresult *res, void *arg)
 {
-    struct upsert *x = arg;
-    const struct source_in *in = x->in;
-    const char *p[] = {x->w->account_id,
-                       x->id,
-                       in->source_url,
-                       in->title,
-                       in->hash,
-                       in->indexed_at,
-                       in->next_refresh_at,
-                       x->metadata,
-                       in->title_set ? "t" : "f",
-                       in->hash_set ? "t" : "f",
-                       in->indexed_at_set ? "t" : "f",
-                       in->next_refresh_at_set ? "t" : "f"};
-    char id[UUID7_STRLEN + 1];
-    PGresult *res;
+    struct upsert *u = arg;
 
-    /* db_tx may run this again: start from nothing. */
-    free(x->json);
-    x->json = NULL;
-    x->len = 0;
-    x->created = false;
-
-    res = db_exec(c, &stmts[S_UPSERT], p, pb);
-    if (res == NULL)
-        return -1;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return problem_internal(pb, "sources: upsert returned no row");
-    }
-    snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 1));
-    x->len = (size_t)PQgetlength(res, 0, 0);
-    x->json = db_strdup(res, 0, 0);
-    PQclear(res);
-    if (x->json == NULL)
-        return problem_internal(pb, "sources: out of memory");
-    x->created = strcmp(id, x->id) == 0;
-    return db_audit(c, x->w, x->created ? "source_document.create" : "source_document.update",
-                    "source_document", id, NULL, pb);
+    snprintf(u->id, sizeof(u->id), "%s", PQgetvalue(res, 0, 1));
+    return strcmp(u->id, u->new_id) == 0 ? "source_document.create" : "source_document.update";
 }
 
 int
 db_sources_upsert(const struct who *w, const struct source_in *in, char **json, size_t *len,
                   bool *created, struct problem *pb)
 {
-    struct upsert x = {.w = w, .in = in};
+    char new_id[UUID7_STRLEN + 1];
+    struct upsert u = {.new_id = new_id};
+    const char *p[] = {w->account_id,
+                       new_id,
+                       in->source_url,
+                       in->title,
+                       in->hash,
+                       in->indexed_at,
+                       in->next_refresh_at,
+                       NULL, /* metadata, below */
+                       in->title_set ? "t" : "f",
+                       in->hash_set ? "t" : "f",
+                       in->indexed_at_set ? "t" : "f",
+                       in->next_refresh_at_set ? "t" : "f"};
+    const struct db_write wr = {.st = &stmts[S_UPSERT],
+                                .params = p,
+                                .type = "source_document",
+                                .id = u.id,
+                                .row = upserted,
+                                .arg = &u};
     char *meta = NULL;
     int rc = -1;
 
@@ -134,16 +115,12 @@ db_sources_upsert(const struct who *w, const struct source_in *in, char **json, 
         if (meta == NULL)
             return problem_internal(pb, "sources: metadata text: out of memory");
     }
-    x.metadata = meta;
+    p[7] = meta;
     /* One id for every attempt of the transaction. */
-    uuid7_new(x.id);
-    if (db_tx(upsert_tx, &x, pb) != 0) {
-        free(x.json);
+    uuid7_new(new_id);
+    if (db_write(w, &wr, json, len, pb) != 0)
         goto out;
-    }
-    *json = x.json;
-    *len = x.len;
-    *created = x.created;
+    *created = strcmp(u.id, new_id) == 0;
     rc = 0;
 out:
     free(meta);
@@ -171,34 +148,18 @@ db_sources_get(const struct who *w, const char *id, char **json, size_t *len, st
 
 /* --- delete ---------------------------------------------------------------- */
 
-struct del {
-    const struct who *w;
-    const char *id;
-};
-
-static int
-delete_tx(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct del *x = arg;
-    const char *p[] = {x->w->account_id, x->id};
-    PGresult *res = db_exec(c, &stmts[S_DELETE], p, pb);
-    int n;
-
-    if (res == NULL)
-        return -1;
-    n = PQntuples(res);
-    PQclear(res);
-    if (n != 1)
-        return problem_set(pb, 404, "not-found", "no such source document");
-    return db_audit(c, x->w, "source_document.delete", "source_document", x->id, NULL, pb);
-}
-
 int
 db_sources_delete(const struct who *w, const char *id, struct problem *pb)
 {
-    struct del x = {w, id};
+    const char *p[] = {w->account_id, id};
+    const struct db_write wr = {.st = &stmts[S_DELETE],
+                                .params = p,
+                                .action = "source_document.delete",
+                                .type = "source_document",
+                                .id = id,
+                                .what = "source document"};
 
-    return db_tx(delete_tx, &x, pb);
+    return db_write(w, &wr, NULL, NULL, pb);
 }
 
 DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

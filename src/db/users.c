@@ -214,6 +214,12 @@ update_tx(struct dbconn *c, void *arg, struct problem *pb)
                         in->auth_provider,
                         in->set_auth_subject ? "t" : "f",
                         in->auth_subject};
+    const struct db_write wr = {.st = &stmts[S_UPDATE],
+                                .params = up,
+                                .action = "user.update",
+                                .type = "user",
+                                .id = x->id,
+                                .what = "user"};
     PGresult *res;
     int n;
 
@@ -243,18 +249,7 @@ update_tx(struct dbconn *c, void *arg, struct problem *pb)
             return problem_set(pb, 409, "conflict", "another user of the account has this email");
     }
 
-    res = db_exec(c, &stmts[S_UPDATE], up, pb);
-    if (res == NULL)
-        return -1;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return problem_set(pb, 404, "not-found", "no such user");
-    }
-    n = take_json(res, &x->json, &x->len, pb);
-    PQclear(res);
-    if (n != 0)
-        return -1;
-    return db_audit(c, x->w, "user.update", "user", x->id, NULL, pb);
+    return db_write_in(c, x->w, &wr, &x->json, &x->len, pb);
 }
 
 int

@@ -1,5 +1,7 @@
 /*
- * db_page: renders a list page from rows that PostgreSQL rendered.
+ * db_page: renders a list page from rows that PostgreSQL rendered, and runs
+ * the statements every resource has: one row read (db_one), a page of rows
+ * (db_list) and one row written with its audit row (db_write).
  */
 #ifndef INBOXD_DB_PAGE_H
 #define INBOXD_DB_PAGE_H
@@ -10,6 +12,7 @@
 
 #include "inboxd/lib/cursor.h"
 #include "inboxd/db/db.h"
+#include "inboxd/db/who.h"
 #include "inboxd/lib/page.h"
 #include "inboxd/lib/problem.h"
 #include "inboxd/lib/sbuf.h"
@@ -75,5 +78,45 @@ int db_list_in(const struct db_stmt *st, const struct db_stmt *exists, const cha
 
 /* A copy of one value: new malloc()ed string or NULL (SQL NULL or OOM). */
 char *db_strdup(const PGresult *res, int row, int col);
+
+/*
+ * One write and its audit row, the shape of most writes: a statement that
+ * answers the row it wrote (its JSON in column 0), then db_audit() of
+ * `action` on type/id in the same transaction. Fill one on the stack and
+ * run it with db_write() (its own transaction) or db_write_in() (inside
+ * the caller's, after checks of its own).
+ */
+struct db_write {
+    const struct db_stmt *st;
+    const char *const *params;
+    const char *action; /* the audit row: action on resource type/id */
+    const char *type;
+    const char *id;   /* may point into arg, filled by row() */
+    const char *what; /* no row: 404 "no such <what>"; NULL for a
+                       * write that always answers a row (a 500 if not) */
+    /* Optional, instead of that 404: says why no row was written (sets pb,
+     * returns -1); it may run statements on c. */
+    int (*none)(struct dbconn *c, void *arg, struct problem *pb);
+    /* Optional: reads the row's other columns into arg before the audit
+     * row is written. Returns the action to audit, or NULL for `action`.
+     * It may run again when the transaction is retried. */
+    const char *(*row)(const PGresult *res, void *arg);
+    void *arg;
+};
+
+/*
+ * Runs wr on c, inside a transaction the caller runs. On success *json
+ * gets column 0 of the row (new malloc()ed, caller free()s; length in
+ * *len), or nothing when json is NULL (a DELETE ... RETURNING id).
+ * Statuses: 404 or none()'s, then db_exec()'s and db_audit()'s; 500 on
+ * OOM. *json is untouched on failure.
+ */
+int db_write_in(struct dbconn *c, const struct who *w, const struct db_write *wr, char **json,
+                size_t *len, struct problem *pb) __attribute__((warn_unused_result));
+
+/* db_write_in() in a transaction of its own (db_tx(), so serialization
+ * failures are retried); the same statuses, and 503. */
+int db_write(const struct who *w, const struct db_write *wr, char **json, size_t *len,
+             struct problem *pb) __attribute__((warn_unused_result));
 
 #endif
