@@ -23,7 +23,7 @@
 static int
 claim(struct req *rq, struct reply *out, struct problem *pb)
 {
-    struct draft_claim_in in = {0};
+    struct lease_claim_in in = {0};
     long long limit = 0, lease = 0;
     json_t *o;
     char *json;
@@ -35,7 +35,7 @@ claim(struct req *rq, struct reply *out, struct problem *pb)
         return -1;
     body_int(o, "limit", BODY_REQUIRED, 1, 200, &limit, NULL, pb);
     body_int(o, "leaseSeconds", BODY_REQUIRED, 1, 3600, &lease, NULL, pb);
-    body_nonempty_string(o, "workerId", BODY_REQUIRED, WORKER_ID_MAX, &in.worker_id, pb);
+    body_nonempty_string(o, "workerId", BODY_REQUIRED, WORKER_ID_MAX, &in.arg, pb);
     if (body_failed(pb))
         goto out;
     in.limit = (int)limit;
@@ -52,7 +52,7 @@ out:
 static int
 fail(struct req *rq, struct reply *out, struct problem *pb)
 {
-    struct draft_fail_in in = {0};
+    struct lease_fail_in in = {0};
     json_t *o;
     char *json;
     size_t len;

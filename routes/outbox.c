@@ -32,7 +32,7 @@ static const char *const delivery_status_names[] = {"pending", "leased", "delive
 static int
 claim(struct req *rq, struct reply *out, struct problem *pb)
 {
-    struct outbox_claim_in in = {0};
+    struct lease_claim_in in = {0};
     long long limit = 0, lease = 0;
     int type = -1;
     json_t *o;
@@ -50,7 +50,7 @@ claim(struct req *rq, struct reply *out, struct problem *pb)
         goto out;
     in.limit = (int)limit;
     in.lease_seconds = (int)lease;
-    in.channel_type = type >= 0 ? channel_type_names[type] : NULL;
+    in.arg = type >= 0 ? channel_type_names[type] : NULL;
     if (db_outbox_claim(&rq->who, &in, &json, &len, pb) != 0)
         goto out;
     reply_text(out, 200, json, len, "application/json");
@@ -88,7 +88,7 @@ out:
 static int
 failed(struct req *rq, struct reply *out, struct problem *pb)
 {
-    struct outbox_failed_in in = {0};
+    struct lease_fail_in in = {0};
     long long after = 0;
     json_t *o;
     char *json;

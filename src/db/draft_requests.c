@@ -1,5 +1,6 @@
 /*
- * db_draft_requests: the SQL of the drafting queue.
+ * db_draft_requests: the SQL of the drafting queue, and the description
+ * that lets the lease engine (lease.c) run it; the state machine is there.
  *
  * The queue is the draft_requests table itself (DESIGN.md "Queues in
  * Postgres"). Its generated column claimable_at is when a row may be
@@ -17,14 +18,8 @@
  */
 #include "inboxd/db/draft_requests.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "inboxd/db/db.h"
-#include "inboxd/db/audit.h"
-#include "inboxd/db/rows.h"
-#include "inboxd/lib/uuid7.h"
+#include "inboxd/db/lease.h"
 
 enum {
     S_CLAIM,
@@ -118,143 +113,40 @@ static const struct db_stmt stmts[] = {
                   "SELECT status FROM draft_requests WHERE account_id = $1 AND id = $2", 2},
 };
 
-/* --- claim ----------------------------------------------------------------- */
-
-struct claim {
-    const struct who *w;
-    const struct draft_claim_in *in;
-    char *json;
-    size_t len;
-};
-
-static int
-claim_tx(struct dbconn *c, void *arg, struct problem *pb)
+static const struct lease_policy *
+policy(void)
 {
-    struct claim *x = arg;
-    char limit[16], lease[16];
-    const char *p[] = {x->w->account_id, limit, lease, x->in->worker_id};
-    PGresult *res;
-    int n;
-
-    /* db_tx may run this again: start from nothing. */
-    free(x->json);
-    x->json = NULL;
-    x->len = 0;
-
-    snprintf(limit, sizeof(limit), "%d", x->in->limit);
-    snprintf(lease, sizeof(lease), "%d", x->in->lease_seconds);
-    res = db_exec(c, &stmts[S_CLAIM], p, pb);
-    if (res == NULL)
-        return -1;
-    n = PQntuples(res);
-    /* One audit row per leased request, so a request's audit trail shows
-     * every lease it had. */
-    for (int i = 0; i < n; i++) {
-        if (db_audit(c, x->w, "draft_request.claim", "draft_request", PQgetvalue(res, i, 1), NULL,
-                     pb) != 0) {
-            PQclear(res);
-            return -1;
-        }
-    }
-    x->json = db_items_render(res, 0, &x->len, pb);
-    PQclear(res);
-    return x->json ? 0 : -1;
+    return &db_settings()->draft_requests;
 }
 
+/* The drafting queue, run by the lease engine (lease.h). */
+static const struct lease_queue queue = {
+    .claim = &stmts[S_CLAIM],
+    .fail = &stmts[S_FAIL],
+    .retry_after = false,
+    .status = &stmts[S_STATUS],
+    .policy = policy,
+    .type = "draft_request",
+    .claim_action = "draft_request.claim",
+    .retry_action = "draft_request.retry",
+    .fail_action = "draft_request.fail",
+    .missing = "draft request",
+    .noun = "draft request",
+    .not_leased = "draft-request-not-leased",
+};
+
 int
-db_draft_requests_claim(const struct who *w, const struct draft_claim_in *in, char **json,
+db_draft_requests_claim(const struct who *w, const struct lease_claim_in *in, char **json,
                         size_t *len, struct problem *pb)
 {
-    struct claim x = {w, in, NULL, 0};
-
-    if (db_tx(claim_tx, &x, pb) != 0) {
-        free(x.json);
-        return -1;
-    }
-    *json = x.json;
-    *len = x.len;
-    return 0;
-}
-
-/* --- fail ------------------------------------------------------------------ */
-
-struct fail {
-    const struct who *w;
-    const char *id;
-    const struct draft_fail_in *in;
-    char *json;
-    size_t len;
-};
-
-/* After an UPDATE that changed nothing: 404 when the request is not the
- * account's, else 409 naming its status. Returns -1. */
-static int
-not_leased(struct dbconn *c, const struct fail *x, struct problem *pb)
-{
-    const char *p[] = {x->w->account_id, x->id};
-    PGresult *res = db_exec(c, &stmts[S_STATUS], p, pb);
-    char status[16];
-
-    if (res == NULL)
-        return -1;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return problem_set(pb, 404, "not-found", "no such draft request");
-    }
-    snprintf(status, sizeof(status), "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return problem_set(pb, 409, "draft-request-not-leased", "the draft request is %s, not leased",
-                       status);
-}
-
-static int
-fail_tx(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct fail *x = arg;
-    const struct lease_policy *lp = &db_settings()->draft_requests;
-    char max[16], backoff[16], nid[UUID7_STRLEN + 1];
-    const char *p[] = {x->w->account_id, x->id, x->in->error, x->in->retryable ? "t" : "f", max,
-                       backoff,          nid};
-    PGresult *res;
-    bool failed;
-
-    free(x->json);
-    x->json = NULL;
-    x->len = 0;
-
-    snprintf(max, sizeof(max), "%d", lp->max_attempts);
-    snprintf(backoff, sizeof(backoff), "%d", lp->backoff_s);
-    uuid7_new(nid);
-    res = db_exec(c, &stmts[S_FAIL], p, pb);
-    if (res == NULL)
-        return -1;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return not_leased(c, x, pb);
-    }
-    failed = strcmp(PQgetvalue(res, 0, 1), "failed") == 0;
-    x->len = (size_t)PQgetlength(res, 0, 0);
-    x->json = db_strdup(res, 0, 0);
-    PQclear(res);
-    if (x->json == NULL)
-        return problem_internal(pb, "draft_requests: out of memory");
-    return db_audit(c, x->w, failed ? "draft_request.fail" : "draft_request.retry", "draft_request",
-                    x->id, NULL, pb);
+    return lease_claim(&queue, w, in, json, len, pb);
 }
 
 int
-db_draft_requests_fail(const struct who *w, const char *id, const struct draft_fail_in *in,
+db_draft_requests_fail(const struct who *w, const char *id, const struct lease_fail_in *in,
                        char **json, size_t *len, struct problem *pb)
 {
-    struct fail x = {w, id, in, NULL, 0};
-
-    if (db_tx(fail_tx, &x, pb) != 0) {
-        free(x.json);
-        return -1;
-    }
-    *json = x.json;
-    *len = x.len;
-    return 0;
+    return lease_fail(&queue, w, id, in, json, len, pb);
 }
 
 DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

@@ -1,5 +1,7 @@
 /*
- * db_outbox: the SQL of the outbox (outbound message delivery).
+ * db_outbox: the SQL of the outbox (outbound message delivery), and the
+ * description that lets the lease engine (lease.c) run it; the state
+ * machine is there.
  *
  * The outbox is the messages table (DESIGN.md "Queues in Postgres"). Its
  * generated column claimable_at is when an outbound message may be claimed
@@ -22,14 +24,11 @@
  */
 #include "inboxd/db/outbox.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "inboxd/db/db.h"
-#include "inboxd/db/audit.h"
+#include "inboxd/db/lease.h"
 #include "inboxd/db/rows.h"
-#include "inboxd/lib/uuid7.h"
 
 enum {
     S_CLAIM,
@@ -168,212 +167,60 @@ static const struct db_stmt stmts[] = {
                        5},
 };
 
-/* --- claim ----------------------------------------------------------------- */
+static const struct lease_policy *
+policy(void)
+{
+    return &db_settings()->outbox;
+}
 
-struct claim {
-    const struct who *w;
-    const struct outbox_claim_in *in;
-    char *json;
-    size_t len;
+/* The outbox, run by the lease engine (lease.h). */
+static const struct lease_queue queue = {
+    .claim = &stmts[S_CLAIM],
+    .fail = &stmts[S_FAILED],
+    .retry_after = true,
+    .status = &stmts[S_STATUS],
+    .policy = policy,
+    .type = "message",
+    .claim_action = "message.claim",
+    .retry_action = "message.retry",
+    .fail_action = "message.fail",
+    .missing = "outbound message",
+    .noun = "message",
+    .not_leased = "message-not-leased",
 };
 
-static int
-claim_tx(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct claim *x = arg;
-    char limit[16], lease[16];
-    const char *p[] = {x->w->account_id, limit, lease, x->in->channel_type};
-    PGresult *res;
-    int n;
-
-    /* db_tx may run this again: start from nothing. */
-    free(x->json);
-    x->json = NULL;
-    x->len = 0;
-
-    snprintf(limit, sizeof(limit), "%d", x->in->limit);
-    snprintf(lease, sizeof(lease), "%d", x->in->lease_seconds);
-    res = db_exec(c, &stmts[S_CLAIM], p, pb);
-    if (res == NULL)
-        return -1;
-    n = PQntuples(res);
-    /* One audit row per leased message, so a message's audit trail shows
-     * every lease it had. */
-    for (int i = 0; i < n; i++) {
-        if (db_audit(c, x->w, "message.claim", "message", PQgetvalue(res, i, 1), NULL, pb) != 0) {
-            PQclear(res);
-            return -1;
-        }
-    }
-    x->json = db_items_render(res, 0, &x->len, pb);
-    PQclear(res);
-    return x->json ? 0 : -1;
-}
+/* --- claim, delivered and failed ------------------------------------------- */
 
 int
-db_outbox_claim(const struct who *w, const struct outbox_claim_in *in, char **json, size_t *len,
+db_outbox_claim(const struct who *w, const struct lease_claim_in *in, char **json, size_t *len,
                 struct problem *pb)
 {
-    struct claim x = {w, in, NULL, 0};
-
-    if (db_tx(claim_tx, &x, pb) != 0) {
-        free(x.json);
-        return -1;
-    }
-    *json = x.json;
-    *len = x.len;
-    return 0;
-}
-
-/* --- delivered and failed -------------------------------------------------- */
-
-struct report {
-    const struct who *w;
-    const char *id;
-    const char *external_id;           /* delivered */
-    const struct outbox_failed_in *in; /* failed */
-    char *json;
-    size_t len;
-};
-
-/* After an UPDATE that changed nothing: 404 when the message is not an
- * outbound message of the account, else 409 naming its status.
- * Returns -1. */
-static int
-not_leased(struct dbconn *c, const struct report *x, struct problem *pb)
-{
-    const char *p[] = {x->w->account_id, x->id};
-    PGresult *res = db_exec(c, &stmts[S_STATUS], p, pb);
-    char status[16];
-
-    if (res == NULL)
-        return -1;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return problem_set(pb, 404, "not-found", "no such outbound message");
-    }
-    snprintf(status, sizeof(status), "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return problem_set(pb, 409, "message-not-leased", "the message is %s, not leased", status);
-}
-
-/* Copies the one row's JSON (column 0) into x. Returns 0 or -1 (OOM). */
-static int
-take_json(struct report *x, const PGresult *res, struct problem *pb)
-{
-    x->len = (size_t)PQgetlength(res, 0, 0);
-    x->json = db_strdup(res, 0, 0);
-    if (x->json == NULL)
-        return problem_internal(pb, "outbox: out of memory");
-    return 0;
-}
-
-static int
-delivered_tx(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct report *x = arg;
-    const char *p[] = {x->w->account_id, x->id, x->external_id};
-    char id[37];
-    PGresult *res;
-
-    free(x->json);
-    x->json = NULL;
-    x->len = 0;
-
-    res = db_exec(c, &stmts[S_DELIVERED], p, pb);
-    if (res == NULL) {
-        /* The unique index of (conversation, externalId): the provider's id
-         * already names another message of this conversation. */
-        if (strcmp(pb->sqlstate, "23505") == 0) {
-            memset(pb, 0, sizeof(*pb));
-            return problem_set(pb, 409, "external-id-conflict",
-                               "another message of the conversation has this externalId");
-        }
-        return -1;
-    }
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return not_leased(c, x, pb);
-    }
-    snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 1));
-    if (take_json(x, res, pb) != 0) {
-        PQclear(res);
-        return -1;
-    }
-    PQclear(res);
-    return db_audit(c, x->w, "message.deliver", "message", id, NULL, pb);
+    return lease_claim(&queue, w, in, json, len, pb);
 }
 
 int
 db_outbox_delivered(const struct who *w, const char *id, const char *external_id, char **json,
                     size_t *len, struct problem *pb)
 {
-    struct report x = {.w = w, .id = id, .external_id = external_id};
+    const char *p[] = {w->account_id, id, external_id};
 
-    if (db_tx(delivered_tx, &x, pb) != 0) {
-        free(x.json);
-        return -1;
+    if (lease_done(&queue, w, id, &stmts[S_DELIVERED], p, "message.deliver", json, len, pb) == 0)
+        return 0;
+    /* The unique index of (conversation, externalId): the provider's id
+     * already names another message of this conversation. */
+    if (strcmp(pb->sqlstate, "23505") == 0) {
+        memset(pb, 0, sizeof(*pb));
+        return problem_set(pb, 409, "external-id-conflict",
+                           "another message of the conversation has this externalId");
     }
-    *json = x.json;
-    *len = x.len;
-    return 0;
-}
-
-static int
-failed_tx(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct report *x = arg;
-    const struct lease_policy *lp = &db_settings()->outbox;
-    char max[16], backoff[16], after[16], nid[UUID7_STRLEN + 1], id[37];
-    const char *p[] = {x->w->account_id,
-                       x->id,
-                       x->in->error,
-                       x->in->retryable ? "t" : "f",
-                       max,
-                       backoff,
-                       x->in->has_retry_after ? after : NULL,
-                       nid};
-    PGresult *res;
-    bool failed;
-
-    free(x->json);
-    x->json = NULL;
-    x->len = 0;
-
-    snprintf(max, sizeof(max), "%d", lp->max_attempts);
-    snprintf(backoff, sizeof(backoff), "%d", lp->backoff_s);
-    snprintf(after, sizeof(after), "%d", x->in->retry_after_s);
-    uuid7_new(nid);
-    res = db_exec(c, &stmts[S_FAILED], p, pb);
-    if (res == NULL)
-        return -1;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return not_leased(c, x, pb);
-    }
-    failed = strcmp(PQgetvalue(res, 0, 1), "failed") == 0;
-    snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 2));
-    if (take_json(x, res, pb) != 0) {
-        PQclear(res);
-        return -1;
-    }
-    PQclear(res);
-    return db_audit(c, x->w, failed ? "message.fail" : "message.retry", "message", id, NULL, pb);
+    return -1;
 }
 
 int
-db_outbox_failed(const struct who *w, const char *id, const struct outbox_failed_in *in,
-                 char **json, size_t *len, struct problem *pb)
+db_outbox_failed(const struct who *w, const char *id, const struct lease_fail_in *in, char **json,
+                 size_t *len, struct problem *pb)
 {
-    struct report x = {.w = w, .id = id, .in = in};
-
-    if (db_tx(failed_tx, &x, pb) != 0) {
-        free(x.json);
-        return -1;
-    }
-    *json = x.json;
-    *len = x.len;
-    return 0;
+    return lease_fail(&queue, w, id, in, json, len, pb);
 }
 
 /* --- list ------------------------------------------------------------------ */

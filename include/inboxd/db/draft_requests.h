@@ -11,24 +11,11 @@
 #ifndef INBOXD_DB_DRAFT_REQUESTS_H
 #define INBOXD_DB_DRAFT_REQUESTS_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
+#include "inboxd/db/lease.h"
 #include "inboxd/db/who.h"
 #include "inboxd/lib/problem.h"
-
-/* What a claim asks for (validated by the route). */
-struct draft_claim_in {
-    int limit;             /* 1-200 */
-    int lease_seconds;     /* 1-3600 */
-    const char *worker_id; /* borrowed; non-empty */
-};
-
-/* What a failure report says (validated by the route). */
-struct draft_fail_in {
-    const char *error; /* borrowed; stored as last_error */
-    bool retryable;
-};
 
 /*
  * POST /v1/draft-requests/claim: leases up to in->limit claimable requests
@@ -36,26 +23,29 @@ struct draft_fail_in {
  * oldest claimable first, in one statement with FOR UPDATE SKIP LOCKED, so
  * two concurrent claims never lease the same request. Each leased request
  * gets status leased, lease_expires_at = now() + lease_seconds, the worker
- * id and attempts + 1. Requests of soft-deleted conversations are never
- * claimed. *json gets `{"items":[…]}`, each item the draft request with its
+ * id (in->arg, non-empty) and attempts + 1, and a "draft_request.claim"
+ * audit row. Requests of soft-deleted conversations are never claimed.
+ * *json gets `{"items":[…]}`, each item the draft request with its
  * conversation, channel and trigger message embedded (rendered by SQL).
  * Statuses: 503. *json: new malloc()ed string (caller free()s), length in
  * *len; untouched on failure.
  */
-int db_draft_requests_claim(const struct who *w, const struct draft_claim_in *in, char **json,
+int db_draft_requests_claim(const struct who *w, const struct lease_claim_in *in, char **json,
                             size_t *len, struct problem *pb) __attribute__((warn_unused_result));
 
 /*
  * POST /v1/draft-requests/{id}/fail: records a failed attempt of a leased
  * request. Retryable and attempts < draft_request_max_attempts: back to
  * queued, claimable again at now() + draft_request_backoff_s *
- * 2^(attempts - 1). Otherwise: failed, and a `draft.failed` notification
- * (for everyone in the account) in the same transaction. last_error is
- * in->error either way. *json gets the request in its new state.
+ * 2^(attempts - 1) (in->has_retry_after is not looked at); audited
+ * "draft_request.retry". Otherwise: failed, and a `draft.failed`
+ * notification (for everyone in the account) in the same transaction;
+ * audited "draft_request.fail". last_error is in->error either way. *json
+ * gets the request in its new state.
  * Statuses: 404 (no such request in the account), 409 (the request is not
  * leased: nothing changes), 503. *json: new malloc()ed (caller free()s).
  */
-int db_draft_requests_fail(const struct who *w, const char *id, const struct draft_fail_in *in,
+int db_draft_requests_fail(const struct who *w, const char *id, const struct lease_fail_in *in,
                            char **json, size_t *len, struct problem *pb)
     __attribute__((warn_unused_result));
 

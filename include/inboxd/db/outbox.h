@@ -17,43 +17,29 @@
 #ifndef INBOXD_DB_OUTBOX_H
 #define INBOXD_DB_OUTBOX_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
+#include "inboxd/db/lease.h"
 #include "inboxd/db/who.h"
 #include "inboxd/lib/page.h"
 #include "inboxd/lib/problem.h"
-
-/* What a claim asks for (validated by the route). */
-struct outbox_claim_in {
-    int limit;                /* 1-200 */
-    int lease_seconds;        /* 1-3600 */
-    const char *channel_type; /* a ChannelType name (static), or NULL for any */
-};
-
-/* What a failure report says (validated by the route). */
-struct outbox_failed_in {
-    const char *error; /* borrowed; stored as delivery_last_error */
-    bool retryable;
-    bool has_retry_after; /* retry_after_s given: it replaces the backoff */
-    int retry_after_s;    /* >= 0 */
-};
 
 /*
  * POST /v1/outbox/claim: leases up to in->limit claimable outbound messages
  * of the caller's account (pending and past their backoff, or leased with
  * an expired lease), oldest claimable first, in one statement with FOR
  * UPDATE SKIP LOCKED, so two concurrent claims never lease the same
- * message. Only messages whose conversation's channel has in->channel_type
- * when it is set; never messages of soft-deleted conversations. Each leased
- * message gets delivery_status leased, lease_expires_at = now() +
- * lease_seconds and delivery_attempts + 1, and a "message.claim" audit row.
+ * message. Only messages whose conversation's channel has the type in->arg
+ * (a ChannelType name) when it is set; never messages of soft-deleted
+ * conversations. Each leased message gets delivery_status leased,
+ * lease_expires_at = now() + lease_seconds and delivery_attempts + 1, and
+ * a "message.claim" audit row.
  * *json gets `{"items":[…]}`, each item the message with its `conversation`
  * and `channel` embedded (rendered by SQL in the same statement).
  * Statuses: 503. *json: new malloc()ed string (caller free()s), length in
  * *len; untouched on failure.
  */
-int db_outbox_claim(const struct who *w, const struct outbox_claim_in *in, char **json, size_t *len,
+int db_outbox_claim(const struct who *w, const struct lease_claim_in *in, char **json, size_t *len,
                     struct problem *pb) __attribute__((warn_unused_result));
 
 /*
@@ -84,7 +70,7 @@ int db_outbox_delivered(const struct who *w, const char *id, const char *externa
  * "message-not-leased" (nothing changes), 503. *json: new malloc()ed
  * (caller free()s); untouched on failure.
  */
-int db_outbox_failed(const struct who *w, const char *id, const struct outbox_failed_in *in,
+int db_outbox_failed(const struct who *w, const char *id, const struct lease_fail_in *in,
                      char **json, size_t *len, struct problem *pb)
     __attribute__((warn_unused_result));
 
