@@ -4,11 +4,14 @@
  * failed report what the provider did with one, the list shows the outbox
  * by delivery status.
  *
- * Parse, validate, one db_outbox call, pass the JSON that PostgreSQL
+ * claim and failed are the lease queues' handlers (http/lease_route.h),
+ * run with the outbox's description below; delivered and the list parse,
+ * validate, make one db_outbox call and pass the JSON that PostgreSQL
  * rendered through. No SQL here.
  */
 #include "inboxd/http/body.h"
 #include "inboxd/db/outbox.h"
+#include "inboxd/http/lease_route.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
 #include "inboxd/http/reply.h"
@@ -18,46 +21,34 @@
 
 /* The provider's id of a sent message (like every externalId). */
 #define EXTERNAL_ID_MAX 200
-/* A failure's error text: room for a provider's error body, not a document. */
-#define ERROR_MAX ((size_t)64 * 1024)
-/* retryAfterSeconds: a provider's Retry-After is seconds to hours; a day is
- * the most a caller may ask for (outbox_backoff_s has the same bound). */
-#define RETRY_AFTER_MAX 86400
 
 /* API.md enums ChannelType and DeliveryStatus, as the schema spells them. */
 static const char *const channel_type_names[] = {"email", "chat", "shopify", "slack", NULL};
 static const char *const delivery_status_names[] = {"pending", "leased", "delivered", "failed",
                                                     NULL};
 
+/* A claim may ask for one channel type: channelType, optional. */
+static void
+read_channel_type(const json_t *o, struct lease_claim_in *in, struct problem *pb)
+{
+    int type = -1;
+
+    body_enum(o, "channelType", BODY_OPTIONAL, channel_type_names, &type, pb);
+    in->arg = type >= 0 ? channel_type_names[type] : NULL;
+}
+
+static const struct lease_route queue = {
+    .claim_arg = read_channel_type,
+    .claim = db_outbox_claim,
+    .fail = db_outbox_failed,
+    .id_param = "messageId",
+    .retry_after = true, /* a provider's Retry-After */
+};
+
 static int
 claim(struct req *rq, struct reply *out, struct problem *pb)
 {
-    struct lease_claim_in in = {0};
-    long long limit = 0, lease = 0;
-    int type = -1;
-    json_t *o;
-    char *json;
-    size_t len;
-    int rc = -1;
-
-    o = body_parse(rq->body, rq->body_len, pb);
-    if (o == NULL)
-        return -1;
-    body_int(o, "limit", BODY_REQUIRED, 1, 200, &limit, NULL, pb);
-    body_int(o, "leaseSeconds", BODY_REQUIRED, 1, 3600, &lease, NULL, pb);
-    body_enum(o, "channelType", BODY_OPTIONAL, channel_type_names, &type, pb);
-    if (body_failed(pb))
-        goto out;
-    in.limit = (int)limit;
-    in.lease_seconds = (int)lease;
-    in.arg = type >= 0 ? channel_type_names[type] : NULL;
-    if (db_outbox_claim(&rq->who, &in, &json, &len, pb) != 0)
-        goto out;
-    reply_text(out, 200, json, len, "application/json");
-    rc = 0;
-out:
-    json_decref(o);
-    return rc;
+    return lease_route_claim(rq, out, pb, &queue);
 }
 
 static int
@@ -88,30 +79,7 @@ out:
 static int
 failed(struct req *rq, struct reply *out, struct problem *pb)
 {
-    struct lease_fail_in in = {0};
-    long long after = 0;
-    json_t *o;
-    char *json;
-    size_t len;
-    int rc = -1;
-
-    o = body_parse(rq->body, rq->body_len, pb);
-    if (o == NULL)
-        return -1;
-    body_nonempty_string(o, "error", BODY_REQUIRED, ERROR_MAX, &in.error, pb);
-    body_bool(o, "retryable", BODY_REQUIRED, &in.retryable, NULL, pb);
-    body_int(o, "retryAfterSeconds", BODY_OPTIONAL, 0, RETRY_AFTER_MAX, &after, &in.has_retry_after,
-             pb);
-    if (body_failed(pb))
-        goto out;
-    in.retry_after_s = (int)after;
-    if (db_outbox_failed(&rq->who, req_param(rq, "messageId"), &in, &json, &len, pb) != 0)
-        goto out;
-    reply_text(out, 200, json, len, "application/json");
-    rc = 0;
-out:
-    json_decref(o);
-    return rc;
+    return lease_route_fail(rq, out, pb, &queue);
 }
 
 static int

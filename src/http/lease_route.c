@@ -1,0 +1,83 @@
+/*
+ * lease_route: the claim and failure-report handlers of every lease queue
+ * (lease_route.h), so that both queues read their bodies with one set of
+ * rules and limits.
+ *
+ * Parse, validate, one call of the queue's db function, pass the JSON that
+ * PostgreSQL rendered through. No SQL here, and nothing that belongs to
+ * one queue: that is in its route file's struct lease_route.
+ */
+#include "inboxd/http/lease_route.h"
+
+#include "inboxd/http/body.h"
+#include "inboxd/http/reply.h"
+#include "inboxd/http/request.h"
+
+/* A failure's error text: room for a stack trace or a provider's error
+ * body, not for a document. */
+#define ERROR_MAX ((size_t)64 * 1024)
+/* retryAfterSeconds: a provider's Retry-After is seconds to hours; a day is
+ * the most a caller may ask for (outbox_backoff_s has the same bound). */
+#define RETRY_AFTER_MAX 86400
+
+int
+lease_route_claim(struct req *rq, struct reply *out, struct problem *pb,
+                  const struct lease_route *lr)
+{
+    struct lease_claim_in in = {0};
+    long long limit = 0, lease = 0;
+    json_t *o;
+    char *json;
+    size_t len;
+    int rc = -1;
+
+    o = body_parse(rq->body, rq->body_len, pb);
+    if (o == NULL)
+        return -1;
+    body_int(o, "limit", BODY_REQUIRED, 1, 200, &limit, NULL, pb);
+    body_int(o, "leaseSeconds", BODY_REQUIRED, 1, 3600, &lease, NULL, pb);
+    lr->claim_arg(o, &in, pb);
+    if (body_failed(pb))
+        goto out;
+    in.limit = (int)limit;
+    in.lease_seconds = (int)lease;
+    if (lr->claim(&rq->who, &in, &json, &len, pb) != 0)
+        goto out;
+    reply_text(out, 200, json, len, "application/json");
+    rc = 0;
+out:
+    json_decref(o); /* after the db call: in borrows its strings */
+    return rc;
+}
+
+int
+lease_route_fail(struct req *rq, struct reply *out, struct problem *pb,
+                 const struct lease_route *lr)
+{
+    struct lease_fail_in in = {0};
+    long long after = 0;
+    json_t *o;
+    char *json;
+    size_t len;
+    int rc = -1;
+
+    o = body_parse(rq->body, rq->body_len, pb);
+    if (o == NULL)
+        return -1;
+    body_nonempty_string(o, "error", BODY_REQUIRED, ERROR_MAX, &in.error, pb);
+    body_bool(o, "retryable", BODY_REQUIRED, &in.retryable, NULL, pb);
+    /* Elsewhere the field is unknown, and unknown fields are ignored. */
+    if (lr->retry_after)
+        body_int(o, "retryAfterSeconds", BODY_OPTIONAL, 0, RETRY_AFTER_MAX, &after,
+                 &in.has_retry_after, pb);
+    if (body_failed(pb))
+        goto out;
+    in.retry_after_s = (int)after;
+    if (lr->fail(&rq->who, req_param(rq, lr->id_param), &in, &json, &len, pb) != 0)
+        goto out;
+    reply_text(out, 200, json, len, "application/json");
+    rc = 0;
+out:
+    json_decref(o);
+    return rc;
+}
