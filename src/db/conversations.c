@@ -412,34 +412,18 @@ db_conversations_update(const struct who *w, const char *id, const struct conver
 
 /* --- delete ---------------------------------------------------------------- */
 
-struct del {
-    const struct who *w;
-    const char *id;
-};
-
-static int
-delete_tx(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct del *d = arg;
-    const char *p[] = {d->w->account_id, d->id};
-    PGresult *res;
-    int n;
-
-    if ((res = run(c, S_DELETE, p, pb)) == NULL)
-        return -1;
-    n = PQntuples(res);
-    PQclear(res);
-    if (n == 0)
-        return problem_set(pb, 404, "not-found", "no such conversation");
-    return db_audit(c, d->w, "conversation.delete", "conversation", d->id, NULL, pb);
-}
-
 int
 db_conversations_delete(const struct who *w, const char *id, struct problem *pb)
 {
-    struct del d = {w, id};
+    const char *p[] = {w->account_id, id};
+    const struct db_write wr = {.st = &stmts[S_DELETE],
+                                .params = p,
+                                .action = "conversation.delete",
+                                .type = "conversation",
+                                .id = id,
+                                .what = "conversation"};
 
-    return db_tx(delete_tx, &d, pb);
+    return db_write(w, &wr, NULL, NULL, pb);
 }
 
 /* --- list ------------------------------------------------------------------ */

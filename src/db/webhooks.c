@@ -556,100 +556,78 @@ db_webhooks_registry_list(const struct who *w, const struct page *pg, char **jso
     return db_list(&stmts[S_REG_LIST], p, pg, -1, 1, json, len, pb);
 }
 
-struct put {
-    const struct who *w;
-    const struct subscription_in *in;
+/* What the registry's put and delete learn from their row. */
+struct entry {
     char id[UUID7_STRLEN + 1];
-    char *json;
-    size_t len;
     bool created;
 };
 
-static int
-put_tx(struct dbconn *c, void *arg, struct problem *pb)
+/* The row() of a put: the entry's id (column 1) and whether the put
+ * created it (column 2). */
+static const char *
+put_row(const PGresult *res, void *arg)
 {
-    struct put *x = arg;
-    const struct subscription_in *in = x->in;
-    const char *p[] = {x->w->account_id,
-                       x->id,
-                       in->source,
-                       in->topic_key,
-                       in->delivery_method,
-                       in->callback_url,
-                       in->last_handshake_at,
-                       in->last_handshake_result};
-    PGresult *res;
-    char id[UUID7_STRLEN + 1];
-    int rc;
+    struct entry *e = arg;
 
-    free(x->json);
-    x->json = NULL;
-    x->created = false;
-    if ((res = run(c, S_REG_PUT, p, pb)) == NULL)
-        return -1;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return problem_internal(pb, "registry put: no row");
-    }
-    rc = take_json(res, &x->json, &x->len, pb);
-    snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 1));
-    x->created = PQgetvalue(res, 0, 2)[0] == 't';
-    PQclear(res);
-    if (rc != 0)
-        return -1;
-    return db_audit(c, x->w,
-                    x->created ? "webhook_subscription.create" : "webhook_subscription.replace",
-                    "webhook_subscription", id, NULL, pb);
+    snprintf(e->id, sizeof(e->id), "%s", PQgetvalue(res, 0, 1));
+    e->created = PQgetvalue(res, 0, 2)[0] == 't';
+    return e->created ? "webhook_subscription.create" : "webhook_subscription.replace";
 }
 
 int
 db_webhooks_registry_put(const struct who *w, const struct subscription_in *in, char **json,
                          size_t *len, bool *created, struct problem *pb)
 {
-    struct put x = {.w = w, .in = in};
+    char new_id[UUID7_STRLEN + 1];
+    struct entry e = {0};
+    const char *p[] = {w->account_id,
+                       new_id,
+                       in->source,
+                       in->topic_key,
+                       in->delivery_method,
+                       in->callback_url,
+                       in->last_handshake_at,
+                       in->last_handshake_result};
+    const struct db_write wr = {.st = &stmts[S_REG_PUT],
+                                .params = p,
+                                .type = "webhook_subscription",
+                                .id = e.id,
+                                .row = put_row,
+                                .arg = &e};
 
-    uuid7_new(x.id);
-    if (db_tx(put_tx, &x, pb) != 0) {
-        free(x.json);
+    uuid7_new(new_id);
+    if (db_write(w, &wr, json, len, pb) != 0)
         return -1;
-    }
-    *json = x.json;
-    *len = x.len;
-    *created = x.created;
+    *created = e.created;
     return 0;
 }
 
-struct del {
-    const struct who *w;
-    const char *source, *topic_key;
-};
-
-static int
-delete_tx(struct dbconn *c, void *arg, struct problem *pb)
+/* The row() of a delete: the entry's id (column 0), for its audit row. */
+static const char *
+deleted_row(const PGresult *res, void *arg)
 {
-    struct del *d = arg;
-    const char *p[] = {d->w->account_id, d->source, d->topic_key};
-    PGresult *res;
-    char id[UUID7_STRLEN + 1];
+    struct entry *e = arg;
 
-    if ((res = run(c, S_REG_DELETE, p, pb)) == NULL)
-        return -1;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return problem_set(pb, 404, "not-found", "no such registry entry");
-    }
-    snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return db_audit(c, d->w, "webhook_subscription.delete", "webhook_subscription", id, NULL, pb);
+    snprintf(e->id, sizeof(e->id), "%s", PQgetvalue(res, 0, 0));
+    return NULL;
 }
 
 int
 db_webhooks_registry_delete(const struct who *w, const char *source, const char *topic_key,
                             struct problem *pb)
 {
-    struct del d = {w, source, topic_key};
+    struct entry e = {0};
+    const char *p[] = {w->account_id, source, topic_key};
+    const struct db_write wr = {.st = &stmts[S_REG_DELETE],
+                                .params = p,
+                                .action = "webhook_subscription.delete",
+                                .type = "webhook_subscription",
+                                .id = e.id,
+                                .what = "registry entry",
+                                .row = deleted_row,
+                                .arg = &e};
 
-    return db_tx(delete_tx, &d, pb);
+    return db_write(w, &wr, NULL, NULL, pb);
 }
 
 /* --- diagnostics ------------------------------------------------------------------ */
