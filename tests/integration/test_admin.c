@@ -5,16 +5,12 @@
 #include <gnutls/gnutls.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "harness.h"
-
-static struct th t;
-static char account[37], key[64];
+#include "fixtures.h"
 
 static void
 setup(void)
@@ -22,15 +18,7 @@ setup(void)
     /* Tiny batches, so every retention rule goes round its loop. */
     static const char *const settings[] = {"retention_batch=2", NULL};
 
-    th_start(&t, true, settings);
-    th_tenant(&t, "Hot Rod AN", account, key);
-}
-
-static void
-setup_big(void)
-{
-    th_start(&t, true, NULL);
-    th_tenant(&t, "Hot Rod AN", account, key);
+    fx_start(NULL, settings);
 }
 
 static void
@@ -38,8 +26,7 @@ setup_timer(void)
 {
     static const char *const settings[] = {"retention_interval_s=1", NULL};
 
-    th_start(&t, true, settings);
-    th_tenant(&t, "Hot Rod AN", account, key);
+    fx_start(NULL, settings);
 }
 
 /* A timer that will not fire during the test. */
@@ -48,8 +35,7 @@ setup_timer_idle(void)
 {
     static const char *const settings[] = {"retention_interval_s=3600", NULL};
 
-    th_start(&t, true, settings);
-    th_tenant(&t, "Hot Rod AN", account, key);
+    fx_start(NULL, settings);
 }
 
 /* A timer that fires at once and works in tiny batches. */
@@ -58,68 +44,19 @@ setup_timer_slow(void)
 {
     static const char *const settings[] = {"retention_interval_s=1", "retention_batch=5", NULL};
 
-    th_start(&t, true, settings);
-    th_tenant(&t, "Hot Rod AN", account, key);
-}
-
-static void
-teardown(void)
-{
-    th_stop(&t);
+    fx_start(NULL, settings);
 }
 
 /* One timeout for every suite: criterion 2.4's runner leaks (LeakSanitizer
  * fails the run) when tests with different timeouts run in parallel. */
-TestSuite(audit, .init = setup, .fini = teardown, .timeout = 600);
-TestSuite(retention, .init = setup, .fini = teardown, .timeout = 600);
-TestSuite(retention_big, .init = setup_big, .fini = teardown, .timeout = 600);
-TestSuite(retention_timer, .init = setup_timer, .fini = teardown, .timeout = 600);
-TestSuite(retention_timer_idle, .init = setup_timer_idle, .fini = teardown, .timeout = 600);
-TestSuite(retention_timer_slow, .init = setup_timer_slow, .fini = teardown, .timeout = 600);
+TestSuite(audit, .init = setup, .fini = fx_teardown, .timeout = 600);
+TestSuite(retention, .init = setup, .fini = fx_teardown, .timeout = 600);
+TestSuite(retention_big, .init = fx_setup, .fini = fx_teardown, .timeout = 600);
+TestSuite(retention_timer, .init = setup_timer, .fini = fx_teardown, .timeout = 600);
+TestSuite(retention_timer_idle, .init = setup_timer_idle, .fini = fx_teardown, .timeout = 600);
+TestSuite(retention_timer_slow, .init = setup_timer_slow, .fini = fx_teardown, .timeout = 600);
 
 /* --- helpers --------------------------------------------------------------- */
-
-static void sql1(char *out, size_t outlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Runs a statement; copies the first value into out when out is not NULL. */
-static void
-sql1(char *out, size_t outlen, const char *fmt, ...)
-{
-    char q[8192];
-    va_list ap;
-    PGresult *r;
-
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    r = th_sql(&t, q);
-    if (out != NULL) {
-        cr_assert_eq(PQntuples(r), 1, "%s", q);
-        snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
-    }
-    PQclear(r);
-}
-
-static long sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static long
-sqlf(const char *fmt, ...)
-{
-    char q[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    return th_sql_long(&t, q);
-}
-
-static const char *
-sval(const json_t *o, const char *name)
-{
-    return json_string_value(json_object_get(o, name));
-}
 
 static long long
 ival(const json_t *o, const char *name)
@@ -162,38 +99,39 @@ audited_write(const char *method, const char *path, const char *body, const char
     snprintf(ua_h, sizeof(ua_h), "User-Agent: %s", ua);
     th_http(&t, method, path, key, body, hdrs, &r);
     cr_assert(r.status >= 200 && r.status < 300, "%s %s: %ld %s", method, path, r.status, r.body);
-    snprintf(out_id, 37, "%s", id ? id : sval(r.json, "id"));
+    snprintf(out_id, 37, "%s", id ? id : jstr(r.json, "id"));
     resp_free(&r);
 
     sha256_hex(body ? body : "", hash);
-    sql1(key_id, sizeof(key_id),
-         "SELECT id FROM api_keys WHERE account_id = '%s' AND prefix = '%.12s'", account, key);
+    sql_text(key_id, sizeof(key_id),
+             "SELECT id FROM api_keys WHERE account_id = '%s' AND prefix = '%.12s'", account, key);
     snprintf(q, sizeof(q), "/v1/audit-log?resourceType=%s&resourceId=%s&limit=200", type, out_id);
     th_get(&t, q, key, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     json_array_foreach (json_object_get(r.json, "items"), i, it) {
-        cr_assert_str_eq(sval(it, "resourceType"), type);
-        cr_assert_str_eq(sval(it, "resourceId"), out_id);
-        if (strcmp(sval(it, "requestId"), rid) == 0) {
+        cr_assert_str_eq(jstr(it, "resourceType"), type);
+        cr_assert_str_eq(jstr(it, "resourceId"), out_id);
+        if (strcmp(jstr(it, "requestId"), rid) == 0) {
             cr_assert_null(e, "two entries for request %s", rid);
             e = it;
         }
     }
     cr_assert_not_null(e, "%s %s left no audit entry: %s", method, path, r.body);
-    cr_assert_str_eq(sval(e, "action"), action);
-    cr_assert_str_eq(sval(e, "requestHash"), hash, "%s %s", method, path);
-    cr_assert_str_eq(sval(e, "actorKeyId"), key_id);
+    cr_assert_str_eq(jstr(e, "action"), action);
+    cr_assert_str_eq(jstr(e, "requestHash"), hash, "%s %s", method, path);
+    cr_assert_str_eq(jstr(e, "actorKeyId"), key_id);
     cr_assert(json_is_null(json_object_get(e, "actorUserId")));
-    cr_assert_str_eq(sval(e, "ip"), "127.0.0.1");
-    cr_assert_str_eq(sval(e, "userAgent"), ua);
+    cr_assert_str_eq(jstr(e, "ip"), "127.0.0.1");
+    cr_assert_str_eq(jstr(e, "userAgent"), ua);
     cr_assert(json_is_string(json_object_get(e, "at")));
     cr_assert(json_is_string(json_object_get(e, "id")));
     resp_free(&r);
     /* And in the table, in the same transaction as the write: one row. */
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE request_id = '%s' AND action = '%s' "
-                      "AND request_hash = '%s'",
-                      rid, action, hash),
-                 1);
+    cr_assert_eq(
+        sql_long("SELECT count(*) FROM audit_log WHERE request_id = '%s' AND action = '%s' "
+                 "AND request_hash = '%s'",
+                 rid, action, hash),
+        1);
 }
 
 Test(audit, write_routes_record_who_what_and_the_body_hash)
@@ -238,7 +176,7 @@ Test(audit, the_list_is_oldest_first_and_paginates)
         snprintf(body, sizeof(body), "{\"email\": \"u%d@example.com\"}", i);
         th_post(&t, "/v1/users", key, body, &r);
         cr_assert_eq(r.status, 201, "%s", r.body);
-        snprintf(ids[i], 37, "%s", sval(r.json, "id"));
+        snprintf(ids[i], 37, "%s", jstr(r.json, "id"));
         resp_free(&r);
     }
     do {
@@ -251,14 +189,14 @@ Test(audit, the_list_is_oldest_first_and_paginates)
         th_get(&t, path, key, &r);
         cr_assert_eq(r.status, 200, "%s", r.body);
         json_array_foreach (json_object_get(r.json, "items"), i, it) {
-            cr_assert_str_eq(sval(it, "resourceId"), ids[seen], "entry %d", seen);
-            cr_assert_geq(strcmp(sval(it, "at"), prev_at), 0);
-            snprintf(prev_at, sizeof(prev_at), "%s", sval(it, "at"));
+            cr_assert_str_eq(jstr(it, "resourceId"), ids[seen], "entry %d", seen);
+            cr_assert_geq(strcmp(jstr(it, "at"), prev_at), 0);
+            snprintf(prev_at, sizeof(prev_at), "%s", jstr(it, "at"));
             seen++;
         }
         cur[0] = '\0';
         if (json_is_string(json_object_get(r.json, "nextCursor")))
-            snprintf(cur, sizeof(cur), "%s", sval(r.json, "nextCursor"));
+            snprintf(cur, sizeof(cur), "%s", jstr(r.json, "nextCursor"));
         resp_free(&r);
         pages++;
     } while (cur[0] && pages < 10);
@@ -276,7 +214,7 @@ Test(audit, filters_by_type_id_and_since)
     resp_free(&r);
     th_post(&t, "/v1/channels", key,
             "{\"type\": \"chat\", \"externalId\": \"chat-1\", \"name\": \"Chat\"}", &r);
-    snprintf(chan, sizeof(chan), "%s", sval(r.json, "id"));
+    snprintf(chan, sizeof(chan), "%s", jstr(r.json, "id"));
     resp_free(&r);
 
     th_get(&t, "/v1/audit-log", key, &r);
@@ -285,7 +223,7 @@ Test(audit, filters_by_type_id_and_since)
     th_get(&t, "/v1/audit-log?resourceType=channel", key, &r);
     items = json_object_get(r.json, "items");
     cr_assert_eq(json_array_size(items), 1);
-    cr_assert_str_eq(sval(json_array_get(items, 0), "resourceId"), chan);
+    cr_assert_str_eq(jstr(json_array_get(items, 0), "resourceId"), chan);
     resp_free(&r);
     /* An id alone, and an id with the wrong type. */
     snprintf(path, sizeof(path), "/v1/audit-log?resourceId=%s", chan);
@@ -301,15 +239,15 @@ Test(audit, filters_by_type_id_and_since)
     /* since: at or after. Back-date the user's entry by an hour. */
     PQclear(th_sql(&t, "UPDATE audit_log SET at = at - interval '1 hour' "
                        "WHERE resource_type = 'user'"));
-    sql1(cutoff, sizeof(cutoff),
-         "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
-         "FROM audit_log WHERE resource_type = 'channel'");
+    sql_text(cutoff, sizeof(cutoff),
+             "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+             "FROM audit_log WHERE resource_type = 'channel'");
     snprintf(path, sizeof(path), "/v1/audit-log?since=%s", cutoff);
     th_get(&t, path, key, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     items = json_object_get(r.json, "items");
     cr_assert_eq(json_array_size(items), 1);
-    cr_assert_str_eq(sval(json_array_get(items, 0), "resourceType"), "channel");
+    cr_assert_str_eq(jstr(json_array_get(items, 0), "resourceType"), "channel");
     resp_free(&r);
 }
 
@@ -378,10 +316,10 @@ static void
 conv(const struct world *w, const char *ext, const char *extra_cols, const char *extra_vals,
      char id[37])
 {
-    sql1(id, 37,
-         "INSERT INTO conversations (account_id, id, channel_id, external_id, status%s) "
-         "VALUES ('%s', inboxd_uuid7(), '%s', '%s', %s) RETURNING id",
-         extra_cols, w->acct, w->ch, ext, extra_vals);
+    sql_text(id, 37,
+             "INSERT INTO conversations (account_id, id, channel_id, external_id, status%s) "
+             "VALUES ('%s', inboxd_uuid7(), '%s', '%s', %s) RETURNING id",
+             extra_cols, w->acct, w->ch, ext, extra_vals);
 }
 
 static void
@@ -391,11 +329,11 @@ msg(const struct world *w, const char *conv_id, const char *ext, const char *bod
     char h[256];
 
     snprintf(h, sizeof(h), html ? "'%s'" : "NULL", html);
-    sql1(id, 37,
-         "INSERT INTO messages (account_id, id, conversation_id, external_id, direction, "
-         "                      body_text, body_html) "
-         "VALUES ('%s', inboxd_uuid7(), '%s', '%s', 'inbound', '%s', %s) RETURNING id",
-         w->acct, conv_id, ext, body, h);
+    sql_text(id, 37,
+             "INSERT INTO messages (account_id, id, conversation_id, external_id, direction, "
+             "                      body_text, body_html) "
+             "VALUES ('%s', inboxd_uuid7(), '%s', '%s', 'inbound', '%s', %s) RETURNING id",
+             w->acct, conv_id, ext, body, h);
 }
 
 /* A draft of conv_id (triggered by a new message) named by model_key. */
@@ -406,12 +344,12 @@ draft(const struct world *w, const char *conv_id, const char *name, const char *
     char trig[37];
 
     msg(w, conv_id, name, "question", NULL, trig);
-    sql1(id, 37,
-         "INSERT INTO drafts (account_id, id, conversation_id, trigger_message_id, model_key, "
-         "                    prompt_version, status, suggested_text, created_at, updated_at) "
-         "VALUES ('%s', inboxd_uuid7(), '%s', '%s', '%s', 'v1', '%s', 'text', "
-         "        now() - %d * interval '1 day', now() - %d * interval '1 day') RETURNING id",
-         w->acct, conv_id, trig, name, status, days, days);
+    sql_text(id, 37,
+             "INSERT INTO drafts (account_id, id, conversation_id, trigger_message_id, model_key, "
+             "                    prompt_version, status, suggested_text, created_at, updated_at) "
+             "VALUES ('%s', inboxd_uuid7(), '%s', '%s', '%s', 'v1', '%s', 'text', "
+             "        now() - %d * interval '1 day', now() - %d * interval '1 day') RETURNING id",
+             w->acct, conv_id, trig, name, status, days, days);
 }
 
 /* An action on a draft; with a learning sample when `sample`. */
@@ -420,16 +358,16 @@ action(const struct world *w, const char *draft_id, const char *type, bool sampl
 {
     char aid[37];
 
-    sql1(aid, 37,
-         "INSERT INTO draft_actions (account_id, id, draft_id, user_id, type, final_text) "
-         "VALUES ('%s', inboxd_uuid7(), '%s', '%s', '%s', %s) RETURNING id",
-         w->acct, draft_id, w->user, type, strcmp(type, "edit") == 0 ? "'edited'" : "NULL");
+    sql_text(aid, 37,
+             "INSERT INTO draft_actions (account_id, id, draft_id, user_id, type, final_text) "
+             "VALUES ('%s', inboxd_uuid7(), '%s', '%s', '%s', %s) RETURNING id",
+             w->acct, draft_id, w->user, type, strcmp(type, "edit") == 0 ? "'edited'" : "NULL");
     if (sample)
-        sql1(NULL, 0,
-             "INSERT INTO learning_samples (account_id, id, draft_id, action_id, original_text, "
-             "                              final_text) "
-             "VALUES ('%s', inboxd_uuid7(), '%s', '%s', 'text', 'edited')",
-             w->acct, draft_id, aid);
+        sql_exec(
+            "INSERT INTO learning_samples (account_id, id, draft_id, action_id, original_text, "
+            "                              final_text) "
+            "VALUES ('%s', inboxd_uuid7(), '%s', '%s', 'text', 'edited')",
+            w->acct, draft_id, aid);
 }
 
 /*
@@ -446,23 +384,22 @@ make_world(const char *acct, struct world *w)
 
     memset(w, 0, sizeof(*w));
     snprintf(w->acct, sizeof(w->acct), "%s", acct);
-    sql1(w->ch, 37,
-         "INSERT INTO channels (account_id, id, type, external_id, name) "
-         "VALUES ('%s', inboxd_uuid7(), 'email', 'support', 'Support') RETURNING id",
-         acct);
-    sql1(w->user, 37,
-         "INSERT INTO users (account_id, id, email) VALUES ('%s', inboxd_uuid7(), "
-         "'agent@example.com') RETURNING id",
-         acct);
-    sql1(NULL, 0,
-         "INSERT INTO webhook_events (account_id, id, source, delivery_id, topic, status, "
-         "                            received_at) "
-         "SELECT '%s', inboxd_uuid7(), 'shopify', d, 'orders/create', s::webhook_event_status, "
-         "       now() - a * interval '1 day' "
-         "FROM (VALUES ('e_old_ok', 'succeeded', 20), ('e_old_skip', 'skipped', 15), "
-         "             ('e_old_fail', 'failed', 30), ('e_old_recv', 'received', 30), "
-         "             ('e_new_ok', 'succeeded', 13)) v(d, s, a)",
-         acct);
+    sql_text(w->ch, 37,
+             "INSERT INTO channels (account_id, id, type, external_id, name) "
+             "VALUES ('%s', inboxd_uuid7(), 'email', 'support', 'Support') RETURNING id",
+             acct);
+    sql_text(w->user, 37,
+             "INSERT INTO users (account_id, id, email) VALUES ('%s', inboxd_uuid7(), "
+             "'agent@example.com') RETURNING id",
+             acct);
+    sql_exec("INSERT INTO webhook_events (account_id, id, source, delivery_id, topic, status, "
+             "                            received_at) "
+             "SELECT '%s', inboxd_uuid7(), 'shopify', d, 'orders/create', s::webhook_event_status, "
+             "       now() - a * interval '1 day' "
+             "FROM (VALUES ('e_old_ok', 'succeeded', 20), ('e_old_skip', 'skipped', 15), "
+             "             ('e_old_fail', 'failed', 30), ('e_old_recv', 'received', 30), "
+             "             ('e_new_ok', 'succeeded', 13)) v(d, s, a)",
+             acct);
 
     conv(w, "open", "", "'open'", w->open);
     conv(w, "closed_old", ", closed_at, updated_at",
@@ -496,45 +433,45 @@ expect_swept(const struct world *w)
 {
     const char *a = w->acct;
 
-    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE account_id = '%s' "
-                      "AND delivery_id IN ('e_old_fail', 'e_old_recv', 'e_new_ok')",
-                      a),
+    cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE account_id = '%s' "
+                          "AND delivery_id IN ('e_old_fail', 'e_old_recv', 'e_new_ok')",
+                          a),
                  3);
-    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE account_id = '%s'", a), 3);
-    cr_assert_eq(sqlf("SELECT count(*) FROM drafts WHERE account_id = '%s' AND model_key IN "
-                      "('d_sup_sample', 'd_sent_old', 'd_pending_old', 'd_arch_new')",
-                      a),
+    cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE account_id = '%s'", a), 3);
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts WHERE account_id = '%s' AND model_key IN "
+                          "('d_sup_sample', 'd_sent_old', 'd_pending_old', 'd_arch_new')",
+                          a),
                  4);
-    cr_assert_eq(sqlf("SELECT count(*) FROM drafts WHERE account_id = '%s'", a), 4);
-    cr_assert_eq(sqlf("SELECT count(*) FROM draft_actions WHERE account_id = '%s'", a), 1,
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts WHERE account_id = '%s'", a), 4);
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_actions WHERE account_id = '%s'", a), 1,
                  "the rejected draft's action went with it; the kept edit stays");
-    cr_assert_eq(sqlf("SELECT count(*) FROM learning_samples WHERE account_id = '%s'", a), 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' "
-                      "AND external_id IN ('c1', 'c2', 'c3') AND body_text = '' "
-                      "AND body_html IS NULL",
-                      a),
+    cr_assert_eq(sql_long("SELECT count(*) FROM learning_samples WHERE account_id = '%s'", a), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE account_id = '%s' "
+                          "AND external_id IN ('c1', 'c2', 'c3') AND body_text = '' "
+                          "AND body_html IS NULL",
+                          a),
                  3);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' "
-                      "AND external_id = 'n1' AND body_text = 'recent secret' "
-                      "AND body_html = '<p>recent</p>'",
-                      a),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE account_id = '%s' "
+                          "AND external_id = 'n1' AND body_text = 'recent secret' "
+                          "AND body_html = '<p>recent</p>'",
+                          a),
                  1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' "
-                      "AND conversation_id = '%s' AND body_text = 'question'",
-                      a, w->open),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE account_id = '%s' "
+                          "AND conversation_id = '%s' AND body_text = 'question'",
+                          a, w->open),
                  6, "messages of an open conversation are never blanked");
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE account_id = '%s' "
-                      "AND external_id IN ('open', 'closed_old', 'closed_new', 'del_new')",
-                      a),
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations WHERE account_id = '%s' "
+                          "AND external_id IN ('open', 'closed_old', 'closed_new', 'del_new')",
+                          a),
                  4);
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE account_id = '%s'", a), 4);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' "
-                      "AND conversation_id = '%s'",
-                      a, w->del_old),
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations WHERE account_id = '%s'", a), 4);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE account_id = '%s' "
+                          "AND conversation_id = '%s'",
+                          a, w->del_old),
                  0);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' "
-                      "AND external_id = 'y1'",
-                      a),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE account_id = '%s' "
+                          "AND external_id = 'y1'",
+                          a),
                  1);
 }
 
@@ -542,17 +479,17 @@ expect_swept(const struct world *w)
 static void
 fingerprint(const char *acct, char out[512])
 {
-    sql1(out, 512,
-         "SELECT concat_ws(',', "
-         " (SELECT count(*) FROM webhook_events WHERE account_id = '%1$s'), "
-         " (SELECT count(*) FROM drafts WHERE account_id = '%1$s'), "
-         " (SELECT count(*) FROM draft_actions WHERE account_id = '%1$s'), "
-         " (SELECT count(*) FROM learning_samples WHERE account_id = '%1$s'), "
-         " (SELECT count(*) FROM conversations WHERE account_id = '%1$s'), "
-         " (SELECT count(*) FROM messages WHERE account_id = '%1$s'), "
-         " (SELECT count(*) FROM messages WHERE account_id = '%1$s' AND body_text = ''), "
-         " (SELECT max(updated_at) FROM conversations WHERE account_id = '%1$s'))",
-         acct);
+    sql_text(out, 512,
+             "SELECT concat_ws(',', "
+             " (SELECT count(*) FROM webhook_events WHERE account_id = '%1$s'), "
+             " (SELECT count(*) FROM drafts WHERE account_id = '%1$s'), "
+             " (SELECT count(*) FROM draft_actions WHERE account_id = '%1$s'), "
+             " (SELECT count(*) FROM learning_samples WHERE account_id = '%1$s'), "
+             " (SELECT count(*) FROM conversations WHERE account_id = '%1$s'), "
+             " (SELECT count(*) FROM messages WHERE account_id = '%1$s'), "
+             " (SELECT count(*) FROM messages WHERE account_id = '%1$s' AND body_text = ''), "
+             " (SELECT max(updated_at) FROM conversations WHERE account_id = '%1$s'))",
+             acct);
 }
 
 static void
@@ -576,13 +513,13 @@ Test(retention, a_sweep_removes_and_blanks_exactly_what_is_due)
     char closed_updated[64], after[64];
 
     make_world(account, &w);
-    sql1(closed_updated, sizeof(closed_updated),
-         "SELECT updated_at FROM conversations WHERE id = '%s'", w.closed_old);
+    sql_text(closed_updated, sizeof(closed_updated),
+             "SELECT updated_at FROM conversations WHERE id = '%s'", w.closed_old);
     run_http(key, 2, 2, 2, 1);
     expect_swept(&w);
     /* Blanking is not an edit of the conversation. */
-    sql1(after, sizeof(after), "SELECT updated_at FROM conversations WHERE id = '%s'",
-         w.closed_old);
+    sql_text(after, sizeof(after), "SELECT updated_at FROM conversations WHERE id = '%s'",
+             w.closed_old);
     cr_assert_str_eq(after, closed_updated);
 }
 
@@ -598,12 +535,12 @@ Test(retention, a_second_sweep_finds_nothing_and_a_new_message_is_blanked_once)
     /* A message arrives in the long-closed conversation, as the messages
      * route writes it (the conversation's updated_at moves forward). */
     msg(&w, w.closed_old, "c4", "late reply with details", NULL, m);
-    sql1(NULL, 0,
-         "UPDATE conversations SET updated_at = greatest(now(), updated_at + interval "
-         "'1 microsecond') WHERE id = '%s'",
-         w.closed_old);
+    sql_exec("UPDATE conversations SET updated_at = greatest(now(), updated_at + interval "
+             "'1 microsecond') WHERE id = '%s'",
+             w.closed_old);
     run_http(key, 0, 0, 1, 0);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE id = '%s' AND body_text = ''", m), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE id = '%s' AND body_text = ''", m),
+                 1);
     run_http(key, 0, 0, 0, 0);
 }
 
@@ -613,14 +550,13 @@ Test(retention, reopened_and_closed_again_counts_from_the_new_close)
 
     make_world(account, &w);
     /* Closed 400 days ago, reopened and closed again yesterday: not due. */
-    sql1(NULL, 0,
-         "UPDATE conversations SET closed_at = now() - interval '1 day', updated_at = now() "
-         "WHERE id = '%s'",
-         w.closed_old);
+    sql_exec("UPDATE conversations SET closed_at = now() - interval '1 day', updated_at = now() "
+             "WHERE id = '%s'",
+             w.closed_old);
     run_http(key, 2, 2, 0, 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE conversation_id = '%s' "
-                      "AND body_text <> ''",
-                      w.closed_old),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE conversation_id = '%s' "
+                          "AND body_text <> ''",
+                          w.closed_old),
                  2);
 }
 
@@ -651,8 +587,8 @@ Test(retention, the_closed_period_comes_from_the_configuration)
     make_world(account, &w);
     /* closed_new (10 days) is now due as well. */
     run_http(key, 2, 2, 3, 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE external_id = 'n1' "
-                      "AND body_text = ''"),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE external_id = 'n1' "
+                          "AND body_text = ''"),
                  1);
 }
 
@@ -662,7 +598,7 @@ Test(retention, the_timer_is_off_by_default)
 
     make_world(account, &w);
     sleep(2);
-    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE delivery_id = 'e_old_ok'"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE delivery_id = 'e_old_ok'"), 1);
 }
 
 /* The inboxd binary beside the tests directory of this build. */
@@ -727,7 +663,7 @@ Test(retention_timer, the_timer_sweeps_every_account_and_stops_promptly)
     make_world(account, &mine);
     make_world(other, &theirs);
     t0 = th_now_ms();
-    while (sqlf("SELECT count(*) FROM conversations WHERE external_id = 'del_old'") > 0) {
+    while (sql_long("SELECT count(*) FROM conversations WHERE external_id = 'del_old'") > 0) {
         cr_assert_lt(th_now_ms() - t0, 15000, "no sweep within 15 s of a 1 s timer");
         usleep(100 * 1000);
     }
@@ -747,7 +683,7 @@ Test(retention_timer_idle, a_waiting_timer_does_not_delay_shutdown)
     make_world(account, &w);
     usleep(500 * 1000);
     /* The first sweep comes one interval after the start, not at once. */
-    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE delivery_id = 'e_old_ok'"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE delivery_id = 'e_old_ok'"), 1);
     t0 = th_now_ms();
     th_app_stop(&t);
     cr_assert_lt(th_now_ms() - t0, 2000, "stopping took %lld ms", th_now_ms() - t0);
@@ -759,26 +695,25 @@ Test(retention_timer_slow, a_sweep_in_progress_stops_between_batches)
     long left;
 
     /* 20,000 old events in batches of 5: a sweep of thousands of batches. */
-    sql1(NULL, 0,
-         "INSERT INTO webhook_events (account_id, id, source, delivery_id, topic, status, "
-         "                            received_at) "
-         "SELECT '%s', inboxd_uuid7(), 'shopify', 'd' || g, 't', 'succeeded', "
-         "       now() - interval '20 days' "
-         "FROM generate_series(1, 20000) g",
-         account);
+    sql_exec("INSERT INTO webhook_events (account_id, id, source, delivery_id, topic, status, "
+             "                            received_at) "
+             "SELECT '%s', inboxd_uuid7(), 'shopify', 'd' || g, 't', 'succeeded', "
+             "       now() - interval '20 days' "
+             "FROM generate_series(1, 20000) g",
+             account);
     t0 = th_now_ms();
-    while (sqlf("SELECT count(*) FROM webhook_events") == 20000) {
+    while (sql_long("SELECT count(*) FROM webhook_events") == 20000) {
         cr_assert_lt(th_now_ms() - t0, 15000, "no sweep within 15 s of a 1 s timer");
         usleep(20 * 1000);
     }
     t0 = th_now_ms();
     th_app_stop(&t);
     cr_assert_lt(th_now_ms() - t0, 2000, "stopping took %lld ms", th_now_ms() - t0);
-    left = sqlf("SELECT count(*) FROM webhook_events");
+    left = sql_long("SELECT count(*) FROM webhook_events");
     cr_assert_gt(left, 0, "the sweep ran to its end instead of stopping");
     /* What was done stays done; the rest waits for the next sweep. */
     usleep(1500 * 1000);
-    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events"), left);
+    cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events"), left);
 }
 
 /* --- 100,000 back-dated rows ----------------------------------------------- */
@@ -792,61 +727,57 @@ Test(retention_big, a_sweep_of_100000_back_dated_rows)
     const char *a = account;
 
     th_tenant(&t, "Other Shop", other, other_key);
-    sql1(ch, 37,
-         "INSERT INTO channels (account_id, id, type, external_id, name) "
-         "VALUES ('%s', inboxd_uuid7(), 'email', 'support', 'Support') RETURNING id",
-         a);
-    sql1(user, 37,
-         "INSERT INTO users (account_id, id, email) VALUES ('%s', inboxd_uuid7(), "
-         "'agent@example.com') RETURNING id",
-         a);
-    sql1(open, 37,
-         "INSERT INTO conversations (account_id, id, channel_id, external_id) "
-         "VALUES ('%s', inboxd_uuid7(), '%s', 'open') RETURNING id",
-         a, ch);
+    sql_text(ch, 37,
+             "INSERT INTO channels (account_id, id, type, external_id, name) "
+             "VALUES ('%s', inboxd_uuid7(), 'email', 'support', 'Support') RETURNING id",
+             a);
+    sql_text(user, 37,
+             "INSERT INTO users (account_id, id, email) VALUES ('%s', inboxd_uuid7(), "
+             "'agent@example.com') RETURNING id",
+             a);
+    sql_text(open, 37,
+             "INSERT INTO conversations (account_id, id, channel_id, external_id) "
+             "VALUES ('%s', inboxd_uuid7(), '%s', 'open') RETURNING id",
+             a, ch);
     /* 25,000 old succeeded webhook events (and 1,000 recent ones). */
-    sql1(NULL, 0,
-         "INSERT INTO webhook_events (account_id, id, source, delivery_id, topic, status, "
-         "                            received_at) "
-         "SELECT '%s', md5('e' || g)::uuid, 'shopify', 'd' || g, 't', 'succeeded', "
-         "       now() - interval '20 days' - g * interval '1 second' "
-         "FROM generate_series(1, 26000) g",
-         a);
-    sql1(NULL, 0,
-         "UPDATE webhook_events SET received_at = now() WHERE account_id = '%s' "
-         "AND delivery_id IN (SELECT 'd' || g FROM generate_series(25001, 26000) g)",
-         a);
+    sql_exec("INSERT INTO webhook_events (account_id, id, source, delivery_id, topic, status, "
+             "                            received_at) "
+             "SELECT '%s', md5('e' || g)::uuid, 'shopify', 'd' || g, 't', 'succeeded', "
+             "       now() - interval '20 days' - g * interval '1 second' "
+             "FROM generate_series(1, 26000) g",
+             a);
+    sql_exec("UPDATE webhook_events SET received_at = now() WHERE account_id = '%s' "
+             "AND delivery_id IN (SELECT 'd' || g FROM generate_series(25001, 26000) g)",
+             a);
     /* 25,000 old archived drafts, each with its trigger message. */
-    sql1(NULL, 0,
-         "INSERT INTO messages (account_id, id, conversation_id, direction, body_text) "
-         "SELECT '%s', md5('t' || g)::uuid, '%s', 'inbound', 'question ' || g "
-         "FROM generate_series(1, 25000) g",
-         a, open);
-    sql1(NULL, 0,
-         "INSERT INTO drafts (account_id, id, conversation_id, trigger_message_id, model_key, "
-         "                    prompt_version, status, suggested_text, created_at) "
-         "SELECT '%s', md5('d' || g)::uuid, '%s', md5('t' || g)::uuid, 'm', 'v1', 'archived', "
-         "       'draft', now() - interval '100 days' "
-         "FROM generate_series(1, 25000) g",
-         a, open);
+    sql_exec("INSERT INTO messages (account_id, id, conversation_id, direction, body_text) "
+             "SELECT '%s', md5('t' || g)::uuid, '%s', 'inbound', 'question ' || g "
+             "FROM generate_series(1, 25000) g",
+             a, open);
+    sql_exec("INSERT INTO drafts (account_id, id, conversation_id, trigger_message_id, model_key, "
+             "                    prompt_version, status, suggested_text, created_at) "
+             "SELECT '%s', md5('d' || g)::uuid, '%s', md5('t' || g)::uuid, 'm', 'v1', 'archived', "
+             "       'draft', now() - interval '100 days' "
+             "FROM generate_series(1, 25000) g",
+             a, open);
     /* 250 conversations closed 400 days ago with 100 messages each, and
      * 250 soft-deleted 40 days ago with 100 messages each. */
-    sql1(NULL, 0,
-         "INSERT INTO conversations (account_id, id, channel_id, external_id, status, closed_at, "
-         "                           deleted_at) "
-         "SELECT '%s', md5('c' || g)::uuid, '%s', 'c' || g, "
-         "       CASE WHEN g <= 250 THEN 'closed' ELSE 'open' END::conversation_status, "
-         "       CASE WHEN g <= 250 THEN now() - interval '400 days' END, "
-         "       CASE WHEN g > 250 THEN now() - interval '40 days' END "
-         "FROM generate_series(1, 500) g",
-         a, ch);
-    sql1(NULL, 0,
-         "INSERT INTO messages (account_id, id, conversation_id, direction, body_text, body_html) "
-         "SELECT '%s', md5('m' || g)::uuid, md5('c' || (1 + (g - 1) / 100))::uuid, 'inbound', "
-         "       'customer text with an address ' || g, '<p>html</p>' "
-         "FROM generate_series(1, 50000) g",
-         a);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s'", a), 75000);
+    sql_exec(
+        "INSERT INTO conversations (account_id, id, channel_id, external_id, status, closed_at, "
+        "                           deleted_at) "
+        "SELECT '%s', md5('c' || g)::uuid, '%s', 'c' || g, "
+        "       CASE WHEN g <= 250 THEN 'closed' ELSE 'open' END::conversation_status, "
+        "       CASE WHEN g <= 250 THEN now() - interval '400 days' END, "
+        "       CASE WHEN g > 250 THEN now() - interval '40 days' END "
+        "FROM generate_series(1, 500) g",
+        a, ch);
+    sql_exec(
+        "INSERT INTO messages (account_id, id, conversation_id, direction, body_text, body_html) "
+        "SELECT '%s', md5('m' || g)::uuid, md5('c' || (1 + (g - 1) / 100))::uuid, 'inbound', "
+        "       'customer text with an address ' || g, '<p>html</p>' "
+        "FROM generate_series(1, 50000) g",
+        a);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE account_id = '%s'", a), 75000);
     PQclear(th_sql(&t, "ANALYZE"));
     fingerprint(other, survivor_before);
 
@@ -863,13 +794,13 @@ Test(retention_big, a_sweep_of_100000_back_dated_rows)
     cr_assert_eq(ival(r.json, "messageBodies"), 25000);
     cr_assert_eq(ival(r.json, "conversations"), 250);
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM webhook_events WHERE account_id = '%s'", a), 1000);
-    cr_assert_eq(sqlf("SELECT count(*) FROM drafts WHERE account_id = '%s'", a), 0);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE account_id = '%s' "
-                      "AND body_text <> ''",
-                      a),
+    cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE account_id = '%s'", a), 1000);
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts WHERE account_id = '%s'", a), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE account_id = '%s' "
+                          "AND body_text <> ''",
+                          a),
                  25000, "the open conversation's messages keep their text");
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE account_id = '%s'", a), 251);
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations WHERE account_id = '%s'", a), 251);
     fingerprint(other, survivor_after);
     cr_assert_str_eq(survivor_after, survivor_before);
 

@@ -4,25 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "fixtures.h"
 
-static struct th t;
-static char account[37], key[64];
-
-static void
-setup(void)
-{
-    th_start(&t, true, NULL);
-    th_tenant(&t, "Hot Rod AN", account, key);
-}
-
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(auth, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(auth, .init = fx_setup, .fini = fx_teardown, .timeout = 60);
 
 Test(auth, missing_malformed_and_unknown_keys_are_401)
 {

@@ -1,153 +1,15 @@
 /* Conversations and their timeline (issue #3; API.md "Conversations and messages"). */
 #include <criterion/criterion.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "fixtures.h"
 
-static struct th t;
-static char account[37], key[64];
-
-static void
-setup(void)
-{
-    th_start(&t, true, NULL);
-    th_tenant(&t, "Hot Rod AN", account, key);
-}
-
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(conversations, .init = setup, .fini = teardown, .timeout = 180);
+TestSuite(conversations, .init = fx_setup, .fini = fx_teardown, .timeout = 180);
 
 /* --- helpers --------------------------------------------------------------- */
-
-static const char *
-sval(const json_t *o, const char *name)
-{
-    return json_string_value(json_object_get(o, name));
-}
-
-static long sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* The first value of a one-row query, as a long. */
-static long
-sqlf(const char *fmt, ...)
-{
-    char q[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    return th_sql_long(&t, q);
-}
-
-static void execf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-execf(const char *fmt, ...)
-{
-    char q[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    PQclear(th_sql(&t, q));
-}
-
-/* The first value of a one-row query, as text, into out. */
-static void sql_text(char *out, size_t outlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-sql_text(char *out, size_t outlen, const char *fmt, ...)
-{
-    char q[4096];
-    va_list ap;
-    PGresult *r;
-
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    r = th_sql(&t, q);
-    cr_assert_eq(PQntuples(r), 1, "%s", q);
-    snprintf(out, outlen, "%s", PQgetisnull(r, 0, 0) ? "NULL" : PQgetvalue(r, 0, 0));
-    PQclear(r);
-}
-
-/* A channel of account `acct` made directly in the database. */
-static void
-make_channel(const char *acct, const char *ext, char id[37])
-{
-    sql_text(id, 37,
-             "INSERT INTO channels (account_id, id, type, external_id, name) "
-             "VALUES ('%s', inboxd_uuid7(), 'email', '%s', 'Support') RETURNING id",
-             acct, ext);
-}
-
-/* A user of account `acct` made directly in the database. */
-static void
-make_user(const char *acct, const char *email, char id[37])
-{
-    sql_text(id, 37,
-             "INSERT INTO users (account_id, id, email) VALUES ('%s', inboxd_uuid7(), '%s') "
-             "RETURNING id",
-             acct, email);
-}
-
-/* Asserts a 422 validation problem whose errors[] names `field`. */
-static void
-expect_field(const struct resp *r, const char *field, const char *what)
-{
-    const json_t *errs, *e;
-    size_t i;
-
-    cr_assert_eq(r->status, 422, "%s: expected 422, got %ld: %s", what, r->status, r->body);
-    expect_problem(r, 422);
-    errs = json_object_get(r->json, "errors");
-    cr_assert(json_is_array(errs), "%s: no errors[]: %s", what, r->body);
-    json_array_foreach (errs, i, e) {
-        if (strcmp(sval(e, "field"), field) == 0) {
-            cr_assert(json_is_string(json_object_get(e, "message")));
-            return;
-        }
-    }
-    cr_assert_fail("%s: field %s not named: %s", what, field, r->body);
-}
-
-/* Asserts a 400 that names query parameter `name`. */
-static void
-expect_param(const struct resp *r, const char *name, const char *what)
-{
-    const json_t *errs = json_object_get(r->json, "errors");
-
-    expect_problem(r, 400);
-    cr_assert(strstr(sval(r->json, "detail"), name) != NULL ||
-                  (json_is_array(errs) && json_array_size(errs) > 0 &&
-                   strcmp(sval(json_array_get(errs, 0), "field"), name) == 0),
-              "%s: parameter %s not named: %s", what, name, r->body);
-}
-
-/* POSTs a conversation and asserts `status`; copies the id. */
-static void
-post_conv(const char *k, const char *body, long status, char id[37])
-{
-    struct resp r;
-
-    th_post(&t, "/v1/conversations", k, body, &r);
-    cr_assert_eq(r.status, status, "POST %s: %ld %s", body, r.status, r.body);
-    if (id != NULL)
-        snprintf(id, 37, "%s", sval(r.json, "id"));
-    resp_free(&r);
-}
 
 static void
 new_conv(const char *chan, const char *ext, char id[37])
@@ -155,7 +17,7 @@ new_conv(const char *chan, const char *ext, char id[37])
     char body[512];
 
     snprintf(body, sizeof(body), "{\"channelId\":\"%s\",\"externalId\":\"%s\"}", chan, ext);
-    post_conv(key, body, 201, id);
+    post_status("/v1/conversations", key, body, 201, id);
 }
 
 /* The ETag of GET /v1/conversations/{id}. */
@@ -172,55 +34,14 @@ get_etag(const char *id, char etag[72])
     resp_free(&r);
 }
 
-/* PATCH with an optional If-Match. */
+/* PATCH /v1/conversations/{id} with an optional If-Match. */
 static void
 patch(const char *id, const char *body, const char *if_match, struct resp *r)
 {
-    char path[128], hdr[128];
-    const char *const hdrs[] = {hdr, NULL};
+    char path[128];
 
     snprintf(path, sizeof(path), "/v1/conversations/%s", id);
-    snprintf(hdr, sizeof(hdr), "If-Match: %s", if_match ? if_match : "");
-    th_http(&t, "PATCH", path, key, body, if_match ? hdrs : NULL, r);
-}
-
-/* Pages through `path` (which has a '?') with `limit`, collecting item ids.
- * Returns how many; fails on a page error or more than max items. */
-static int
-collect_ids(const char *k, const char *path, int limit, char (*ids)[37], int max)
-{
-    char url[512], cur[128] = "";
-    int n = 0, pages = 0;
-
-    for (;;) {
-        struct resp r;
-        const json_t *items, *it, *next;
-        size_t i;
-
-        if (cur[0])
-            snprintf(url, sizeof(url), "%s&limit=%d&cursor=%s", path, limit, cur);
-        else
-            snprintf(url, sizeof(url), "%s&limit=%d", path, limit);
-        th_get(&t, url, k, &r);
-        cr_assert_eq(r.status, 200, "GET %s: %s", url, r.body);
-        items = json_object_get(r.json, "items");
-        cr_assert(json_is_array(items));
-        cr_assert_leq(json_array_size(items), (size_t)limit);
-        json_array_foreach (items, i, it) {
-            cr_assert_lt(n, max, "more items than expected");
-            snprintf(ids[n++], 37, "%s", sval(it, "id"));
-        }
-        next = json_object_get(r.json, "nextCursor");
-        pages++;
-        if (!json_is_string(next)) {
-            resp_free(&r);
-            break;
-        }
-        snprintf(cur, sizeof(cur), "%s", json_string_value(next));
-        resp_free(&r);
-        cr_assert_lt(pages, 1000);
-    }
-    return n;
+    patch_if(path, key, body, if_match, r);
 }
 
 static bool
@@ -239,21 +60,21 @@ Test(conversations, post_creates_201_then_answers_the_same_row_200)
     char chan[37], id[37], etag[72], etag2[72], body[512];
     struct resp r;
 
-    make_channel(account, "support", chan);
+    mk_channel(account, NULL, "support", chan);
     snprintf(body, sizeof(body),
              "{\"channelId\":\"%s\",\"externalId\":\"ZT-1042\",\"subject\":\"Brakes\","
              "\"customerEmail\":\"Ann@Example.com\",\"customerName\":\"Ann\"}",
              chan);
     th_post(&t, "/v1/conversations", key, body, &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(id, sizeof(id), "%s", sval(r.json, "id"));
-    cr_assert_str_eq(sval(r.json, "accountId"), account);
-    cr_assert_str_eq(sval(r.json, "channelId"), chan);
-    cr_assert_str_eq(sval(r.json, "externalId"), "ZT-1042");
-    cr_assert_str_eq(sval(r.json, "subject"), "Brakes");
-    cr_assert_str_eq(sval(r.json, "status"), "open");
-    cr_assert_str_eq(sval(r.json, "customerEmail"), "Ann@Example.com");
-    cr_assert_str_eq(sval(r.json, "customerName"), "Ann");
+    snprintf(id, sizeof(id), "%s", jstr(r.json, "id"));
+    cr_assert_str_eq(jstr(r.json, "accountId"), account);
+    cr_assert_str_eq(jstr(r.json, "channelId"), chan);
+    cr_assert_str_eq(jstr(r.json, "externalId"), "ZT-1042");
+    cr_assert_str_eq(jstr(r.json, "subject"), "Brakes");
+    cr_assert_str_eq(jstr(r.json, "status"), "open");
+    cr_assert_str_eq(jstr(r.json, "customerEmail"), "Ann@Example.com");
+    cr_assert_str_eq(jstr(r.json, "customerName"), "Ann");
     cr_assert(json_is_null(json_object_get(r.json, "lastMessageAt")));
     cr_assert(json_is_string(json_object_get(r.json, "createdAt")));
     cr_assert(json_is_string(json_object_get(r.json, "updatedAt")));
@@ -265,22 +86,22 @@ Test(conversations, post_creates_201_then_answers_the_same_row_200)
              "{\"channelId\":\"%s\",\"externalId\":\"ZT-1042\",\"subject\":\"Other\"}", chan);
     th_post(&t, "/v1/conversations", key, body, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(sval(r.json, "id"), id);
-    cr_assert_str_eq(sval(r.json, "subject"), "Brakes");
+    cr_assert_str_eq(jstr(r.json, "id"), id);
+    cr_assert_str_eq(jstr(r.json, "subject"), "Brakes");
     cr_assert(resp_header(&r, "ETag", etag2, sizeof(etag2)));
     cr_assert_str_eq(etag2, etag);
     resp_free(&r);
 
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations"), 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE action = 'conversation.create' "
-                      "AND resource_id = '%s'",
-                      id),
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'conversation.create' "
+                          "AND resource_id = '%s'",
+                          id),
                  1);
     /* The same externalId on another channel is another conversation. */
     {
         char chan2[37], id2[37];
 
-        make_channel(account, "chat", chan2);
+        mk_channel(account, NULL, "chat", chan2);
         new_conv(chan2, "ZT-1042", id2);
         cr_assert_str_neq(id2, id);
     }
@@ -300,8 +121,8 @@ race_post(void *p)
 
     th_post(&t, "/v1/conversations", key, a->body, &r);
     a->status = r.status;
-    if (r.json && sval(r.json, "id"))
-        snprintf(a->id, sizeof(a->id), "%s", sval(r.json, "id"));
+    if (r.json && jstr(r.json, "id"))
+        snprintf(a->id, sizeof(a->id), "%s", jstr(r.json, "id"));
     resp_free(&r);
     return NULL;
 }
@@ -314,7 +135,7 @@ Test(conversations, racing_creates_make_one_row)
     pthread_t th[N];
     int created = 0, existing = 0;
 
-    make_channel(account, "support", chan);
+    mk_channel(account, NULL, "support", chan);
     snprintf(body, sizeof(body), "{\"channelId\":\"%s\",\"externalId\":\"race\"}", chan);
     for (int i = 0; i < N; i++) {
         a[i] = (struct race_arg){.body = body};
@@ -329,7 +150,7 @@ Test(conversations, racing_creates_make_one_row)
     }
     cr_assert_eq(created, 1);
     cr_assert_eq(existing, N - 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations"), 1);
 }
 
 Test(conversations, channel_not_in_the_account_is_422_on_channelId)
@@ -338,7 +159,7 @@ Test(conversations, channel_not_in_the_account_is_422_on_channelId)
     struct resp r;
 
     th_tenant(&t, "Other Shop", other_acct, other_key);
-    make_channel(other_acct, "theirs", other_chan);
+    mk_channel(other_acct, NULL, "theirs", other_chan);
     snprintf(body, sizeof(body), "{\"channelId\":\"%s\",\"externalId\":\"x\"}", other_chan);
     th_post(&t, "/v1/conversations", key, body, &r);
     expect_field(&r, "channelId", "another account's channel");
@@ -347,7 +168,7 @@ Test(conversations, channel_not_in_the_account_is_422_on_channelId)
             "{\"channelId\":\"0190a000-0000-7000-8000-000000000000\",\"externalId\":\"x\"}", &r);
     expect_field(&r, "channelId", "unknown channel");
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations"), 0);
 }
 
 Test(conversations, create_validates_every_field)
@@ -377,7 +198,7 @@ Test(conversations, create_validates_every_field)
     struct resp r;
     char body[4096];
 
-    make_channel(account, "support", chan);
+    mk_channel(account, NULL, "support", chan);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         snprintf(body, sizeof(body), cases[i].body, chan);
         th_post(&t, "/v1/conversations", key, body, &r);
@@ -421,7 +242,7 @@ Test(conversations, create_validates_every_field)
     th_post(&t, "/v1/conversations", key, "{\"channelId\":", &r);
     expect_problem(&r, 400);
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations"), 0);
 }
 
 /* --- get ------------------------------------------------------------------- */
@@ -431,12 +252,12 @@ Test(conversations, get_answers_the_row_with_its_etag)
     char chan[37], id[37], path[128], etag[72];
     struct resp r;
 
-    make_channel(account, "support", chan);
+    mk_channel(account, NULL, "support", chan);
     new_conv(chan, "c1", id);
     snprintf(path, sizeof(path), "/v1/conversations/%s", id);
     th_get(&t, path, key, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(sval(r.json, "id"), id);
+    cr_assert_str_eq(jstr(r.json, "id"), id);
     cr_assert(resp_header(&r, "ETag", etag, sizeof(etag)));
     cr_assert_eq(etag[0], '"');
     resp_free(&r);
@@ -457,17 +278,17 @@ Test(conversations, list_filters_by_status_channel_email_and_updated_since)
     struct resp r;
     int n;
 
-    make_channel(account, "one", ch1);
-    make_channel(account, "two", ch2);
+    mk_channel(account, NULL, "one", ch1);
+    mk_channel(account, NULL, "two", ch2);
     snprintf(body, sizeof(body),
              "{\"channelId\":\"%s\",\"externalId\":\"a\",\"customerEmail\":\"Ann@Example.com\"}",
              ch1);
-    post_conv(key, body, 201, a);
+    post_status("/v1/conversations", key, body, 201, a);
     new_conv(ch1, "b", b);
     snprintf(body, sizeof(body),
              "{\"channelId\":\"%s\",\"externalId\":\"c\",\"customerEmail\":\"bob@example.com\"}",
              ch2);
-    post_conv(key, body, 201, c);
+    post_status("/v1/conversations", key, body, 201, c);
     new_conv(ch2, "d", d);
     patch(b, "{\"status\":\"closed\"}", NULL, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
@@ -475,18 +296,19 @@ Test(conversations, list_filters_by_status_channel_email_and_updated_since)
     patch(d, "{\"status\":\"pending\"}", NULL, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     resp_free(&r);
-    execf("UPDATE conversations SET updated_at = '2020-01-01T00:00:00Z' WHERE id IN ('%s', '%s')",
-          a, c);
+    sql_exec(
+        "UPDATE conversations SET updated_at = '2020-01-01T00:00:00Z' WHERE id IN ('%s', '%s')", a,
+        c);
 
-    n = collect_ids(key, "/v1/conversations?x=1", 50, ids, 16);
+    n = walk(key, "/v1/conversations?x=1", 50, ids, 16, NULL);
     cr_assert_eq(n, 4);
     cr_assert_str_eq(ids[0], a, "oldest first");
     cr_assert_str_eq(ids[3], d);
 
-    n = collect_ids(key, "/v1/conversations?status=closed", 50, ids, 16);
+    n = walk(key, "/v1/conversations?status=closed", 50, ids, 16, NULL);
     cr_assert_eq(n, 1);
     cr_assert_str_eq(ids[0], b);
-    n = collect_ids(key, "/v1/conversations?status=open", 50, ids, 16);
+    n = walk(key, "/v1/conversations?status=open", 50, ids, 16, NULL);
     cr_assert_eq(n, 2);
     cr_assert_str_eq(ids[0], a);
     cr_assert_str_eq(ids[1], c);
@@ -495,29 +317,29 @@ Test(conversations, list_filters_by_status_channel_email_and_updated_since)
         char path[128];
 
         snprintf(path, sizeof(path), "/v1/conversations?channelId=%s", ch2);
-        n = collect_ids(key, path, 50, ids, 16);
+        n = walk(key, path, 50, ids, 16, NULL);
         cr_assert_eq(n, 2);
         cr_assert_str_eq(ids[0], c);
         cr_assert_str_eq(ids[1], d);
         snprintf(path, sizeof(path), "/v1/conversations?channelId=%s&status=pending", ch2);
-        n = collect_ids(key, path, 50, ids, 16);
+        n = walk(key, path, 50, ids, 16, NULL);
         cr_assert_eq(n, 1);
         cr_assert_str_eq(ids[0], d);
     }
 
-    n = collect_ids(key, "/v1/conversations?customerEmail=ann@EXAMPLE.com", 50, ids, 16);
+    n = walk(key, "/v1/conversations?customerEmail=ann@EXAMPLE.com", 50, ids, 16, NULL);
     cr_assert_eq(n, 1, "case-insensitive");
     cr_assert_str_eq(ids[0], a);
-    n = collect_ids(key, "/v1/conversations?customerEmail=nobody@example.com", 50, ids, 16);
+    n = walk(key, "/v1/conversations?customerEmail=nobody@example.com", 50, ids, 16, NULL);
     cr_assert_eq(n, 0);
 
-    n = collect_ids(key, "/v1/conversations?updatedSince=2021-01-01T00:00:00%2B02:00", 50, ids, 16);
+    n = walk(key, "/v1/conversations?updatedSince=2021-01-01T00:00:00%2B02:00", 50, ids, 16, NULL);
     cr_assert_eq(n, 2);
     cr_assert_str_eq(ids[0], b);
     cr_assert_str_eq(ids[1], d);
-    n = collect_ids(key, "/v1/conversations?updatedSince=2020-01-01T00:00:00Z", 50, ids, 16);
+    n = walk(key, "/v1/conversations?updatedSince=2020-01-01T00:00:00Z", 50, ids, 16, NULL);
     cr_assert_eq(n, 4, "at or after");
-    n = collect_ids(key, "/v1/conversations?updatedSince=2020-01-01T00:00:00.001Z", 50, ids, 16);
+    n = walk(key, "/v1/conversations?updatedSince=2020-01-01T00:00:00.001Z", 50, ids, 16, NULL);
     cr_assert_eq(n, 2);
 }
 
@@ -584,7 +406,7 @@ Test(conversations, pagination_neither_skips_nor_repeats_while_rows_are_inserted
     pthread_t th;
     int n, rounds = 0;
 
-    make_channel(account, "support", chan);
+    mk_channel(account, NULL, "support", chan);
     for (int i = 0; i < BEFORE; i++) {
         char ext[32];
 
@@ -596,7 +418,7 @@ Test(conversations, pagination_neither_skips_nor_repeats_while_rows_are_inserted
     /* Page (small pages, so the scan spans the inserts) until the inserter
      * is done, at least once. */
     do {
-        n = collect_ids(key, "/v1/conversations?x=1", 3, seen, BEFORE + DURING);
+        n = walk(key, "/v1/conversations?x=1", 3, seen, BEFORE + DURING, NULL);
         for (int i = 0; i < BEFORE; i++)
             cr_assert(has_id(seen, n, before[i]), "round %d: row %d skipped", rounds, i);
         for (int i = 1; i < n; i++)
@@ -605,7 +427,7 @@ Test(conversations, pagination_neither_skips_nor_repeats_while_rows_are_inserted
         rounds++;
     } while (!ins.done);
     pthread_join(th, NULL);
-    n = collect_ids(key, "/v1/conversations?x=1", 7, seen, BEFORE + DURING);
+    n = walk(key, "/v1/conversations?x=1", 7, seen, BEFORE + DURING, NULL);
     cr_assert_eq(n, BEFORE + DURING);
     cr_log_info("pagination: %d rounds of paging while %d rows were inserted", rounds, DURING);
 }
@@ -617,13 +439,13 @@ Test(conversations, patch_honours_if_match)
     char chan[37], id[37], etag[72], etag2[72], etag3[72];
     struct resp r;
 
-    make_channel(account, "support", chan);
+    mk_channel(account, NULL, "support", chan);
     new_conv(chan, "c1", id);
     get_etag(id, etag);
 
     patch(id, "{\"subject\":\"New subject\"}", etag, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(sval(r.json, "subject"), "New subject");
+    cr_assert_str_eq(jstr(r.json, "subject"), "New subject");
     cr_assert(resp_header(&r, "ETag", etag2, sizeof(etag2)));
     cr_assert_str_neq(etag2, etag, "a change gives a new ETag");
     resp_free(&r);
@@ -633,10 +455,10 @@ Test(conversations, patch_honours_if_match)
     /* The old tag is stale now: 412 and nothing changes. */
     patch(id, "{\"subject\":\"Lost update\",\"status\":\"closed\"}", etag, &r);
     expect_problem(&r, 412);
-    cr_assert_not_null(strstr(sval(r.json, "type"), "precondition-failed"), "%s", r.body);
+    cr_assert_not_null(strstr(jstr(r.json, "type"), "precondition-failed"), "%s", r.body);
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE subject = 'New subject' "
-                      "AND status = 'open'"),
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations WHERE subject = 'New subject' "
+                          "AND status = 'open'"),
                  1);
 
     /* "*" and no If-Match at all are unconditional. */
@@ -646,7 +468,7 @@ Test(conversations, patch_honours_if_match)
     patch(id, "{\"subject\":null}", NULL, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert(json_is_null(json_object_get(r.json, "subject")), "null clears the subject");
-    cr_assert_str_eq(sval(r.json, "status"), "pending", "status untouched");
+    cr_assert_str_eq(jstr(r.json, "status"), "pending", "status untouched");
     resp_free(&r);
 
     /* A malformed If-Match is a 400, a weak one too. */
@@ -660,7 +482,8 @@ Test(conversations, patch_honours_if_match)
     patch("0190a000-0000-7000-8000-000000000000", "{\"status\":\"open\"}", etag2, &r);
     expect_problem(&r, 404);
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE action = 'conversation.update'"), 3);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'conversation.update'"),
+                 3);
 }
 
 struct patch_race {
@@ -691,7 +514,7 @@ Test(conversations, racing_patches_with_one_etag_one_wins)
     pthread_t th[N];
     int ok = 0, stale = 0;
 
-    make_channel(account, "support", chan);
+    mk_channel(account, NULL, "support", chan);
     new_conv(chan, "c1", id);
     get_etag(id, etag);
     for (int i = 0; i < N; i++) {
@@ -714,7 +537,7 @@ Test(conversations, patch_keeps_closed_at_and_feed_at)
     char chan[37], id[37], msg[37], draft[37], v[64], closed1[64];
     struct resp r;
 
-    make_channel(account, "support", chan);
+    mk_channel(account, NULL, "support", chan);
     new_conv(chan, "c1", id);
     /* A pending draft on an inbound message, as the drafting routes leave it. */
     sql_text(
@@ -728,13 +551,14 @@ Test(conversations, patch_keeps_closed_at_and_feed_at)
              "prompt_version, suggested_text) VALUES ('%s', inboxd_uuid7(), '%s', '%s', 'm', 'p', "
              "'hello') RETURNING id",
              account, id, msg);
-    execf("UPDATE conversations SET last_inbound_at = '2026-01-01T10:00:00Z', pending_draft_id = "
-          "'%s', feed_at = '2026-01-01T10:00:00Z' WHERE id = '%s'",
-          draft, id);
+    sql_exec(
+        "UPDATE conversations SET last_inbound_at = '2026-01-01T10:00:00Z', pending_draft_id = "
+        "'%s', feed_at = '2026-01-01T10:00:00Z' WHERE id = '%s'",
+        draft, id);
 
     patch(id, "{\"status\":\"closed\"}", NULL, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(sval(r.json, "status"), "closed");
+    cr_assert_str_eq(jstr(r.json, "status"), "closed");
     resp_free(&r);
     sql_text(v, sizeof(v), "SELECT feed_at FROM conversations WHERE id = '%s'", id);
     cr_assert_str_eq(v, "NULL", "closing takes it out of the feed");
@@ -751,16 +575,18 @@ Test(conversations, patch_keeps_closed_at_and_feed_at)
     patch(id, "{\"status\":\"open\"}", NULL, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE id = '%s' AND closed_at IS NULL "
-                      "AND feed_at = '2026-01-01T10:00:00Z'",
-                      id),
-                 1, "reopening clears closed_at and puts it back in the feed");
+    cr_assert_eq(
+        sql_long("SELECT count(*) FROM conversations WHERE id = '%s' AND closed_at IS NULL "
+                 "AND feed_at = '2026-01-01T10:00:00Z'",
+                 id),
+        1, "reopening clears closed_at and puts it back in the feed");
 
     patch(id, "{\"status\":\"pending\"}", NULL, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE id = '%s' AND feed_at IS NULL", id),
-                 1, "only open conversations are in the feed");
+    cr_assert_eq(
+        sql_long("SELECT count(*) FROM conversations WHERE id = '%s' AND feed_at IS NULL", id), 1,
+        "only open conversations are in the feed");
 }
 
 Test(conversations, patch_validates)
@@ -779,7 +605,7 @@ Test(conversations, patch_validates)
     char chan[37], id[37], big[1100], body[1200];
     struct resp r;
 
-    make_channel(account, "support", chan);
+    mk_channel(account, NULL, "support", chan);
     new_conv(chan, "c1", id);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         patch(id, cases[i].body, NULL, &r);
@@ -795,7 +621,8 @@ Test(conversations, patch_validates)
     patch(id, "nope", NULL, &r);
     expect_problem(&r, 400);
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE action = 'conversation.update'"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'conversation.update'"),
+                 0);
 }
 
 /* --- delete ---------------------------------------------------------------- */
@@ -807,13 +634,13 @@ Test(conversations, soft_delete_hides_it_from_every_read)
     struct resp r;
     char writer[64];
 
-    make_channel(account, "support", chan);
+    mk_channel(account, NULL, "support", chan);
     new_conv(chan, "gone", id);
     new_conv(chan, "kept", keep);
     snprintf(path, sizeof(path), "/v1/conversations/%s/messages", id);
     th_post(&t, path, key, "{\"direction\":\"inbound\",\"bodyText\":\"hi\"}", &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(msg, sizeof(msg), "%s", sval(r.json, "id"));
+    snprintf(msg, sizeof(msg), "%s", jstr(r.json, "id"));
     resp_free(&r);
 
     /* Deleting needs admin. */
@@ -832,7 +659,8 @@ Test(conversations, soft_delete_hides_it_from_every_read)
              "WHERE id = '%s'",
              id);
     cr_assert_str_eq(v, "t", "kept, marked deleted");
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE action = 'conversation.delete'"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'conversation.delete'"),
+                 1);
 
     th_get(&t, path, key, &r);
     expect_problem(&r, 404);
@@ -858,9 +686,9 @@ Test(conversations, soft_delete_hides_it_from_every_read)
     th_get(&t, path, key, &r);
     expect_problem(&r, 404);
     resp_free(&r);
-    cr_assert_eq(collect_ids(key, "/v1/conversations?x=1", 50, ids, 8), 1);
+    cr_assert_eq(walk(key, "/v1/conversations?x=1", 50, ids, 8, NULL), 1);
     cr_assert_str_eq(ids[0], keep);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE conversation_id = '%s'", id), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE conversation_id = '%s'", id), 1);
 
     /* Its {channelId, externalId} is not handed out again while it is kept. */
     snprintf(body, sizeof(body), "{\"channelId\":\"%s\",\"externalId\":\"gone\"}", chan);
@@ -877,7 +705,7 @@ Test(conversations, another_tenants_conversation_is_a_404)
     char ids[4][37];
     struct resp r;
 
-    make_channel(account, "support", chan);
+    mk_channel(account, NULL, "support", chan);
     new_conv(chan, "mine", id);
     get_etag(id, etag);
     th_tenant(&t, "Other Shop", other_acct, other_key);
@@ -896,15 +724,15 @@ Test(conversations, another_tenants_conversation_is_a_404)
     th_get(&t, path, other_key, &r);
     expect_problem(&r, 404);
     resp_free(&r);
-    cr_assert_eq(collect_ids(other_key, "/v1/conversations?x=1", 50, ids, 4), 0);
+    cr_assert_eq(walk(other_key, "/v1/conversations?x=1", 50, ids, 4, NULL), 0);
     {
         char q[160];
 
         snprintf(q, sizeof(q), "/v1/conversations?channelId=%s", chan);
-        cr_assert_eq(collect_ids(other_key, q, 50, ids, 4), 0);
+        cr_assert_eq(walk(other_key, q, 50, ids, 4, NULL), 0);
     }
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE status = 'open' "
-                      "AND deleted_at IS NULL"),
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations WHERE status = 'open' "
+                          "AND deleted_at IS NULL"),
                  1);
 }
 
@@ -913,7 +741,7 @@ Test(conversations, scopes_are_enforced)
     char chan[37], reader[64], body[256];
     struct resp r;
 
-    make_channel(account, "support", chan);
+    mk_channel(account, NULL, "support", chan);
     th_key(&t, account, "read", reader);
     snprintf(body, sizeof(body), "{\"channelId\":\"%s\",\"externalId\":\"x\"}", chan);
     th_post(&t, "/v1/conversations", reader, body, &r);
@@ -939,9 +767,9 @@ Test(conversations, timeline_merges_messages_drafts_and_actions_in_time_order)
     const json_t *items, *it;
     size_t i;
 
-    make_channel(account, "support", chan);
+    mk_channel(account, NULL, "support", chan);
     new_conv(chan, "t1", id);
-    make_user(account, "agent@example.com", user);
+    mk_user(account, "agent@example.com", user);
     snprintf(path, sizeof(path), "/v1/conversations/%s/messages", id);
     /* Posted out of order: the timeline orders by sentAt. */
     th_post(&t, path, key,
@@ -950,14 +778,14 @@ Test(conversations, timeline_merges_messages_drafts_and_actions_in_time_order)
             "\"mimeType\":\"application/pdf\",\"sizeBytes\":3,\"fileUrl\":\"s3://b/a.pdf\"}]}",
             &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(m3, sizeof(m3), "%s", sval(r.json, "id"));
+    snprintf(m3, sizeof(m3), "%s", jstr(r.json, "id"));
     resp_free(&r);
     th_post(
         &t, path, key,
         "{\"direction\":\"inbound\",\"bodyText\":\"first\",\"sentAt\":\"2026-03-01T10:00:00Z\"}",
         &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(m1, sizeof(m1), "%s", sval(r.json, "id"));
+    snprintf(m1, sizeof(m1), "%s", jstr(r.json, "id"));
     resp_free(&r);
     /* Two at the same time: ordered by id (the later post has the larger id). */
     th_post(
@@ -989,32 +817,32 @@ Test(conversations, timeline_merges_messages_drafts_and_actions_in_time_order)
     items = json_object_get(r.json, "items");
     cr_assert_eq(json_array_size(items), 6, "%s", r.body);
     json_array_foreach (items, i, it) {
-        cr_assert_str_eq(sval(it, "kind"), want_kind[i], "item %zu: %s", i, r.body);
-        cr_assert_str_eq(sval(it, "at"), want_at[i], "item %zu", i);
+        cr_assert_str_eq(jstr(it, "kind"), want_kind[i], "item %zu: %s", i, r.body);
+        cr_assert_str_eq(jstr(it, "at"), want_at[i], "item %zu", i);
         cr_assert(json_is_string(json_object_get(it, "id")));
         cr_assert(json_is_string(json_object_get(it, "createdAt")));
     }
     /* Each item carries its resource's fields. */
     it = json_array_get(items, 0);
-    cr_assert_str_eq(sval(it, "id"), m1);
-    cr_assert_str_eq(sval(it, "bodyText"), "first");
-    cr_assert_str_eq(sval(it, "direction"), "inbound");
+    cr_assert_str_eq(jstr(it, "id"), m1);
+    cr_assert_str_eq(jstr(it, "bodyText"), "first");
+    cr_assert_str_eq(jstr(it, "direction"), "inbound");
     cr_assert(json_is_array(json_object_get(it, "attachments")));
     it = json_array_get(items, 1);
-    cr_assert_str_eq(sval(it, "id"), draft);
-    cr_assert_str_eq(sval(it, "suggestedText"), "Hello");
-    cr_assert_str_eq(sval(it, "triggerMessageId"), m1);
+    cr_assert_str_eq(jstr(it, "id"), draft);
+    cr_assert_str_eq(jstr(it, "suggestedText"), "Hello");
+    cr_assert_str_eq(jstr(it, "triggerMessageId"), m1);
     it = json_array_get(items, 2);
-    cr_assert_str_eq(sval(it, "id"), m3);
+    cr_assert_str_eq(jstr(it, "id"), m3);
     cr_assert_eq(json_array_size(json_object_get(it, "attachments")), 1);
     it = json_array_get(items, 3);
-    cr_assert_str_eq(sval(it, "id"), action);
-    cr_assert_str_eq(sval(it, "type"), "reject");
-    cr_assert_str_eq(sval(it, "draftId"), draft);
+    cr_assert_str_eq(jstr(it, "id"), action);
+    cr_assert_str_eq(jstr(it, "type"), "reject");
+    cr_assert_str_eq(jstr(it, "draftId"), draft);
     it = json_array_get(items, 4);
-    cr_assert_str_eq(sval(it, "bodyText"), "fifth");
-    cr_assert_str_eq(sval(json_object_get(it, "delivery"), "status"), "pending");
-    cr_assert_str_eq(sval(json_array_get(items, 5), "bodyText"), "sixth");
+    cr_assert_str_eq(jstr(it, "bodyText"), "fifth");
+    cr_assert_str_eq(jstr(json_object_get(it, "delivery"), "status"), "pending");
+    cr_assert_str_eq(jstr(json_array_get(items, 5), "bodyText"), "sixth");
     /* "kind" and "at" lead each item, then the resource's own order. */
     cr_assert_eq(strncmp(strstr(r.body, "{\"kind\""), "{\"kind\":\"message\",\"at\":", 23), 0, "%s",
                  r.body);
@@ -1023,7 +851,7 @@ Test(conversations, timeline_merges_messages_drafts_and_actions_in_time_order)
 
     /* Paged by two: the same sequence, nothing skipped or repeated. */
     snprintf(path, sizeof(path), "/v1/conversations/%s/timeline?x=1", id);
-    cr_assert_eq(collect_ids(key, path, 2, page_ids, 8), 6);
+    cr_assert_eq(walk(key, path, 2, page_ids, 8, NULL), 6);
     cr_assert_str_eq(page_ids[0], m1);
     cr_assert_str_eq(page_ids[1], draft);
     cr_assert_str_eq(page_ids[2], m3);
@@ -1039,7 +867,7 @@ Test(conversations, timeline_merges_messages_drafts_and_actions_in_time_order)
         resp_free(&lr);
         new_conv(chan, "t2", cid[0]);
         th_get(&t, "/v1/conversations?limit=1", key, &lr);
-        cur = sval(lr.json, "nextCursor");
+        cur = jstr(lr.json, "nextCursor");
         cr_assert_not_null(cur);
         snprintf(cpath, sizeof(cpath), "/v1/conversations/%s/timeline?cursor=%s", id, cur);
         resp_free(&lr);
@@ -1054,7 +882,7 @@ Test(conversations, timeline_of_an_empty_or_unknown_conversation)
     char chan[37], id[37], path[160];
     struct resp r;
 
-    make_channel(account, "support", chan);
+    mk_channel(account, NULL, "support", chan);
     new_conv(chan, "empty", id);
     snprintf(path, sizeof(path), "/v1/conversations/%s/timeline", id);
     th_get(&t, path, key, &r);
@@ -1076,7 +904,7 @@ Test(conversations, last_message_at_follows_messages)
     char chan[37], id[37], path[160], etag[72], etag2[72];
     struct resp r;
 
-    make_channel(account, "support", chan);
+    mk_channel(account, NULL, "support", chan);
     new_conv(chan, "c", id);
     get_etag(id, etag);
     snprintf(path, sizeof(path), "/v1/conversations/%s/messages", id);
@@ -1094,12 +922,12 @@ Test(conversations, last_message_at_follows_messages)
     snprintf(path, sizeof(path), "/v1/conversations/%s", id);
     th_get(&t, path, key, &r);
     cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(sval(r.json, "lastMessageAt"), "2026-05-01T08:00:00.000Z");
+    cr_assert_str_eq(jstr(r.json, "lastMessageAt"), "2026-05-01T08:00:00.000Z");
     cr_assert(resp_header(&r, "ETag", etag2, sizeof(etag2)));
     cr_assert_str_neq(etag2, etag, "a new message changes the conversation");
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE id = '%s' "
-                      "AND last_inbound_at = '2026-04-01T08:00:00Z'",
-                      id),
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations WHERE id = '%s' "
+                          "AND last_inbound_at = '2026-04-01T08:00:00Z'",
+                          id),
                  1);
 }

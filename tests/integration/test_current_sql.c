@@ -12,19 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "fixtures.h"
 #include "inboxd/db/migrate.h"
 #include "inboxd/lib/embedded.h"
 
-static struct th t;
-
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(current_sql, .fini = teardown, .timeout = 90);
+/* Its tests start inboxd themselves. */
+TestSuite(current_sql, .fini = fx_teardown, .timeout = 90);
 
 /* Every function and view of the schema, one line each: its signature and
  * the md5 of its definition as PostgreSQL prints it. Caller frees. */
@@ -170,7 +163,6 @@ expect_put_back(const char *damage, const char *file, const char *other)
 
 Test(current_sql, a_function_dropped_by_hand_is_created_by_the_next_migrate)
 {
-    char account[37], key[64];
     struct resp r;
 
     th_start(&t, true, NULL);

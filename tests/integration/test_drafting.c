@@ -8,23 +8,12 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "harness.h"
-
-static struct th t;
-static char account[37], key[64];
-
-static void
-setup(void)
-{
-    th_start(&t, true, NULL);
-    th_tenant(&t, "Drafting Shop", account, key);
-}
+#include "fixtures.h"
 
 /* A lower attempt limit, for the tests that exhaust it. */
 static void
@@ -33,141 +22,13 @@ setup_limited(void)
     static const char *const settings[] = {"draft_request_max_attempts=2",
                                            "draft_request_backoff_s=10", NULL};
 
-    th_start(&t, true, settings);
-    th_tenant(&t, "Drafting Shop", account, key);
+    fx_start(NULL, settings);
 }
 
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(drafting, .init = setup, .fini = teardown, .timeout = 90);
-TestSuite(drafting_limits, .init = setup_limited, .fini = teardown, .timeout = 90);
+TestSuite(drafting, .init = fx_setup, .fini = fx_teardown, .timeout = 90);
+TestSuite(drafting_limits, .init = setup_limited, .fini = fx_teardown, .timeout = 90);
 
 /* --- helpers --------------------------------------------------------------- */
-
-/* Runs printf-formatted SQL. */
-static void sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void
-sqlf(const char *fmt, ...)
-{
-    char sql[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    PQclear(th_sql(&t, sql));
-}
-
-/* Runs printf-formatted SQL and copies the first value into out (37 bytes). */
-static void sql_id(char out[37], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void
-sql_id(char out[37], const char *fmt, ...)
-{
-    char sql[4096];
-    va_list ap;
-    PGresult *r;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    r = th_sql(&t, sql);
-    cr_assert_eq(PQntuples(r), 1, "%s", sql);
-    snprintf(out, 37, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-}
-
-/* printf-formatted one-value query as a long. */
-static long sqll(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long
-sqll(const char *fmt, ...)
-{
-    char sql[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    return th_sql_long(&t, sql);
-}
-
-/* printf-formatted one-value query, copied into out. */
-static void sqls(char *out, size_t outlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void
-sqls(char *out, size_t outlen, const char *fmt, ...)
-{
-    char sql[4096];
-    va_list ap;
-    PGresult *r;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    r = th_sql(&t, sql);
-    cr_assert_eq(PQntuples(r), 1, "%s", sql);
-    snprintf(out, outlen, "%s", PQgetisnull(r, 0, 0) ? "NULL" : PQgetvalue(r, 0, 0));
-    PQclear(r);
-}
-
-static void
-mk_channel(const char *acct, char id[37])
-{
-    sql_id(id,
-           "INSERT INTO channels (account_id, id, type, external_id, name) "
-           "VALUES ('%s', gen_random_uuid(), 'email', 'ch-' || gen_random_uuid(), 'Support') "
-           "RETURNING id",
-           acct);
-}
-
-/* An open conversation whose latest inbound message was 5 minutes ago. */
-static void
-mk_conv(const char *acct, const char *channel, char id[37])
-{
-    sql_id(id,
-           "INSERT INTO conversations (account_id, id, channel_id, external_id, subject, "
-           "                           last_message_at, last_inbound_at) "
-           "VALUES ('%s', gen_random_uuid(), '%s', 'cv-' || gen_random_uuid(), 'Order', "
-           "        now() - interval '5 min', now() - interval '5 min') RETURNING id",
-           acct, channel);
-}
-
-/* A message of `dir` made `age` seconds ago. */
-static void
-mk_msg(const char *acct, const char *conv, const char *dir, int age, char id[37])
-{
-    sql_id(id,
-           "INSERT INTO messages (account_id, id, conversation_id, direction, body_text, "
-           "                      delivery_status, created_at) "
-           "VALUES ('%s', gen_random_uuid(), '%s', '%s', 'Where is my order?', %s, "
-           "        now() - make_interval(secs => %d)) RETURNING id",
-           acct, conv, dir, strcmp(dir, "outbound") == 0 ? "'pending'" : "NULL", age);
-}
-
-/* An inbound message and its queued draft request, both `age` seconds old. */
-static void
-mk_request(const char *acct, const char *conv, int age, char msg[37], char req[37])
-{
-    mk_msg(acct, conv, "inbound", age, msg);
-    sql_id(req,
-           "INSERT INTO draft_requests (account_id, id, conversation_id, message_id, created_at) "
-           "VALUES ('%s', gen_random_uuid(), '%s', '%s', now() - make_interval(secs => %d)) "
-           "RETURNING id",
-           acct, conv, msg, age);
-}
-
-static void
-claim(const char *k, int limit, int lease, const char *worker, struct resp *r)
-{
-    char body[256];
-
-    snprintf(body, sizeof(body), "{\"limit\": %d, \"leaseSeconds\": %d, \"workerId\": \"%s\"}",
-             limit, lease, worker);
-    th_post(&t, "/v1/draft-requests/claim", k, body, r);
-}
 
 static void
 fail_req(const char *k, const char *id, const char *body, struct resp *r)
@@ -204,39 +65,6 @@ draft_body(char *out, size_t outlen, const char *msg, const char *req)
              msg, reqpart);
 }
 
-static const char *
-str(const json_t *o, const char *name)
-{
-    return json_string_value(json_object_get(o, name));
-}
-
-/* Whether the 422's errors[] names `field`. */
-static bool
-names_field(const struct resp *r, const char *field)
-{
-    json_t *errs = json_object_get(r->json, "errors");
-    size_t i;
-    json_t *e;
-
-    json_array_foreach (errs, i, e) {
-        if (strcmp(str(e, "field"), field) == 0)
-            return true;
-    }
-    return false;
-}
-
-static void
-expect_fields(const struct resp *r, const char *const *fields)
-{
-    size_t n = 0;
-
-    expect_problem(r, 422);
-    for (; fields[n]; n++)
-        cr_assert(names_field(r, fields[n]), "no error for %s: %s", fields[n], r->body);
-    cr_assert_eq(json_array_size(json_object_get(r->json, "errors")), n, "other errors too: %s",
-                 r->body);
-}
-
 /* --- claim ----------------------------------------------------------------- */
 
 Test(drafting, claim_leases_oldest_first_up_to_the_limit)
@@ -247,12 +75,12 @@ Test(drafting, claim_leases_oldest_first_up_to_the_limit)
     struct resp r;
     json_t *items, *it;
 
-    mk_channel(account, ch);
-    mk_conv(account, ch, conv);
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
     for (int i = 0; i < 5; i++)
         mk_request(account, conv, ages[i], msg[i], req[i]);
 
-    claim(key, 3, 60, "worker-1", &r);
+    claim_requests(key, 3, 60, "worker-1", &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     items = json_object_get(r.json, "items");
     cr_assert_eq(json_array_size(items), 3, "%s", r.body);
@@ -260,39 +88,40 @@ Test(drafting, claim_leases_oldest_first_up_to_the_limit)
         int k = order[i];
 
         it = json_array_get(items, (size_t)i);
-        cr_assert_str_eq(str(it, "id"), req[k], "item %d", i);
-        cr_assert_str_eq(str(it, "status"), "leased");
+        cr_assert_str_eq(jstr(it, "id"), req[k], "item %d", i);
+        cr_assert_str_eq(jstr(it, "status"), "leased");
         cr_assert_eq(json_integer_value(json_object_get(it, "attempts")), 1);
         cr_assert(json_is_string(json_object_get(it, "leaseExpiresAt")));
-        cr_assert_str_eq(str(it, "conversationId"), conv);
-        cr_assert_str_eq(str(it, "messageId"), msg[k]);
-        cr_assert_str_eq(str(json_object_get(it, "conversation"), "id"), conv);
-        cr_assert_str_eq(str(json_object_get(it, "channel"), "id"), ch);
-        cr_assert_str_eq(str(json_object_get(it, "message"), "id"), msg[k]);
-        cr_assert_str_eq(str(json_object_get(it, "message"), "bodyText"), "Where is my order?");
+        cr_assert_str_eq(jstr(it, "conversationId"), conv);
+        cr_assert_str_eq(jstr(it, "messageId"), msg[k]);
+        cr_assert_str_eq(jstr(json_object_get(it, "conversation"), "id"), conv);
+        cr_assert_str_eq(jstr(json_object_get(it, "channel"), "id"), ch);
+        cr_assert_str_eq(jstr(json_object_get(it, "message"), "id"), msg[k]);
+        cr_assert_str_eq(jstr(json_object_get(it, "message"), "bodyText"), "Where is my order?");
         cr_assert(json_is_array(json_object_get(json_object_get(it, "message"), "attachments")));
         cr_assert_null(json_object_get(it, "workerId"), "internal columns stay inside");
     }
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM draft_requests WHERE status = 'leased' "
-                      "AND worker_id = 'worker-1' AND attempts = 1 "
-                      "AND lease_expires_at BETWEEN now() + interval '55 s' "
-                      "AND now() + interval '61 s'"),
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests WHERE status = 'leased' "
+                          "AND worker_id = 'worker-1' AND attempts = 1 "
+                          "AND lease_expires_at BETWEEN now() + interval '55 s' "
+                          "AND now() + interval '61 s'"),
                  3);
 
     /* The rest, then nothing. */
-    claim(key, 10, 60, "worker-2", &r);
+    claim_requests(key, 10, 60, "worker-2", &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     items = json_object_get(r.json, "items");
     cr_assert_eq(json_array_size(items), 2);
-    cr_assert_str_eq(str(json_array_get(items, 0), "id"), req[order[3]]);
-    cr_assert_str_eq(str(json_array_get(items, 1), "id"), req[order[4]]);
+    cr_assert_str_eq(jstr(json_array_get(items, 0), "id"), req[order[3]]);
+    cr_assert_str_eq(jstr(json_array_get(items, 1), "id"), req[order[4]]);
     resp_free(&r);
-    claim(key, 10, 60, "worker-2", &r);
+    claim_requests(key, 10, 60, "worker-2", &r);
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(r.body, "{\"items\":[]}");
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log WHERE action = 'draft_request.claim'"), 5);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'draft_request.claim'"),
+                 5);
 }
 
 Test(drafting, claim_validates_its_body_and_scope)
@@ -316,7 +145,7 @@ Test(drafting, claim_validates_its_body_and_scope)
     resp_free(&r);
 
     th_key(&t, account, "read", readonly);
-    claim(readonly, 1, 60, "w", &r);
+    claim_requests(readonly, 1, 60, "w", &r);
     expect_problem(&r, 403);
     resp_free(&r);
 }
@@ -329,31 +158,31 @@ Test(drafting, claim_never_reaches_another_account_or_a_deleted_conversation)
     json_t *items;
 
     th_tenant(&t, "Other Shop", other, other_key);
-    mk_channel(account, ch);
-    mk_conv(account, ch, conv);
-    mk_conv(account, ch, gone);
-    mk_channel(other, och);
-    mk_conv(other, och, oconv);
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
+    mk_conv(account, ch, NULL, gone);
+    mk_channel(other, NULL, NULL, och);
+    mk_conv(other, och, NULL, oconv);
     mk_request(other, oconv, 100, omsg, oreq);
     mk_request(account, gone, 90, gmsg, greq);
     mk_request(account, conv, 10, msg, req);
-    sqlf("UPDATE conversations SET deleted_at = now() WHERE id = '%s'", gone);
+    sql_exec("UPDATE conversations SET deleted_at = now() WHERE id = '%s'", gone);
 
-    claim(key, 10, 60, "w", &r);
+    claim_requests(key, 10, 60, "w", &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     items = json_object_get(r.json, "items");
     cr_assert_eq(json_array_size(items), 1, "%s", r.body);
-    cr_assert_str_eq(str(json_array_get(items, 0), "id"), req);
+    cr_assert_str_eq(jstr(json_array_get(items, 0), "id"), req);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM draft_requests WHERE id IN ('%s', '%s') "
-                      "AND status = 'queued'",
-                      oreq, greq),
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests WHERE id IN ('%s', '%s') "
+                          "AND status = 'queued'",
+                          oreq, greq),
                  2);
 
-    claim(other_key, 10, 60, "w", &r);
+    claim_requests(other_key, 10, 60, "w", &r);
     items = json_object_get(r.json, "items");
     cr_assert_eq(json_array_size(items), 1);
-    cr_assert_str_eq(str(json_array_get(items, 0), "id"), oreq);
+    cr_assert_str_eq(jstr(json_array_get(items, 0), "id"), oreq);
     resp_free(&r);
 }
 
@@ -380,7 +209,7 @@ race_thread(void *arg)
         size_t j;
         json_t *it;
 
-        claim(z->key, RACE_LIMIT, 300, "racer", &r);
+        claim_requests(z->key, RACE_LIMIT, 300, "racer", &r);
         if (r.status != 200) {
             z->bad++;
             resp_free(&r);
@@ -389,7 +218,7 @@ race_thread(void *arg)
         items = json_object_get(r.json, "items");
         json_array_foreach (items, j, it) {
             if (z->n < RACE_CLAIMS * RACE_LIMIT)
-                snprintf(z->ids[z->n++], 37, "%s", str(it, "id"));
+                snprintf(z->ids[z->n++], 37, "%s", jstr(it, "id"));
         }
         resp_free(&r);
     }
@@ -410,8 +239,8 @@ Test(drafting, concurrent_claimers_never_share_a_request)
     char ch[37], conv[37], msg[37], req[37];
     int total = 0;
 
-    mk_channel(account, ch);
-    mk_conv(account, ch, conv);
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
     for (int i = 0; i < RACE_REQUESTS; i++)
         mk_request(account, conv, 1000 - i, msg, req);
     memset(z, 0, sizeof(z));
@@ -430,8 +259,8 @@ Test(drafting, concurrent_claimers_never_share_a_request)
     for (int i = 1; i < total; i++)
         cr_assert_str_neq(all[i - 1], all[i], "request %s leased twice", all[i]);
     cr_assert_eq(total, RACE_REQUESTS, "claimed %d of %d", total, RACE_REQUESTS);
-    cr_assert_eq(sqll("SELECT count(*) FROM draft_requests WHERE status = 'leased' "
-                      "AND attempts = 1"),
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests WHERE status = 'leased' "
+                          "AND attempts = 1"),
                  RACE_REQUESTS);
 }
 
@@ -441,28 +270,28 @@ Test(drafting, an_expired_lease_is_claimable_again)
     struct resp r;
     json_t *it;
 
-    mk_channel(account, ch);
-    mk_conv(account, ch, conv);
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
     mk_request(account, conv, 10, msg, req);
 
-    claim(key, 5, 1, "slow-worker", &r);
+    claim_requests(key, 5, 1, "slow-worker", &r);
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1);
     resp_free(&r);
-    claim(key, 5, 60, "other", &r);
+    claim_requests(key, 5, 60, "other", &r);
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0, "lease still running");
     resp_free(&r);
 
     usleep(1300 * 1000); /* the 1 s lease runs out */
-    claim(key, 5, 60, "other", &r);
+    claim_requests(key, 5, 60, "other", &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1, "%s", r.body);
     it = json_array_get(json_object_get(r.json, "items"), 0);
-    cr_assert_str_eq(str(it, "id"), req);
+    cr_assert_str_eq(jstr(it, "id"), req);
     cr_assert_eq(json_integer_value(json_object_get(it, "attempts")), 2);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM draft_requests WHERE id = '%s' AND worker_id = "
-                      "'other' AND lease_expires_at > now() + interval '50 s'",
-                      req),
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests WHERE id = '%s' AND worker_id = "
+                          "'other' AND lease_expires_at > now() + interval '50 s'",
+                          req),
                  1);
 }
 
@@ -475,10 +304,10 @@ leased_request(char conv[37], char msg[37], char req[37])
     char ch[37];
     struct resp r;
 
-    mk_channel(account, ch);
-    mk_conv(account, ch, conv);
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
     mk_request(account, conv, 10, msg, req);
-    claim(key, 1, 60, "w", &r);
+    claim_requests(key, 1, 60, "w", &r);
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1, "%s", r.body);
     resp_free(&r);
 }
@@ -487,9 +316,9 @@ leased_request(char conv[37], char msg[37], char req[37])
 static long
 due_in(const char *req)
 {
-    return sqll("SELECT round(extract(epoch FROM next_attempt_at - now())) FROM draft_requests "
-                "WHERE id = '%s'",
-                req);
+    return sql_long("SELECT round(extract(epoch FROM next_attempt_at - now())) FROM draft_requests "
+                    "WHERE id = '%s'",
+                    req);
 }
 
 Test(drafting, a_retryable_failure_requeues_with_exponential_backoff)
@@ -500,9 +329,9 @@ Test(drafting, a_retryable_failure_requeues_with_exponential_backoff)
     leased_request(conv, msg, req);
     fail_req(key, req, "{\"error\": \"model timeout\", \"retryable\": true}", &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(str(r.json, "id"), req);
-    cr_assert_str_eq(str(r.json, "status"), "queued");
-    cr_assert_str_eq(str(r.json, "lastError"), "model timeout");
+    cr_assert_str_eq(jstr(r.json, "id"), req);
+    cr_assert_str_eq(jstr(r.json, "status"), "queued");
+    cr_assert_str_eq(jstr(r.json, "lastError"), "model timeout");
     cr_assert_eq(json_integer_value(json_object_get(r.json, "attempts")), 1);
     cr_assert(json_is_null(json_object_get(r.json, "leaseExpiresAt")));
     resp_free(&r);
@@ -510,12 +339,13 @@ Test(drafting, a_retryable_failure_requeues_with_exponential_backoff)
     cr_assert_eq(due_in(req), 10);
 
     /* Not claimable during the backoff ... */
-    claim(key, 5, 60, "w", &r);
+    claim_requests(key, 5, 60, "w", &r);
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0, "%s", r.body);
     resp_free(&r);
     /* ... and claimable once it is over. */
-    sqlf("UPDATE draft_requests SET next_attempt_at = now() - interval '1 s' WHERE id = '%s'", req);
-    claim(key, 5, 60, "w", &r);
+    sql_exec("UPDATE draft_requests SET next_attempt_at = now() - interval '1 s' WHERE id = '%s'",
+             req);
+    claim_requests(key, 5, 60, "w", &r);
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1, "%s", r.body);
     cr_assert_eq(json_integer_value(json_object_get(
                      json_array_get(json_object_get(r.json, "items"), 0), "attempts")),
@@ -525,13 +355,13 @@ Test(drafting, a_retryable_failure_requeues_with_exponential_backoff)
     /* The second failure waits twice as long. */
     fail_req(key, req, "{\"error\": \"rate limited\", \"retryable\": true}", &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(str(r.json, "lastError"), "rate limited");
+    cr_assert_str_eq(jstr(r.json, "lastError"), "rate limited");
     resp_free(&r);
     cr_assert_eq(due_in(req), 20);
-    cr_assert_eq(sqll("SELECT count(*) FROM notifications"), 0);
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log WHERE action = 'draft_request.retry' "
-                      "AND resource_id = '%s'",
-                      req),
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'draft_request.retry' "
+                          "AND resource_id = '%s'",
+                          req),
                  2);
 }
 
@@ -542,39 +372,40 @@ Test(drafting_limits, the_last_attempt_fails_with_one_notification)
 
     leased_request(conv, msg, req);
     fail_req(key, req, "{\"error\": \"e1\", \"retryable\": true}", &r);
-    cr_assert_str_eq(str(r.json, "status"), "queued", "%s", r.body);
+    cr_assert_str_eq(jstr(r.json, "status"), "queued", "%s", r.body);
     resp_free(&r);
-    sqlf("UPDATE draft_requests SET next_attempt_at = now() - interval '1 s' WHERE id = '%s'", req);
-    claim(key, 1, 60, "w", &r);
+    sql_exec("UPDATE draft_requests SET next_attempt_at = now() - interval '1 s' WHERE id = '%s'",
+             req);
+    claim_requests(key, 1, 60, "w", &r);
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1);
     resp_free(&r);
 
     /* attempts = 2 = draft_request_max_attempts: retryable or not, it fails. */
     fail_req(key, req, "{\"error\": \"e2\", \"retryable\": true}", &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(str(r.json, "status"), "failed");
-    cr_assert_str_eq(str(r.json, "lastError"), "e2");
+    cr_assert_str_eq(jstr(r.json, "status"), "failed");
+    cr_assert_str_eq(jstr(r.json, "lastError"), "e2");
     cr_assert_eq(json_integer_value(json_object_get(r.json, "attempts")), 2);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM notifications"), 1);
-    sqls(payload, sizeof(payload),
-         "SELECT type || ' ' || coalesce(user_id::text, 'everyone') || ' ' || "
-         "       (payload->>'draftRequestId') || ' ' || (payload->>'conversationId') || ' ' || "
-         "       (payload->>'messageId') FROM notifications");
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications"), 1);
+    sql_text(payload, sizeof(payload),
+             "SELECT type || ' ' || coalesce(user_id::text, 'everyone') || ' ' || "
+             "       (payload->>'draftRequestId') || ' ' || (payload->>'conversationId') || ' ' || "
+             "       (payload->>'messageId') FROM notifications");
     {
         char want[512];
 
         snprintf(want, sizeof(want), "draft.failed everyone %s %s %s", req, conv, msg);
         cr_assert_str_eq(payload, want);
     }
-    claim(key, 5, 60, "w", &r);
+    claim_requests(key, 5, 60, "w", &r);
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0, "failed stays out");
     resp_free(&r);
     /* A failed request is no longer leased. */
     fail_req(key, req, "{\"error\": \"e3\", \"retryable\": false}", &r);
     expect_problem(&r, 409);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM notifications"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications"), 1);
 }
 
 Test(drafting, a_non_retryable_failure_fails_at_once)
@@ -585,16 +416,16 @@ Test(drafting, a_non_retryable_failure_fails_at_once)
     leased_request(conv, msg, req);
     fail_req(key, req, "{\"error\": \"prompt rejected\", \"retryable\": false}", &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(str(r.json, "status"), "failed");
+    cr_assert_str_eq(jstr(r.json, "status"), "failed");
     cr_assert_eq(json_integer_value(json_object_get(r.json, "attempts")), 1);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM notifications WHERE type = 'draft.failed' "
-                      "AND payload->>'draftRequestId' = '%s'",
-                      req),
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications WHERE type = 'draft.failed' "
+                          "AND payload->>'draftRequestId' = '%s'",
+                          req),
                  1);
-    cr_assert_eq(sqll("SELECT count(*) FROM draft_requests WHERE id = '%s' "
-                      "AND claimable_at IS NULL AND lease_expires_at IS NULL",
-                      req),
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests WHERE id = '%s' "
+                          "AND claimable_at IS NULL AND lease_expires_at IS NULL",
+                          req),
                  1);
 }
 
@@ -607,18 +438,19 @@ Test(drafting, failing_a_request_that_is_not_leased_is_409_and_changes_nothing)
                               "updated_at::text || coalesce(next_attempt_at::text, '-') "
                               "FROM draft_requests WHERE id = '%s'";
 
-    mk_channel(account, ch);
-    mk_conv(account, ch, conv);
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
     mk_request(account, conv, 10, msg, req);
-    sqls(before, sizeof(before), snap, req);
+    sql_text(before, sizeof(before), snap, req);
     fail_req(key, req, "{\"error\": \"x\", \"retryable\": true}", &r);
     expect_problem(&r, 409);
-    cr_assert_not_null(strstr(str(r.json, "detail"), "queued"), "%s", r.body);
+    cr_assert_not_null(strstr(jstr(r.json, "detail"), "queued"), "%s", r.body);
     resp_free(&r);
-    sqls(after, sizeof(after), snap, req);
+    sql_text(after, sizeof(after), snap, req);
     cr_assert_str_eq(before, after);
-    cr_assert_eq(sqll("SELECT count(*) FROM notifications"), 0);
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log WHERE action LIKE 'draft_request.%%'"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action LIKE 'draft_request.%%'"),
+                 0);
 
     /* Unknown id, another account's request: 404. */
     fail_req(key, "0190a4b2-0000-7000-8000-000000000000", "{\"error\": \"x\", \"retryable\": true}",
@@ -626,14 +458,14 @@ Test(drafting, failing_a_request_that_is_not_leased_is_409_and_changes_nothing)
     expect_problem(&r, 404);
     resp_free(&r);
     th_tenant(&t, "Other Shop", other, okey);
-    claim(key, 1, 60, "w", &r);
+    claim_requests(key, 1, 60, "w", &r);
     resp_free(&r);
     fail_req(okey, req, "{\"error\": \"x\", \"retryable\": true}", &r);
     expect_problem(&r, 404);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM draft_requests WHERE id = '%s' "
-                      "AND status = 'leased'",
-                      req),
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests WHERE id = '%s' "
+                          "AND status = 'leased'",
+                          req),
                  1);
 
     /* Validation, with every bad field named. */
@@ -658,43 +490,43 @@ Test(drafting, a_draft_finishes_its_request_supersedes_and_notifies)
     struct resp r;
     json_t *ts;
 
-    mk_channel(account, ch);
-    mk_conv(account, ch, conv);
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
     mk_request(account, conv, 60, m1, r1);
     mk_request(account, conv, 30, m2, r2);
-    claim(key, 2, 60, "w", &r);
+    claim_requests(key, 2, 60, "w", &r);
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 2);
     resp_free(&r);
 
     draft_body(body, sizeof(body), m1, r1);
     post_draft(key, conv, body, &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(d1, sizeof(d1), "%s", str(r.json, "id"));
-    cr_assert_str_eq(str(r.json, "conversationId"), conv);
-    cr_assert_str_eq(str(r.json, "triggerMessageId"), m1);
+    snprintf(d1, sizeof(d1), "%s", jstr(r.json, "id"));
+    cr_assert_str_eq(jstr(r.json, "conversationId"), conv);
+    cr_assert_str_eq(jstr(r.json, "triggerMessageId"), m1);
     cr_assert(json_is_null(json_object_get(r.json, "authorUserId")));
-    cr_assert_str_eq(str(r.json, "modelKey"), "gpt-x");
-    cr_assert_str_eq(str(r.json, "promptVersion"), "v3");
-    cr_assert_str_eq(str(r.json, "status"), "pending");
-    cr_assert_str_eq(str(r.json, "suggestedText"), "Your order ships today.");
-    cr_assert_str_eq(str(r.json, "suggestedHtml"), "<p>Your order ships today.</p>");
+    cr_assert_str_eq(jstr(r.json, "modelKey"), "gpt-x");
+    cr_assert_str_eq(jstr(r.json, "promptVersion"), "v3");
+    cr_assert_str_eq(jstr(r.json, "status"), "pending");
+    cr_assert_str_eq(jstr(r.json, "suggestedText"), "Your order ships today.");
+    cr_assert_str_eq(jstr(r.json, "suggestedHtml"), "<p>Your order ships today.</p>");
     ts = json_object_get(r.json, "topSources");
     cr_assert_eq(json_array_size(ts), 2);
-    cr_assert_str_eq(str(json_array_get(ts, 0), "url"), "https://shop/faq");
+    cr_assert_str_eq(jstr(json_array_get(ts, 0), "url"), "https://shop/faq");
     cr_assert_float_eq(json_number_value(json_object_get(json_array_get(ts, 0), "score")), 0.87,
                        1e-9);
     cr_assert(json_is_null(json_object_get(json_array_get(ts, 1), "title")));
     cr_assert(resp_header(&r, "ETag", etag, sizeof(etag)), "201 carries the ETag");
     resp_free(&r);
 
-    sqls(got, sizeof(got), "SELECT status FROM draft_requests WHERE id = '%s'", r1);
+    sql_text(got, sizeof(got), "SELECT status FROM draft_requests WHERE id = '%s'", r1);
     cr_assert_str_eq(got, "done");
-    sqls(got, sizeof(got), "SELECT status FROM draft_requests WHERE id = '%s'", r2);
+    sql_text(got, sizeof(got), "SELECT status FROM draft_requests WHERE id = '%s'", r2);
     cr_assert_str_eq(got, "leased");
-    sqls(got, sizeof(got),
-         "SELECT pending_draft_id::text || ' ' || (feed_at = last_inbound_at) "
-         "FROM conversations WHERE id = '%s'",
-         conv);
+    sql_text(got, sizeof(got),
+             "SELECT pending_draft_id::text || ' ' || (feed_at = last_inbound_at) "
+             "FROM conversations WHERE id = '%s'",
+             conv);
     snprintf(want, sizeof(want), "%s true", d1);
     cr_assert_str_eq(got, want);
 
@@ -703,38 +535,38 @@ Test(drafting, a_draft_finishes_its_request_supersedes_and_notifies)
     draft_body(body, sizeof(body), m2, NULL);
     post_draft(key, conv, body, &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(d2, sizeof(d2), "%s", str(r.json, "id"));
+    snprintf(d2, sizeof(d2), "%s", jstr(r.json, "id"));
     resp_free(&r);
-    sqls(got, sizeof(got), "SELECT status FROM draft_requests WHERE id = '%s'", r2);
+    sql_text(got, sizeof(got), "SELECT status FROM draft_requests WHERE id = '%s'", r2);
     cr_assert_str_eq(got, "done");
-    sqls(got, sizeof(got), "SELECT status FROM drafts WHERE id = '%s'", d1);
+    sql_text(got, sizeof(got), "SELECT status FROM drafts WHERE id = '%s'", d1);
     cr_assert_str_eq(got, "superseded");
-    sqls(got, sizeof(got), "SELECT status FROM drafts WHERE id = '%s'", d2);
+    sql_text(got, sizeof(got), "SELECT status FROM drafts WHERE id = '%s'", d2);
     cr_assert_str_eq(got, "pending");
-    sqls(got, sizeof(got),
-         "SELECT pending_draft_id::text || ' ' || (feed_at = last_inbound_at) "
-         "FROM conversations WHERE id = '%s'",
-         conv);
+    sql_text(got, sizeof(got),
+             "SELECT pending_draft_id::text || ' ' || (feed_at = last_inbound_at) "
+             "FROM conversations WHERE id = '%s'",
+             conv);
     snprintf(want, sizeof(want), "%s true", d2);
     cr_assert_str_eq(got, want);
 
     /* One draft.ready per draft, carrying the ids it speaks of. */
-    cr_assert_eq(sqll("SELECT count(*) FROM notifications WHERE type = 'draft.ready' "
-                      "AND user_id IS NULL"),
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications WHERE type = 'draft.ready' "
+                          "AND user_id IS NULL"),
                  2);
-    sqls(got, sizeof(got),
-         "SELECT (payload->>'draftId') || ' ' || (payload->>'conversationId') || ' ' || "
-         "(payload->>'messageId') || ' ' || (payload->>'draftRequestId') FROM notifications "
-         "WHERE payload->>'draftId' = '%s'",
-         d2);
+    sql_text(got, sizeof(got),
+             "SELECT (payload->>'draftId') || ' ' || (payload->>'conversationId') || ' ' || "
+             "(payload->>'messageId') || ' ' || (payload->>'draftRequestId') FROM notifications "
+             "WHERE payload->>'draftId' = '%s'",
+             d2);
     snprintf(want, sizeof(want), "%s %s %s %s", d2, conv, m2, r2);
     cr_assert_str_eq(got, want);
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log WHERE action = 'draft.create'"), 2);
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log WHERE action = 'draft.supersede' "
-                      "AND resource_id = '%s'",
-                      d1),
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'draft.create'"), 2);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'draft.supersede' "
+                          "AND resource_id = '%s'",
+                          d1),
                  1);
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log WHERE action = 'draft_request.done'"), 2);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'draft_request.done'"), 2);
 }
 
 Test(drafting, a_closed_conversation_gets_its_draft_but_no_feed_position)
@@ -742,18 +574,18 @@ Test(drafting, a_closed_conversation_gets_its_draft_but_no_feed_position)
     char ch[37], conv[37], m[37], q[37], body[1024], got[128];
     struct resp r;
 
-    mk_channel(account, ch);
-    mk_conv(account, ch, conv);
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
     mk_request(account, conv, 10, m, q);
-    sqlf("UPDATE conversations SET status = 'closed', closed_at = now() WHERE id = '%s'", conv);
+    sql_exec("UPDATE conversations SET status = 'closed', closed_at = now() WHERE id = '%s'", conv);
     draft_body(body, sizeof(body), m, NULL);
     post_draft(key, conv, body, &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
     resp_free(&r);
-    sqls(got, sizeof(got),
-         "SELECT (pending_draft_id IS NOT NULL) || ' ' || coalesce(feed_at::text, 'none') "
-         "FROM conversations WHERE id = '%s'",
-         conv);
+    sql_text(got, sizeof(got),
+             "SELECT (pending_draft_id IS NOT NULL) || ' ' || coalesce(feed_at::text, 'none') "
+             "FROM conversations WHERE id = '%s'",
+             conv);
     cr_assert_str_eq(got, "true none");
 }
 
@@ -762,8 +594,8 @@ Test(drafting, a_second_draft_for_one_trigger_is_409)
     char ch[37], conv[37], m[37], q[37], body[1024];
     struct resp r;
 
-    mk_channel(account, ch);
-    mk_conv(account, ch, conv);
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
     mk_request(account, conv, 10, m, q);
     draft_body(body, sizeof(body), m, NULL);
     post_draft(key, conv, body, &r);
@@ -772,9 +604,9 @@ Test(drafting, a_second_draft_for_one_trigger_is_409)
     post_draft(key, conv, body, &r);
     expect_problem(&r, 409);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM drafts"), 1);
-    cr_assert_eq(sqll("SELECT count(*) FROM drafts WHERE status = 'pending'"), 1);
-    cr_assert_eq(sqll("SELECT count(*) FROM notifications"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts WHERE status = 'pending'"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications"), 1);
 }
 
 #define DRAFT_RACERS 8
@@ -805,8 +637,8 @@ Test(drafting, simultaneous_drafts_for_one_trigger_make_one)
     char ch[37], conv[37], m[37], q[37];
     int created = 0, conflicts = 0;
 
-    mk_channel(account, ch);
-    mk_conv(account, ch, conv);
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
     mk_request(account, conv, 10, m, q);
     for (int i = 0; i < DRAFT_RACERS; i++) {
         snprintf(z[i].key, sizeof(z[i].key), "%s", key);
@@ -822,8 +654,8 @@ Test(drafting, simultaneous_drafts_for_one_trigger_make_one)
     }
     cr_assert_eq(created, 1);
     cr_assert_eq(conflicts, DRAFT_RACERS - 1);
-    cr_assert_eq(sqll("SELECT count(*) FROM drafts"), 1);
-    cr_assert_eq(sqll("SELECT count(*) FROM notifications"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications"), 1);
 }
 
 Test(drafting, draft_references_are_checked)
@@ -834,13 +666,13 @@ Test(drafting, draft_references_are_checked)
     static const char *snap = "SELECT string_agg(status::text || attempts, ',' ORDER BY id) "
                               "FROM draft_requests";
 
-    mk_channel(account, ch);
-    mk_conv(account, ch, conv);
-    mk_conv(account, ch, conv2);
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
+    mk_conv(account, ch, NULL, conv2);
     mk_request(account, conv, 20, m, q);
     mk_request(account, conv2, 10, m2, q2);
     mk_msg(account, conv, "outbound", 5, out);
-    sqls(snap_before, sizeof(snap_before), "%s", snap);
+    sql_text(snap_before, sizeof(snap_before), "%s", snap);
 
     /* A message of another conversation. */
     draft_body(body, sizeof(body), m2, NULL);
@@ -873,11 +705,12 @@ Test(drafting, draft_references_are_checked)
     expect_problem(&r, 409);
     resp_free(&r);
 
-    cr_assert_eq(sqll("SELECT count(*) FROM drafts"), 0);
-    cr_assert_eq(sqll("SELECT count(*) FROM notifications"), 0);
-    sqls(snap_after, sizeof(snap_after), "%s", snap);
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications"), 0);
+    sql_text(snap_after, sizeof(snap_after), "%s", snap);
     cr_assert_str_eq(snap_before, snap_after);
-    cr_assert_eq(sqll("SELECT count(*) FROM conversations WHERE pending_draft_id IS NOT NULL"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations WHERE pending_draft_id IS NOT NULL"),
+                 0);
 }
 
 Test(drafting, draft_fields_are_validated_and_named)
@@ -887,8 +720,8 @@ Test(drafting, draft_fields_are_validated_and_named)
     char *big;
     size_t bigcap = 128 * 1024;
 
-    mk_channel(account, ch);
-    mk_conv(account, ch, conv);
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
     mk_request(account, conv, 10, m, q);
 
     post_draft(key, conv, "{}", &r);
@@ -959,7 +792,7 @@ Test(drafting, draft_fields_are_validated_and_named)
     post_draft(key, conv, "not json", &r);
     expect_problem(&r, 400);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM drafts"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts"), 0);
 }
 
 Test(drafting, drafts_of_other_accounts_and_deleted_conversations_are_404)
@@ -968,8 +801,8 @@ Test(drafting, drafts_of_other_accounts_and_deleted_conversations_are_404)
     char path[128], d[37];
     struct resp r;
 
-    mk_channel(account, ch);
-    mk_conv(account, ch, conv);
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
     mk_request(account, conv, 10, m, q);
     th_tenant(&t, "Other Shop", other, okey);
     draft_body(body, sizeof(body), m, NULL);
@@ -987,7 +820,7 @@ Test(drafting, drafts_of_other_accounts_and_deleted_conversations_are_404)
 
     post_draft(key, conv, body, &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(d, sizeof(d), "%s", str(r.json, "id"));
+    snprintf(d, sizeof(d), "%s", jstr(r.json, "id"));
     resp_free(&r);
     snprintf(path, sizeof(path), "/v1/drafts/%s", d);
     th_get(&t, path, okey, &r);
@@ -998,7 +831,7 @@ Test(drafting, drafts_of_other_accounts_and_deleted_conversations_are_404)
     resp_free(&r);
 
     /* A soft-deleted conversation hides its drafts and takes no new one. */
-    sqlf("UPDATE conversations SET deleted_at = now(), feed_at = NULL WHERE id = '%s'", conv);
+    sql_exec("UPDATE conversations SET deleted_at = now(), feed_at = NULL WHERE id = '%s'", conv);
     th_get(&t, path, key, &r);
     expect_problem(&r, 404);
     resp_free(&r);
@@ -1014,7 +847,7 @@ Test(drafting, drafts_of_other_accounts_and_deleted_conversations_are_404)
         expect_problem(&r, 404);
         resp_free(&r);
     }
-    cr_assert_eq(sqll("SELECT count(*) FROM drafts"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts"), 1);
 }
 
 Test(drafting, get_draft_has_its_actions_and_etag)
@@ -1024,21 +857,21 @@ Test(drafting, get_draft_has_its_actions_and_etag)
     struct resp r;
     json_t *acts;
 
-    mk_channel(account, ch);
-    mk_conv(account, ch, conv);
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
     mk_request(account, conv, 10, m, q);
     draft_body(body, sizeof(body), m, NULL);
     post_draft(key, conv, body, &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(d, sizeof(d), "%s", str(r.json, "id"));
+    snprintf(d, sizeof(d), "%s", jstr(r.json, "id"));
     cr_assert(resp_header(&r, "ETag", etag1, sizeof(etag1)));
     resp_free(&r);
 
     snprintf(path, sizeof(path), "/v1/drafts/%s", d);
     th_get(&t, path, key, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(str(r.json, "id"), d);
-    cr_assert_str_eq(str(r.json, "status"), "pending");
+    cr_assert_str_eq(jstr(r.json, "id"), d);
+    cr_assert_str_eq(jstr(r.json, "status"), "pending");
     cr_assert_eq(json_array_size(json_object_get(r.json, "topSources")), 2);
     acts = json_object_get(r.json, "actions");
     cr_assert(json_is_array(acts));
@@ -1048,26 +881,26 @@ Test(drafting, get_draft_has_its_actions_and_etag)
     resp_free(&r);
 
     /* An action (written by SQL here; routes/actions.c owns the route). */
-    sql_id(user,
-           "INSERT INTO users (account_id, id, email) VALUES ('%s', gen_random_uuid(), "
-           "'agent@shop') RETURNING id",
-           account);
-    sql_id(action,
-           "INSERT INTO draft_actions (account_id, id, draft_id, user_id, type, notes) "
-           "VALUES ('%s', gen_random_uuid(), '%s', '%s', 'reject', 'off topic') RETURNING id",
-           account, d, user);
-    sqlf("UPDATE drafts SET status = 'archived', updated_at = now() + interval '1 ms' "
-         "WHERE id = '%s'",
-         d);
+    sql_text(user, 37,
+             "INSERT INTO users (account_id, id, email) VALUES ('%s', gen_random_uuid(), "
+             "'agent@shop') RETURNING id",
+             account);
+    sql_text(action, 37,
+             "INSERT INTO draft_actions (account_id, id, draft_id, user_id, type, notes) "
+             "VALUES ('%s', gen_random_uuid(), '%s', '%s', 'reject', 'off topic') RETURNING id",
+             account, d, user);
+    sql_exec("UPDATE drafts SET status = 'archived', updated_at = now() + interval '1 ms' "
+             "WHERE id = '%s'",
+             d);
     th_get(&t, path, key, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(str(r.json, "status"), "archived");
+    cr_assert_str_eq(jstr(r.json, "status"), "archived");
     acts = json_object_get(r.json, "actions");
     cr_assert_eq(json_array_size(acts), 1, "%s", r.body);
-    cr_assert_str_eq(str(json_array_get(acts, 0), "id"), action);
-    cr_assert_str_eq(str(json_array_get(acts, 0), "type"), "reject");
-    cr_assert_str_eq(str(json_array_get(acts, 0), "notes"), "off topic");
-    cr_assert_str_eq(str(json_array_get(acts, 0), "draftId"), d);
+    cr_assert_str_eq(jstr(json_array_get(acts, 0), "id"), action);
+    cr_assert_str_eq(jstr(json_array_get(acts, 0), "type"), "reject");
+    cr_assert_str_eq(jstr(json_array_get(acts, 0), "notes"), "off topic");
+    cr_assert_str_eq(jstr(json_array_get(acts, 0), "draftId"), d);
     cr_assert(resp_header(&r, "ETag", etag2, sizeof(etag2)));
     cr_assert_str_neq(etag1, etag2, "a changed draft has a new tag");
     resp_free(&r);
@@ -1085,16 +918,16 @@ Test(drafting, draft_list_filters_and_pages_oldest_first)
     struct resp r;
     json_t *items;
 
-    mk_channel(account, ch);
+    mk_channel(account, NULL, NULL, ch);
     for (int i = 0; i < 3; i++)
-        mk_conv(account, ch, conv[i]);
+        mk_conv(account, ch, NULL, conv[i]);
     /* Two drafts per conversation: the first of each gets superseded. */
     for (int i = 0; i < 6; i++) {
         mk_request(account, conv[i % 3], 100 - i, m[i], q[i]);
         draft_body(body, sizeof(body), m[i], NULL);
         post_draft(key, conv[i % 3], body, &r);
         cr_assert_eq(r.status, 201, "%s", r.body);
-        snprintf(d[i], sizeof(d[i]), "%s", str(r.json, "id"));
+        snprintf(d[i], sizeof(d[i]), "%s", jstr(r.json, "id"));
         resp_free(&r);
     }
 
@@ -1108,10 +941,10 @@ Test(drafting, draft_list_filters_and_pages_oldest_first)
         cr_assert_eq(r.status, 200, "%s", r.body);
         items = json_object_get(r.json, "items");
         for (size_t i = 0; i < json_array_size(items); i++, seen++)
-            cr_assert_str_eq(str(json_array_get(items, i), "id"), d[seen]);
+            cr_assert_str_eq(jstr(json_array_get(items, i), "id"), d[seen]);
         cursor[0] = '\0';
         if (json_is_string(json_object_get(r.json, "nextCursor")))
-            snprintf(cursor, sizeof(cursor), "%s", str(r.json, "nextCursor"));
+            snprintf(cursor, sizeof(cursor), "%s", jstr(r.json, "nextCursor"));
         pages++;
         resp_free(&r);
     } while (cursor[0] && pages < 5);
@@ -1122,12 +955,12 @@ Test(drafting, draft_list_filters_and_pages_oldest_first)
     items = json_object_get(r.json, "items");
     cr_assert_eq(json_array_size(items), 3, "%s", r.body);
     for (size_t i = 0; i < 3; i++)
-        cr_assert_str_eq(str(json_array_get(items, i), "id"), d[3 + i]);
+        cr_assert_str_eq(jstr(json_array_get(items, i), "id"), d[3 + i]);
     resp_free(&r);
     th_get(&t, "/v1/drafts?status=superseded&limit=1", key, &r);
     items = json_object_get(r.json, "items");
     cr_assert_eq(json_array_size(items), 1, "%s", r.body);
-    cr_assert_str_eq(str(json_array_get(items, 0), "id"), d[0]);
+    cr_assert_str_eq(jstr(json_array_get(items, 0), "id"), d[0]);
     cr_assert(json_is_string(json_object_get(r.json, "nextCursor")));
     resp_free(&r);
 
@@ -1135,14 +968,14 @@ Test(drafting, draft_list_filters_and_pages_oldest_first)
     th_get(&t, path, key, &r);
     items = json_object_get(r.json, "items");
     cr_assert_eq(json_array_size(items), 2, "%s", r.body);
-    cr_assert_str_eq(str(json_array_get(items, 0), "id"), d[1]);
-    cr_assert_str_eq(str(json_array_get(items, 1), "id"), d[4]);
+    cr_assert_str_eq(jstr(json_array_get(items, 0), "id"), d[1]);
+    cr_assert_str_eq(jstr(json_array_get(items, 1), "id"), d[4]);
     resp_free(&r);
     snprintf(path, sizeof(path), "/v1/drafts?conversationId=%s&status=superseded", conv[2]);
     th_get(&t, path, key, &r);
     items = json_object_get(r.json, "items");
     cr_assert_eq(json_array_size(items), 1, "%s", r.body);
-    cr_assert_str_eq(str(json_array_get(items, 0), "id"), d[2]);
+    cr_assert_str_eq(jstr(json_array_get(items, 0), "id"), d[2]);
     resp_free(&r);
 
     static const char *const bad[] = {"/v1/drafts?status=sent,pending", "/v1/drafts?status=",

@@ -5,26 +5,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "harness.h"
+#include "fixtures.h"
 #include "inboxd/http/router.h"
 
-static struct th t;
-static char account[37], key[64];
-
-static void
-setup(void)
-{
-    th_start(&t, true, NULL);
-    th_tenant(&t, "Acme", account, key);
-}
-
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(http, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(http, .init = fx_setup, .fini = fx_teardown, .timeout = 60);
 
 Test(http, healthz_answers_without_a_key)
 {

@@ -6,25 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "fixtures.h"
 
-static struct th t;
-static char account[37], key[64];
-
-static void
-setup(void)
-{
-    th_start(&t, true, NULL);
-    th_tenant(&t, "Idem", account, key);
-}
-
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(idempotency, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(idempotency, .init = fx_setup, .fini = fx_teardown, .timeout = 60);
 
 static void
 post_user(const char *idem, const char *email, struct resp *r)

@@ -2,25 +2,14 @@
  * (issue #5; API.md "Learning, jobs, sources, notifications"). */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-#include "harness.h"
+#include "fixtures.h"
 #include "inboxd/db/db.h"
-
-static struct th t;
-static char account[37], key[64];
-
-static void
-setup(void)
-{
-    th_start(&t, true, NULL);
-    th_tenant(&t, "Hot Rod AN", account, key);
-}
 
 /* One connection in the pool: a connection a stream failed to give back
  * would make the next request wait and fail. */
@@ -29,8 +18,7 @@ setup_one_conn(void)
 {
     static const char *const settings[] = {"pool_size=1", "pool_wait_ms=2000", NULL};
 
-    th_start(&t, true, settings);
-    th_tenant(&t, "Hot Rod AN", account, key);
+    fx_start(NULL, settings);
 }
 
 /* Three connections, of which streams may hold one. */
@@ -39,51 +27,16 @@ setup_one_stream(void)
 {
     static const char *const settings[] = {"pool_size=3", "pool_streams=1", NULL};
 
-    th_start(&t, true, settings);
-    th_tenant(&t, "Hot Rod AN", account, key);
-}
-
-static void
-teardown(void)
-{
-    th_stop(&t);
+    fx_start(NULL, settings);
 }
 
 /* One timeout for every test: criterion 2.4's runner leaks (LeakSanitizer
  * fails the run) when tests with different timeouts run in parallel. */
-TestSuite(learning, .init = setup, .fini = teardown, .timeout = 600);
-TestSuite(learning_stream, .init = setup_one_conn, .fini = teardown, .timeout = 600);
-TestSuite(learning_streams, .init = setup_one_stream, .fini = teardown, .timeout = 600);
+TestSuite(learning, .init = fx_setup, .fini = fx_teardown, .timeout = 600);
+TestSuite(learning_stream, .init = setup_one_conn, .fini = fx_teardown, .timeout = 600);
+TestSuite(learning_streams, .init = setup_one_stream, .fini = fx_teardown, .timeout = 600);
 
 /* --- helpers --------------------------------------------------------------- */
-
-static void execf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-execf(const char *fmt, ...)
-{
-    char q[8192];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    PQclear(th_sql(&t, q));
-}
-
-static long sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static long
-sqlf(const char *fmt, ...)
-{
-    char q[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    return th_sql_long(&t, q);
-}
 
 /*
  * Makes n learning samples in account acct, each with its own message,
@@ -103,42 +56,42 @@ make_samples(const char *acct, const char *tag, int n, int day)
     snprintf(conv, sizeof(conv), "%s", PQgetvalue(r, 0, 1));
     snprintf(user, sizeof(user), "%s", PQgetvalue(r, 0, 2));
     PQclear(r);
-    execf("INSERT INTO channels (account_id, id, type, external_id, name) "
-          "VALUES ('%s', '%s', 'email', 'ch-%s', 'Support')",
-          acct, ch, conv);
-    execf("INSERT INTO conversations (account_id, id, channel_id, external_id) "
-          "VALUES ('%s', '%s', '%s', 'conv-%s')",
-          acct, conv, ch, conv);
-    execf("INSERT INTO users (account_id, id, email) VALUES ('%s', '%s', '%s@example.com')", acct,
-          user, user);
-    execf("INSERT INTO messages (account_id, id, conversation_id, direction, body_text) "
-          "SELECT '%s', md5('%s' || '%s' || 'm' || g)::uuid, '%s', 'inbound', 'question' "
-          "FROM generate_series(1, %d) g",
-          acct, acct, tag, conv, n);
-    execf("INSERT INTO drafts (account_id, id, conversation_id, trigger_message_id, model_key, "
-          "                    prompt_version, status, suggested_text) "
-          "SELECT '%s', md5('%s' || '%s' || 'd' || g)::uuid, '%s', "
-          "       md5('%s' || '%s' || 'm' || g)::uuid, 'model', 'v1', 'sent', 'draft' "
-          "FROM generate_series(1, %d) g",
-          acct, acct, tag, conv, acct, tag, n);
-    execf("INSERT INTO draft_actions (account_id, id, draft_id, user_id, type) "
-          "SELECT '%s', md5('%s' || '%s' || 'a' || g)::uuid, "
-          "       md5('%s' || '%s' || 'd' || g)::uuid, '%s', 'approve' "
-          "FROM generate_series(1, %d) g",
-          acct, acct, tag, acct, tag, user, n);
-    execf("INSERT INTO learning_samples (account_id, id, draft_id, action_id, original_text, "
-          "                              final_text, diff_json, created_at) "
-          "SELECT '%s', md5('%s' || '%s' || 's' || g)::uuid, "
-          "       md5('%s' || '%s' || 'd' || g)::uuid, md5('%s' || '%s' || 'a' || g)::uuid, "
-          "       'Thanks for reaching out! For a Sniper EFI on a 350, -6 AN is plenty for the "
-          "feed and the return line; sample ' || g, "
-          "       'Thanks for reaching out! For a Sniper EFI on a 350, -6 AN is plenty for the "
-          "feed and the return line; sample ' || g, "
-          "       '[{\"op\": \"equal\", \"text\": \"Thanks for reaching out!\"}]', "
-          "       timestamptz '2026-01-01T00:00:00Z' + %d * interval '1 day' "
-          "           + g * interval '1 millisecond' "
-          "FROM generate_series(1, %d) g",
-          acct, acct, tag, acct, tag, acct, tag, day, n);
+    sql_exec("INSERT INTO channels (account_id, id, type, external_id, name) "
+             "VALUES ('%s', '%s', 'email', 'ch-%s', 'Support')",
+             acct, ch, conv);
+    sql_exec("INSERT INTO conversations (account_id, id, channel_id, external_id) "
+             "VALUES ('%s', '%s', '%s', 'conv-%s')",
+             acct, conv, ch, conv);
+    sql_exec("INSERT INTO users (account_id, id, email) VALUES ('%s', '%s', '%s@example.com')",
+             acct, user, user);
+    sql_exec("INSERT INTO messages (account_id, id, conversation_id, direction, body_text) "
+             "SELECT '%s', md5('%s' || '%s' || 'm' || g)::uuid, '%s', 'inbound', 'question' "
+             "FROM generate_series(1, %d) g",
+             acct, acct, tag, conv, n);
+    sql_exec("INSERT INTO drafts (account_id, id, conversation_id, trigger_message_id, model_key, "
+             "                    prompt_version, status, suggested_text) "
+             "SELECT '%s', md5('%s' || '%s' || 'd' || g)::uuid, '%s', "
+             "       md5('%s' || '%s' || 'm' || g)::uuid, 'model', 'v1', 'sent', 'draft' "
+             "FROM generate_series(1, %d) g",
+             acct, acct, tag, conv, acct, tag, n);
+    sql_exec("INSERT INTO draft_actions (account_id, id, draft_id, user_id, type) "
+             "SELECT '%s', md5('%s' || '%s' || 'a' || g)::uuid, "
+             "       md5('%s' || '%s' || 'd' || g)::uuid, '%s', 'approve' "
+             "FROM generate_series(1, %d) g",
+             acct, acct, tag, acct, tag, user, n);
+    sql_exec("INSERT INTO learning_samples (account_id, id, draft_id, action_id, original_text, "
+             "                              final_text, diff_json, created_at) "
+             "SELECT '%s', md5('%s' || '%s' || 's' || g)::uuid, "
+             "       md5('%s' || '%s' || 'd' || g)::uuid, md5('%s' || '%s' || 'a' || g)::uuid, "
+             "       'Thanks for reaching out! For a Sniper EFI on a 350, -6 AN is plenty for the "
+             "feed and the return line; sample ' || g, "
+             "       'Thanks for reaching out! For a Sniper EFI on a 350, -6 AN is plenty for the "
+             "feed and the return line; sample ' || g, "
+             "       '[{\"op\": \"equal\", \"text\": \"Thanks for reaching out!\"}]', "
+             "       timestamptz '2026-01-01T00:00:00Z' + %d * interval '1 day' "
+             "           + g * interval '1 millisecond' "
+             "FROM generate_series(1, %d) g",
+             acct, acct, tag, acct, tag, acct, tag, day, n);
 }
 
 /* The id of sample g of make_samples(acct, tag, …), as text. */
@@ -152,12 +105,6 @@ sample_id(const char *acct, const char *tag, int g, char out[37])
     r = th_sql(&t, q);
     snprintf(out, 37, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
-}
-
-static const char *
-sval(const json_t *o, const char *name)
-{
-    return json_string_value(json_object_get(o, name));
 }
 
 static const char *const NDJSON_HDR[] = {"Accept: application/x-ndjson", NULL};
@@ -204,9 +151,9 @@ Test(learning, pages_are_oldest_first_without_gaps_or_repeats)
         json_array_foreach (items, i, it) {
             seen++;
             sample_id(account, "p", seen, want);
-            cr_assert_str_eq(sval(it, "id"), want, "item %d out of order", seen);
+            cr_assert_str_eq(jstr(it, "id"), want, "item %d out of order", seen);
             snprintf(tail, sizeof(tail), "; sample %d", seen);
-            cr_assert(strstr(sval(it, "originalText"), tail) != NULL);
+            cr_assert(strstr(jstr(it, "originalText"), tail) != NULL);
             cr_assert(json_is_string(json_object_get(it, "draftId")));
             cr_assert(json_is_string(json_object_get(it, "actionId")));
             cr_assert(json_is_array(json_object_get(it, "diffJson")));
@@ -240,7 +187,7 @@ Test(learning, since_keeps_samples_created_at_or_after_it)
     items = json_object_get(r.json, "items");
     cr_assert_eq(json_array_size(items), 3);
     sample_id(account, "new", 2, want);
-    cr_assert_str_eq(sval(json_array_get(items, 0), "id"), want);
+    cr_assert_str_eq(jstr(json_array_get(items, 0), "id"), want);
     resp_free(&r);
     /* Any offset is accepted. */
     th_get(&t, "/v1/learning-samples?since=2026-01-11T01:00:00%2B01:00", key, &r);
@@ -297,7 +244,7 @@ Test(learning, another_accounts_samples_never_appear)
         char want[37];
 
         sample_id(account, "mine", (int)i + 1, want);
-        cr_assert_str_eq(sval(o, "id"), want);
+        cr_assert_str_eq(jstr(o, "id"), want);
     }
     json_decref(lines);
     resp_free(&r);
@@ -338,7 +285,7 @@ Test(learning, ndjson_streams_the_whole_range_and_ignores_limit)
     cr_assert_eq(json_array_size(lines), 260, "limit must not apply to the stream");
     json_array_foreach (lines, i, o) {
         sample_id(account, "s", (int)i + 1, want);
-        cr_assert_str_eq(sval(o, "id"), want, "line %zu", i);
+        cr_assert_str_eq(jstr(o, "id"), want, "line %zu", i);
     }
     resp_free(&r);
     /* Each line is exactly what the JSON page shows for that sample. */
@@ -362,7 +309,7 @@ Test(learning, ndjson_starts_at_since_or_after_the_cursor)
     lines = ndjson_lines(&r);
     cr_assert_eq(json_array_size(lines), 6);
     sample_id(account, "c", 15, want);
-    cr_assert_str_eq(sval(json_array_get(lines, 0), "id"), want);
+    cr_assert_str_eq(jstr(json_array_get(lines, 0), "id"), want);
     json_decref(lines);
     resp_free(&r);
 
@@ -375,7 +322,7 @@ Test(learning, ndjson_starts_at_since_or_after_the_cursor)
     lines = ndjson_lines(&r);
     cr_assert_eq(json_array_size(lines), 12);
     sample_id(account, "c", 9, want);
-    cr_assert_str_eq(sval(json_array_get(lines, 0), "id"), want);
+    cr_assert_str_eq(jstr(json_array_get(lines, 0), "id"), want);
     json_decref(lines);
     resp_free(&r);
 }
@@ -476,8 +423,8 @@ static void
 big_line(struct big *b, const char *p, size_t n)
 {
     json_t *o = json_loadb(p, n, 0, NULL);
-    const char *id = o ? sval(o, "id") : NULL;
-    const char *created = o ? sval(o, "createdAt") : NULL;
+    const char *id = o ? jstr(o, "id") : NULL;
+    const char *created = o ? jstr(o, "createdAt") : NULL;
     uuid_t u;
     uuid_t *hit;
 
@@ -725,9 +672,10 @@ Test(learning_stream, an_export_does_not_leave_the_connection_busy)
         cr_assert(pool_idle_within(2000));
     }
     /* Nothing was left open on the server either. */
-    cr_assert_eq(sqlf("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                      "AND application_name = 'inboxd' AND state <> 'idle'"),
-                 0);
+    cr_assert_eq(
+        sql_long("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                 "AND application_name = 'inboxd' AND state <> 'idle'"),
+        0);
 }
 
 /* --- streams hold at most pool_streams connections -------------------------- */
@@ -746,7 +694,7 @@ while_streaming(void)
     if (resp_header(&r, "Retry-After", retry, sizeof(retry)))
         second_stream_retry = atol(retry);
     if (r.status == 503)
-        cr_assert_str_eq(sval(r.json, "type"), "/problems/streams-busy", "%s", r.body);
+        cr_assert_str_eq(jstr(r.json, "type"), "/problems/streams-busy", "%s", r.body);
     resp_free(&r);
     th_get(&t, "/v1/learning-samples?limit=1", key, &r);
     page_status = r.status;
@@ -768,8 +716,8 @@ Test(learning_streams, a_stream_over_the_limit_is_503_and_pages_still_answer)
     cr_assert_gt(second_stream_retry, 0);
     cr_assert_eq(page_status, 200, "a page waited behind the stream");
     /* The first stream's slot is free again. */
-    th_http(&t, "GET", "/v1/learning-samples?since=2026-01-01T00:00:29.990Z", key, NULL,
-            NDJSON_HDR, &r);
+    th_http(&t, "GET", "/v1/learning-samples?since=2026-01-01T00:00:29.990Z", key, NULL, NDJSON_HDR,
+            &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     lines = ndjson_lines(&r);
     cr_assert_eq(json_array_size(lines), 11);

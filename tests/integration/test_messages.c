@@ -1,123 +1,30 @@
 /* Messages (issue #3; API.md "Conversations and messages"). */
 #include <criterion/criterion.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "fixtures.h"
 
-static struct th t;
-static char account[37], key[64];
 static char chan[37], conv[37], msgs_path[160];
 
 /* Every test starts with one channel and one open conversation. */
 static void
 setup(void)
 {
-    PGresult *r;
-    char q[512];
-
-    th_start(&t, true, NULL);
-    th_tenant(&t, "Hot Rod AN", account, key);
-    snprintf(q, sizeof(q),
-             "INSERT INTO channels (account_id, id, type, external_id, name) "
-             "VALUES ('%s', inboxd_uuid7(), 'email', 'support', 'Support') RETURNING id",
-             account);
-    r = th_sql(&t, q);
-    snprintf(chan, sizeof(chan), "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    snprintf(q, sizeof(q),
+    fx_setup();
+    mk_channel(account, NULL, "support", chan);
+    sql_text(conv, sizeof(conv),
              "INSERT INTO conversations (account_id, id, channel_id, external_id, updated_at) "
              "VALUES ('%s', inboxd_uuid7(), '%s', 'ZT-1', now() - interval '1 hour') RETURNING id",
              account, chan);
-    r = th_sql(&t, q);
-    snprintf(conv, sizeof(conv), "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
     snprintf(msgs_path, sizeof(msgs_path), "/v1/conversations/%s/messages", conv);
 }
 
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(messages, .init = setup, .fini = teardown, .timeout = 240);
+TestSuite(messages, .init = setup, .fini = fx_teardown, .timeout = 240);
 
 /* --- helpers --------------------------------------------------------------- */
-
-static const char *
-sval(const json_t *o, const char *name)
-{
-    return json_string_value(json_object_get(o, name));
-}
-
-static long sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static long
-sqlf(const char *fmt, ...)
-{
-    char q[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    return th_sql_long(&t, q);
-}
-
-static void sql_text(char *out, size_t outlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-sql_text(char *out, size_t outlen, const char *fmt, ...)
-{
-    char q[4096];
-    va_list ap;
-    PGresult *r;
-
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    r = th_sql(&t, q);
-    cr_assert_eq(PQntuples(r), 1, "%s", q);
-    snprintf(out, outlen, "%s", PQgetisnull(r, 0, 0) ? "NULL" : PQgetvalue(r, 0, 0));
-    PQclear(r);
-}
-
-static void
-expect_field(const struct resp *r, const char *field, const char *what)
-{
-    const json_t *errs, *e;
-    size_t i;
-
-    cr_assert_eq(r->status, 422, "%s: expected 422, got %ld: %.300s", what, r->status, r->body);
-    expect_problem(r, 422);
-    errs = json_object_get(r->json, "errors");
-    cr_assert(json_is_array(errs), "%s: no errors[]: %s", what, r->body);
-    json_array_foreach (errs, i, e) {
-        if (strcmp(sval(e, "field"), field) == 0) {
-            cr_assert(json_is_string(json_object_get(e, "message")));
-            return;
-        }
-    }
-    cr_assert_fail("%s: field %s not named: %.300s", what, field, r->body);
-}
-
-/* POSTs a message to the test's conversation, asserts `status`, copies the id. */
-static void
-post_msg(const char *body, long status, char id[37])
-{
-    struct resp r;
-
-    th_post(&t, msgs_path, key, body, &r);
-    cr_assert_eq(r.status, status, "POST %.200s: %ld %.300s", body, r.status, r.body);
-    if (id != NULL)
-        snprintf(id, 37, "%s", sval(r.json, "id"));
-    resp_free(&r);
-}
 
 /* --- create ---------------------------------------------------------------- */
 
@@ -135,37 +42,38 @@ Test(messages, inbound_is_201_and_queues_exactly_one_draft_request)
         "\"sentAt\":\"2026-11-22T11:04:05.123+01:00\",\"metadata\":{\"lang\":\"en\",\"n\":[1]}}",
         &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(id, sizeof(id), "%s", sval(r.json, "id"));
-    cr_assert_str_eq(sval(r.json, "conversationId"), conv);
-    cr_assert_str_eq(sval(r.json, "externalId"), "m-1");
-    cr_assert_str_eq(sval(r.json, "direction"), "inbound");
-    cr_assert_str_eq(sval(r.json, "subject"), "Brakes");
-    cr_assert_str_eq(sval(r.json, "bodyText"), "My brakes squeal");
-    cr_assert_str_eq(sval(r.json, "bodyHtml"), "<p>My brakes squeal</p>");
-    cr_assert_str_eq(sval(r.json, "sentAt"), "2026-11-22T10:04:05.123Z");
+    snprintf(id, sizeof(id), "%s", jstr(r.json, "id"));
+    cr_assert_str_eq(jstr(r.json, "conversationId"), conv);
+    cr_assert_str_eq(jstr(r.json, "externalId"), "m-1");
+    cr_assert_str_eq(jstr(r.json, "direction"), "inbound");
+    cr_assert_str_eq(jstr(r.json, "subject"), "Brakes");
+    cr_assert_str_eq(jstr(r.json, "bodyText"), "My brakes squeal");
+    cr_assert_str_eq(jstr(r.json, "bodyHtml"), "<p>My brakes squeal</p>");
+    cr_assert_str_eq(jstr(r.json, "sentAt"), "2026-11-22T10:04:05.123Z");
     meta = json_object_get(r.json, "metadata");
-    cr_assert_str_eq(sval(meta, "lang"), "en");
+    cr_assert_str_eq(jstr(meta, "lang"), "en");
     cr_assert_eq(json_array_size(json_object_get(r.json, "attachments")), 0);
     cr_assert(json_is_null(json_object_get(r.json, "delivery")), "no delivery on inbound");
     resp_free(&r);
 
-    cr_assert_eq(sqlf("SELECT count(*) FROM draft_requests"), 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM draft_requests WHERE message_id = '%s' AND "
-                      "conversation_id = '%s' AND status = 'queued' AND attempts = 0",
-                      id, conv),
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests WHERE message_id = '%s' AND "
+                          "conversation_id = '%s' AND status = 'queued' AND attempts = 0",
+                          id, conv),
                  1);
     cr_assert_eq(
-        sqlf("SELECT count(*) FROM messages WHERE id = '%s' AND delivery_status IS NULL", id), 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE id = '%s' "
-                      "AND last_inbound_at = '2026-11-22T10:04:05.123Z' "
-                      "AND last_message_at = '2026-11-22T10:04:05.123Z' AND feed_at IS NULL",
-                      conv),
+        sql_long("SELECT count(*) FROM messages WHERE id = '%s' AND delivery_status IS NULL", id),
+        1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations WHERE id = '%s' "
+                          "AND last_inbound_at = '2026-11-22T10:04:05.123Z' "
+                          "AND last_message_at = '2026-11-22T10:04:05.123Z' AND feed_at IS NULL",
+                          conv),
                  1);
     sql_text(after, sizeof(after), "SELECT updated_at FROM conversations WHERE id = '%s'", conv);
     cr_assert_str_neq(after, before, "the conversation's updated_at moves");
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE action = 'message.create' "
-                      "AND resource_id = '%s'",
-                      id),
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'message.create' "
+                          "AND resource_id = '%s'",
+                          id),
                  1);
 }
 
@@ -177,10 +85,10 @@ Test(messages, outbound_enters_the_outbox_as_pending)
 
     th_post(&t, msgs_path, key, "{\"direction\":\"outbound\",\"bodyText\":\"On it.\"}", &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(id, sizeof(id), "%s", sval(r.json, "id"));
+    snprintf(id, sizeof(id), "%s", jstr(r.json, "id"));
     d = json_object_get(r.json, "delivery");
     cr_assert(json_is_object(d), "%s", r.body);
-    cr_assert_str_eq(sval(d, "status"), "pending");
+    cr_assert_str_eq(jstr(d, "status"), "pending");
     cr_assert_eq(json_integer_value(json_object_get(d, "attempts")), 0);
     cr_assert(json_is_integer(json_object_get(d, "attempts")));
     cr_assert(json_is_null(json_object_get(d, "lastError")));
@@ -188,20 +96,20 @@ Test(messages, outbound_enters_the_outbox_as_pending)
     cr_assert(json_is_null(json_object_get(r.json, "externalId")));
     cr_assert(json_is_string(json_object_get(r.json, "sentAt")), "sentAt defaults to receipt");
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE id = '%s' AND delivery_status = "
-                      "'pending' AND delivery_attempts = 0 AND claimable_at IS NOT NULL",
-                      id),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE id = '%s' AND delivery_status = "
+                          "'pending' AND delivery_attempts = 0 AND claimable_at IS NOT NULL",
+                          id),
                  1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM draft_requests"), 0);
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE id = '%s' "
-                      "AND last_inbound_at IS NULL AND last_message_at IS NOT NULL",
-                      conv),
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations WHERE id = '%s' "
+                          "AND last_inbound_at IS NULL AND last_message_at IS NOT NULL",
+                          conv),
                  1);
 
     snprintf(path, sizeof(path), "/v1/messages/%s", id);
     th_get(&t, path, key, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(sval(json_object_get(r.json, "delivery"), "status"), "pending");
+    cr_assert_str_eq(jstr(json_object_get(r.json, "delivery"), "status"), "pending");
     resp_free(&r);
 }
 
@@ -209,17 +117,20 @@ Test(messages, system_message_neither_queues_nor_enters_the_outbox)
 {
     char id[37];
 
-    post_msg("{\"direction\":\"system\",\"bodyText\":\"Assigned to Ann\"}", 201, id);
-    cr_assert_eq(sqlf("SELECT count(*) FROM draft_requests"), 0);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE delivery_status IS NOT NULL"), 0);
+    post_status(msgs_path, key, "{\"direction\":\"system\",\"bodyText\":\"Assigned to Ann\"}", 201,
+                id);
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE delivery_status IS NOT NULL"), 0);
 }
 
 Test(messages, inbound_moves_feed_at_when_a_draft_is_pending)
 {
     char m1[37], draft[37];
 
-    post_msg("{\"direction\":\"inbound\",\"bodyText\":\"a\",\"sentAt\":\"2026-01-01T10:00:00Z\"}",
-             201, m1);
+    post_status(
+        msgs_path, key,
+        "{\"direction\":\"inbound\",\"bodyText\":\"a\",\"sentAt\":\"2026-01-01T10:00:00Z\"}", 201,
+        m1);
     sql_text(draft, sizeof(draft),
              "INSERT INTO drafts (account_id, id, conversation_id, trigger_message_id, model_key, "
              "prompt_version, suggested_text) VALUES ('%s', inboxd_uuid7(), '%s', '%s', 'm', 'p', "
@@ -227,21 +138,25 @@ Test(messages, inbound_moves_feed_at_when_a_draft_is_pending)
              account, conv, m1);
     PQclear(th_sql(&t, "UPDATE conversations SET pending_draft_id = "
                        "(SELECT id FROM drafts LIMIT 1), feed_at = last_inbound_at"));
-    post_msg("{\"direction\":\"inbound\",\"bodyText\":\"b\",\"sentAt\":\"2026-01-01T12:00:00Z\"}",
-             201, NULL);
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE id = '%s' AND "
-                      "feed_at = '2026-01-01T12:00:00Z' AND last_inbound_at = feed_at",
-                      conv),
+    post_status(
+        msgs_path, key,
+        "{\"direction\":\"inbound\",\"bodyText\":\"b\",\"sentAt\":\"2026-01-01T12:00:00Z\"}", 201,
+        NULL);
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations WHERE id = '%s' AND "
+                          "feed_at = '2026-01-01T12:00:00Z' AND last_inbound_at = feed_at",
+                          conv),
                  1);
     /* An outbound reply leaves the waiting time alone. */
-    post_msg("{\"direction\":\"outbound\",\"bodyText\":\"c\",\"sentAt\":\"2026-01-01T13:00:00Z\"}",
-             201, NULL);
-    cr_assert_eq(sqlf("SELECT count(*) FROM conversations WHERE id = '%s' AND "
-                      "feed_at = '2026-01-01T12:00:00Z' AND "
-                      "last_message_at = '2026-01-01T13:00:00Z'",
-                      conv),
+    post_status(
+        msgs_path, key,
+        "{\"direction\":\"outbound\",\"bodyText\":\"c\",\"sentAt\":\"2026-01-01T13:00:00Z\"}", 201,
+        NULL);
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations WHERE id = '%s' AND "
+                          "feed_at = '2026-01-01T12:00:00Z' AND "
+                          "last_message_at = '2026-01-01T13:00:00Z'",
+                          conv),
                  1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM draft_requests"), 2);
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests"), 2);
 }
 
 Test(messages, a_repeated_external_id_answers_the_stored_message_200)
@@ -249,16 +164,18 @@ Test(messages, a_repeated_external_id_answers_the_stored_message_200)
     char id[37], path[160];
     struct resp r;
 
-    post_msg("{\"externalId\":\"dup\",\"direction\":\"inbound\",\"bodyText\":\"first\"}", 201, id);
+    post_status(msgs_path, key,
+                "{\"externalId\":\"dup\",\"direction\":\"inbound\",\"bodyText\":\"first\"}", 201,
+                id);
     th_post(&t, msgs_path, key,
             "{\"externalId\":\"dup\",\"direction\":\"inbound\",\"bodyText\":\"second\"}", &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(sval(r.json, "id"), id);
-    cr_assert_str_eq(sval(r.json, "bodyText"), "first", "the stored message, unchanged");
+    cr_assert_str_eq(jstr(r.json, "id"), id);
+    cr_assert_str_eq(jstr(r.json, "bodyText"), "first", "the stored message, unchanged");
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages"), 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM draft_requests"), 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE action = 'message.create'"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'message.create'"), 1);
 
     /* The same externalId in another conversation is another message. */
     {
@@ -274,13 +191,13 @@ Test(messages, a_repeated_external_id_answers_the_stored_message_200)
         th_post(&t, path, key,
                 "{\"externalId\":\"dup\",\"direction\":\"inbound\",\"bodyText\":\"first\"}", &r);
         cr_assert_eq(r.status, 201, "%s", r.body);
-        cr_assert_str_neq(sval(r.json, "id"), id);
+        cr_assert_str_neq(jstr(r.json, "id"), id);
         resp_free(&r);
     }
     /* Messages without an externalId are never deduplicated. */
-    post_msg("{\"direction\":\"inbound\",\"bodyText\":\"same\"}", 201, NULL);
-    post_msg("{\"direction\":\"inbound\",\"bodyText\":\"same\"}", 201, NULL);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE external_id IS NULL"), 2);
+    post_status(msgs_path, key, "{\"direction\":\"inbound\",\"bodyText\":\"same\"}", 201, NULL);
+    post_status(msgs_path, key, "{\"direction\":\"inbound\",\"bodyText\":\"same\"}", 201, NULL);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE external_id IS NULL"), 2);
 }
 
 struct racer {
@@ -300,8 +217,8 @@ race(void *p)
     th_post(&t, msgs_path, key, a->body, &r);
     a->status = r.status;
     a->id[0] = '\0';
-    if (r.json && sval(r.json, "id"))
-        snprintf(a->id, sizeof(a->id), "%s", sval(r.json, "id"));
+    if (r.json && jstr(r.json, "id"))
+        snprintf(a->id, sizeof(a->id), "%s", jstr(r.json, "id"));
     resp_free(&r);
     return NULL;
 }
@@ -338,16 +255,18 @@ Test(messages, twenty_identical_racing_posts_make_one_row)
         }
         cr_assert_eq(created, 1, "round %d: %d answers were 201", round, created);
         cr_assert_eq(stored, THREADS - 1, "round %d: %d answers were 200", round, stored);
-        cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE external_id = 'race-%d'", round), 1);
-        cr_assert_eq(sqlf("SELECT count(*) FROM attachments a JOIN messages m ON m.id = "
-                          "a.message_id WHERE m.external_id = 'race-%d'",
-                          round),
+        cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE external_id = 'race-%d'", round),
+                     1);
+        cr_assert_eq(sql_long("SELECT count(*) FROM attachments a JOIN messages m ON m.id = "
+                              "a.message_id WHERE m.external_id = 'race-%d'",
+                              round),
                      1);
     }
     /* Rounds 0, 2, 4 were inbound: one draft request each; 1, 3 outbound. */
-    cr_assert_eq(sqlf("SELECT count(*) FROM draft_requests"), 3);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages WHERE delivery_status = 'pending'"), 2);
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE action = 'message.create'"), ROUNDS);
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests"), 3);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE delivery_status = 'pending'"), 2);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'message.create'"),
+                 ROUNDS);
     cr_log_info("message race: %d threads x %d rounds in %lld ms", THREADS, ROUNDS,
                 th_now_ms() - start);
 }
@@ -368,7 +287,7 @@ Test(messages, attachments_round_trip_in_order)
             "\"sizeBytes\":9007199254740993,\"fileUrl\":\"s3://bucket/c\"}]}",
             &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(id, sizeof(id), "%s", sval(r.json, "id"));
+    snprintf(id, sizeof(id), "%s", jstr(r.json, "id"));
     resp_free(&r);
 
     snprintf(path, sizeof(path), "/v1/messages/%s", id);
@@ -377,21 +296,21 @@ Test(messages, attachments_round_trip_in_order)
     atts = json_object_get(r.json, "attachments");
     cr_assert_eq(json_array_size(atts), 3, "%s", r.body);
     a = json_array_get(atts, 0);
-    cr_assert_str_eq(sval(a, "fileName"), "invoice.pdf");
-    cr_assert_str_eq(sval(a, "mimeType"), "application/pdf");
+    cr_assert_str_eq(jstr(a, "fileName"), "invoice.pdf");
+    cr_assert_str_eq(jstr(a, "mimeType"), "application/pdf");
     cr_assert_eq(json_integer_value(json_object_get(a, "sizeBytes")), 12345);
-    cr_assert_str_eq(sval(a, "fileUrl"), "https://files.example.com/a/invoice.pdf");
-    cr_assert_str_eq(sval(a, "messageId"), id);
+    cr_assert_str_eq(jstr(a, "fileUrl"), "https://files.example.com/a/invoice.pdf");
+    cr_assert_str_eq(jstr(a, "messageId"), id);
     cr_assert(json_is_string(json_object_get(a, "id")));
     cr_assert(json_is_string(json_object_get(a, "createdAt")));
     a = json_array_get(atts, 1);
-    cr_assert_str_eq(sval(a, "fileName"), "\xc3\xa9t\xc3\xa9.png");
+    cr_assert_str_eq(jstr(a, "fileName"), "\xc3\xa9t\xc3\xa9.png");
     cr_assert_eq(json_integer_value(json_object_get(a, "sizeBytes")), 0);
     a = json_array_get(atts, 2);
     cr_assert_eq(json_integer_value(json_object_get(a, "sizeBytes")), 9007199254740993LL);
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM attachments WHERE message_id = '%s'", id), 3);
-    cr_assert_eq(sqlf("SELECT count(*) FROM attachments WHERE account_id = '%s'", account), 3);
+    cr_assert_eq(sql_long("SELECT count(*) FROM attachments WHERE message_id = '%s'", id), 3);
+    cr_assert_eq(sql_long("SELECT count(*) FROM attachments WHERE account_id = '%s'", account), 3);
 }
 
 Test(messages, every_field_is_validated)
@@ -473,8 +392,8 @@ Test(messages, every_field_is_validated)
     th_post(&t, msgs_path, key, "{\"direction\":", &r);
     expect_problem(&r, 400);
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages"), 0);
-    cr_assert_eq(sqlf("SELECT count(*) FROM draft_requests"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests"), 0);
 }
 
 /* A body of `n` bytes of 'x' for field `field` (the rest valid). */
@@ -575,7 +494,7 @@ Test(messages, list_is_in_conversation_order_and_pages_completely)
 
         snprintf(body, sizeof(body),
                  "{\"direction\":\"inbound\",\"bodyText\":\"%d\",\"sentAt\":\"%s\"}", i, sent[i]);
-        post_msg(body, 201, ids[i]);
+        post_status(msgs_path, key, body, 201, ids[i]);
     }
     for (int pages = 0;; pages++) {
         struct resp r;
@@ -589,7 +508,7 @@ Test(messages, list_is_in_conversation_order_and_pages_completely)
         items = json_object_get(r.json, "items");
         json_array_foreach (items, i, it) {
             cr_assert_lt(n, 6);
-            snprintf(seen[n++], 37, "%s", sval(it, "id"));
+            snprintf(seen[n++], 37, "%s", jstr(it, "id"));
         }
         next = json_object_get(r.json, "nextCursor");
         if (!json_is_string(next)) {
@@ -637,7 +556,7 @@ Test(messages, list_and_get_404_and_400)
     th_get(&t, path, key, &r);
     expect_problem(&r, 400);
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages"), 0);
 }
 
 Test(messages, another_tenant_gets_404_everywhere)
@@ -645,7 +564,8 @@ Test(messages, another_tenant_gets_404_everywhere)
     char other_acct[37], other_key[64], id[37], path[200];
     struct resp r;
 
-    post_msg("{\"direction\":\"inbound\",\"bodyText\":\"mine\",\"externalId\":\"e1\"}", 201, id);
+    post_status(msgs_path, key,
+                "{\"direction\":\"inbound\",\"bodyText\":\"mine\",\"externalId\":\"e1\"}", 201, id);
     th_tenant(&t, "Other Shop", other_acct, other_key);
     th_get(&t, msgs_path, other_key, &r);
     expect_problem(&r, 404);
@@ -658,8 +578,8 @@ Test(messages, another_tenant_gets_404_everywhere)
     th_get(&t, path, other_key, &r);
     expect_problem(&r, 404);
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages"), 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM draft_requests"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests"), 1);
 }
 
 Test(messages, scopes_are_enforced)
@@ -678,5 +598,5 @@ Test(messages, scopes_are_enforced)
     th_get(&t, msgs_path, reader, &r);
     cr_assert_eq(r.status, 200);
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM messages"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages"), 0);
 }

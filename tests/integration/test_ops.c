@@ -7,20 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "fixtures.h"
 #include "inboxd/app.h"
 #include "inboxd/db/db.h"
 #include "inboxd/db/migrate.h"
 
-static struct th t;
-
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(ops, .fini = teardown, .timeout = 90);
+TestSuite(ops, .fini = fx_teardown, .timeout = 90);
 
 Test(ops, migrations_apply_once_and_twice_is_a_no_op)
 {
@@ -132,7 +124,7 @@ wait_for_lock_waiter(struct th *tt)
 Test(ops, exhausted_pool_is_503_with_retry_after)
 {
     static const char *const settings[] = {"pool_size=1", "pool_wait_ms=200", NULL};
-    char account[37], k1[64], k2[64], ra[16];
+    char k1[64], k2[64], ra[16];
     struct held h = {.t = &t};
     pthread_t th;
     struct resp r;
@@ -170,7 +162,7 @@ stop_app(void *p)
 
 Test(ops, graceful_shutdown_lets_the_request_in_flight_finish)
 {
-    char account[37], k1[64];
+    char k1[64];
     struct held h = {.t = &t};
     pthread_t req, stopper;
     long long start;

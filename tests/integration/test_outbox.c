@@ -11,16 +11,12 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "harness.h"
-
-static struct th t;
-static char account[37], key[64];
+#include "fixtures.h"
 
 /* outbox_max_attempts 3 so the attempt limit is reached in three rounds;
  * a 40 s backoff is long enough to tell "not yet" from "due". */
@@ -29,105 +25,35 @@ setup(void)
 {
     static const char *const settings[] = {"outbox_max_attempts=3", "outbox_backoff_s=40", NULL};
 
-    th_start(&t, true, settings);
-    th_tenant(&t, "Outbox Shop", account, key);
+    fx_start(NULL, settings);
 }
 
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(outbox, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(outbox, .init = setup, .fini = fx_teardown, .timeout = 120);
 
 /* --- helpers --------------------------------------------------------------- */
-
-static PGresult *sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static PGresult *
-sqlf(const char *fmt, ...)
-{
-    char sql[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    return th_sql(&t, sql);
-}
-
-static long sqll(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long
-sqll(const char *fmt, ...)
-{
-    char sql[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    return th_sql_long(&t, sql);
-}
-
-/* The one value of a one-row query, copied into out ("" for NULL). */
-static void sqls(char *out, size_t outlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void
-sqls(char *out, size_t outlen, const char *fmt, ...)
-{
-    char sql[4096];
-    va_list ap;
-    PGresult *r;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    r = th_sql(&t, sql);
-    cr_assert_eq(PQntuples(r), 1, "%s: %d rows", sql, PQntuples(r));
-    snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-}
-
-static void
-mk_channel(const char *acct, const char *type, const char *ext, char id[37])
-{
-    sqls(id, 37,
-         "INSERT INTO channels (account_id, id, type, external_id, name) "
-         "VALUES ('%s', inboxd_uuid7(), '%s', '%s', 'Channel %s') RETURNING id",
-         acct, type, ext, ext);
-}
-
-static void
-mk_conv(const char *acct, const char *channel, const char *ext, char id[37])
-{
-    sqls(id, 37,
-         "INSERT INTO conversations (account_id, id, channel_id, external_id, subject) "
-         "VALUES ('%s', inboxd_uuid7(), '%s', '%s', 'About %s') RETURNING id",
-         acct, channel, ext, ext);
-}
 
 /* An outbound message in the outbox (pending), created `age` seconds ago,
  * which is also when it becomes claimable. */
 static void
 mk_out(const char *acct, const char *conv, int age, char id[37])
 {
-    sqls(id, 37,
-         "INSERT INTO messages (account_id, id, conversation_id, direction, body_text, "
-         "                      delivery_status, created_at, updated_at) "
-         "VALUES ('%s', inboxd_uuid7(), '%s', 'outbound', 'Reply %d', 'pending', "
-         "        now() - interval '%d seconds', now() - interval '%d seconds') RETURNING id",
-         acct, conv, age, age, age);
+    sql_text(id, 37,
+             "INSERT INTO messages (account_id, id, conversation_id, direction, body_text, "
+             "                      delivery_status, created_at, updated_at) "
+             "VALUES ('%s', inboxd_uuid7(), '%s', 'outbound', 'Reply %d', 'pending', "
+             "        now() - interval '%d seconds', now() - interval '%d seconds') RETURNING id",
+             acct, conv, age, age, age);
 }
 
 static void
 mk_in(const char *acct, const char *conv, const char *ext, int age, char id[37])
 {
-    sqls(id, 37,
-         "INSERT INTO messages (account_id, id, conversation_id, external_id, direction, "
-         "                      body_text, created_at) "
-         "VALUES ('%s', inboxd_uuid7(), '%s', '%s', 'inbound', 'Question', "
-         "        now() - interval '%d seconds') RETURNING id",
-         acct, conv, ext, age);
+    sql_text(id, 37,
+             "INSERT INTO messages (account_id, id, conversation_id, external_id, direction, "
+             "                      body_text, created_at) "
+             "VALUES ('%s', inboxd_uuid7(), '%s', '%s', 'inbound', 'Question', "
+             "        now() - interval '%d seconds') RETURNING id",
+             acct, conv, ext, age);
 }
 
 /* A channel, a conversation in it and n pending outbound messages, oldest
@@ -181,12 +107,6 @@ report(const char *k, const char *id, const char *what, const char *body, struct
     th_post(&t, path, k, body, r);
 }
 
-static const char *
-jstr(const json_t *o, const char *name)
-{
-    return json_string_value(json_object_get(o, name));
-}
-
 static const json_t *
 delivery(const json_t *msg)
 {
@@ -194,32 +114,6 @@ delivery(const json_t *msg)
 
     cr_assert(json_is_object(d), "message without delivery");
     return d;
-}
-
-/* Whether the problem lists `field` among its errors. */
-static bool
-names_field(const struct resp *r, const char *field)
-{
-    json_t *errs = json_object_get(r->json, "errors");
-    size_t i;
-    json_t *e;
-
-    json_array_foreach (errs, i, e) {
-        if (strcmp(jstr(e, "field"), field) == 0)
-            return true;
-    }
-    return false;
-}
-
-static void
-expect_fields(const struct resp *r, const char *const *fields)
-{
-    size_t n = 0;
-
-    expect_problem(r, 422);
-    for (; fields[n]; n++)
-        cr_assert(names_field(r, fields[n]), "%s not named: %s", fields[n], r->body);
-    cr_assert_eq(json_array_size(json_object_get(r->json, "errors")), n, "%s", r->body);
 }
 
 /* --- claim ----------------------------------------------------------------- */
@@ -234,9 +128,9 @@ Test(outbox, claim_leases_oldest_first_up_to_the_limit_with_conversation_and_cha
     mk_outbox(account, "email", "zoho-support", 3, ids, conv);
     mk_in(account, conv, "in-1", 2000, in); /* older, but inbound: never in the outbox */
     mk_out(account, conv, 3000, done);      /* older, but already delivered */
-    PQclear(sqlf("UPDATE messages SET delivery_status = 'delivered', delivered_at = now() "
-                 "WHERE id = '%s'",
-                 done));
+    PQclear(sql_query("UPDATE messages SET delivery_status = 'delivered', delivered_at = now() "
+                      "WHERE id = '%s'",
+                      done));
 
     items = claim_n(key, 2, 120, NULL, 2, &r);
     json_array_foreach (items, i, it) {
@@ -259,15 +153,15 @@ Test(outbox, claim_leases_oldest_first_up_to_the_limit_with_conversation_and_cha
     }
     resp_free(&r);
     /* The database agrees: two leased for ~120 s, the third untouched. */
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE id IN ('%s', '%s') "
-                      "AND delivery_status = 'leased' AND delivery_attempts = 1 "
-                      "AND lease_expires_at BETWEEN now() + interval '115 s' "
-                      "                         AND now() + interval '121 s'",
-                      ids[0], ids[1]),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE id IN ('%s', '%s') "
+                          "AND delivery_status = 'leased' AND delivery_attempts = 1 "
+                          "AND lease_expires_at BETWEEN now() + interval '115 s' "
+                          "                         AND now() + interval '121 s'",
+                          ids[0], ids[1]),
                  2);
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE id = '%s' "
-                      "AND delivery_status = 'pending' AND delivery_attempts = 0",
-                      ids[2]),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE id = '%s' "
+                          "AND delivery_status = 'pending' AND delivery_attempts = 0",
+                          ids[2]),
                  1);
 
     items = claim_n(key, 50, 120, NULL, 1, &r);
@@ -276,11 +170,12 @@ Test(outbox, claim_leases_oldest_first_up_to_the_limit_with_conversation_and_cha
     claim_n(key, 50, 120, NULL, 0, &r);
     resp_free(&r);
     cr_assert_eq(
-        sqll("SELECT count(*) FROM messages WHERE id IN ('%s', '%s') "
-             "AND delivery_status IS NOT DISTINCT FROM "
-             "    CASE direction WHEN 'inbound' THEN NULL ELSE 'delivered'::delivery_status END "
-             "AND delivery_attempts = 0",
-             in, done),
+        sql_long(
+            "SELECT count(*) FROM messages WHERE id IN ('%s', '%s') "
+            "AND delivery_status IS NOT DISTINCT FROM "
+            "    CASE direction WHEN 'inbound' THEN NULL ELSE 'delivered'::delivery_status END "
+            "AND delivery_attempts = 0",
+            in, done),
         2, "inbound and delivered messages are never claimed");
 }
 
@@ -301,9 +196,9 @@ Test(outbox, claim_filters_by_channel_type)
         cr_assert_str_eq(jstr(json_object_get(it, "conversation"), "id"), cshop);
     }
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE conversation_id = '%s' "
-                      "AND delivery_status = 'pending'",
-                      cmail),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE conversation_id = '%s' "
+                          "AND delivery_status = 'pending'",
+                          cmail),
                  2, "the email messages stay pending");
     claim_n(key, 10, 60, "slack", 0, &r);
     resp_free(&r);
@@ -331,10 +226,10 @@ Test(outbox, an_expired_lease_makes_a_message_claimable_again)
     cr_assert_eq(
         json_integer_value(json_object_get(delivery(json_array_get(items, 0)), "attempts")), 2);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE id = '%s' AND delivery_status = "
-                      "'leased' AND delivery_attempts = 2 AND lease_expires_at > now() + "
-                      "interval '55 s'",
-                      ids[0]),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE id = '%s' AND delivery_status = "
+                          "'leased' AND delivery_attempts = 2 AND lease_expires_at > now() + "
+                          "interval '55 s'",
+                          ids[0]),
                  1);
 }
 
@@ -344,10 +239,10 @@ Test(outbox, messages_of_a_soft_deleted_conversation_are_not_claimed)
     struct resp r;
 
     mk_outbox(account, "email", "gone", 2, ids, conv);
-    PQclear(sqlf("UPDATE conversations SET deleted_at = now() WHERE id = '%s'", conv));
+    PQclear(sql_query("UPDATE conversations SET deleted_at = now() WHERE id = '%s'", conv));
     claim_n(key, 10, 60, NULL, 0, &r);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE delivery_status = 'pending'"), 2);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE delivery_status = 'pending'"), 2);
 }
 
 /* --- concurrent claimers --------------------------------------------------- */
@@ -436,13 +331,13 @@ Test(outbox, concurrent_claimers_never_share_a_message_and_get_each_once)
     for (int i = 1; i < total; i++)
         cr_assert_str_neq(all[i - 1], all[i], "message %s leased twice", all[i]);
     /* Each message was leased exactly once: one attempt, one audit row. */
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE delivery_status = 'leased' "
-                      "AND delivery_attempts = 1"),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE delivery_status = 'leased' "
+                          "AND delivery_attempts = 1"),
                  RACE_MESSAGES);
-    cr_assert_eq(sqll("SELECT count(DISTINCT resource_id) FROM audit_log "
-                      "WHERE action = 'message.claim'"),
+    cr_assert_eq(sql_long("SELECT count(DISTINCT resource_id) FROM audit_log "
+                          "WHERE action = 'message.claim'"),
                  RACE_MESSAGES);
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log WHERE action = 'message.claim'"),
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'message.claim'"),
                  RACE_MESSAGES);
 }
 
@@ -465,21 +360,21 @@ Test(outbox, delivered_stores_the_external_id_and_only_once)
     cr_assert_eq(json_integer_value(json_object_get(delivery(r.json), "attempts")), 1);
     cr_assert(json_is_string(json_object_get(delivery(r.json), "deliveredAt")));
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE id = '%s' AND external_id = "
-                      "'zoho-msg-77' AND delivery_status = 'delivered' AND delivered_at IS NOT "
-                      "NULL AND lease_expires_at IS NULL AND claimable_at IS NULL",
-                      ids[0]),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE id = '%s' AND external_id = "
+                          "'zoho-msg-77' AND delivery_status = 'delivered' AND delivered_at IS NOT "
+                          "NULL AND lease_expires_at IS NULL AND claimable_at IS NULL",
+                          ids[0]),
                  1);
 
     /* Reported again: it is no longer leased. */
-    sqls(before, sizeof(before), "SELECT updated_at FROM messages WHERE id = '%s'", ids[0]);
+    sql_text(before, sizeof(before), "SELECT updated_at FROM messages WHERE id = '%s'", ids[0]);
     report(key, ids[0], "delivered", "{\"externalId\": \"zoho-msg-78\"}", &r);
     expect_problem(&r, 409);
     cr_assert_str_eq(jstr(r.json, "type"), "/problems/message-not-leased");
     resp_free(&r);
-    sqls(after, sizeof(after), "SELECT updated_at FROM messages WHERE id = '%s'", ids[0]);
+    sql_text(after, sizeof(after), "SELECT updated_at FROM messages WHERE id = '%s'", ids[0]);
     cr_assert_str_eq(before, after, "nothing changed");
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE external_id = 'zoho-msg-77'"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE external_id = 'zoho-msg-77'"), 1);
 }
 
 Test(outbox, delivered_on_a_message_that_is_not_leased_is_409_and_changes_nothing)
@@ -493,14 +388,14 @@ Test(outbox, delivered_on_a_message_that_is_not_leased_is_409_and_changes_nothin
     cr_assert_str_eq(jstr(r.json, "type"), "/problems/message-not-leased");
     cr_assert_not_null(strstr(jstr(r.json, "detail"), "pending"));
     resp_free(&r);
-    PQclear(sqlf("UPDATE messages SET delivery_status = 'failed' WHERE id = '%s'", ids[1]));
+    PQclear(sql_query("UPDATE messages SET delivery_status = 'failed' WHERE id = '%s'", ids[1]));
     report(key, ids[1], "delivered", "{\"externalId\": \"x-2\"}", &r);
     expect_problem(&r, 409);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE external_id IS NULL "
-                      "AND delivered_at IS NULL AND delivery_attempts = 0"),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE external_id IS NULL "
+                          "AND delivered_at IS NULL AND delivery_attempts = 0"),
                  2);
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log WHERE resource_type = 'message'"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE resource_type = 'message'"), 0);
 }
 
 Test(outbox, delivered_with_an_external_id_taken_in_the_conversation_is_409)
@@ -518,11 +413,11 @@ Test(outbox, delivered_with_an_external_id_taken_in_the_conversation_is_409)
     expect_problem(&r, 409);
     cr_assert_str_eq(jstr(r.json, "type"), "/problems/external-id-conflict");
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE id = '%s' AND external_id IS NULL "
-                      "AND delivery_status = 'leased'",
-                      ids[0]),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE id = '%s' AND external_id IS NULL "
+                          "AND delivery_status = 'leased'",
+                          ids[0]),
                  1, "still leased, nothing stored");
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log WHERE action = 'message.deliver'"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'message.deliver'"), 0);
 
     /* The same provider id in another conversation is fine (unique per conversation). */
     report(key, other[0], "delivered", "{\"externalId\": \"provider-9\"}", &r);
@@ -548,17 +443,18 @@ Test(outbox, a_retryable_failure_backs_off_exponentially)
     cr_assert_str_eq(jstr(delivery(r.json), "lastError"), "smtp 451");
     resp_free(&r);
     /* First retry after outbox_backoff_s (40 s) * 2^0. */
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE id = '%s' AND delivery_status = "
-                      "'pending' AND lease_expires_at IS NULL AND delivery_last_error = 'smtp 451' "
-                      "AND next_attempt_at BETWEEN now() + interval '35 s' AND now() + "
-                      "interval '41 s'",
-                      ids[0]),
-                 1);
+    cr_assert_eq(
+        sql_long("SELECT count(*) FROM messages WHERE id = '%s' AND delivery_status = "
+                 "'pending' AND lease_expires_at IS NULL AND delivery_last_error = 'smtp 451' "
+                 "AND next_attempt_at BETWEEN now() + interval '35 s' AND now() + "
+                 "interval '41 s'",
+                 ids[0]),
+        1);
     claim_n(key, 5, 60, NULL, 0, &r); /* not before next_attempt_at */
     resp_free(&r);
 
-    PQclear(sqlf("UPDATE messages SET next_attempt_at = now() - interval '1 s' WHERE id = '%s'",
-                 ids[0]));
+    PQclear(sql_query(
+        "UPDATE messages SET next_attempt_at = now() - interval '1 s' WHERE id = '%s'", ids[0]));
     claim_n(key, 5, 60, NULL, 1, &r);
     resp_free(&r);
     report(key, ids[0], "failed", "{\"error\": \"smtp 452\", \"retryable\": true}", &r);
@@ -566,11 +462,11 @@ Test(outbox, a_retryable_failure_backs_off_exponentially)
     cr_assert_eq(json_integer_value(json_object_get(delivery(r.json), "attempts")), 2);
     resp_free(&r);
     /* Second retry after 40 s * 2^1. */
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE id = '%s' AND next_attempt_at "
-                      "BETWEEN now() + interval '75 s' AND now() + interval '81 s'",
-                      ids[0]),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE id = '%s' AND next_attempt_at "
+                          "BETWEEN now() + interval '75 s' AND now() + interval '81 s'",
+                          ids[0]),
                  1);
-    cr_assert_eq(sqll("SELECT count(*) FROM notifications"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications"), 0);
 }
 
 Test(outbox, retry_after_seconds_replaces_the_backoff)
@@ -585,14 +481,14 @@ Test(outbox, retry_after_seconds_replaces_the_backoff)
            "{\"error\": \"429\", \"retryable\": true, \"retryAfterSeconds\": 600}", &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE id = '%s' AND next_attempt_at "
-                      "BETWEEN now() + interval '595 s' AND now() + interval '601 s'",
-                      ids[0]),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE id = '%s' AND next_attempt_at "
+                          "BETWEEN now() + interval '595 s' AND now() + interval '601 s'",
+                          ids[0]),
                  1);
 
     /* 0: claimable again at once. */
-    PQclear(sqlf("UPDATE messages SET next_attempt_at = now() - interval '1 s' WHERE id = '%s'",
-                 ids[0]));
+    PQclear(sql_query(
+        "UPDATE messages SET next_attempt_at = now() - interval '1 s' WHERE id = '%s'", ids[0]));
     claim_n(key, 1, 60, NULL, 1, &r);
     resp_free(&r);
     report(key, ids[0], "failed",
@@ -618,22 +514,23 @@ Test(outbox, the_attempt_limit_fails_the_message_with_one_notification)
         cr_assert_str_eq(jstr(delivery(r.json), "status"), attempt < 3 ? "pending" : "failed",
                          "attempt %d", attempt);
         resp_free(&r);
-        PQclear(sqlf("UPDATE messages SET next_attempt_at = now() - interval '1 s' "
-                     "WHERE id = '%s' AND delivery_status = 'pending'",
-                     ids[0]));
+        PQclear(sql_query("UPDATE messages SET next_attempt_at = now() - interval '1 s' "
+                          "WHERE id = '%s' AND delivery_status = 'pending'",
+                          ids[0]));
     }
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE id = '%s' AND delivery_status = "
-                      "'failed' AND delivery_attempts = 3 AND delivery_last_error = 'mailbox full' "
-                      "AND claimable_at IS NULL",
-                      ids[0]),
-                 1);
+    cr_assert_eq(
+        sql_long("SELECT count(*) FROM messages WHERE id = '%s' AND delivery_status = "
+                 "'failed' AND delivery_attempts = 3 AND delivery_last_error = 'mailbox full' "
+                 "AND claimable_at IS NULL",
+                 ids[0]),
+        1);
     claim_n(key, 5, 60, NULL, 0, &r);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM notifications WHERE type = 'delivery.failed'"), 1);
-    sqls(payload, sizeof(payload),
-         "SELECT payload::text FROM notifications WHERE type = 'delivery.failed' "
-         "AND account_id = '%s' AND user_id IS NULL",
-         account);
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications WHERE type = 'delivery.failed'"), 1);
+    sql_text(payload, sizeof(payload),
+             "SELECT payload::text FROM notifications WHERE type = 'delivery.failed' "
+             "AND account_id = '%s' AND user_id IS NULL",
+             account);
     snprintf(expect, sizeof(expect), "{\"messageId\": \"%s\", \"conversationId\": \"%s\"}", ids[0],
              conv);
     cr_assert_str_eq(payload, expect);
@@ -643,9 +540,9 @@ Test(outbox, the_attempt_limit_fails_the_message_with_one_notification)
     expect_problem(&r, 409);
     cr_assert_not_null(strstr(jstr(r.json, "detail"), "failed"));
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM notifications"), 1);
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE delivery_last_error = 'mailbox full'"),
-                 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications"), 1);
+    cr_assert_eq(
+        sql_long("SELECT count(*) FROM messages WHERE delivery_last_error = 'mailbox full'"), 1);
 }
 
 Test(outbox, a_failure_that_is_not_retryable_fails_at_once)
@@ -662,13 +559,13 @@ Test(outbox, a_failure_that_is_not_retryable_fails_at_once)
     cr_assert_str_eq(jstr(delivery(r.json), "status"), "failed");
     cr_assert_str_eq(jstr(delivery(r.json), "lastError"), "channel archived");
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE id = '%s' AND delivery_status = "
-                      "'failed' AND next_attempt_at IS NULL AND lease_expires_at IS NULL",
-                      ids[0]),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE id = '%s' AND delivery_status = "
+                          "'failed' AND next_attempt_at IS NULL AND lease_expires_at IS NULL",
+                          ids[0]),
                  1);
-    cr_assert_eq(sqll("SELECT count(*) FROM notifications WHERE type = 'delivery.failed' "
-                      "AND payload->>'messageId' = '%s'",
-                      ids[0]),
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications WHERE type = 'delivery.failed' "
+                          "AND payload->>'messageId' = '%s'",
+                          ids[0]),
                  1);
 }
 
@@ -681,20 +578,20 @@ Test(outbox, failed_on_a_message_that_is_not_leased_is_409_and_changes_nothing)
     struct resp r;
 
     mk_outbox(account, "email", "zoho", 2, ids, conv);
-    PQclear(sqlf("UPDATE messages SET delivery_status = 'delivered', delivered_at = now() "
-                 "WHERE id = '%s'",
-                 ids[1]));
-    sqls(before, sizeof(before), "%s", q);
+    PQclear(sql_query("UPDATE messages SET delivery_status = 'delivered', delivered_at = now() "
+                      "WHERE id = '%s'",
+                      ids[1]));
+    sql_text(before, sizeof(before), "%s", q);
     for (int i = 0; i < 2; i++) {
         report(key, ids[i], "failed", "{\"error\": \"boom\", \"retryable\": false}", &r);
         expect_problem(&r, 409);
         cr_assert_str_eq(jstr(r.json, "type"), "/problems/message-not-leased");
         resp_free(&r);
     }
-    sqls(after, sizeof(after), "%s", q);
+    sql_text(after, sizeof(after), "%s", q);
     cr_assert_str_eq(before, after);
-    cr_assert_eq(sqll("SELECT count(*) FROM notifications"), 0);
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log WHERE resource_type = 'message'"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE resource_type = 'message'"), 0);
 }
 
 /* --- validation ------------------------------------------------------------ */
@@ -726,7 +623,7 @@ Test(outbox, validation_errors_are_422_naming_each_field)
     th_post(&t, "/v1/outbox/claim", key, "{\"limit\": ", &r);
     expect_problem(&r, 400);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE delivery_status = 'pending'"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE delivery_status = 'pending'"), 1);
 
     claim_n(key, 1, 60, NULL, 1, &r);
     resp_free(&r);
@@ -759,10 +656,10 @@ Test(outbox, validation_errors_are_422_naming_each_field)
     resp_free(&r);
 
     /* None of it touched the leased message. */
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE id = '%s' AND delivery_status = "
-                      "'leased' AND external_id IS NULL AND delivery_last_error IS NULL "
-                      "AND delivery_attempts = 1",
-                      ids[0]),
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE id = '%s' AND delivery_status = "
+                          "'leased' AND external_id IS NULL AND delivery_last_error IS NULL "
+                          "AND delivery_attempts = 1",
+                          ids[0]),
                  1);
 }
 
@@ -779,9 +676,9 @@ Test(outbox, list_by_status_oldest_first_and_a_bad_status_is_400)
 
     mk_outbox(account, "email", "zoho", 5, ids, conv);
     mk_in(account, conv, "in-1", 10, in);
-    PQclear(sqlf("UPDATE messages SET delivery_status = 'delivered', delivered_at = now() "
-                 "WHERE id IN ('%s', '%s')",
-                 ids[1], ids[3]));
+    PQclear(sql_query("UPDATE messages SET delivery_status = 'delivered', delivered_at = now() "
+                      "WHERE id IN ('%s', '%s')",
+                      ids[1], ids[3]));
 
     th_get(&t, "/v1/outbox?status=pending", key, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
@@ -852,7 +749,7 @@ Test(outbox, another_accounts_messages_are_404_and_never_claimed)
     claim_n(key, 1, 60, NULL, 1, &r); /* ids[0] leased by A */
     resp_free(&r);
     th_tenant(&t, "Other Shop", other_acct, other_key);
-    sqls(before, sizeof(before), "%s", q);
+    sql_text(before, sizeof(before), "%s", q);
 
     report(other_key, ids[0], "delivered", "{\"externalId\": \"steal\"}", &r);
     expect_problem(&r, 404);
@@ -866,7 +763,7 @@ Test(outbox, another_accounts_messages_are_404_and_never_claimed)
     cr_assert_eq(r.status, 200);
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0);
     resp_free(&r);
-    sqls(after, sizeof(after), "%s", q);
+    sql_text(after, sizeof(after), "%s", q);
     cr_assert_str_eq(before, after, "account B changed nothing of A's");
 
     /* An inbound message, an unknown id and a malformed one are no outbox message either. */
@@ -879,7 +776,7 @@ Test(outbox, another_accounts_messages_are_404_and_never_claimed)
     report(key, "not-a-uuid", "delivered", "{\"externalId\": \"e\"}", &r);
     expect_problem(&r, 404);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM notifications"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications"), 0);
 }
 
 Test(outbox, routes_need_their_scopes)
@@ -905,7 +802,7 @@ Test(outbox, routes_need_their_scopes)
     th_get(&t, "/v1/outbox", readonly, &r);
     cr_assert_eq(r.status, 200);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM messages WHERE delivery_status = 'pending'"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE delivery_status = 'pending'"), 1);
     claim_n(writer, 5, 60, NULL, 1, &r);
     resp_free(&r);
 }
@@ -930,27 +827,27 @@ Test(outbox, every_write_is_audited)
     cr_assert_eq(r.status, 200, "%s", r.body);
     resp_free(&r);
 
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log WHERE action = 'message.claim' "
-                      "AND resource_type = 'message' AND request_id = 'outbox-audit-1' "
-                      "AND resource_id IN ('%s', '%s', '%s') AND actor_key_id IS NOT NULL "
-                      "AND request_hash ~ '^[0-9a-f]{64}$'",
-                      ids[0], ids[1], ids[2]),
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'message.claim' "
+                          "AND resource_type = 'message' AND request_id = 'outbox-audit-1' "
+                          "AND resource_id IN ('%s', '%s', '%s') AND actor_key_id IS NOT NULL "
+                          "AND request_hash ~ '^[0-9a-f]{64}$'",
+                          ids[0], ids[1], ids[2]),
                  3);
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log WHERE action = 'message.deliver' "
-                      "AND resource_id = '%s'",
-                      ids[0]),
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'message.deliver' "
+                          "AND resource_id = '%s'",
+                          ids[0]),
                  1);
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log WHERE action = 'message.retry' "
-                      "AND resource_id = '%s'",
-                      ids[1]),
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'message.retry' "
+                          "AND resource_id = '%s'",
+                          ids[1]),
                  1);
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log WHERE action = 'message.fail' "
-                      "AND resource_id = '%s'",
-                      ids[2]),
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'message.fail' "
+                          "AND resource_id = '%s'",
+                          ids[2]),
                  1);
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log"), 6);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log"), 6);
     /* An empty claim wrote nothing, so it audits nothing. */
     claim_n(key, 3, 60, NULL, 0, &r);
     resp_free(&r);
-    cr_assert_eq(sqll("SELECT count(*) FROM audit_log"), 6);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log"), 6);
 }

@@ -12,14 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "fixtures.h"
 
 #define NCONV 24
 #define NTHREADS 16
 #define ROUNDS 60
 
-static struct th t;
-static char account[37], key[64];
 static char convs[NCONV][37];
 static char users[NCONV][37];
 
@@ -28,8 +26,7 @@ start_with(const char *const *with)
 {
     PGresult *r;
 
-    th_start(&t, true, with);
-    th_tenant(&t, "Hot Rod AN", account, key);
+    fx_start(NULL, with);
     {
         const char *p[] = {account};
 
@@ -66,13 +63,7 @@ setup(void)
     start_with(settings);
 }
 
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(loop, .init = setup, .fini = teardown, .timeout = 180);
+TestSuite(loop, .init = setup, .fini = fx_teardown, .timeout = 180);
 
 static long long
 metric(const char *series)

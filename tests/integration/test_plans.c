@@ -11,27 +11,17 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "harness.h"
+#include "fixtures.h"
 #include "inboxd/db/db.h"
-
-static struct th t;
-static char account[37], key[64];
 
 static void
 setup(void)
 {
-    th_start(&t, true, NULL);
-    th_tenant(&t, "Plans", account, key);
+    fx_setup();
     PQclear(th_sql(&t, "SET enable_seqscan = off"));
 }
 
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(plans, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(plans, .init = setup, .fini = fx_teardown, .timeout = 60);
 
 /* The JSON plan of statement `name` run with `args` (SQL literals), as a
  * custom plan or a generic one. Caller frees. */

@@ -7,25 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "fixtures.h"
 
-static struct th t;
-static char account[37], key[64];
-
-static void
-setup(void)
-{
-    th_start(&t, true, NULL);
-    th_tenant(&t, "Restart", account, key);
-}
-
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(restart, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(restart, .init = fx_setup, .fini = fx_teardown, .timeout = 120);
 
 /* Polls until /v1/account answers 200; every other answer on the way must
  * be a 503 problem with Retry-After, never a 500 or a hang. */

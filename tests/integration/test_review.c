@@ -8,206 +8,29 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "fixtures.h"
 #include "inboxd/lib/feed_cache.h"
 #include "inboxd/lib/wdiff.h"
 
-static struct th t;
-static char account[37], key[64];
 static char user[37], channel[37];
-
-/* --- fixtures -------------------------------------------------------------- */
-
-/* Runs sql with text parameters on the test database; fails the test on error. */
-static PGresult *
-sqlp(const char *sql, int n, const char *const *params)
-{
-    PGresult *r = PQexecParams(t.sql, sql, n, NULL, params, NULL, NULL, 0);
-
-    cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK,
-              "%s: %s", sql, PQresultErrorMessage(r));
-    return r;
-}
-
-/* The first value of a one-row query with parameters, copied into out. */
-static void
-sqlv(char *out, size_t outlen, const char *sql, int n, const char *const *params)
-{
-    PGresult *r = sqlp(sql, n, params);
-
-    cr_assert_eq(PQntuples(r), 1, "%s: %d rows", sql, PQntuples(r));
-    snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-}
-
-/* A count (or any integer) from a query with parameters. */
-static long
-sqln(const char *sql, int n, const char *const *params)
-{
-    char v[32];
-
-    sqlv(v, sizeof(v), sql, n, params);
-    return atol(v);
-}
-
-static void
-mk_user(const char *acct, const char *email, char id[37])
-{
-    const char *p[] = {acct, email};
-
-    sqlv(id, 37,
-         "INSERT INTO users (account_id, id, email) VALUES ($1, inboxd_uuid7(), $2) RETURNING id",
-         2, p);
-}
-
-static void
-mk_channel(const char *acct, const char *ext, char id[37])
-{
-    const char *p[] = {acct, ext};
-
-    sqlv(id, 37,
-         "INSERT INTO channels (account_id, id, type, external_id, name) "
-         "VALUES ($1, inboxd_uuid7(), 'email', $2, 'Support') RETURNING id",
-         2, p);
-}
-
-/*
- * A conversation whose customer wrote at 2026-01-01 00:00 + `minutes`, with
- * its inbound message and a pending draft, in the feed (feed_at set, as the
- * messages and drafts routes keep it).
- */
-static void
-mk_pending(const char *acct, const char *chan, const char *ext, int minutes, const char *suggested,
-           const char *suggested_html, char conv[37], char draft[37])
-{
-    char min[16];
-    const char *p[] = {acct, chan, ext, min, suggested, suggested_html};
-    const char *q[] = {acct, NULL, NULL};
-    PGresult *r;
-
-    snprintf(min, sizeof(min), "%d", minutes);
-    r = sqlp("WITH c AS ("
-             "  INSERT INTO conversations (account_id, id, channel_id, external_id, subject, "
-             "                             last_message_at, last_inbound_at) "
-             "  VALUES ($1, inboxd_uuid7(), $2, $3, 'Subject ' || $3, "
-             "          timestamptz '2026-01-01 00:00:00+00' + $4::int * interval '1 minute', "
-             "          timestamptz '2026-01-01 00:00:00+00' + $4::int * interval '1 minute') "
-             "  RETURNING id, last_inbound_at), "
-             "m AS ("
-             "  INSERT INTO messages (account_id, id, conversation_id, direction, body_text, "
-             "                        sent_at, created_at) "
-             "  SELECT $1, inboxd_uuid7(), c.id, 'inbound', 'Where is my order ' || $3, "
-             "         c.last_inbound_at, c.last_inbound_at FROM c RETURNING id, conversation_id), "
-             "d AS ("
-             "  INSERT INTO drafts (account_id, id, conversation_id, trigger_message_id, "
-             "                     model_key, prompt_version, suggested_text, suggested_html) "
-             "  SELECT $1, inboxd_uuid7(), m.conversation_id, m.id, 'gpt', 'v1', $5, $6 "
-             "  FROM m RETURNING id) "
-             "SELECT c.id, d.id FROM c, d",
-             6, p);
-    cr_assert_eq(PQntuples(r), 1);
-    snprintf(conv, 37, "%s", PQgetvalue(r, 0, 0));
-    snprintf(draft, 37, "%s", PQgetvalue(r, 0, 1));
-    PQclear(r);
-    q[1] = conv;
-    q[2] = draft;
-    PQclear(sqlp("UPDATE conversations SET pending_draft_id = $3, feed_at = last_inbound_at "
-                 "WHERE account_id = $1 AND id = $2",
-                 3, q));
-}
 
 static void
 setup(void)
 {
-    th_start(&t, true, NULL);
+    fx_setup();
     /* Kept feed pages go out compressed from the second request for gzip
      * (16 in the daemon): few enough that a test meets them between the
      * commits of other test databases. */
     feed_pages_gzip_after(2);
-    th_tenant(&t, "Hot Rod AN", account, key);
     mk_user(account, "agent@hotrod.example", user);
-    mk_channel(account, "zoho-support", channel);
+    mk_channel(account, NULL, "zoho-support", channel);
 }
 
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(review, .init = setup, .fini = teardown, .timeout = 120);
-
-/* POSTs an action; body built from the arguments (NULL: field left out). */
-static void
-act(const char *draft, const char *k, const char *type, const char *uid, const char *final_text,
-    const char *final_html, const char *const *headers, struct resp *r)
-{
-    json_t *o = json_object();
-    char path[128];
-    char *body;
-
-    if (type)
-        json_object_set_new(o, "type", json_string(type));
-    if (uid)
-        json_object_set_new(o, "userId", json_string(uid));
-    if (final_text)
-        json_object_set_new(o, "finalText", json_string(final_text));
-    if (final_html)
-        json_object_set_new(o, "finalHtml", json_string(final_html));
-    body = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    snprintf(path, sizeof(path), "/v1/drafts/%s/actions", draft);
-    th_http(&t, "POST", path, k, body, headers, r);
-    free(body);
-}
-
-static const char *
-jstr(const json_t *o, const char *path)
-{
-    /* "a.b": one level of nesting is all these tests need. */
-    const char *dot = strchr(path, '.');
-
-    if (dot != NULL) {
-        char first[64];
-
-        snprintf(first, sizeof(first), "%.*s", (int)(dot - path), path);
-        return jstr(json_object_get(o, first), dot + 1);
-    }
-    return json_string_value(json_object_get(o, path));
-}
-
-/* The ids of a feed page's items' conversations appended to ids[]. */
-static int
-feed_ids(const json_t *page, char ids[][37], int n)
-{
-    size_t i;
-    json_t *it;
-
-    json_array_foreach (json_object_get(page, "items"), i, it) {
-        snprintf(ids[n++], 37, "%s", jstr(it, "conversation.id"));
-    }
-    return n;
-}
-
-/* Field errors of a 422 name `field`. */
-static void
-expect_field(const struct resp *r, const char *field)
-{
-    size_t i;
-    json_t *e;
-    bool found = false;
-
-    expect_problem(r, 422);
-    json_array_foreach (json_object_get(r->json, "errors"), i, e) {
-        found |= strcmp(jstr(e, "field"), field) == 0;
-    }
-    cr_assert(found, "no error on %s: %s", field, r->body);
-}
+TestSuite(review, .init = setup, .fini = fx_teardown, .timeout = 120);
 
 static bool
 feed_has(const char *conv)
@@ -269,39 +92,39 @@ Test(review, approve_sends_the_suggested_text_and_leaves_the_feed)
 
     /* The rows behind the answer. */
     p[1] = draft;
-    cr_assert_eq(sqln("SELECT count(*) FROM drafts WHERE account_id = $1 AND id = $2 "
-                      "AND status = 'sent'",
-                      2, p),
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM drafts WHERE account_id = $1 AND id = $2 "
+                           "AND status = 'sent'",
+                           2, p),
                  1);
     p[1] = conv;
-    cr_assert_eq(sqln("SELECT count(*) FROM messages WHERE account_id = $1 "
-                      "AND conversation_id = $2 AND direction = 'outbound' "
-                      "AND delivery_status = 'pending' AND claimable_at IS NOT NULL "
-                      "AND body_text = 'Your order ships today.'",
-                      2, p),
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM messages WHERE account_id = $1 "
+                           "AND conversation_id = $2 AND direction = 'outbound' "
+                           "AND delivery_status = 'pending' AND claimable_at IS NOT NULL "
+                           "AND body_text = 'Your order ships today.'",
+                           2, p),
                  1);
-    cr_assert_eq(sqln("SELECT count(*) FROM conversations WHERE account_id = $1 AND id = $2 "
-                      "AND pending_draft_id IS NULL AND feed_at IS NULL "
-                      "AND last_message_at > timestamptz '2026-01-01 00:01:00+00' "
-                      "AND updated_at > created_at - interval '1 second'",
-                      2, p),
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM conversations WHERE account_id = $1 AND id = $2 "
+                           "AND pending_draft_id IS NULL AND feed_at IS NULL "
+                           "AND last_message_at > timestamptz '2026-01-01 00:01:00+00' "
+                           "AND updated_at > created_at - interval '1 second'",
+                           2, p),
                  1);
     p[1] = draft;
-    cr_assert_eq(sqln("SELECT count(*) FROM draft_actions a JOIN messages m "
-                      "  ON m.account_id = a.account_id AND m.id = a.message_id "
-                      "WHERE a.account_id = $1 AND a.draft_id = $2 AND a.type = 'approve' "
-                      "AND a.diff_json = '[]'::jsonb",
-                      2, p),
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM draft_actions a JOIN messages m "
+                           "  ON m.account_id = a.account_id AND m.id = a.message_id "
+                           "WHERE a.account_id = $1 AND a.draft_id = $2 AND a.type = 'approve' "
+                           "AND a.diff_json = '[]'::jsonb",
+                           2, p),
                  1);
-    cr_assert_eq(sqln("SELECT count(*) FROM learning_samples WHERE account_id = $1 "
-                      "AND draft_id = $2 AND diff_json = '[]'::jsonb "
-                      "AND original_text = final_text",
-                      2, p),
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM learning_samples WHERE account_id = $1 "
+                           "AND draft_id = $2 AND diff_json = '[]'::jsonb "
+                           "AND original_text = final_text",
+                           2, p),
                  1);
-    sqlv(v, sizeof(v),
-         "SELECT actor_user_id::text || ' ' || action || ' ' || resource_type || ' ' || "
-         "       resource_id FROM audit_log WHERE account_id = $1 AND resource_id = $2",
-         2, p);
+    sqlp_text(v, sizeof(v),
+              "SELECT actor_user_id::text || ' ' || action || ' ' || resource_type || ' ' || "
+              "       resource_id FROM audit_log WHERE account_id = $1 AND resource_id = $2",
+              2, p);
     {
         char want[200];
 
@@ -365,15 +188,15 @@ Test(review, edit_sends_the_final_text_and_its_diff_replays_exactly)
         /* And so does what was stored. */
         p[1] = draft;
         {
-            PGresult *res = sqlp("SELECT a.diff_json::text, s.diff_json::text, m.body_text "
-                                 "FROM draft_actions a "
-                                 "JOIN learning_samples s ON s.account_id = a.account_id "
-                                 "                       AND s.action_id = a.id "
-                                 "JOIN messages m ON m.account_id = a.account_id "
-                                 "               AND m.id = a.message_id "
-                                 "WHERE a.account_id = $1 AND a.draft_id = $2 "
-                                 "  AND m.delivery_status = 'pending'",
-                                 2, p);
+            PGresult *res = sqlp_query("SELECT a.diff_json::text, s.diff_json::text, m.body_text "
+                                       "FROM draft_actions a "
+                                       "JOIN learning_samples s ON s.account_id = a.account_id "
+                                       "                       AND s.action_id = a.id "
+                                       "JOIN messages m ON m.account_id = a.account_id "
+                                       "               AND m.id = a.message_id "
+                                       "WHERE a.account_id = $1 AND a.draft_id = $2 "
+                                       "  AND m.delivery_status = 'pending'",
+                                       2, p);
 
             cr_assert_eq(PQntuples(res), 1);
             for (int col = 0; col < 2; col++) {
@@ -477,24 +300,24 @@ Test(review, reject_archives_without_message_or_sample)
     resp_free(&r);
 
     p[1] = conv;
-    cr_assert_eq(sqln("SELECT count(*) FROM messages WHERE account_id = $1 "
-                      "AND conversation_id = $2 AND direction = 'outbound'",
-                      2, p),
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM messages WHERE account_id = $1 "
+                           "AND conversation_id = $2 AND direction = 'outbound'",
+                           2, p),
                  0);
-    cr_assert_eq(sqln("SELECT count(*) FROM conversations WHERE account_id = $1 AND id = $2 "
-                      "AND pending_draft_id IS NULL AND feed_at IS NULL "
-                      "AND last_message_at = timestamptz '2026-01-01 00:01:00+00'",
-                      2, p),
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM conversations WHERE account_id = $1 AND id = $2 "
+                           "AND pending_draft_id IS NULL AND feed_at IS NULL "
+                           "AND last_message_at = timestamptz '2026-01-01 00:01:00+00'",
+                           2, p),
                  1);
     p[1] = draft;
-    cr_assert_eq(sqln("SELECT count(*) FROM draft_actions WHERE account_id = $1 "
-                      "AND draft_id = $2 AND message_id IS NULL AND diff_json IS NULL",
-                      2, p),
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM draft_actions WHERE account_id = $1 "
+                           "AND draft_id = $2 AND message_id IS NULL AND diff_json IS NULL",
+                           2, p),
                  1);
-    cr_assert_eq(sqln("SELECT count(*) FROM learning_samples WHERE account_id = $1", 1, p), 0);
-    cr_assert_eq(sqln("SELECT count(*) FROM audit_log WHERE account_id = $1 "
-                      "AND action = 'draft.action.reject' AND resource_id = $2",
-                      2, p),
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM learning_samples WHERE account_id = $1", 1, p), 0);
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM audit_log WHERE account_id = $1 "
+                           "AND action = 'draft.action.reject' AND resource_id = $2",
+                           2, p),
                  1);
     cr_assert_not(feed_has(conv));
 }
@@ -510,44 +333,44 @@ Test(review, invalid_actions_are_422_and_change_nothing)
     mk_user(other_acct, "stranger@other.example", stranger);
 
     act(draft, key, "edit", user, NULL, NULL, NULL, &r);
-    expect_field(&r, "finalText");
+    expect_field(&r, "finalText", NULL);
     resp_free(&r);
     act(draft, key, "edit", user, "Same words.", NULL, NULL, &r);
-    expect_field(&r, "finalText");
+    expect_field(&r, "finalText", NULL);
     cr_assert_not_null(strstr(r.body, "must differ from the suggested text"), "%s", r.body);
     resp_free(&r);
     act(draft, key, "edit", user, "", NULL, NULL, &r);
-    expect_field(&r, "finalText");
+    expect_field(&r, "finalText", NULL);
     resp_free(&r);
     act(draft, key, "approve", user, "Other words.", NULL, NULL, &r);
-    expect_field(&r, "finalText");
+    expect_field(&r, "finalText", NULL);
     resp_free(&r);
     act(draft, key, "approve", user, NULL, "<p>y</p>", NULL, &r);
-    expect_field(&r, "finalHtml");
+    expect_field(&r, "finalHtml", NULL);
     resp_free(&r);
     act(draft, key, "reject", user, "text", NULL, NULL, &r);
-    expect_field(&r, "finalText");
+    expect_field(&r, "finalText", NULL);
     resp_free(&r);
     act(draft, key, "publish", user, NULL, NULL, NULL, &r);
-    expect_field(&r, "type");
+    expect_field(&r, "type", NULL);
     resp_free(&r);
     act(draft, key, NULL, NULL, NULL, NULL, NULL, &r);
-    expect_field(&r, "type");
-    expect_field(&r, "userId");
+    expect_field(&r, "type", NULL);
+    expect_field(&r, "userId", NULL);
     resp_free(&r);
     act(draft, key, "approve", "not-a-uuid", NULL, NULL, NULL, &r);
-    expect_field(&r, "userId");
+    expect_field(&r, "userId", NULL);
     resp_free(&r);
     act(draft, key, "approve", stranger, NULL, NULL, NULL, &r);
-    expect_field(&r, "userId");
+    expect_field(&r, "userId", NULL);
     resp_free(&r);
     {
         char path[100];
 
         snprintf(path, sizeof(path), "/v1/drafts/%s/actions", draft);
         th_post(&t, path, key, "{\"type\":\"edit\",\"userId\":1,\"finalText\":\"a\\u0000b\"}", &r);
-        expect_field(&r, "userId");
-        expect_field(&r, "finalText");
+        expect_field(&r, "userId", NULL);
+        expect_field(&r, "finalText", NULL);
         resp_free(&r);
         th_post(&t, path, key, "[\"approve\"]", &r);
         expect_problem(&r, 400);
@@ -559,14 +382,14 @@ Test(review, invalid_actions_are_422_and_change_nothing)
     /* An equal finalText with approve is just the approval. Not sent here:
      * nothing may have changed yet. */
     p[1] = draft;
-    cr_assert_eq(sqln("SELECT count(*) FROM drafts WHERE account_id = $1 AND id = $2 "
-                      "AND status = 'pending'",
-                      2, p),
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM drafts WHERE account_id = $1 AND id = $2 "
+                           "AND status = 'pending'",
+                           2, p),
                  1);
-    cr_assert_eq(sqln("SELECT count(*) FROM draft_actions WHERE account_id = $1", 1, p), 0);
-    cr_assert_eq(sqln("SELECT count(*) FROM messages WHERE account_id = $1 "
-                      "AND direction = 'outbound'",
-                      1, p),
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM draft_actions WHERE account_id = $1", 1, p), 0);
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM messages WHERE account_id = $1 "
+                           "AND direction = 'outbound'",
+                           1, p),
                  0);
     cr_assert(feed_has(conv));
     act(draft, key, "approve", user, "Same words.", "<p>x</p>", NULL, &r);
@@ -594,13 +417,13 @@ Test(review, acting_on_a_draft_that_is_not_pending_is_409)
         resp_free(&r);
     }
     p[1] = draft;
-    cr_assert_eq(sqln("SELECT count(*) FROM draft_actions WHERE account_id = $1 "
-                      "AND draft_id = $2",
-                      2, p),
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM draft_actions WHERE account_id = $1 "
+                           "AND draft_id = $2",
+                           2, p),
                  1);
-    cr_assert_eq(sqln("SELECT count(*) FROM messages WHERE account_id = $1 "
-                      "AND direction = 'outbound'",
-                      1, p),
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM messages WHERE account_id = $1 "
+                           "AND direction = 'outbound'",
+                           1, p),
                  1);
 }
 
@@ -665,22 +488,22 @@ Test(review, twenty_simultaneous_actions_on_one_draft_one_wins)
         cr_assert_eq(created, 1, "round %d", round);
         cr_assert_eq(conflicts, RACERS - 1, "round %d", round);
         p[1] = draft;
-        cr_assert_eq(sqln("SELECT count(*) FROM draft_actions WHERE account_id = $1 "
-                          "AND draft_id = $2",
-                          2, p),
+        cr_assert_eq(sqlp_long("SELECT count(*) FROM draft_actions WHERE account_id = $1 "
+                               "AND draft_id = $2",
+                               2, p),
                      1);
         p[1] = conv;
-        cr_assert_eq(sqln("SELECT count(*) FROM messages WHERE account_id = $1 "
-                          "AND conversation_id = $2 AND direction = 'outbound'",
-                          2, p),
-                     sqln("SELECT count(*) FROM draft_actions a JOIN drafts d "
-                          "  ON d.account_id = a.account_id AND d.id = a.draft_id "
-                          "WHERE a.account_id = $1 AND d.conversation_id = $2 "
-                          "  AND a.type <> 'reject'",
-                          2, p));
-        cr_assert_leq(sqln("SELECT count(*) FROM messages WHERE account_id = $1 "
-                           "AND conversation_id = $2 AND direction = 'outbound'",
-                           2, p),
+        cr_assert_eq(sqlp_long("SELECT count(*) FROM messages WHERE account_id = $1 "
+                               "AND conversation_id = $2 AND direction = 'outbound'",
+                               2, p),
+                     sqlp_long("SELECT count(*) FROM draft_actions a JOIN drafts d "
+                               "  ON d.account_id = a.account_id AND d.id = a.draft_id "
+                               "WHERE a.account_id = $1 AND d.conversation_id = $2 "
+                               "  AND a.type <> 'reject'",
+                               2, p));
+        cr_assert_leq(sqlp_long("SELECT count(*) FROM messages WHERE account_id = $1 "
+                                "AND conversation_id = $2 AND direction = 'outbound'",
+                                2, p),
                       1);
     }
 }
@@ -698,19 +521,19 @@ Test(review, if_match_stale_is_412_current_is_honoured)
 
     mk_pending(account, channel, "IM-1", 1, "Tagged.", NULL, conv, draft);
     p[1] = draft;
-    sqlv(tag, sizeof(tag),
-         "SELECT (extract(epoch FROM updated_at) * 1000000)::int8 FROM drafts "
-         "WHERE account_id = $1 AND id = $2",
-         2, p);
+    sqlp_text(tag, sizeof(tag),
+              "SELECT (extract(epoch FROM updated_at) * 1000000)::int8 FROM drafts "
+              "WHERE account_id = $1 AND id = $2",
+              2, p);
     act(draft, key, "approve", user, NULL, NULL, stale, &r);
     expect_problem(&r, 412);
     resp_free(&r);
     act(draft, key, "approve", user, NULL, NULL, bad, &r);
     expect_problem(&r, 400);
     resp_free(&r);
-    cr_assert_eq(sqln("SELECT count(*) FROM drafts WHERE account_id = $1 AND id = $2 "
-                      "AND status = 'pending'",
-                      2, p),
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM drafts WHERE account_id = $1 AND id = $2 "
+                           "AND status = 'pending'",
+                           2, p),
                  1);
     snprintf(hdr, sizeof(hdr), "If-Match: \"%s\"", tag);
     act(draft, key, "reject", user, NULL, NULL, cur, &r);
@@ -755,15 +578,15 @@ Test(review, another_tenants_draft_is_404)
         resp_free(&r);
     }
     p[1] = draft;
-    cr_assert_eq(sqln("SELECT count(*) FROM drafts WHERE account_id = $1 AND id = $2 "
-                      "AND status = 'pending'",
-                      2, p),
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM drafts WHERE account_id = $1 AND id = $2 "
+                           "AND status = 'pending'",
+                           2, p),
                  1);
 
     /* A deleted conversation's draft is hidden like the conversation. */
-    PQclear(sqlp("UPDATE conversations SET deleted_at = now(), feed_at = NULL "
-                 "WHERE account_id = $1",
-                 1, p));
+    PQclear(sqlp_query("UPDATE conversations SET deleted_at = now(), feed_at = NULL "
+                       "WHERE account_id = $1",
+                       1, p));
     act(draft, key, "approve", user, NULL, NULL, NULL, &r);
     expect_problem(&r, 404);
     resp_free(&r);
@@ -810,18 +633,20 @@ Test(review, feed_items_carry_conversation_channel_latest_inbound_and_draft)
     p[1] = conv;
     /* A newer inbound message, then an outbound one: latestInbound is the
      * newer inbound (with its attachment), never the outbound. */
-    PQclear(sqlp("WITH m AS (INSERT INTO messages (account_id, id, conversation_id, direction, "
-                 "                                 body_text, created_at) "
-                 "  VALUES ($1, inboxd_uuid7(), $2, 'inbound', 'Any news?', "
-                 "          timestamptz '2026-01-01 00:09:00+00') RETURNING id) "
-                 "INSERT INTO attachments (account_id, id, message_id, file_name, file_url) "
-                 "SELECT $1, inboxd_uuid7(), m.id, 'photo.jpg', 'https://files/p.jpg' FROM m",
-                 2, p));
-    PQclear(sqlp("INSERT INTO messages (account_id, id, conversation_id, direction, body_text, "
-                 "                      delivery_status, delivered_at, created_at) "
-                 "VALUES ($1, inboxd_uuid7(), $2, 'outbound', 'We are on it', 'delivered', "
-                 "        now(), timestamptz '2026-01-01 00:10:00+00')",
-                 2, p));
+    PQclear(
+        sqlp_query("WITH m AS (INSERT INTO messages (account_id, id, conversation_id, direction, "
+                   "                                 body_text, created_at) "
+                   "  VALUES ($1, inboxd_uuid7(), $2, 'inbound', 'Any news?', "
+                   "          timestamptz '2026-01-01 00:09:00+00') RETURNING id) "
+                   "INSERT INTO attachments (account_id, id, message_id, file_name, file_url) "
+                   "SELECT $1, inboxd_uuid7(), m.id, 'photo.jpg', 'https://files/p.jpg' FROM m",
+                   2, p));
+    PQclear(
+        sqlp_query("INSERT INTO messages (account_id, id, conversation_id, direction, body_text, "
+                   "                      delivery_status, delivered_at, created_at) "
+                   "VALUES ($1, inboxd_uuid7(), $2, 'outbound', 'We are on it', 'delivered', "
+                   "        now(), timestamptz '2026-01-01 00:10:00+00')",
+                   2, p));
 
     th_get(&t, "/v1/feed", key, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
@@ -1002,7 +827,7 @@ mk_feed(char convs[][37], char chan2[37])
                                   5,  9, 12, 44, 2,  33, 19, 7,  21, 5,  50};
     int n = (int)(sizeof(minutes) / sizeof(minutes[0]));
 
-    mk_channel(account, "shop-chat", chan2);
+    mk_channel(account, NULL, "shop-chat", chan2);
     for (int i = 0; i < n; i++) {
         char draft[37], ext[32];
 
@@ -1057,13 +882,13 @@ expected(const char *order, const char *chan, char ids[][37])
     int n;
 
     if (strcmp(order, "oldest") == 0)
-        r = sqlp("SELECT id FROM conversations WHERE account_id = $1 AND feed_at IS NOT NULL "
-                 "AND ($2::uuid IS NULL OR channel_id = $2) ORDER BY feed_at, id",
-                 2, p);
+        r = sqlp_query("SELECT id FROM conversations WHERE account_id = $1 AND feed_at IS NOT NULL "
+                       "AND ($2::uuid IS NULL OR channel_id = $2) ORDER BY feed_at, id",
+                       2, p);
     else
-        r = sqlp("SELECT id FROM conversations WHERE account_id = $1 AND feed_at IS NOT NULL "
-                 "AND ($2::uuid IS NULL OR channel_id = $2) ORDER BY feed_at DESC, id DESC",
-                 2, p);
+        r = sqlp_query("SELECT id FROM conversations WHERE account_id = $1 AND feed_at IS NOT NULL "
+                       "AND ($2::uuid IS NULL OR channel_id = $2) ORDER BY feed_at DESC, id DESC",
+                       2, p);
     n = PQntuples(r);
     for (int i = 0; i < n; i++)
         snprintf(ids[i], 37, "%s", PQgetvalue(r, i, 0));
@@ -1126,10 +951,10 @@ Test(review, feed_pages_stay_complete_while_drafts_are_acted_on)
         resp_free(&r);
     }
     {
-        PGresult *res = sqlp("SELECT pending_draft_id FROM conversations "
-                             "WHERE account_id = $1 AND feed_at IS NOT NULL "
-                             "ORDER BY feed_at, id",
-                             1, p);
+        PGresult *res = sqlp_query("SELECT pending_draft_id FROM conversations "
+                                   "WHERE account_id = $1 AND feed_at IS NOT NULL "
+                                   "ORDER BY feed_at, id",
+                                   1, p);
         int pick[] = {0, 3, 10, 15};
 
         for (size_t i = 0; i < 4; i++) {
@@ -1173,13 +998,14 @@ Test(review, feed_leaves_out_closed_deleted_and_acted_on_conversations)
     mk_pending(account, channel, "X-D", 4, "d", NULL, d, dd);
     /* As the conversation routes do it: closing and deleting clear feed_at. */
     p[1] = a;
-    PQclear(sqlp("UPDATE conversations SET status = 'closed', closed_at = now(), feed_at = NULL "
-                 "WHERE account_id = $1 AND id = $2",
-                 2, p));
+    PQclear(
+        sqlp_query("UPDATE conversations SET status = 'closed', closed_at = now(), feed_at = NULL "
+                   "WHERE account_id = $1 AND id = $2",
+                   2, p));
     p[1] = b;
-    PQclear(sqlp("UPDATE conversations SET deleted_at = now(), feed_at = NULL "
-                 "WHERE account_id = $1 AND id = $2",
-                 2, p));
+    PQclear(sqlp_query("UPDATE conversations SET deleted_at = now(), feed_at = NULL "
+                       "WHERE account_id = $1 AND id = $2",
+                       2, p));
     act(dc, key, "approve", user, NULL, NULL, NULL, &r);
     cr_assert_eq(r.status, 201);
     resp_free(&r);
@@ -1216,11 +1042,11 @@ Test(review, action_lists_filter_by_user_and_since_and_page)
         resp_free(&r);
     }
     /* Spread the actions over days 1..9 of January. */
-    PQclear(sqlp("UPDATE draft_actions a SET created_at = timestamptz '2026-01-01 12:00+00' "
-                 "  + (SELECT count(*) FROM draft_actions b "
-                 "     WHERE b.account_id = a.account_id AND b.id < a.id) * interval '1 day' "
-                 "WHERE account_id = $1",
-                 1, p));
+    PQclear(sqlp_query("UPDATE draft_actions a SET created_at = timestamptz '2026-01-01 12:00+00' "
+                       "  + (SELECT count(*) FROM draft_actions b "
+                       "     WHERE b.account_id = a.account_id AND b.id < a.id) * interval '1 day' "
+                       "WHERE account_id = $1",
+                       1, p));
 
     /* One draft's actions. */
     snprintf(url, sizeof(url), "/v1/drafts/%s/actions", drafts[4]);

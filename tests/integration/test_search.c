@@ -2,54 +2,15 @@
  * "Conversations and messages", "Details callers rely on"). */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "fixtures.h"
 
-static struct th t;
-static char account[37], key[64];
-
-static void
-setup(void)
-{
-    th_start(&t, true, NULL);
-    th_tenant(&t, "Hot Rod AN", account, key);
-}
-
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(search, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(search, .init = fx_setup, .fini = fx_teardown, .timeout = 120);
 
 /* --- helpers --------------------------------------------------------------- */
-
-/* Runs a query whose first value is copied into out (may be NULL). */
-static void sql1(char *out, size_t outlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-sql1(char *out, size_t outlen, const char *fmt, ...)
-{
-    char q[8192];
-    va_list ap;
-    PGresult *r;
-
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    r = th_sql(&t, q);
-    if (out != NULL) {
-        cr_assert_eq(PQntuples(r), 1, "%s", q);
-        snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
-    }
-    PQclear(r);
-}
 
 /* A new conversation of acct (with a channel of its own). */
 static void
@@ -57,15 +18,11 @@ make_conv(const char *acct, char id[37])
 {
     char ch[37];
 
-    sql1(ch, 37,
-         "INSERT INTO channels (account_id, id, type, external_id, name) "
-         "VALUES ('%s', inboxd_uuid7(), 'email', 'ch-' || inboxd_uuid7(), 'Support') "
-         "RETURNING id",
-         acct);
-    sql1(id, 37,
-         "INSERT INTO conversations (account_id, id, channel_id, external_id) "
-         "VALUES ('%s', inboxd_uuid7(), '%s', 'conv-' || inboxd_uuid7()) RETURNING id",
-         acct, ch);
+    mk_channel(acct, NULL, NULL, ch);
+    sql_text(id, 37,
+             "INSERT INTO conversations (account_id, id, channel_id, external_id) "
+             "VALUES ('%s', inboxd_uuid7(), '%s', 'conv-' || inboxd_uuid7()) RETURNING id",
+             acct, ch);
 }
 
 /* A new inbound message; subject may be NULL. Texts must not hold '. */
@@ -79,10 +36,11 @@ make_msg(const char *acct, const char *conv, const char *subject, const char *bo
         snprintf(subj, sizeof(subj), "'%s'", subject);
     else
         snprintf(subj, sizeof(subj), "NULL");
-    sql1(id, 37,
-         "INSERT INTO messages (account_id, id, conversation_id, direction, subject, body_text) "
-         "VALUES ('%s', inboxd_uuid7(), '%s', 'inbound', %s, '%s') RETURNING id",
-         acct, conv, subj, body);
+    sql_text(
+        id, 37,
+        "INSERT INTO messages (account_id, id, conversation_id, direction, subject, body_text) "
+        "VALUES ('%s', inboxd_uuid7(), '%s', 'inbound', %s, '%s') RETURNING id",
+        acct, conv, subj, body);
 }
 
 /* GET /v1/search/messages?q=<q escaped>&extra; the answer in r. */
@@ -100,12 +58,6 @@ search(const char *k, const char *q, const char *extra, struct resp *r)
     th_get(&t, path, k, r);
 }
 
-static const char *
-sval(const json_t *o, const char *name)
-{
-    return json_string_value(json_object_get(o, name));
-}
-
 static json_t *
 items(const struct resp *r)
 {
@@ -120,7 +72,7 @@ has_hit(const struct resp *r, const char *id)
     json_t *h;
 
     json_array_foreach (items(r), i, h) {
-        if (strcmp(sval(json_object_get(h, "message"), "id"), id) == 0)
+        if (strcmp(jstr(json_object_get(h, "message"), "id"), id) == 0)
             return true;
     }
     return false;
@@ -129,7 +81,7 @@ has_hit(const struct resp *r, const char *id)
 static const char *
 hit_id(const struct resp *r, size_t i)
 {
-    return sval(json_object_get(json_array_get(items(r), i), "message"), "id");
+    return jstr(json_object_get(json_array_get(items(r), i), "message"), "id");
 }
 
 /* --- tests ----------------------------------------------------------------- */
@@ -148,14 +100,14 @@ Test(search, a_hit_is_message_conversation_rank_and_snippet)
     h = json_array_get(items(&r), 0);
     cr_assert_eq(json_object_size(h), 4);
     msg = json_object_get(h, "message");
-    cr_assert_str_eq(sval(msg, "id"), m);
-    cr_assert_str_eq(sval(msg, "conversationId"), conv);
-    cr_assert_str_eq(sval(msg, "bodyText"), "Which hose for a Sniper EFI return line?");
+    cr_assert_str_eq(jstr(msg, "id"), m);
+    cr_assert_str_eq(jstr(msg, "conversationId"), conv);
+    cr_assert_str_eq(jstr(msg, "bodyText"), "Which hose for a Sniper EFI return line?");
     cr_assert(json_is_array(json_object_get(msg, "attachments")));
-    cr_assert_str_eq(sval(h, "conversationId"), conv);
+    cr_assert_str_eq(jstr(h, "conversationId"), conv);
     cr_assert(json_is_number(json_object_get(h, "rank")));
     cr_assert_gt(json_number_value(json_object_get(h, "rank")), 0);
-    cr_assert_not_null(strstr(sval(h, "snippet"), "<b>hose</b>"), "%s", sval(h, "snippet"));
+    cr_assert_not_null(strstr(jstr(h, "snippet"), "<b>hose</b>"), "%s", jstr(h, "snippet"));
     cr_assert(json_is_null(json_object_get(r.json, "nextCursor")));
     resp_free(&r);
 }
@@ -266,7 +218,7 @@ Test(search, conversation_id_narrows_the_search)
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert_eq(json_array_size(items(&r)), 1);
     cr_assert_str_eq(hit_id(&r, 0), mb);
-    cr_assert_str_eq(sval(json_array_get(items(&r), 0), "conversationId"), b);
+    cr_assert_str_eq(jstr(json_array_get(items(&r), 0), "conversationId"), b);
     resp_free(&r);
     search(key, "radiator", "conversationId=not-a-uuid", &r);
     expect_problem(&r, 400);
@@ -283,7 +235,7 @@ Test(search, soft_deleted_conversations_are_not_searched)
     make_conv(account, gone);
     make_msg(account, live, NULL, "Distributor cap cracked", ml);
     make_msg(account, gone, NULL, "Distributor cap cracked", mg);
-    sql1(NULL, 0, "UPDATE conversations SET deleted_at = now() WHERE id = '%s'", gone);
+    sql_exec("UPDATE conversations SET deleted_at = now() WHERE id = '%s'", gone);
     search(key, "distributor", NULL, &r);
     cr_assert_eq(json_array_size(items(&r)), 1);
     cr_assert_str_eq(hit_id(&r, 0), ml);
@@ -301,7 +253,7 @@ Test(search, snippets_mark_the_words_and_escape_everything_else)
              "<script>alert(1)</script> the throttle body <i>gasket</i> & \"spacer\"", m);
     search(key, "gasket", NULL, &r);
     cr_assert_eq(json_array_size(items(&r)), 1, "%s", r.body);
-    snip = sval(json_array_get(items(&r), 0), "snippet");
+    snip = jstr(json_array_get(items(&r), 0), "snippet");
     cr_assert_not_null(strstr(snip, "<b>gasket</b>"), "%s", snip);
     cr_assert_null(strstr(snip, "<script>"), "%s", snip);
     cr_assert_null(strstr(snip, "<i>"), "%s", snip);
@@ -313,7 +265,7 @@ Test(search, snippets_mark_the_words_and_escape_everything_else)
     for (const char *p = strchr(snip, '<'); p; p = strchr(p + 1, '<'))
         cr_assert(strncmp(p, "<b>", 3) == 0 || strncmp(p, "</b>", 4) == 0, "%s", snip);
     /* The message itself is returned as stored. */
-    cr_assert_str_eq(sval(json_object_get(json_array_get(items(&r), 0), "message"), "subject"),
+    cr_assert_str_eq(jstr(json_object_get(json_array_get(items(&r), 0), "message"), "subject"),
                      "Re: <b>order</b> & co");
     resp_free(&r);
 }
@@ -354,15 +306,15 @@ Test(search, pages_follow_the_ranking_without_gaps_or_repeats)
         json_array_extend(seen, items(&r));
         cur[0] = '\0';
         if (json_is_string(json_object_get(r.json, "nextCursor")))
-            snprintf(cur, sizeof(cur), "%s", sval(r.json, "nextCursor"));
+            snprintf(cur, sizeof(cur), "%s", jstr(r.json, "nextCursor"));
         resp_free(&r);
         pages++;
     } while (cur[0] && pages < 20);
     cr_assert_eq(pages, 5);
     cr_assert_eq(json_array_size(seen), 9);
     for (size_t i = 0; i < 9; i++)
-        cr_assert_str_eq(sval(json_object_get(json_array_get(seen, i), "message"), "id"),
-                         sval(json_object_get(json_array_get(all, i), "message"), "id"),
+        cr_assert_str_eq(jstr(json_object_get(json_array_get(seen, i), "message"), "id"),
+                         jstr(json_object_get(json_array_get(all, i), "message"), "id"),
                          "page order differs from the one-page order at %zu", i);
     json_decref(seen);
     json_decref(all);
@@ -379,7 +331,7 @@ Test(search, a_cursor_survives_new_matches)
         make_msg(account, conv, NULL, "clutch cable", m);
     search(key, "clutch", "limit=2", &r);
     first = json_incref(items(&r));
-    snprintf(cur, sizeof(cur), "%s", sval(r.json, "nextCursor"));
+    snprintf(cur, sizeof(cur), "%s", jstr(r.json, "nextCursor"));
     resp_free(&r);
     /* A better match arrives between the pages: it ranks before the
      * cursor, so the next page neither repeats nor skips. */
@@ -391,7 +343,7 @@ Test(search, a_cursor_survives_new_matches)
         cr_assert_str_neq(hit_id(&r, i), m);
         for (size_t j = 0; j < 2; j++)
             cr_assert_str_neq(hit_id(&r, i),
-                              sval(json_object_get(json_array_get(first, j), "message"), "id"));
+                              jstr(json_object_get(json_array_get(first, j), "message"), "id"));
     }
     cr_assert(json_is_null(json_object_get(r.json, "nextCursor")));
     resp_free(&r);
@@ -405,7 +357,7 @@ Test(search, a_missing_empty_or_oversized_query_is_400)
 
     th_get(&t, "/v1/search/messages", key, &r);
     expect_problem(&r, 400);
-    cr_assert_str_eq(sval(json_array_get(json_object_get(r.json, "errors"), 0), "field"), "q");
+    cr_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "errors"), 0), "field"), "q");
     resp_free(&r);
     th_get(&t, "/v1/search/messages?q=", key, &r);
     expect_problem(&r, 400);

@@ -13,35 +13,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "fixtures.h"
 #include "inboxd/lib/wdiff.h"
 
-static struct th t;
-static char account[37], admin_key[64], sync_key[64], assistant_key[64], dashboard_key[64];
+/* The admin's key is the tenant's key (fixtures.h), with every scope. */
+static char admin_key[64], sync_key[64], assistant_key[64], dashboard_key[64];
 
 static void
 setup(void)
 {
-    th_start(&t, true, NULL);
-    th_tenant(&t, "Hot Rod AN", account, admin_key);
+    fx_setup();
+    snprintf(admin_key, sizeof(admin_key), "%s", key);
     th_key(&t, account, "read messages:write outbox:write", sync_key);
     th_key(&t, account, "read drafts:write", assistant_key);
     th_key(&t, account, "read actions:write", dashboard_key);
 }
 
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(story, .init = setup, .fini = teardown, .timeout = 120);
-
-static const char *
-jstr(const json_t *o, const char *name)
-{
-    return json_string_value(json_object_get(o, name));
-}
+TestSuite(story, .init = setup, .fini = fx_teardown, .timeout = 120);
 
 /* A copy of member `name` (a string) of r's body into out. */
 static void

@@ -1,138 +1,17 @@
 /* Users and channels (issue #3; API.md "Account, users, channels"). */
 #include <criterion/criterion.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "fixtures.h"
 #include "inboxd/http/auth.h"
 #include "inboxd/lib/sig.h"
 
-static struct th t;
-static char account[37], key[64];
-
-static void
-setup(void)
-{
-    th_start(&t, true, NULL);
-    th_tenant(&t, "Hot Rod AN", account, key);
-}
-
-static void
-teardown(void)
-{
-    th_stop(&t);
-}
-
-TestSuite(users_channels, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(users_channels, .init = fx_setup, .fini = fx_teardown, .timeout = 120);
 
 /* --- helpers --------------------------------------------------------------- */
-
-static const char *
-sval(const json_t *o, const char *name)
-{
-    return json_string_value(json_object_get(o, name));
-}
-
-/* Asserts a 422 validation problem whose errors[] names `field`. */
-static void
-expect_field(const struct resp *r, const char *field, const char *what)
-{
-    const json_t *errs, *e;
-    size_t i;
-
-    cr_assert_eq(r->status, 422, "%s: expected 422, got %ld: %s", what, r->status, r->body);
-    expect_problem(r, 422);
-    errs = json_object_get(r->json, "errors");
-    cr_assert(json_is_array(errs), "%s: no errors[]: %s", what, r->body);
-    json_array_foreach (errs, i, e) {
-        if (strcmp(sval(e, "field"), field) == 0) {
-            cr_assert(json_is_string(json_object_get(e, "message")));
-            return;
-        }
-    }
-    cr_assert_fail("%s: field %s not named: %s", what, field, r->body);
-}
-
-/* POSTs body to path and asserts `status`; copies the answer's id. */
-static void
-create(const char *path, const char *k, const char *body, long status, char id[37])
-{
-    struct resp r;
-
-    th_post(&t, path, k, body, &r);
-    cr_assert_eq(r.status, status, "POST %s %s: %ld %s", path, body, r.status, r.body);
-    if (id != NULL)
-        snprintf(id, 37, "%s", sval(r.json, "id"));
-    resp_free(&r);
-}
-
-static long sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static long
-sqlf(const char *fmt, ...)
-{
-    char q[2048];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    return th_sql_long(&t, q);
-}
-
-static long
-audit_count(const char *action, const char *id)
-{
-    return sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s' AND action = '%s' "
-                "AND resource_id = '%s'",
-                account, action, id);
-}
-
-/* Walks every page of `path` with limit 2; returns the ids seen, in order,
- * and checks no id repeats. *n gets the count; *pages the page count. */
-static void
-walk(const char *path, const char *k, char ids[][37], int max, int *n, int *pages)
-{
-    char url[512], cur[256] = "";
-    struct resp r;
-
-    *n = 0;
-    *pages = 0;
-    for (;;) {
-        const json_t *items, *it, *next;
-        size_t i;
-
-        if (cur[0])
-            snprintf(url, sizeof(url), "%s?limit=2&cursor=%s", path, cur);
-        else
-            snprintf(url, sizeof(url), "%s?limit=2", path);
-        th_get(&t, url, k, &r);
-        cr_assert_eq(r.status, 200, "%s: %s", url, r.body);
-        items = json_object_get(r.json, "items");
-        cr_assert_leq(json_array_size(items), 2);
-        json_array_foreach (items, i, it) {
-            cr_assert_lt(*n, max);
-            snprintf(ids[*n], 37, "%s", sval(it, "id"));
-            for (int j = 0; j < *n; j++)
-                cr_assert_str_neq(ids[j], ids[*n], "id repeated across pages");
-            (*n)++;
-        }
-        (*pages)++;
-        next = json_object_get(r.json, "nextCursor");
-        if (json_is_string(next))
-            snprintf(cur, sizeof(cur), "%s", json_string_value(next));
-        else
-            cur[0] = '\0';
-        cr_assert(json_is_string(next) || json_is_null(next));
-        resp_free(&r);
-        if (!cur[0])
-            break;
-        cr_assert_lt(*pages, 50, "pagination does not end");
-    }
-}
 
 /* --- users ----------------------------------------------------------------- */
 
@@ -146,37 +25,37 @@ Test(users_channels, user_create_get_and_list)
 
     th_http(&t, "POST", "/v1/users", key, body, hdr, &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(id, sizeof(id), "%s", sval(r.json, "id"));
+    snprintf(id, sizeof(id), "%s", jstr(r.json, "id"));
     cr_assert_eq(strlen(id), 36);
-    cr_assert_str_eq(sval(r.json, "accountId"), account);
-    cr_assert_str_eq(sval(r.json, "email"), "ana@hotrod.example");
-    cr_assert_str_eq(sval(r.json, "displayName"), "Ana");
-    cr_assert_str_eq(sval(r.json, "role"), "admin");
-    cr_assert_str_eq(sval(r.json, "authProvider"), "google");
-    cr_assert_str_eq(sval(r.json, "authSubject"), "g-1");
+    cr_assert_str_eq(jstr(r.json, "accountId"), account);
+    cr_assert_str_eq(jstr(r.json, "email"), "ana@hotrod.example");
+    cr_assert_str_eq(jstr(r.json, "displayName"), "Ana");
+    cr_assert_str_eq(jstr(r.json, "role"), "admin");
+    cr_assert_str_eq(jstr(r.json, "authProvider"), "google");
+    cr_assert_str_eq(jstr(r.json, "authSubject"), "g-1");
     cr_assert(json_is_string(json_object_get(r.json, "createdAt")));
     cr_assert(json_is_string(json_object_get(r.json, "updatedAt")));
     resp_free(&r);
 
     /* A second user with only an email: role defaults to agent, the rest null. */
-    create("/v1/users", key, "{\"email\":\"bo@hotrod.example\"}", 201, NULL);
+    post_status("/v1/users", key, "{\"email\":\"bo@hotrod.example\"}", 201, NULL);
 
     snprintf(path, sizeof(path), "/v1/users/%s", id);
     th_get(&t, path, key, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(sval(r.json, "id"), id);
-    cr_assert_str_eq(sval(r.json, "email"), "ana@hotrod.example");
+    cr_assert_str_eq(jstr(r.json, "id"), id);
+    cr_assert_str_eq(jstr(r.json, "email"), "ana@hotrod.example");
     resp_free(&r);
 
     th_get(&t, "/v1/users", key, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 2);
-    cr_assert_str_eq(sval(json_array_get(json_object_get(r.json, "items"), 0), "id"), id,
+    cr_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "items"), 0), "id"), id,
                      "oldest first");
     {
         const json_t *bo = json_array_get(json_object_get(r.json, "items"), 1);
 
-        cr_assert_str_eq(sval(bo, "role"), "agent");
+        cr_assert_str_eq(jstr(bo, "role"), "agent");
         cr_assert(json_is_null(json_object_get(bo, "displayName")));
         cr_assert(json_is_null(json_object_get(bo, "authProvider")));
         cr_assert(json_is_null(json_object_get(bo, "authSubject")));
@@ -186,22 +65,22 @@ Test(users_channels, user_create_get_and_list)
 
     /* The database holds what the answer said, and the audit row names the
      * caller, the request and the body's hash. */
-    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE account_id = '%s' AND id = '%s' "
-                      "AND email = 'ana@hotrod.example' AND role = 'admin' "
-                      "AND display_name = 'Ana' AND auth_provider = 'google' "
-                      "AND auth_subject = 'g-1'",
-                      account, id),
+    cr_assert_eq(sql_long("SELECT count(*) FROM users WHERE account_id = '%s' AND id = '%s' "
+                          "AND email = 'ana@hotrod.example' AND role = 'admin' "
+                          "AND display_name = 'Ana' AND auth_provider = 'google' "
+                          "AND auth_subject = 'g-1'",
+                          account, id),
                  1);
     cr_assert_eq(sig_sha256_hex(body, strlen(body), hash), 0);
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s' "
-                      "AND action = 'user.create' AND resource_type = 'user' "
-                      "AND resource_id = '%s' AND request_id = 'req-user-create-1' "
-                      "AND request_hash = '%s' AND actor_key_id IS NOT NULL",
-                      account, id, hash),
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE account_id = '%s' "
+                          "AND action = 'user.create' AND resource_type = 'user' "
+                          "AND resource_id = '%s' AND request_id = 'req-user-create-1' "
+                          "AND request_hash = '%s' AND actor_key_id IS NOT NULL",
+                          account, id, hash),
                  1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s' "
-                      "AND action = 'user.create'",
-                      account),
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE account_id = '%s' "
+                          "AND action = 'user.create'",
+                          account),
                  2);
 }
 
@@ -210,14 +89,15 @@ Test(users_channels, user_repeat_post_is_200_when_same_and_409_when_different)
     char id[37], again[37];
     struct resp r;
 
-    create("/v1/users", key,
-           "{\"email\":\"cy@hotrod.example\",\"displayName\":\"Cy\",\"role\":\"agent\"}", 201, id);
+    post_status("/v1/users", key,
+                "{\"email\":\"cy@hotrod.example\",\"displayName\":\"Cy\",\"role\":\"agent\"}", 201,
+                id);
     /* Same content, and a subset of it: the stored row, no second write. */
-    create("/v1/users", key,
-           "{\"email\":\"cy@hotrod.example\",\"displayName\":\"Cy\",\"role\":\"agent\"}", 200,
-           again);
+    post_status("/v1/users", key,
+                "{\"email\":\"cy@hotrod.example\",\"displayName\":\"Cy\",\"role\":\"agent\"}", 200,
+                again);
     cr_assert_str_eq(again, id);
-    create("/v1/users", key, "{\"email\":\"cy@hotrod.example\"}", 200, again);
+    post_status("/v1/users", key, "{\"email\":\"cy@hotrod.example\"}", 200, again);
     cr_assert_str_eq(again, id);
 
     /* Any given field that differs: 409, nothing changes. */
@@ -232,10 +112,10 @@ Test(users_channels, user_repeat_post_is_200_when_same_and_409_when_different)
     expect_problem(&r, 409);
     resp_free(&r);
 
-    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE account_id = '%s'", account), 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE account_id = '%s' "
-                      "AND display_name = 'Cy' AND role = 'agent'",
-                      account),
+    cr_assert_eq(sql_long("SELECT count(*) FROM users WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM users WHERE account_id = '%s' "
+                          "AND display_name = 'Cy' AND role = 'agent'",
+                          account),
                  1);
     cr_assert_eq(audit_count("user.create", id), 1, "only the first POST wrote");
 
@@ -244,8 +124,8 @@ Test(users_channels, user_repeat_post_is_200_when_same_and_409_when_different)
         char other_acct[37], other_key[64], other_id[37];
 
         th_tenant(&t, "Other Shop", other_acct, other_key);
-        create("/v1/users", other_key, "{\"email\":\"cy@hotrod.example\",\"displayName\":\"C\"}",
-               201, other_id);
+        post_status("/v1/users", other_key,
+                    "{\"email\":\"cy@hotrod.example\",\"displayName\":\"C\"}", 201, other_id);
         cr_assert_str_neq(other_id, id);
     }
 }
@@ -255,42 +135,43 @@ Test(users_channels, user_patch_changes_only_the_given_fields)
     char id[37], path[128];
     struct resp r;
 
-    create("/v1/users", key,
-           "{\"email\":\"di@hotrod.example\",\"displayName\":\"Di\",\"authProvider\":\"google\","
-           "\"authSubject\":\"s-9\"}",
-           201, id);
+    post_status(
+        "/v1/users", key,
+        "{\"email\":\"di@hotrod.example\",\"displayName\":\"Di\",\"authProvider\":\"google\","
+        "\"authSubject\":\"s-9\"}",
+        201, id);
     snprintf(path, sizeof(path), "/v1/users/%s", id);
 
     th_http(&t, "PATCH", path, key, "{\"displayName\":\"Diana\",\"role\":\"admin\"}", NULL, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(sval(r.json, "displayName"), "Diana");
-    cr_assert_str_eq(sval(r.json, "role"), "admin");
-    cr_assert_str_eq(sval(r.json, "email"), "di@hotrod.example");
-    cr_assert_str_eq(sval(r.json, "authProvider"), "google");
-    cr_assert_str_eq(sval(r.json, "authSubject"), "s-9");
+    cr_assert_str_eq(jstr(r.json, "displayName"), "Diana");
+    cr_assert_str_eq(jstr(r.json, "role"), "admin");
+    cr_assert_str_eq(jstr(r.json, "email"), "di@hotrod.example");
+    cr_assert_str_eq(jstr(r.json, "authProvider"), "google");
+    cr_assert_str_eq(jstr(r.json, "authSubject"), "s-9");
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE id = '%s' AND updated_at > created_at", id),
-                 1);
+    cr_assert_eq(
+        sql_long("SELECT count(*) FROM users WHERE id = '%s' AND updated_at > created_at", id), 1);
 
     /* null clears a nullable field; email changes. */
     th_http(&t, "PATCH", path, key, "{\"authProvider\":null,\"email\":\"diana@hotrod.example\"}",
             NULL, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert(json_is_null(json_object_get(r.json, "authProvider")));
-    cr_assert_str_eq(sval(r.json, "authSubject"), "s-9");
-    cr_assert_str_eq(sval(r.json, "email"), "diana@hotrod.example");
-    cr_assert_str_eq(sval(r.json, "displayName"), "Diana");
+    cr_assert_str_eq(jstr(r.json, "authSubject"), "s-9");
+    cr_assert_str_eq(jstr(r.json, "email"), "diana@hotrod.example");
+    cr_assert_str_eq(jstr(r.json, "displayName"), "Diana");
     resp_free(&r);
 
-    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE id = '%s' AND auth_provider IS NULL "
-                      "AND email = 'diana@hotrod.example' AND role = 'admin'",
-                      id),
+    cr_assert_eq(sql_long("SELECT count(*) FROM users WHERE id = '%s' AND auth_provider IS NULL "
+                          "AND email = 'diana@hotrod.example' AND role = 'admin'",
+                          id),
                  1);
     cr_assert_eq(audit_count("user.update", id), 2);
 
     /* GET answers the changed row. */
     th_get(&t, path, key, &r);
-    cr_assert_str_eq(sval(r.json, "email"), "diana@hotrod.example");
+    cr_assert_str_eq(jstr(r.json, "email"), "diana@hotrod.example");
     resp_free(&r);
 }
 
@@ -299,14 +180,14 @@ Test(users_channels, user_patch_to_a_taken_email_is_409)
     char a[37], b[37], path[128];
     struct resp r;
 
-    create("/v1/users", key, "{\"email\":\"a@x.example\"}", 201, a);
-    create("/v1/users", key, "{\"email\":\"b@x.example\"}", 201, b);
+    post_status("/v1/users", key, "{\"email\":\"a@x.example\"}", 201, a);
+    post_status("/v1/users", key, "{\"email\":\"b@x.example\"}", 201, b);
     snprintf(path, sizeof(path), "/v1/users/%s", b);
     th_http(&t, "PATCH", path, key, "{\"email\":\"a@x.example\"}", NULL, &r);
     expect_problem(&r, 409);
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE id = '%s' AND email = 'b@x.example'", b),
-                 1);
+    cr_assert_eq(
+        sql_long("SELECT count(*) FROM users WHERE id = '%s' AND email = 'b@x.example'", b), 1);
     cr_assert_eq(audit_count("user.update", b), 0);
 
     /* Setting a user's own email again is no conflict. */
@@ -369,9 +250,9 @@ Test(users_channels, user_post_validation_names_each_field)
 
     /* Exactly at the limits is fine. */
     snprintf(long_email, sizeof(long_email), "{\"email\":\"%0*d@x.example\"}", 254 - 10, 0);
-    create("/v1/users", key, long_email, 201, NULL);
-    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE account_id = '%s'", account), 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 1);
+    post_status("/v1/users", key, long_email, 201, NULL);
+    cr_assert_eq(sql_long("SELECT count(*) FROM users WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 1);
 }
 
 Test(users_channels, user_patch_validation)
@@ -389,16 +270,16 @@ Test(users_channels, user_patch_validation)
     char id[37], path[128];
     struct resp r;
 
-    create("/v1/users", key, "{\"email\":\"p@x.example\",\"displayName\":\"P\"}", 201, id);
+    post_status("/v1/users", key, "{\"email\":\"p@x.example\",\"displayName\":\"P\"}", 201, id);
     snprintf(path, sizeof(path), "/v1/users/%s", id);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         th_http(&t, "PATCH", path, key, cases[i].body, NULL, &r);
         expect_field(&r, cases[i].field, cases[i].body);
         resp_free(&r);
     }
-    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE id = '%s' AND email = 'p@x.example' "
-                      "AND display_name = 'P' AND updated_at = created_at",
-                      id),
+    cr_assert_eq(sql_long("SELECT count(*) FROM users WHERE id = '%s' AND email = 'p@x.example' "
+                          "AND display_name = 'P' AND updated_at = created_at",
+                          id),
                  1, "a refused PATCH changes nothing");
     cr_assert_eq(audit_count("user.update", id), 0);
 }
@@ -412,9 +293,9 @@ Test(users_channels, non_json_bodies_are_400)
     char uid[37], cid[37], upath[128], cpath[128];
     struct resp r;
 
-    create("/v1/users", key, "{\"email\":\"j@x.example\"}", 201, uid);
-    create("/v1/channels", key, "{\"type\":\"chat\",\"externalId\":\"c-j\",\"name\":\"J\"}", 201,
-           cid);
+    post_status("/v1/users", key, "{\"email\":\"j@x.example\"}", 201, uid);
+    post_status("/v1/channels", key, "{\"type\":\"chat\",\"externalId\":\"c-j\",\"name\":\"J\"}",
+                201, cid);
     snprintf(upath, sizeof(upath), "/v1/users/%s", uid);
     snprintf(cpath, sizeof(cpath), "/v1/channels/%s", cid);
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
@@ -431,7 +312,7 @@ Test(users_channels, non_json_bodies_are_400)
     th_http(&t, "POST", "/v1/users", key, NULL, NULL, &r);
     expect_problem(&r, 400);
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 2);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 2);
 }
 
 Test(users_channels, bad_query_parameters_are_400)
@@ -452,7 +333,7 @@ Test(users_channels, bad_query_parameters_are_400)
             th_get(&t, path, key, &r);
             expect_problem(&r, 400);
             errs = json_object_get(r.json, "errors");
-            cr_assert_str_eq(sval(json_array_get(errs, 0), "field"), field[i], "%s", path);
+            cr_assert_str_eq(jstr(json_array_get(errs, 0), "field"), field[i], "%s", path);
             resp_free(&r);
         }
     }
@@ -464,9 +345,10 @@ Test(users_channels, another_tenants_or_unknown_rows_are_404)
     const char *missing = "0190f5c2-0000-7000-8000-000000000001";
     struct resp r;
 
-    create("/v1/users", key, "{\"email\":\"mine@x.example\",\"displayName\":\"Mine\"}", 201, uid);
-    create("/v1/channels", key, "{\"type\":\"email\",\"externalId\":\"inbox\",\"name\":\"Mine\"}",
-           201, cid);
+    post_status("/v1/users", key, "{\"email\":\"mine@x.example\",\"displayName\":\"Mine\"}", 201,
+                uid);
+    post_status("/v1/channels", key,
+                "{\"type\":\"email\",\"externalId\":\"inbox\",\"name\":\"Mine\"}", 201, cid);
     th_tenant(&t, "Other Shop", other_acct, other_key);
 
     /* B reads and changes A's rows: 404, as for ids that exist nowhere. */
@@ -505,9 +387,9 @@ Test(users_channels, another_tenants_or_unknown_rows_are_404)
     th_get(&t, "/v1/channels", other_key, &r);
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0);
     resp_free(&r);
-    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE display_name = 'Stolen'"), 0);
-    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE name = 'Stolen'"), 0);
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s'", other_acct), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM users WHERE display_name = 'Stolen'"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM channels WHERE name = 'Stolen'"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE account_id = '%s'", other_acct), 0);
 }
 
 Test(users_channels, writes_need_the_admin_scope)
@@ -518,16 +400,16 @@ Test(users_channels, writes_need_the_admin_scope)
     th_key(&t, account, "read", reader);
     th_key(&t, account, "read messages:write drafts:write actions:write outbox:write jobs:write",
            writer);
-    create("/v1/users", key, "{\"email\":\"s@x.example\"}", 201, uid);
-    create("/v1/channels", key, "{\"type\":\"slack\",\"externalId\":\"T1\",\"name\":\"S\"}", 201,
-           cid);
+    post_status("/v1/users", key, "{\"email\":\"s@x.example\"}", 201, uid);
+    post_status("/v1/channels", key, "{\"type\":\"slack\",\"externalId\":\"T1\",\"name\":\"S\"}",
+                201, cid);
 
     for (int k = 0; k < 2; k++) {
         const char *kk = k == 0 ? reader : writer;
 
         th_post(&t, "/v1/users", kk, "{\"email\":\"new@x.example\"}", &r);
         expect_problem(&r, 403);
-        cr_assert_not_null(strstr(sval(r.json, "detail"), "admin"));
+        cr_assert_not_null(strstr(jstr(r.json, "detail"), "admin"));
         resp_free(&r);
         th_post(&t, "/v1/channels", kk, "{\"type\":\"chat\",\"externalId\":\"n\",\"name\":\"N\"}",
                 &r);
@@ -563,9 +445,9 @@ Test(users_channels, writes_need_the_admin_scope)
     expect_problem(&r, 403);
     resp_free(&r);
 
-    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE account_id = '%s'", account), 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE account_id = '%s'", account), 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 2);
+    cr_assert_eq(sql_long("SELECT count(*) FROM users WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM channels WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 2);
 }
 
 Test(users_channels, lists_page_through_every_row_once_in_order)
@@ -578,23 +460,23 @@ Test(users_channels, lists_page_through_every_row_once_in_order)
     th_tenant(&t, "Other Shop", other_acct, other_key);
     for (int i = 0; i < N; i++) {
         snprintf(body, sizeof(body), "{\"email\":\"u%d@x.example\"}", i);
-        create("/v1/users", key, body, 201, made_u[i]);
+        post_status("/v1/users", key, body, 201, made_u[i]);
         snprintf(body, sizeof(body),
                  "{\"type\":\"email\",\"externalId\":\"box-%d\",\"name\":\"B\"}", i);
-        create("/v1/channels", key, body, 201, made_c[i]);
+        post_status("/v1/channels", key, body, 201, made_c[i]);
         /* Another tenant's rows interleave and must never show up. */
         snprintf(body, sizeof(body), "{\"email\":\"u%d@x.example\"}", i);
-        create("/v1/users", other_key, body, 201, NULL);
+        post_status("/v1/users", other_key, body, 201, NULL);
         snprintf(body, sizeof(body),
                  "{\"type\":\"email\",\"externalId\":\"box-%d\",\"name\":\"B\"}", i);
-        create("/v1/channels", other_key, body, 201, NULL);
+        post_status("/v1/channels", other_key, body, 201, NULL);
     }
-    walk("/v1/users", key, seen, N + 5, &n, &pages);
+    n = walk(key, "/v1/users", 2, seen, N + 5, &pages);
     cr_assert_eq(n, N);
     cr_assert_eq(pages, 4);
     for (int i = 0; i < N; i++)
         cr_assert_str_eq(seen[i], made_u[i], "users oldest first, position %d", i);
-    walk("/v1/channels", key, seen, N + 5, &n, &pages);
+    n = walk(key, "/v1/channels", 2, seen, N + 5, &pages);
     cr_assert_eq(n, N);
     cr_assert_eq(pages, 4);
     for (int i = 0; i < N; i++)
@@ -612,12 +494,12 @@ Test(users_channels, lists_page_through_every_row_once_in_order)
         resp_free(&r);
         th_get(&t, "/v1/users?limit=6", key, &r);
         cr_assert(json_is_string(json_object_get(r.json, "nextCursor")));
-        snprintf(path, sizeof(path), "/v1/users?limit=6&cursor=%s", sval(r.json, "nextCursor"));
+        snprintf(path, sizeof(path), "/v1/users?limit=6&cursor=%s", jstr(r.json, "nextCursor"));
         resp_free(&r);
         th_get(&t, path, key, &r);
         cr_assert_eq(r.status, 200, "%s", r.body);
         cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1);
-        cr_assert_str_eq(sval(json_array_get(json_object_get(r.json, "items"), 0), "id"),
+        cr_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "items"), 0), "id"),
                          made_u[6]);
         cr_assert(json_is_null(json_object_get(r.json, "nextCursor")));
         resp_free(&r);
@@ -636,12 +518,12 @@ Test(users_channels, channel_create_get_and_list)
             "\"metadata\":{\"mailbox\":\"support@hotrod.example\",\"n\":[1,2,{\"x\":null}]}}",
             &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(id, sizeof(id), "%s", sval(r.json, "id"));
-    cr_assert_str_eq(sval(r.json, "accountId"), account);
-    cr_assert_str_eq(sval(r.json, "type"), "email");
-    cr_assert_str_eq(sval(r.json, "externalId"), "zoho-support");
-    cr_assert_str_eq(sval(r.json, "name"), "Support inbox");
-    cr_assert_str_eq(sval(json_object_get(r.json, "metadata"), "mailbox"),
+    snprintf(id, sizeof(id), "%s", jstr(r.json, "id"));
+    cr_assert_str_eq(jstr(r.json, "accountId"), account);
+    cr_assert_str_eq(jstr(r.json, "type"), "email");
+    cr_assert_str_eq(jstr(r.json, "externalId"), "zoho-support");
+    cr_assert_str_eq(jstr(r.json, "name"), "Support inbox");
+    cr_assert_str_eq(jstr(json_object_get(r.json, "metadata"), "mailbox"),
                      "support@hotrod.example");
     cr_assert_eq(json_array_size(json_object_get(json_object_get(r.json, "metadata"), "n")), 3);
     cr_assert(json_is_string(json_object_get(r.json, "createdAt")));
@@ -652,40 +534,40 @@ Test(users_channels, channel_create_get_and_list)
     th_post(&t, "/v1/channels", key,
             "{\"type\":\"shopify\",\"externalId\":\"shop\",\"name\":\"S\"}", &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(plain, sizeof(plain), "%s", sval(r.json, "id"));
+    snprintf(plain, sizeof(plain), "%s", jstr(r.json, "id"));
     cr_assert(json_is_object(json_object_get(r.json, "metadata")));
     cr_assert_eq(json_object_size(json_object_get(r.json, "metadata")), 0);
     resp_free(&r);
-    create("/v1/channels", key, "{\"type\":\"chat\",\"externalId\":\"w\",\"name\":\"W\"}", 201,
-           NULL);
-    create("/v1/channels", key,
-           "{\"type\":\"slack\",\"externalId\":\"T0\",\"name\":\"Slack\",\"metadata\":null}", 201,
-           NULL);
+    post_status("/v1/channels", key, "{\"type\":\"chat\",\"externalId\":\"w\",\"name\":\"W\"}", 201,
+                NULL);
+    post_status("/v1/channels", key,
+                "{\"type\":\"slack\",\"externalId\":\"T0\",\"name\":\"Slack\",\"metadata\":null}",
+                201, NULL);
 
     snprintf(path, sizeof(path), "/v1/channels/%s", id);
     th_get(&t, path, key, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(sval(r.json, "externalId"), "zoho-support");
+    cr_assert_str_eq(jstr(r.json, "externalId"), "zoho-support");
     resp_free(&r);
 
     th_get(&t, "/v1/channels", key, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 4);
-    cr_assert_str_eq(sval(json_array_get(json_object_get(r.json, "items"), 0), "id"), id);
-    cr_assert_str_eq(sval(json_array_get(json_object_get(r.json, "items"), 1), "id"), plain);
+    cr_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "items"), 0), "id"), id);
+    cr_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "items"), 1), "id"), plain);
     resp_free(&r);
 
-    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE account_id = '%s' AND id = '%s' "
-                      "AND type = 'email' AND external_id = 'zoho-support' "
-                      "AND metadata->>'mailbox' = 'support@hotrod.example'",
-                      account, id),
+    cr_assert_eq(sql_long("SELECT count(*) FROM channels WHERE account_id = '%s' AND id = '%s' "
+                          "AND type = 'email' AND external_id = 'zoho-support' "
+                          "AND metadata->>'mailbox' = 'support@hotrod.example'",
+                          account, id),
                  1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE id = '%s' AND metadata = '{}'", plain),
-                 1);
+    cr_assert_eq(
+        sql_long("SELECT count(*) FROM channels WHERE id = '%s' AND metadata = '{}'", plain), 1);
     cr_assert_eq(audit_count("channel.create", id), 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s' "
-                      "AND action = 'channel.create' AND resource_type = 'channel'",
-                      account),
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE account_id = '%s' "
+                          "AND action = 'channel.create' AND resource_type = 'channel'",
+                          account),
                  4);
 }
 
@@ -694,11 +576,11 @@ Test(users_channels, channel_repeat_post_is_200_when_same_and_409_when_different
     char id[37], again[37];
     struct resp r;
 
-    create(
+    post_status(
         "/v1/channels", key,
         "{\"type\":\"email\",\"externalId\":\"ext-1\",\"name\":\"Inbox\",\"metadata\":{\"a\":1}}",
         201, id);
-    create(
+    post_status(
         "/v1/channels", key,
         "{\"type\":\"email\",\"externalId\":\"ext-1\",\"name\":\"Inbox\",\"metadata\":{\"a\":1}}",
         200, again);
@@ -707,7 +589,7 @@ Test(users_channels, channel_repeat_post_is_200_when_same_and_409_when_different
     th_post(&t, "/v1/channels", key,
             "{\"type\":\"email\",\"externalId\":\"ext-1\",\"name\":\"Inbox\"}", &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(sval(r.json, "id"), id);
+    cr_assert_str_eq(jstr(r.json, "id"), id);
     cr_assert_eq(json_integer_value(json_object_get(json_object_get(r.json, "metadata"), "a")), 1,
                  "the stored row is answered");
     resp_free(&r);
@@ -721,10 +603,10 @@ Test(users_channels, channel_repeat_post_is_200_when_same_and_409_when_different
     expect_problem(&r, 409);
     resp_free(&r);
 
-    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE account_id = '%s'", account), 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE id = '%s' AND name = 'Inbox' "
-                      "AND type = 'email' AND metadata = '{\"a\":1}'",
-                      id),
+    cr_assert_eq(sql_long("SELECT count(*) FROM channels WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM channels WHERE id = '%s' AND name = 'Inbox' "
+                          "AND type = 'email' AND metadata = '{\"a\":1}'",
+                          id),
                  1);
     cr_assert_eq(audit_count("channel.create", id), 1);
 }
@@ -734,31 +616,32 @@ Test(users_channels, channel_patch_changes_name_and_metadata_only)
     char id[37], path[128];
     struct resp r;
 
-    create("/v1/channels", key,
-           "{\"type\":\"chat\",\"externalId\":\"widget\",\"name\":\"Chat\",\"metadata\":{\"a\":1,"
-           "\"b\":2}}",
-           201, id);
+    post_status(
+        "/v1/channels", key,
+        "{\"type\":\"chat\",\"externalId\":\"widget\",\"name\":\"Chat\",\"metadata\":{\"a\":1,"
+        "\"b\":2}}",
+        201, id);
     snprintf(path, sizeof(path), "/v1/channels/%s", id);
 
     th_http(&t, "PATCH", path, key, "{\"name\":\"Website chat\"}", NULL, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(sval(r.json, "name"), "Website chat");
+    cr_assert_str_eq(jstr(r.json, "name"), "Website chat");
     cr_assert_eq(json_object_size(json_object_get(r.json, "metadata")), 2, "metadata kept");
-    cr_assert_str_eq(sval(r.json, "type"), "chat");
-    cr_assert_str_eq(sval(r.json, "externalId"), "widget");
+    cr_assert_str_eq(jstr(r.json, "type"), "chat");
+    cr_assert_str_eq(jstr(r.json, "externalId"), "widget");
     resp_free(&r);
 
     /* metadata is replaced whole. */
     th_http(&t, "PATCH", path, key, "{\"metadata\":{\"c\":\"3\"}}", NULL, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert_eq(json_object_size(json_object_get(r.json, "metadata")), 1);
-    cr_assert_str_eq(sval(json_object_get(r.json, "metadata"), "c"), "3");
-    cr_assert_str_eq(sval(r.json, "name"), "Website chat");
+    cr_assert_str_eq(jstr(json_object_get(r.json, "metadata"), "c"), "3");
+    cr_assert_str_eq(jstr(r.json, "name"), "Website chat");
     resp_free(&r);
 
-    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE id = '%s' AND name = 'Website chat' "
-                      "AND metadata = '{\"c\":\"3\"}' AND updated_at > created_at",
-                      id),
+    cr_assert_eq(sql_long("SELECT count(*) FROM channels WHERE id = '%s' AND name = 'Website chat' "
+                          "AND metadata = '{\"c\":\"3\"}' AND updated_at > created_at",
+                          id),
                  1);
     cr_assert_eq(audit_count("channel.update", id), 2);
 }
@@ -820,15 +703,15 @@ Test(users_channels, channel_post_validation_names_each_field)
         /* Exactly 64 KiB is accepted. */
         memset(big + off, 'x', fill - 1);
         strcpy(big + off + fill - 1, "\"}}");
-        create("/v1/channels", key, big, 201, NULL);
+        post_status("/v1/channels", key, big, 201, NULL);
     }
     free(big);
-    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE account_id = '%s'", account), 1);
-    cr_assert_eq(sqlf("SELECT length(metadata->>'k') FROM channels WHERE account_id = '%s' "
-                      "AND external_id = 'big'",
-                      account),
+    cr_assert_eq(sql_long("SELECT count(*) FROM channels WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sql_long("SELECT length(metadata->>'k') FROM channels WHERE account_id = '%s' "
+                          "AND external_id = 'big'",
+                          account),
                  65536 - 8);
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 1);
 }
 
 Test(users_channels, channel_patch_validation)
@@ -848,18 +731,18 @@ Test(users_channels, channel_patch_validation)
     char id[37], path[128];
     struct resp r;
 
-    create("/v1/channels", key, "{\"type\":\"email\",\"externalId\":\"fixed\",\"name\":\"F\"}", 201,
-           id);
+    post_status("/v1/channels", key, "{\"type\":\"email\",\"externalId\":\"fixed\",\"name\":\"F\"}",
+                201, id);
     snprintf(path, sizeof(path), "/v1/channels/%s", id);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         th_http(&t, "PATCH", path, key, cases[i].body, NULL, &r);
         expect_field(&r, cases[i].field, cases[i].body);
         resp_free(&r);
     }
-    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE id = '%s' AND type = 'email' "
-                      "AND external_id = 'fixed' AND name = 'F' AND metadata = '{}' "
-                      "AND updated_at = created_at",
-                      id),
+    cr_assert_eq(sql_long("SELECT count(*) FROM channels WHERE id = '%s' AND type = 'email' "
+                          "AND external_id = 'fixed' AND name = 'F' AND metadata = '{}' "
+                          "AND updated_at = created_at",
+                          id),
                  1, "a refused PATCH changes nothing");
     cr_assert_eq(audit_count("channel.update", id), 0);
 }
@@ -884,7 +767,7 @@ race(void *arg)
     th_post(&t, x->path, key, x->body, &r);
     x->status = r.status;
     if (r.json && json_is_string(json_object_get(r.json, "id")))
-        snprintf(x->id, sizeof(x->id), "%s", sval(r.json, "id"));
+        snprintf(x->id, sizeof(x->id), "%s", jstr(r.json, "id"));
     resp_free(&r);
     return NULL;
 }
@@ -918,7 +801,7 @@ Test(users_channels, simultaneous_identical_posts_make_one_row)
         }
         cr_assert_eq(created, 1, "%s: exactly one 201", paths[k]);
     }
-    cr_assert_eq(sqlf("SELECT count(*) FROM users WHERE account_id = '%s'", account), 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM channels WHERE account_id = '%s'", account), 1);
-    cr_assert_eq(sqlf("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 2);
+    cr_assert_eq(sql_long("SELECT count(*) FROM users WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM channels WHERE account_id = '%s'", account), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 2);
 }
