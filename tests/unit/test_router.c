@@ -1,4 +1,4 @@
-/* router: matching, parameters, 404/405, scopes. Uses the real route tables. */
+/* router: matching, parameters, 404/405. Uses the real route tables. */
 #include "inboxd/http/router.h"
 #include "inboxd/routes/routes.h"
 
@@ -102,20 +102,4 @@ Test(router, deep_paths_are_404_not_a_crash)
     path[200] = '\0';
     cr_assert_eq(router_match("GET", path, &m, &pb), -1);
     cr_assert_eq(pb.status, 404);
-}
-
-Test(router, scopes_parse_and_format_round_trip)
-{
-    unsigned s;
-    char text[160];
-
-    cr_assert_eq(scope_parse("read drafts:write admin", &s), 0);
-    cr_assert_eq(s, SCOPE_READ | SCOPE_DRAFTS_WRITE | SCOPE_ADMIN);
-    scope_format(s, text, sizeof(text));
-    cr_assert_str_eq(text, "read drafts:write admin");
-    cr_assert_eq(scope_parse("read,outbox:write", &s), 0);
-    cr_assert_eq(s, SCOPE_READ | SCOPE_OUTBOX_WRITE);
-    cr_assert_eq(scope_parse("read superuser", &s), -1);
-    cr_assert_eq(scope_parse("", &s), -1);
-    cr_assert_str_eq(scope_name(SCOPE_JOBS_WRITE), "jobs:write");
 }

@@ -7,6 +7,9 @@
  * the trail, and the edit became a learning sample.
  *
  * Each caller uses a key with only its own scopes (API.md "Typical keys").
+ *
+ * The sync service's own story starts one step earlier, at a signed webhook
+ * delivery, and ends at the provider's delivery report.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -16,20 +19,39 @@
 #include "fixtures.h"
 #include "inboxd/lib/wdiff.h"
 
-/* The admin's key is the tenant's key (fixtures.h), with every scope. */
 static char admin_key[64], sync_key[64], assistant_key[64], dashboard_key[64];
 
+/* Each caller's key, with only its own scopes (API.md "Typical keys"); the
+ * admin's is the tenant's key (fixtures.h), with every scope. */
 static void
-setup(void)
+caller_keys(void)
 {
-    fx_setup();
     snprintf(admin_key, sizeof(admin_key), "%s", key);
     th_key(&t, account, "read messages:write outbox:write", sync_key);
     th_key(&t, account, "read drafts:write", assistant_key);
     th_key(&t, account, "read actions:write", dashboard_key);
 }
 
+static void
+setup(void)
+{
+    fx_setup();
+    caller_keys();
+}
+
+/* The sync service's story starts at a signed webhook delivery
+ * (webhook_sources() in fixtures.h): the tenant is the "Hook Shop" its
+ * source names. */
+static void
+setup_webhooks(void)
+{
+    webhook_sources();
+    fx_start("Hook Shop", NULL);
+    caller_keys();
+}
+
 TestSuite(story, .init = setup, .fini = fx_teardown, .timeout = 120);
+TestSuite(story_webhooks, .init = setup_webhooks, .fini = fx_teardown, .timeout = 120);
 
 /* A copy of member `name` (a string) of r's body into out. */
 static void
@@ -214,4 +236,80 @@ Test(story, inbound_message_to_draft_to_edit_to_outbox_and_timeline)
                  account, request);
         cr_assert_eq(th_sql_long(&t, sql), 1, "the draft request is done");
     }
+}
+
+/* --- the sync service, end to end ---------------------------------------------- */
+
+Test(story_webhooks, sync_service_end_to_end_delivery_draft_approve_outbox_delivered)
+{
+    char body[2048], path[160];
+    char user[37], draft[37], outbound[37];
+    struct resp r;
+    struct webhook_ids x;
+    const json_t *item;
+
+    th_post(&t, "/v1/users", key, "{\"email\":\"joerg@hookshop.example\",\"displayName\":\"J\"}",
+            &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    snprintf(user, sizeof(user), "%s", jstr(r.json, "id"));
+    resp_free(&r);
+
+    /* The sync service posts the provider's message. */
+    webhook_delivery(body, sizeof(body), "zoho-evt-1", "ZT-1042", "zoho-msg-1");
+    deliver("hookshop", "shop-secret", body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    take_ids(&r, &x);
+    resp_free(&r);
+
+    /* The assistants service claims the request it queued and drafts. */
+    th_post(&t, "/v1/draft-requests/claim", assistant_key,
+            "{\"limit\":5,\"leaseSeconds\":60,\"workerId\":\"w-1\"}", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1, "%s", r.body);
+    item = json_array_get(json_object_get(r.json, "items"), 0);
+    cr_assert_str_eq(jstr(item, "id"), x.req);
+    cr_assert_str_eq(jstr(item, "messageId"), x.msg);
+    cr_assert_str_eq(jstr(json_object_get(item, "channel"), "externalId"), "zoho-support");
+    resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/conversations/%s/drafts", x.conv);
+    snprintf(body, sizeof(body),
+             "{\"triggerMessageId\":\"%s\",\"draftRequestId\":\"%s\",\"modelKey\":\"m\","
+             "\"promptVersion\":\"v1\",\"suggestedText\":\"It ships today.\"}",
+             x.msg, x.req);
+    th_post(&t, path, assistant_key, body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    snprintf(draft, sizeof(draft), "%s", jstr(r.json, "id"));
+    resp_free(&r);
+
+    /* The dashboard approves it. */
+    snprintf(path, sizeof(path), "/v1/drafts/%s/actions", draft);
+    snprintf(body, sizeof(body), "{\"type\":\"approve\",\"userId\":\"%s\"}", user);
+    th_post(&t, path, dashboard_key, body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    snprintf(outbound, sizeof(outbound), "%s", jstr(json_object_get(r.json, "message"), "id"));
+    resp_free(&r);
+
+    /* The sync service claims the reply with what the provider needs. */
+    th_post(&t, "/v1/outbox/claim", sync_key, "{\"limit\":10,\"leaseSeconds\":60}", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1, "%s", r.body);
+    item = json_array_get(json_object_get(r.json, "items"), 0);
+    cr_assert_str_eq(jstr(item, "id"), outbound);
+    cr_assert_str_eq(jstr(item, "bodyText"), "It ships today.");
+    cr_assert_str_eq(jstr(json_object_get(item, "conversation"), "externalId"), "ZT-1042");
+    cr_assert_str_eq(jstr(json_object_get(item, "channel"), "externalId"), "zoho-support");
+    cr_assert_str_eq(jstr(json_object_get(item, "channel"), "type"), "email");
+    resp_free(&r);
+    snprintf(path, sizeof(path), "/v1/outbox/%s/delivered", outbound);
+    th_post(&t, path, sync_key, "{\"externalId\":\"zoho-reply-1\"}", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE account_id = '%s' AND id = '%s' "
+                          "AND delivery_status = 'delivered' AND external_id = 'zoho-reply-1' "
+                          "AND conversation_id = '%s'",
+                          account, outbound, x.conv),
+                 1);
+    cr_assert_eq(
+        sql_long("SELECT count(*) FROM draft_requests WHERE id = '%s' AND status = 'done'", x.req),
+        1);
 }

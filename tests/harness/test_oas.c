@@ -1,5 +1,5 @@
 /*
- * test_oas_selftest: the response validator of the harness (oas.c) must
+ * test_oas: the response validator of the harness (oas.c) must
  * fail when it should, or checking every response proves nothing. Tiny
  * inline schemas, table-driven; a few oas_check cases against the embedded
  * document, and the document's x-scope and security against the route

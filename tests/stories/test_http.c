@@ -1,5 +1,7 @@
-/* The HTTP surface of issue #2: routing, guards, problem documents, ids,
- * health, metrics and the OpenAPI document. */
+/* The HTTP surface of issue #2 that no one route owns: routing (404, 405),
+ * the body guards (413, 415), query parameters, problem documents, request
+ * ids, trace context and the request metrics. routes/health.c's own routes
+ * are routes/test_health.c. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,28 +11,6 @@
 #include "inboxd/http/router.h"
 
 TestSuite(http, .init = fx_setup, .fini = fx_teardown, .timeout = 60);
-
-Test(http, healthz_answers_without_a_key)
-{
-    struct resp r;
-
-    th_get(&t, "/healthz", NULL, &r);
-    cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(json_string_value(json_object_get(r.json, "status")), "ok");
-    resp_free(&r);
-}
-
-Test(http, readyz_is_200_on_a_migrated_database)
-{
-    struct resp r;
-
-    th_get(&t, "/readyz", NULL, &r);
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_str_eq(json_string_value(json_object_get(r.json, "status")), "ready");
-    cr_assert_eq(json_integer_value(json_object_get(r.json, "schemaVersion")),
-                 json_integer_value(json_object_get(r.json, "expectedSchemaVersion")));
-    resp_free(&r);
-}
 
 Test(http, unknown_path_is_a_404_problem)
 {
@@ -195,71 +175,5 @@ Test(http, metrics_count_requests_by_route_and_status)
     cr_assert_not_null(
         strstr(r.body, "inboxd_queue_depth{queue=\"draft_requests\",state=\"queued\"} 0\n"));
     cr_assert_not_null(strstr(r.body, "inboxd_queue_depth{queue=\"outbox\",state=\"pending\"} 0\n"));
-    resp_free(&r);
-}
-
-/* A router pattern as the document writes it: "{topicKey...}" is "{topicKey}". */
-static void
-doc_path(const char *pattern, char *out, size_t outlen)
-{
-    const char *dots = strstr(pattern, "...}");
-
-    if (dots == NULL)
-        snprintf(out, outlen, "%s", pattern);
-    else
-        snprintf(out, outlen, "%.*s}", (int)(dots - pattern), pattern);
-}
-
-/* The OpenAPI document and the router describe the same set of routes. */
-Test(http, openapi_document_and_router_agree)
-{
-    struct resp r;
-    json_t *paths;
-    size_t n, documented = 0;
-    const struct route *const *all = router_routes(&n);
-    const char *path;
-    json_t *ops;
-    char pattern[256];
-
-    th_get(&t, "/v1/openapi.json", key, &r);
-    cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(json_string_value(json_object_get(r.json, "openapi")), "3.1.0");
-    paths = json_object_get(r.json, "paths");
-    cr_assert(json_is_object(paths));
-    for (size_t i = 0; i < n; i++) {
-        char method[16];
-        size_t k;
-
-        for (k = 0; all[i]->method[k] && k < sizeof(method) - 1; k++)
-            method[k] = (char)(all[i]->method[k] - 'A' + 'a');
-        method[k] = '\0';
-        doc_path(all[i]->pattern, pattern, sizeof(pattern));
-        cr_assert_not_null(json_object_get(json_object_get(paths, pattern), method),
-                           "route %s %s is not in openapi.json", all[i]->method, pattern);
-    }
-    json_object_foreach(paths, path, ops)
-    {
-        const char *m;
-        json_t *op;
-
-        json_object_foreach(ops, m, op)
-        {
-            static const char *const verbs[] = {"get", "put", "post", "delete", "patch", NULL};
-            bool verb = false, found = false;
-
-            for (int v = 0; verbs[v]; v++)
-                verb |= strcmp(m, verbs[v]) == 0;
-            if (!verb)
-                continue;
-            documented++;
-            for (size_t i = 0; i < n; i++) {
-                doc_path(all[i]->pattern, pattern, sizeof(pattern));
-                if (strcmp(pattern, path) == 0 && strcasecmp(all[i]->method, m) == 0)
-                    found = true;
-            }
-            cr_assert(found, "openapi.json documents %s %s, which the router lacks", m, path);
-        }
-    }
-    cr_assert_eq(documented, n);
     resp_free(&r);
 }

@@ -1,6 +1,7 @@
 /*
- * test_accept: Accept-Encoding negotiation (RFC 9110 12.5.3) as the feed
- * uses it to decide whether a kept page may go out gzip-compressed.
+ * reply: the pure part of src/http/reply.c, http_accepts_coding:
+ * Accept-Encoding negotiation (RFC 9110 12.5.3) as the feed uses it to
+ * decide whether a kept page may go out gzip-compressed.
  */
 #include <criterion/criterion.h>
 #include <stdbool.h>
@@ -36,7 +37,7 @@ static const struct {
     {"deflate;level=0, gzip", true},
 };
 
-Test(accept, gzip_is_accepted_exactly_when_the_header_says_so)
+Test(reply, gzip_is_accepted_exactly_when_the_header_says_so)
 {
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         cr_expect_eq(http_accepts_coding(cases[i].header, "gzip"), cases[i].gzip,

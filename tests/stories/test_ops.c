@@ -1,5 +1,6 @@
-/* Operations of issue #2: migrations, readiness, pool exhaustion, graceful
- * shutdown with a request in flight. */
+/* Operations of issue #2: migrations, every prepared statement, pool
+ * exhaustion, graceful shutdown with a request in flight. Readiness is
+ * routes/test_health.c. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -68,28 +69,6 @@ Test(ops, concurrent_migrations_apply_each_file_once)
         cr_assert_eq(args[i].rc, 0, "%s", args[i].err);
     }
     cr_assert_eq(th_sql_long(&t, "SELECT max(version) FROM schema_migrations"), migrate_expected());
-}
-
-Test(ops, readyz_is_503_until_migrated_then_200)
-{
-    struct resp r;
-    char err[600], ra[16];
-
-    th_start(&t, false, NULL);
-    th_get(&t, "/readyz", NULL, &r);
-    cr_assert_eq(r.status, 503, "%s", r.body);
-    cr_assert_str_eq(json_string_value(json_object_get(r.json, "status")), "unavailable");
-    cr_assert_not_null(strstr(json_string_value(json_object_get(r.json, "reason")), "schema"));
-    cr_assert(resp_header(&r, "Retry-After", ra, sizeof(ra)));
-    resp_free(&r);
-    th_get(&t, "/healthz", NULL, &r);
-    cr_assert_eq(r.status, 200, "alive even while not ready");
-    resp_free(&r);
-
-    cr_assert_eq(migrate_apply(t.conninfo, NULL, err, sizeof(err)), 0, "%s", err);
-    th_get(&t, "/readyz", NULL, &r);
-    cr_assert_eq(r.status, 200, "%s", r.body);
-    resp_free(&r);
 }
 
 /* A request that holds its database connection: its key's first use
