@@ -33,8 +33,9 @@ Commands:
                     DATABASE_URL is set, migrate, seed, print a dev API key, then run
                     inboxd serve in the foreground (Ctrl-C stops it and the database)
   test [--no-asan]  deps, build ./build-test and run every test against a throwaway
-                    PostgreSQL, then again in ./build-asan under ASan+UBSan
-                    (--no-asan skips that pass; TESTS="name ..." picks meson tests)
+                    PostgreSQL, then the check that every route was called; then all
+                    again in ./build-asan under ASan+UBSan (--no-asan skips that pass;
+                    TESTS="name ..." picks meson tests and skips the route check)
   help              show this text
 
 Environment: DATABASE_URL (run), INBOXD_LISTEN (default 127.0.0.1:8080), TESTS (test).
@@ -257,26 +258,54 @@ test_pass() {
   fi
   # Tests may stop the database and leave it down on failure: make sure it is up.
   pg_start "$TEST_PG_DIR"
-  local tests=()
+  local tests=() picked=() t check=()
   if [ -n "${TESTS:-}" ]; then
-    read -r -a tests <<<"$TESTS"
+    read -r -a picked <<<"$TESTS"
+    # meson runs named tests in the order named: a subset starts from an
+    # empty route coverage folder too, so that what it leaves there is its
+    # own, and a route_coverage it names goes last (tests/meson.build).
+    tests=(route_coverage_reset)
+    for t in "${picked[@]}"; do
+      case "$t" in
+        route_coverage_reset) ;;
+        route_coverage) check=(route_coverage) ;;
+        *) tests+=("$t") ;;
+      esac
+    done
+    tests+=("${check[@]}")
   fi
   log "$name: running tests"
   local logf="$TEST_TMP/$name.log" rc=0
-  # A fresh route coverage dir per pass (tests/route_coverage.c); a subset
-  # leaves it unset, so the coverage check skips.
-  local cov=""
-  if [ "${#tests[@]}" -eq 0 ]; then
-    cov="$TEST_TMP/coverage-$name"
-    rm -rf "$cov"
-    mkdir -p "$cov"
-  fi
-  INBOXD_TEST_COVERAGE_DIR="$cov" \
-    meson test -C "$dir" --print-errorlogs --verbose "${extra[@]}" "${tests[@]}" 2>&1 | tee "$logf" || rc=$?
+  meson test -C "$dir" --print-errorlogs --verbose "${extra[@]}" "${tests[@]}" 2>&1 | tee "$logf" || rc=$?
   if [ "$rc" -ne 0 ]; then
     FAILED_STEPS+=("$name tests")
   fi
   tally "$name" "$logf" "$rc"
+  coverage_verdict "$name" "$logf"
+}
+
+# coverage_verdict NAME LOG: the route coverage gate (STYLE.md section 11).
+# A full pass must have run tests/route_coverage.c and seen it pass; a
+# skipped or missing check counts as a failure, never as a pass. A subset
+# calls only some routes, so it is not checked unless TESTS names
+# route_coverage, and the log says which.
+coverage_verdict() {
+  local name="$1" logf="$2" result summary
+  result="$(sed 's/\x1b\[[0-9;]*m//g' "$logf" | awk '$2 == "route_coverage" { r = $3 } END { print r }')"
+  summary="$(grep -m 1 -E '^[0-9]+ of [0-9]+ routes called|^INBOXD_TEST_COVERAGE_DIR is not set' "$logf" || true)"
+  if [ -n "${TESTS:-}" ] && [ -z "$result" ]; then
+    log "$name: route coverage not checked: TESTS=\"$TESTS\" runs a subset (a full ./dev.sh test checks that every route was called)"
+    return 0
+  fi
+  case "$result" in
+    OK) log "$name: route coverage: $summary" ;;
+    FAIL) log "$name: route coverage failed: $summary" ;; # meson's exit status counted it
+    *)
+      log "$name: route coverage did not run (${result:-missing}): counted as 1 failure"
+      FAILED_STEPS+=("$name route coverage")
+      TOTAL_FAILED=$((TOTAL_FAILED + 1))
+      ;;
+  esac
 }
 
 cmd_test() {

@@ -3,31 +3,43 @@
  * by the integration suites (STYLE.md section 11).
  *
  * The harness appends "METHOD PATTERN STATUS" for every matched route to a
- * file per test process in INBOXD_TEST_COVERAGE_DIR; this program reads them
- * all and compares with router_routes(). meson runs it last (priority -100,
- * not parallel). Without the variable it skips (exit 77): a partial run, or
- * one outside ./dev.sh test, proves nothing either way.
+ * file per test process in INBOXD_TEST_COVERAGE_DIR, which tests/meson.build
+ * sets for every test to one folder of the build. "route_coverage --reset"
+ * empties it and runs first; "route_coverage" reads what the suites wrote
+ * and compares it with router_routes(), and runs last (both alone, so
+ * nothing writes meanwhile). Without the variable it fails: a check that
+ * cannot look must not pass.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "inboxd/http/router.h"
 #include "inboxd/routes/routes.h"
 
 #define MAX_ROUTES 128
-#define SKIP 77
 
 struct seen {
     long calls;
     long ok; /* answers in 2xx/3xx */
 };
 
+/* What read_file() adds the lines of a coverage file to. */
+struct tally {
+    const struct route *const *all;
+    size_t n;
+    struct seen *seen;
+};
+
 static int
-read_file(const char *path, const struct route *const *all, size_t n, struct seen *seen)
+read_file(const char *path, void *arg)
 {
+    struct tally *t = arg;
     FILE *f = fopen(path, "r");
     char line[700], method[16], pattern[600];
     long status;
@@ -39,29 +51,91 @@ read_file(const char *path, const struct route *const *all, size_t n, struct see
     while (fgets(line, sizeof(line), f) != NULL) {
         if (sscanf(line, "%15s %599s %ld", method, pattern, &status) != 3)
             continue;
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(all[i]->method, method) == 0 && strcmp(all[i]->pattern, pattern) == 0) {
-                seen[i].calls++;
-                seen[i].ok += status >= 200 && status < 400;
+        for (size_t i = 0; i < t->n; i++)
+            if (strcmp(t->all[i]->method, method) == 0 &&
+                strcmp(t->all[i]->pattern, pattern) == 0) {
+                t->seen[i].calls++;
+                t->seen[i].ok += status >= 200 && status < 400;
             }
     }
     fclose(f);
     return 0;
 }
 
+static int
+remove_file(const char *path, void *arg)
+{
+    (void)arg;
+    if (unlink(path) != 0) {
+        perror(path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Calls fn on every coverage file ("routes-<pid>") in dir; returns how
+ * many, or -1 when dir cannot be read or fn fails. */
+static long
+each_file(const char *dir, int (*fn)(const char *path, void *arg), void *arg)
+{
+    struct dirent *e;
+    long files = 0;
+    DIR *d;
+
+    if ((d = opendir(dir)) == NULL) {
+        perror(dir);
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char path[4096];
+
+        if (strncmp(e->d_name, "routes-", 7) != 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (fn(path, arg) != 0) {
+            closedir(d);
+            return -1;
+        }
+        files++;
+    }
+    closedir(d);
+    return files;
+}
+
+/* Removes the coverage files of an earlier run; makes the folder. */
+static int
+reset(const char *dir)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        perror(dir);
+        return 1;
+    }
+    if (each_file(dir, remove_file, NULL) < 0)
+        return 1;
+    printf("route coverage: %s emptied\n", dir);
+    return 0;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
     const char *dir = getenv("INBOXD_TEST_COVERAGE_DIR");
     struct seen seen[MAX_ROUTES] = {{0}};
     const struct route *const *all;
-    size_t n, files = 0, missing = 0, no_success = 0;
-    struct dirent *e;
-    DIR *d;
+    size_t n, missing = 0, no_success = 0;
+    struct tally t;
+    long files;
 
     if (dir == NULL || dir[0] == '\0') {
-        printf("INBOXD_TEST_COVERAGE_DIR is not set: route coverage not checked\n");
-        return SKIP;
+        fprintf(stderr, "INBOXD_TEST_COVERAGE_DIR is not set: run the tests with meson test "
+                        "or ./dev.sh test, which set it\n");
+        return 1;
+    }
+    if (argc == 2 && strcmp(argv[1], "--reset") == 0)
+        return reset(dir);
+    if (argc != 1) {
+        fprintf(stderr, "usage: route_coverage [--reset]\n");
+        return 2;
     }
     if (router_init(routes_all) != 0) {
         fprintf(stderr, "router_init failed\n");
@@ -72,23 +146,9 @@ main(void)
         fprintf(stderr, "%zu routes, at most %d expected\n", n, MAX_ROUTES);
         return 1;
     }
-    if ((d = opendir(dir)) == NULL) {
-        perror(dir);
+    t = (struct tally){all, n, seen};
+    if ((files = each_file(dir, read_file, &t)) < 0)
         return 1;
-    }
-    while ((e = readdir(d)) != NULL) {
-        char path[4096];
-
-        if (strncmp(e->d_name, "routes-", 7) != 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (read_file(path, all, n, seen) != 0) {
-            closedir(d);
-            return 1;
-        }
-        files++;
-    }
-    closedir(d);
 
     for (size_t i = 0; i < n; i++) {
         if (seen[i].calls == 0) {
@@ -100,7 +160,9 @@ main(void)
             no_success++;
         }
     }
-    printf("%zu of %zu routes called (%zu coverage files); %zu never succeeded\n", n - missing, n,
+    if (files == 0)
+        printf("no coverage files in %s: did the integration suites run?\n", dir);
+    printf("%zu of %zu routes called (%ld coverage files); %zu never succeeded\n", n - missing, n,
            files, no_success);
     return missing == 0 ? 0 : 1;
 }

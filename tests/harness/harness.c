@@ -5,11 +5,13 @@
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -284,8 +286,9 @@ collect(char *data, size_t size, size_t n, void *arg)
 }
 
 /* Appends "METHOD PATTERN STATUS" to this process's file in
- * INBOXD_TEST_COVERAGE_DIR, for tests/route_coverage.c. One write() with
- * O_APPEND, so the threads of a test never interleave half lines. */
+ * INBOXD_TEST_COVERAGE_DIR (which meson sets for every test), for
+ * tests/route_coverage.c. One write() with O_APPEND, so the threads of a
+ * test never interleave half lines. */
 static void
 note_route(const char *method, const char *pattern, long status)
 {
@@ -295,6 +298,8 @@ note_route(const char *method, const char *pattern, long status)
 
     if (dir == NULL || dir[0] == '\0')
         return;
+    /* A subset run may come before any route_coverage_reset made it. */
+    cr_assert(mkdir(dir, 0755) == 0 || errno == EEXIST, "coverage dir %s", dir);
     snprintf(file, sizeof(file), "%s/routes-%d", dir, (int)getpid());
     n = snprintf(line, sizeof(line), "%s %s %ld\n", method, pattern, status);
     fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
