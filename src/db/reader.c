@@ -27,7 +27,7 @@
  * a Sync, and while those are answered sends the next group. Answers come
  * back in order; each goes to its read's callback, on the loop. So a read
  * costs no thread a context switch of its own, and the reads of one loop
- * pass, and of every job thread waiting in db_query(), share a round trip.
+ * pass share a round trip.
  *
  * The reader holds its connection only while reads are in flight or
  * queued, and takes it with pool_acquire_now(): the loop never waits for a
@@ -74,7 +74,6 @@ static struct {
     int64_t progress_ms; /* when the connection last answered, or began to owe */
 } rd = {.mu = PTHREAD_MUTEX_INITIALIZER, .efd = -1};
 static atomic_bool rd_up; /* attached to a loop (without the mutex) */
-static _Thread_local bool on_loop; /* this thread is the loop that runs the reader */
 
 
 static void
@@ -416,7 +415,6 @@ db_reader_pollfds(struct pollfd *fds, int *timeout_ms)
 {
     int left;
 
-    on_loop = true;
     while (reader_turn())
         ;
     left = reader_patience();
@@ -544,7 +542,7 @@ db_query_start(const struct db_stmt *st, const char *const *params, db_done_fn d
     }
 }
 
-/* --- a read a thread waits for (db_query) ----------------------------------- */
+/* --- a read a job thread waits for (db_query) ------------------------------ */
 
 struct solo {
     const struct db_stmt *st;
@@ -561,45 +559,19 @@ solo_fn(struct dbconn *c, void *arg, struct problem *pb)
     return s->res ? 0 : -1;
 }
 
-/* A job thread's read, handed to the reader; the word is set last. */
-struct handed {
-    atomic_uint done;
-    PGresult *res;
-    struct problem pb;
-};
-
-static void
-handed_done(void *arg, PGresult *res, const struct problem *pb)
-{
-    struct handed *h = arg;
-
-    h->res = res;
-    if (res == NULL)
-        h->pb = *pb;
-    atomic_store_explicit(&h->done, 1, memory_order_release);
-    wake_word(&h->done);
-}
-
+/*
+ * A job thread may wait, so it reads on a connection of its own, taken in
+ * turn with the writers (first come, first served). Handing its read to
+ * the reader would share a round trip, but the reader never waits for a
+ * connection on the loop: while writers hold the whole pool it looks again
+ * every few milliseconds, and the job thread's read would wait for that.
+ */
 PGresult *
 db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
          struct problem *pb)
 {
     struct solo s = {.st = st, .params = params};
 
-    /* The reader shares one round trip among the reads of every waiting
-     * thread; it runs on the loop, which must never wait for itself, and
-     * on the primary only. */
-    if (atomic_load_explicit(&rd_up, memory_order_acquire) && !on_loop &&
-        !(replica_ok && pool_replica.on)) {
-        struct handed h = {.res = NULL};
-
-        db_query_start(st, params, handed_done, &h);
-        while (wake_wait(&h.done, NULL) == 0)
-            ;
-        if (h.res == NULL)
-            *pb = h.pb;
-        return h.res;
-    }
     if (db_read(solo_fn, &s, replica_ok, pb) != 0) {
         PQclear(s.res);
         return NULL;

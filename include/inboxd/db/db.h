@@ -136,12 +136,11 @@ PGresult *db_exec_binary(struct dbconn *c, const struct db_stmt *st, const char 
                          struct problem *pb) __attribute__((warn_unused_result));
 
 /*
- * Runs one read statement and returns its result (caller PQclear()s), or
- * NULL with pb set as db_exec and db_read would. On the replica when one is
- * configured and `replica_ok`; else, while a loop runs the reader, the read
- * is handed to it and shares a round trip with the reads of every other
- * thread (db_query_start), and this thread waits. Never call it on the
- * loop's own thread expecting that: it then runs the read itself.
+ * Runs one read statement on a connection of its own, taken in turn with
+ * everyone else's (the replica when one is configured and `replica_ok`),
+ * and returns its result (caller PQclear()s), or NULL with pb set as
+ * db_exec and db_read would. It waits: for job threads and the command
+ * line; the loop starts its reads with db_query_start() instead.
  */
 PGresult *db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
                    struct problem *pb) __attribute__((warn_unused_result));
