@@ -101,7 +101,7 @@ db_channels_get(const struct who *w, const char *id, char **json, size_t *len, s
 {
     const char *p[] = {w->account_id, id};
 
-    return db_one(&stmts[S_GET], p, false, "channel", json, len, pb);
+    return db_one(&stmts[S_GET], p, "channel", json, len, pb);
 }
 
 /* --- create ---------------------------------------------------------------- */

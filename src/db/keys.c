@@ -134,7 +134,7 @@ db_account_get(const struct who *w, char **json, size_t *len, struct problem *pb
 {
     const char *p[] = {w->account_id};
 
-    return db_one(&stmts[S_ACCOUNT_GET], p, false, "account", json, len, pb);
+    return db_one(&stmts[S_ACCOUNT_GET], p, "account", json, len, pb);
 }
 
 int

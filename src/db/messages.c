@@ -347,7 +347,7 @@ db_messages_get(const struct who *w, const char *id, char **json, size_t *len, s
 {
     const char *p[] = {w->account_id, id};
 
-    return db_one(&stmts[S_GET], p, false, "message", json, len, pb);
+    return db_one(&stmts[S_GET], p, "message", json, len, pb);
 }
 
 DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

@@ -132,40 +132,11 @@ take_one(PGresult *res, const char *what, char **json, size_t *len, struct probl
     return *json ? 0 : problem_internal(pb, "out of memory");
 }
 
-struct one {
-    const struct db_stmt *st;
-    const char *const *params;
-    const char *what;
-    char *json;
-    size_t len;
-};
-
-static int
-one_fn(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct one *o = arg;
-
-    free(o->json);
-    o->json = NULL;
-    return take_one(db_exec(c, o->st, o->params, pb), o->what, &o->json, &o->len, pb);
-}
-
 int
-db_one(const struct db_stmt *st, const char *const *params, bool write, const char *what,
-       char **json, size_t *len, struct problem *pb)
+db_one(const struct db_stmt *st, const char *const *params, const char *what, char **json,
+       size_t *len, struct problem *pb)
 {
-    struct one o = {st, params, what, NULL, 0};
-
-    if (!write)
-        /* A read: may share its round trip with other requests' reads. */
-        return take_one(db_query(st, params, true, pb), what, json, len, pb);
-    if (db_tx(one_fn, &o, pb) != 0) {
-        free(o.json);
-        return -1;
-    }
-    *json = o.json;
-    *len = o.len;
-    return 0;
+    return take_one(db_query(st, params, true, pb), what, json, len, pb);
 }
 
 struct list {

@@ -143,7 +143,7 @@ db_sources_get(const struct who *w, const char *id, char **json, size_t *len, st
 {
     const char *p[] = {w->account_id, id};
 
-    return db_one(&stmts[S_GET], p, false, "source document", json, len, pb);
+    return db_one(&stmts[S_GET], p, "source document", json, len, pb);
 }
 
 /* --- delete ---------------------------------------------------------------- */

@@ -98,7 +98,7 @@ db_users_get(const struct who *w, const char *id, char **json, size_t *len, stru
 {
     const char *p[] = {w->account_id, id};
 
-    return db_one(&stmts[S_GET], p, false, "user", json, len, pb);
+    return db_one(&stmts[S_GET], p, "user", json, len, pb);
 }
 
 /* --- create ---------------------------------------------------------------- */

@@ -542,7 +542,7 @@ db_webhooks_event_get(const struct who *w, const char *id, char **json, size_t *
 {
     const char *p[] = {w->account_id, id};
 
-    return db_one(&stmts[S_GET], p, false, "webhook event", json, len, pb);
+    return db_one(&stmts[S_GET], p, "webhook event", json, len, pb);
 }
 
 /* --- registry ------------------------------------------------------------------- */
@@ -637,7 +637,7 @@ db_webhooks_diagnostics(const struct who *w, char **json, size_t *len, struct pr
 {
     const char *p[] = {w->account_id};
 
-    return db_one(&stmts[S_DIAG], p, false, "diagnostics", json, len, pb);
+    return db_one(&stmts[S_DIAG], p, "diagnostics", json, len, pb);
 }
 
 DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

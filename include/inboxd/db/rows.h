@@ -55,12 +55,12 @@ void db_page_next(struct sbuf *b, const struct cursor *c);
 char *db_items_render(const PGresult *res, int json_col, size_t *len, struct problem *pb);
 
 /*
- * Runs one statement whose first row's column 0 is the answer (JSON text):
- * on a read connection, or in its own transaction when `write`. No row is
- * a 404 "no such <what>". *json: new malloc()ed, length in *len.
+ * Runs one read statement whose first row's column 0 is the answer (JSON
+ * text) on a read connection (db_query). No row is a 404 "no such
+ * <what>". *json: new malloc()ed, length in *len. Writes use db_write().
  */
-int db_one(const struct db_stmt *st, const char *const *params, bool write, const char *what,
-           char **json, size_t *len, struct problem *pb) __attribute__((warn_unused_result));
+int db_one(const struct db_stmt *st, const char *const *params, const char *what, char **json,
+           size_t *len, struct problem *pb) __attribute__((warn_unused_result));
 
 /* Runs one list statement on a read connection and renders the page
  * (column 0 the item, ts_col/id_col the cursor as for db_page_render). */
