@@ -20,6 +20,7 @@
 #include "inboxd/routes/routes.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
+#include "inboxd/http/resource.h"
 
 /* MessageDirection, in the order of the schema's enum. */
 static const char *const direction_names[] = {"inbound", "outbound", "system", NULL};
@@ -43,31 +44,28 @@ list_messages(struct req *rq, struct reply *out, struct problem *pb)
 /* POST /v1/conversations/{id}/messages {externalId?, direction, subject?,
  * bodyText, bodyHtml?, sentAt?, metadata?, attachments?} */
 static int
-create_message(struct req *rq, struct reply *out, struct problem *pb)
+insert_message(struct req *rq, const json_t *o, char **json, size_t *len, int *status,
+               struct problem *pb)
 {
     struct message_in in = {0};
     char sent[RFC3339_BUFLEN];
     int dir = -1;
     bool created;
-    char *json;
-    size_t len;
-    json_t *o;
-    int rc = -1;
 
-    if ((o = body_parse(rq->body, rq->body_len, pb)) == NULL)
-        return -1;
     if (body_enum(o, "direction", BODY_REQUIRED, direction_names, &dir, pb) == 0 && dir >= 0)
         in.direction = direction_names[dir];
     input_message(o, "", false, &in, sent, pb);
-    if (body_failed(pb))
-        goto out;
-    if (db_messages_create(&rq->who, req_param(rq, "id"), &in, &json, &len, &created, pb) != 0)
-        goto out;
-    reply_text(out, created ? 201 : 200, json, len, "application/json");
-    rc = 0;
-out:
-    json_decref(o);
-    return rc;
+    if (body_failed(pb) ||
+        db_messages_create(&rq->who, req_param(rq, "id"), &in, json, len, &created, pb) != 0)
+        return -1;
+    *status = created ? 201 : 200;
+    return 0;
+}
+
+static int
+create_message(struct req *rq, struct reply *out, struct problem *pb)
+{
+    return resource_write(rq, out, pb, insert_message);
 }
 
 /* GET /v1/messages/{id} */

@@ -16,6 +16,7 @@
 #include "inboxd/routes/routes.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
+#include "inboxd/http/resource.h"
 #include "inboxd/lib/uuid7.h"
 
 #define TYPE_MAX_BYTES 200
@@ -46,18 +47,12 @@ list_notifications(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 static int
-post_notification(struct req *rq, struct reply *out, struct problem *pb)
+insert_notification(struct req *rq, const json_t *o, char **json, size_t *len, int *status,
+                    struct problem *pb)
 {
-    json_t *o = body_parse(rq->body, rq->body_len, pb);
     char user_buf[UUID7_STRLEN + 1];
     struct notification_in in = {0};
     const char *user_id = NULL;
-    char *json;
-    size_t len;
-    int rc = -1;
-
-    if (o == NULL)
-        return -1;
     body_no_unknown(o, NULL, create_fields, pb);
     if (body_uuid(o, "userId", BODY_OPTIONAL, &user_id, pb) == 0 && user_id != NULL) {
         uuid7_lower(user_id, user_buf);
@@ -65,15 +60,16 @@ post_notification(struct req *rq, struct reply *out, struct problem *pb)
     }
     body_nonempty_string(o, "type", BODY_REQUIRED, TYPE_MAX_BYTES, &in.type, pb);
     body_object(o, "payload", BODY_OPTIONAL, BODY_JSON_MAX, &in.payload, pb);
-    if (body_failed(pb))
-        goto out;
-    if (db_notifications_insert(&rq->who, &in, &json, &len, pb) != 0)
-        goto out;
-    reply_text(out, 201, json, len, "application/json");
-    rc = 0;
-out:
-    json_decref(o);
-    return rc;
+    if (body_failed(pb) || db_notifications_insert(&rq->who, &in, json, len, pb) != 0)
+        return -1;
+    *status = 201;
+    return 0;
+}
+
+static int
+post_notification(struct req *rq, struct reply *out, struct problem *pb)
+{
+    return resource_write(rq, out, pb, insert_notification);
 }
 
 static int

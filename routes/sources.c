@@ -81,18 +81,12 @@ read_time(const json_t *o, const char *field, char buf[RFC3339_BUFLEN], const ch
 }
 
 static int
-put_source(struct req *rq, struct reply *out, struct problem *pb)
+upsert_source(struct req *rq, const json_t *o, char **json, size_t *len, int *status,
+              struct problem *pb)
 {
-    json_t *o = body_parse(rq->body, rq->body_len, pb);
     char indexed[RFC3339_BUFLEN], refresh[RFC3339_BUFLEN];
     struct source_in in = {0};
     bool created;
-    char *json;
-    size_t len;
-    int rc = -1;
-
-    if (o == NULL)
-        return -1;
     body_no_unknown(o, NULL, put_fields, pb);
     body_nonempty_string(o, "sourceUrl", BODY_REQUIRED, URL_MAX_BYTES, &in.source_url, pb);
     /* source_url stays NULL when the reader refused it. */
@@ -105,15 +99,16 @@ put_source(struct req *rq, struct reply *out, struct problem *pb)
     read_time(o, "indexedAt", indexed, &in.indexed_at, &in.indexed_at_set, pb);
     read_time(o, "nextRefreshAt", refresh, &in.next_refresh_at, &in.next_refresh_at_set, pb);
     body_object(o, "metadata", BODY_OPTIONAL, BODY_JSON_MAX, &in.metadata, pb);
-    if (body_failed(pb))
-        goto out;
-    if (db_sources_upsert(&rq->who, &in, &json, &len, &created, pb) != 0)
-        goto out;
-    reply_text(out, created ? 201 : 200, json, len, "application/json");
-    rc = 0;
-out:
-    json_decref(o);
-    return rc;
+    if (body_failed(pb) || db_sources_upsert(&rq->who, &in, json, len, &created, pb) != 0)
+        return -1;
+    *status = created ? 201 : 200;
+    return 0;
+}
+
+static int
+put_source(struct req *rq, struct reply *out, struct problem *pb)
+{
+    return resource_write(rq, out, pb, upsert_source);
 }
 
 static int

@@ -121,50 +121,43 @@ get_user(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 static int
+insert_user(struct req *rq, const json_t *o, char **json, size_t *len, int *status,
+            struct problem *pb)
+{
+    struct user_in in = {0};
+    bool created;
+
+    if (parse_user(o, false, &in, pb) != 0 ||
+        db_users_insert(&rq->who, &in, json, len, &created, pb) != 0)
+        return -1;
+    *status = created ? 201 : 200;
+    return 0;
+}
+
+static int
 post_user(struct req *rq, struct reply *out, struct problem *pb)
 {
-    json_t *o = body_parse(rq->body, rq->body_len, pb);
-    struct user_in in = {0};
-    char *json;
-    size_t len;
-    bool created;
-    int rc = -1;
+    return resource_write(rq, out, pb, insert_user);
+}
 
-    if (o == NULL)
+static int
+update_user(struct req *rq, const json_t *o, char **json, size_t *len, int *status,
+            struct problem *pb)
+{
+    struct user_in in = {0};
+    char id[UUID7_STRLEN + 1];
+
+    (void)status;
+    uuid7_lower(req_param(rq, "id"), id);
+    if (parse_user(o, true, &in, pb) != 0)
         return -1;
-    if (parse_user(o, false, &in, pb) != 0)
-        goto out;
-    if (db_users_insert(&rq->who, &in, &json, &len, &created, pb) != 0)
-        goto out;
-    reply_text(out, created ? 201 : 200, json, len, "application/json");
-    rc = 0;
-out:
-    json_decref(o);
-    return rc;
+    return db_users_update(&rq->who, id, &in, json, len, pb);
 }
 
 static int
 patch_user(struct req *rq, struct reply *out, struct problem *pb)
 {
-    json_t *o = body_parse(rq->body, rq->body_len, pb);
-    struct user_in in = {0};
-    char id[UUID7_STRLEN + 1];
-    char *json;
-    size_t len;
-    int rc = -1;
-
-    if (o == NULL)
-        return -1;
-    uuid7_lower(req_param(rq, "id"), id);
-    if (parse_user(o, true, &in, pb) != 0)
-        goto out;
-    if (db_users_update(&rq->who, id, &in, &json, &len, pb) != 0)
-        goto out;
-    reply_text(out, 200, json, len, "application/json");
-    rc = 0;
-out:
-    json_decref(o);
-    return rc;
+    return resource_write(rq, out, pb, update_user);
 }
 
 const struct route routes_users[] = {

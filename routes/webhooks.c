@@ -460,24 +460,19 @@ registry_key(const struct req *rq, char source[SOURCE_MAX + 1], const char **top
 /* PUT /v1/webhooks/registry/{source}/{topicKey} {deliveryMethod,
  * callbackUrl?, lastHandshakeAt?, lastHandshakeResult?} */
 static int
-put_registry(struct req *rq, struct reply *out, struct problem *pb)
+upsert_registry(struct req *rq, const json_t *o, char **json, size_t *len, int *status,
+                struct problem *pb)
 {
     struct subscription_in in = {0};
     char source[SOURCE_MAX + 1], at[RFC3339_BUFLEN];
     int64_t at_us = 0;
     bool has_at = false, created;
-    char *json;
-    size_t len;
-    json_t *o;
-    int rc = -1;
 
     if (registry_key(rq, source, &in.topic_key) != 0)
         return problem_set(pb, 400, "invalid-path",
                            "source must be 1-31 of A-Z a-z 0-9 _ -, and topicKey 1-200 bytes "
                            "of UTF-8 text");
     in.source = source;
-    if ((o = body_parse(rq->body, rq->body_len, pb)) == NULL)
-        return -1;
     body_no_unknown(o, NULL, subscription_fields, pb);
     body_nonempty_string(o, "deliveryMethod", BODY_REQUIRED, DELIVERY_METHOD_MAX,
                          &in.delivery_method, pb);
@@ -490,15 +485,16 @@ put_registry(struct req *rq, struct reply *out, struct problem *pb)
     }
     body_string(o, "lastHandshakeResult", BODY_OPTIONAL, HANDSHAKE_RESULT_MAX,
                 &in.last_handshake_result, pb);
-    if (body_failed(pb))
-        goto out;
-    if (db_webhooks_registry_put(&rq->who, &in, &json, &len, &created, pb) != 0)
-        goto out;
-    reply_text(out, created ? 201 : 200, json, len, "application/json");
-    rc = 0;
-out:
-    json_decref(o);
-    return rc;
+    if (body_failed(pb) || db_webhooks_registry_put(&rq->who, &in, json, len, &created, pb) != 0)
+        return -1;
+    *status = created ? 201 : 200;
+    return 0;
+}
+
+static int
+put_registry(struct req *rq, struct reply *out, struct problem *pb)
+{
+    return resource_write(rq, out, pb, upsert_registry);
 }
 
 /* DELETE /v1/webhooks/registry/{source}/{topicKey} */

@@ -1,9 +1,11 @@
 /*
- * resource: one row by id, a page of rows; the JSON comes from the db
- * layer and goes out untouched. Never here: a resource's own validation.
+ * resource: one row by id, a page of rows, a write of one row; the JSON
+ * comes from the db layer and goes out untouched. Never here: a
+ * resource's own validation.
  */
 #include "inboxd/http/resource.h"
 
+#include "inboxd/http/body.h"
 #include "inboxd/http/query.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
@@ -36,5 +38,24 @@ resource_list(struct req *rq, struct reply *out, struct problem *pb, resource_li
     if (list(&rq->who, &pg, &json, &len, pb) != 0)
         return -1;
     reply_text(out, 200, json, len, "application/json");
+    return 0;
+}
+
+int
+resource_write(struct req *rq, struct reply *out, struct problem *pb, resource_write_fn write)
+{
+    json_t *o = body_parse(rq->body, rq->body_len, pb);
+    char *json;
+    size_t len;
+    int status = 200;
+    int rc;
+
+    if (o == NULL)
+        return -1;
+    rc = write(rq, o, &json, &len, &status, pb);
+    json_decref(o);
+    if (rc != 0)
+        return -1;
+    reply_text(out, status, json, len, "application/json");
     return 0;
 }

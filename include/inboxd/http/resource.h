@@ -6,6 +6,7 @@
 #ifndef INBOXD_RESOURCE_H
 #define INBOXD_RESOURCE_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "inboxd/db/who.h"
@@ -29,6 +30,19 @@ int resource_get(struct req *rq, struct reply *out, struct problem *pb, resource
 /* GET ...?limit=&cursor=: 200 with list()'s page; 400 for a bad limit or
  * cursor (query.h). */
 int resource_list(struct req *rq, struct reply *out, struct problem *pb, resource_list_fn list)
+    __attribute__((warn_unused_result));
+
+/* A route's part of a write: reads the body's object o into its input
+ * (strings may be borrowed from o, which lives until this returns) and
+ * makes its one db call. Returns 0 with the row's JSON in *json
+ * (malloc()ed, len bytes) and the answer's *status (200, or 201 for a new
+ * row), or -1 with pb (422 naming every bad field, or the db's problem). */
+typedef int (*resource_write_fn)(struct req *rq, const json_t *o, char **json, size_t *len,
+                                 int *status, struct problem *pb);
+
+/* POST, PUT or PATCH with a JSON object: 400 unless the body is one, then
+ * write(); answers its row with its status. */
+int resource_write(struct req *rq, struct reply *out, struct problem *pb, resource_write_fn write)
     __attribute__((warn_unused_result));
 
 #endif
