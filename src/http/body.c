@@ -17,6 +17,7 @@
 
 #include "inboxd/lib/problem.h"
 #include "inboxd/lib/rfc3339.h"
+#include "inboxd/lib/uuid7.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -253,27 +254,6 @@ body_bool(const json_t *obj, const char *field, enum body_req req, bool *out, bo
     return 0;
 }
 
-/* 8-4-4-4-12 hex digits with hyphens; s is exactly len bytes. */
-static bool
-is_uuid_text(const char *s, size_t len)
-{
-    size_t i;
-
-    if (len != 36)
-        return false;
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 int
 body_uuid(const json_t *obj, const char *field, enum body_req req, const char **out,
           struct problem *pb)
@@ -288,7 +268,7 @@ body_uuid(const json_t *obj, const char *field, enum body_req req, const char **
         return 0;
     }
     /* Checking json_string_length() byte by byte also rejects any NUL. */
-    if (!json_is_string(v) || !is_uuid_text(json_string_value(v), json_string_length(v)))
+    if (!json_is_string(v) || !uuid7_is_text(json_string_value(v), json_string_length(v)))
         return problem_field(pb, field, "must be a UUID");
     *out = json_string_value(v);
     return 0;

@@ -7,6 +7,8 @@
  */
 #include "inboxd/http/router.h"
 
+#include "inboxd/lib/uuid7.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,24 +30,6 @@ struct compiled {
 static const struct route *table[MAX_ROUTES + 1];
 static struct compiled compiled[MAX_ROUTES];
 static size_t nroutes;
-
-static bool
-is_uuid(const char *s, size_t n)
-{
-    if (n != 36)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-            return false;
-        }
-    }
-    return true;
-}
 
 static int
 compile(const char *pattern, struct compiled *c)
@@ -162,7 +146,7 @@ path_matches(const struct compiled *c, int n, const char **segs, const size_t *l
         if (c->is_param[i]) {
             if (lens[i] == 0 || lens[i] >= 256)
                 return false;
-            if (c->is_id[i] && !is_uuid(segs[i], lens[i]))
+            if (c->is_id[i] && !uuid7_is_text(segs[i], lens[i]))
                 return false;
         } else if (c->lens[i] != lens[i] || memcmp(c->segs[i], segs[i], lens[i]) != 0) {
             return false;

@@ -168,15 +168,11 @@ is_hex(char c)
 }
 
 bool
-uuid7_is_valid(const char *s)
+uuid7_is_text(const char *s, size_t n)
 {
-    size_t i;
-
-    if (s == NULL)
+    if (s == NULL || n != UUID7_STRLEN)
         return false;
-    /* Each character is checked before the next is read, and NUL is neither
-     * a hyphen nor hex, so a short string stops the loop at its end. */
-    for (i = 0; i < UUID7_STRLEN; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (i == 8 || i == 13 || i == 18 || i == 23) {
             if (s[i] != '-')
                 return false;
@@ -184,7 +180,14 @@ uuid7_is_valid(const char *s)
             return false;
         }
     }
-    return s[UUID7_STRLEN] == '\0';
+    return true;
+}
+
+bool
+uuid7_is_valid(const char *s)
+{
+    /* strnlen stops at the NUL or one past a UUID's length. */
+    return s != NULL && uuid7_is_text(s, strnlen(s, UUID7_STRLEN + 1));
 }
 
 void

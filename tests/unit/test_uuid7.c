@@ -217,3 +217,18 @@ Test(uuid7, a_forked_child_does_not_repeat_the_parents_random_bits)
                           mine, theirs);
     }
 }
+
+/* A UUID inside a longer text (a path segment) is judged by its length,
+ * and a NUL inside the length is not hex. */
+Test(uuid7, text_is_judged_by_its_length)
+{
+    const char path[] = "01a24d5b-bd1f-7662-bec6-cffbbe4dbe6b/messages";
+    const char nul[] = "01a24d5b-bd1f-7662-bec6-cffbbe4d\0e6b";
+
+    cr_assert(uuid7_is_text(path, 36));
+    cr_assert_not(uuid7_is_text(path, 37));
+    cr_assert_not(uuid7_is_text(path, 35));
+    cr_assert_not(uuid7_is_text(nul, 36));
+    cr_assert_not(uuid7_is_text(NULL, 36));
+    cr_assert_not(uuid7_is_valid(path));
+}

@@ -11,6 +11,7 @@
 #define INBOXD_UUID7_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define UUID7_STRLEN 36
 
@@ -26,6 +27,10 @@ void uuid7_new(char out[UUID7_STRLEN + 1]);
  * offsets 8, 13, 18 and 23, hex digits (either case) elsewhere. NULL is not
  * valid. Never reads past the terminating NUL. */
 bool uuid7_is_valid(const char *s);
+
+/* The same for the n bytes at s, which need no NUL (a path segment, a
+ * JSON string that may hold NULs). */
+bool uuid7_is_text(const char *s, size_t n);
 
 /* Copies the canonical (lower-case) form of in into out (36 chars + NUL).
  * If in is not valid per uuid7_is_valid(), out becomes "". in and out may be
