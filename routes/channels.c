@@ -86,12 +86,13 @@ get_channel(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 static int
-insert_channel(struct req *rq, const json_t *o, char **json, size_t *len, int *status,
-               struct problem *pb)
+insert_channel(struct req *rq, const json_t *o, const void *arg, char **json, size_t *len,
+               int *status, struct problem *pb)
 {
     struct channel_in in = {0};
     bool created;
 
+    (void)arg;
     if (parse_create(o, &in, pb) != 0 ||
         db_channels_insert(&rq->who, &in, json, len, &created, pb) != 0)
         return -1;
@@ -102,16 +103,17 @@ insert_channel(struct req *rq, const json_t *o, char **json, size_t *len, int *s
 static int
 post_channel(struct req *rq, struct reply *out, struct problem *pb)
 {
-    return resource_write(rq, out, pb, insert_channel);
+    return resource_write(rq, out, pb, insert_channel, NULL);
 }
 
 static int
-update_channel(struct req *rq, const json_t *o, char **json, size_t *len, int *status,
-               struct problem *pb)
+update_channel(struct req *rq, const json_t *o, const void *arg, char **json, size_t *len,
+               int *status, struct problem *pb)
 {
     struct channel_in in = {0};
     char id[UUID7_STRLEN + 1];
 
+    (void)arg;
     (void)status;
     uuid7_lower(req_param(rq, "id"), id);
     if (parse_patch(o, &in, pb) != 0)
@@ -122,7 +124,7 @@ update_channel(struct req *rq, const json_t *o, char **json, size_t *len, int *s
 static int
 patch_channel(struct req *rq, struct reply *out, struct problem *pb)
 {
-    return resource_write(rq, out, pb, update_channel);
+    return resource_write(rq, out, pb, update_channel, NULL);
 }
 
 const struct route routes_channels[] = {

@@ -44,14 +44,15 @@ list_messages(struct req *rq, struct reply *out, struct problem *pb)
 /* POST /v1/conversations/{id}/messages {externalId?, direction, subject?,
  * bodyText, bodyHtml?, sentAt?, metadata?, attachments?} */
 static int
-insert_message(struct req *rq, const json_t *o, char **json, size_t *len, int *status,
-               struct problem *pb)
+insert_message(struct req *rq, const json_t *o, const void *arg, char **json, size_t *len,
+               int *status, struct problem *pb)
 {
     struct message_in in = {0};
     char sent[RFC3339_BUFLEN];
     int dir = -1;
     bool created;
 
+    (void)arg;
     if (body_enum(o, "direction", BODY_REQUIRED, direction_names, &dir, pb) == 0 && dir >= 0)
         in.direction = direction_names[dir];
     input_message(o, "", false, &in, sent, pb);
@@ -65,7 +66,7 @@ insert_message(struct req *rq, const json_t *o, char **json, size_t *len, int *s
 static int
 create_message(struct req *rq, struct reply *out, struct problem *pb)
 {
-    return resource_write(rq, out, pb, insert_message);
+    return resource_write(rq, out, pb, insert_message, NULL);
 }
 
 /* GET /v1/messages/{id} */

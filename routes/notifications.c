@@ -47,9 +47,10 @@ list_notifications(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 static int
-insert_notification(struct req *rq, const json_t *o, char **json, size_t *len, int *status,
-                    struct problem *pb)
+insert_notification(struct req *rq, const json_t *o, const void *arg, char **json, size_t *len,
+                    int *status, struct problem *pb)
 {
+    (void)arg;
     char user_buf[UUID7_STRLEN + 1];
     struct notification_in in = {0};
     const char *user_id = NULL;
@@ -69,7 +70,7 @@ insert_notification(struct req *rq, const json_t *o, char **json, size_t *len, i
 static int
 post_notification(struct req *rq, struct reply *out, struct problem *pb)
 {
-    return resource_write(rq, out, pb, insert_notification);
+    return resource_write(rq, out, pb, insert_notification, NULL);
 }
 
 static int

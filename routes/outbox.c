@@ -16,6 +16,7 @@
 #include "inboxd/routes/routes.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
+#include "inboxd/http/resource.h"
 
 #include <jansson.h>
 
@@ -52,28 +53,23 @@ claim(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 static int
-delivered(struct req *rq, struct reply *out, struct problem *pb)
+report_delivered(struct req *rq, const json_t *o, const void *arg, char **json, size_t *len,
+                 int *status, struct problem *pb)
 {
     const char *external_id = NULL;
-    json_t *o;
-    char *json;
-    size_t len;
-    int rc = -1;
 
-    o = body_parse(rq->body, rq->body_len, pb);
-    if (o == NULL)
-        return -1;
+    (void)arg;
+    (void)status;
     body_nonempty_string(o, "externalId", BODY_REQUIRED, EXTERNAL_ID_MAX, &external_id, pb);
     if (body_failed(pb))
-        goto out;
-    if (db_outbox_delivered(&rq->who, req_param(rq, "messageId"), external_id, &json, &len, pb) !=
-        0)
-        goto out;
-    reply_text(out, 200, json, len, "application/json");
-    rc = 0;
-out:
-    json_decref(o);
-    return rc;
+        return -1;
+    return db_outbox_delivered(&rq->who, req_param(rq, "messageId"), external_id, json, len, pb);
+}
+
+static int
+delivered(struct req *rq, struct reply *out, struct problem *pb)
+{
+    return resource_write(rq, out, pb, report_delivered, NULL);
 }
 
 static int

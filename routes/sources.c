@@ -81,9 +81,10 @@ read_time(const json_t *o, const char *field, char buf[RFC3339_BUFLEN], const ch
 }
 
 static int
-upsert_source(struct req *rq, const json_t *o, char **json, size_t *len, int *status,
-              struct problem *pb)
+upsert_source(struct req *rq, const json_t *o, const void *arg, char **json, size_t *len,
+              int *status, struct problem *pb)
 {
+    (void)arg;
     char indexed[RFC3339_BUFLEN], refresh[RFC3339_BUFLEN];
     struct source_in in = {0};
     bool created;
@@ -108,7 +109,7 @@ upsert_source(struct req *rq, const json_t *o, char **json, size_t *len, int *st
 static int
 put_source(struct req *rq, struct reply *out, struct problem *pb)
 {
-    return resource_write(rq, out, pb, upsert_source);
+    return resource_write(rq, out, pb, upsert_source, NULL);
 }
 
 static int

@@ -121,12 +121,13 @@ get_user(struct req *rq, struct reply *out, struct problem *pb)
 }
 
 static int
-insert_user(struct req *rq, const json_t *o, char **json, size_t *len, int *status,
-            struct problem *pb)
+insert_user(struct req *rq, const json_t *o, const void *arg, char **json, size_t *len,
+            int *status, struct problem *pb)
 {
     struct user_in in = {0};
     bool created;
 
+    (void)arg;
     if (parse_user(o, false, &in, pb) != 0 ||
         db_users_insert(&rq->who, &in, json, len, &created, pb) != 0)
         return -1;
@@ -137,16 +138,17 @@ insert_user(struct req *rq, const json_t *o, char **json, size_t *len, int *stat
 static int
 post_user(struct req *rq, struct reply *out, struct problem *pb)
 {
-    return resource_write(rq, out, pb, insert_user);
+    return resource_write(rq, out, pb, insert_user, NULL);
 }
 
 static int
-update_user(struct req *rq, const json_t *o, char **json, size_t *len, int *status,
-            struct problem *pb)
+update_user(struct req *rq, const json_t *o, const void *arg, char **json, size_t *len,
+            int *status, struct problem *pb)
 {
     struct user_in in = {0};
     char id[UUID7_STRLEN + 1];
 
+    (void)arg;
     (void)status;
     uuid7_lower(req_param(rq, "id"), id);
     if (parse_user(o, true, &in, pb) != 0)
@@ -157,7 +159,7 @@ update_user(struct req *rq, const json_t *o, char **json, size_t *len, int *stat
 static int
 patch_user(struct req *rq, struct reply *out, struct problem *pb)
 {
-    return resource_write(rq, out, pb, update_user);
+    return resource_write(rq, out, pb, update_user, NULL);
 }
 
 const struct route routes_users[] = {

@@ -460,14 +460,15 @@ registry_key(const struct req *rq, char source[SOURCE_MAX + 1], const char **top
 /* PUT /v1/webhooks/registry/{source}/{topicKey} {deliveryMethod,
  * callbackUrl?, lastHandshakeAt?, lastHandshakeResult?} */
 static int
-upsert_registry(struct req *rq, const json_t *o, char **json, size_t *len, int *status,
-                struct problem *pb)
+upsert_registry(struct req *rq, const json_t *o, const void *arg, char **json, size_t *len,
+                int *status, struct problem *pb)
 {
     struct subscription_in in = {0};
     char source[SOURCE_MAX + 1], at[RFC3339_BUFLEN];
     int64_t at_us = 0;
     bool has_at = false, created;
 
+    (void)arg;
     if (registry_key(rq, source, &in.topic_key) != 0)
         return problem_set(pb, 400, "invalid-path",
                            "source must be 1-31 of A-Z a-z 0-9 _ -, and topicKey 1-200 bytes "
@@ -494,7 +495,7 @@ upsert_registry(struct req *rq, const json_t *o, char **json, size_t *len, int *
 static int
 put_registry(struct req *rq, struct reply *out, struct problem *pb)
 {
-    return resource_write(rq, out, pb, upsert_registry);
+    return resource_write(rq, out, pb, upsert_registry, NULL);
 }
 
 /* DELETE /v1/webhooks/registry/{source}/{topicKey} */

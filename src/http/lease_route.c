@@ -12,6 +12,7 @@
 #include "inboxd/http/body.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
+#include "inboxd/http/resource.h"
 
 /* A failure's error text: room for a stack trace or a provider's error
  * body, not for a document. */
@@ -20,50 +21,41 @@
  * the most a caller may ask for (outbox_backoff_s has the same bound). */
 #define RETRY_AFTER_MAX 86400
 
-int
-lease_route_claim(struct req *rq, struct reply *out, struct problem *pb,
-                  const struct lease_route *lr)
+static int
+claim(struct req *rq, const json_t *o, const void *arg, char **json, size_t *len, int *status,
+      struct problem *pb)
 {
+    const struct lease_route *lr = arg;
     struct lease_claim_in in = {0};
     long long limit = 0, lease = 0;
-    json_t *o;
-    char *json;
-    size_t len;
-    int rc = -1;
 
-    o = body_parse(rq->body, rq->body_len, pb);
-    if (o == NULL)
-        return -1;
+    (void)status;
     body_int(o, "limit", BODY_REQUIRED, 1, 200, &limit, NULL, pb);
     body_int(o, "leaseSeconds", BODY_REQUIRED, 1, 3600, &lease, NULL, pb);
     lr->claim_arg(o, &in, pb);
     if (body_failed(pb))
-        goto out;
+        return -1;
     in.limit = (int)limit;
     in.lease_seconds = (int)lease;
-    if (lr->claim(&rq->who, &in, &json, &len, pb) != 0)
-        goto out;
-    reply_text(out, 200, json, len, "application/json");
-    rc = 0;
-out:
-    json_decref(o); /* after the db call: in borrows its strings */
-    return rc;
+    return lr->claim(&rq->who, &in, json, len, pb);
 }
 
 int
-lease_route_fail(struct req *rq, struct reply *out, struct problem *pb,
-                 const struct lease_route *lr)
+lease_route_claim(struct req *rq, struct reply *out, struct problem *pb,
+                  const struct lease_route *lr)
 {
+    return resource_write(rq, out, pb, claim, lr);
+}
+
+static int
+fail(struct req *rq, const json_t *o, const void *arg, char **json, size_t *len, int *status,
+     struct problem *pb)
+{
+    const struct lease_route *lr = arg;
     struct lease_fail_in in = {0};
     long long after = 0;
-    json_t *o;
-    char *json;
-    size_t len;
-    int rc = -1;
 
-    o = body_parse(rq->body, rq->body_len, pb);
-    if (o == NULL)
-        return -1;
+    (void)status;
     body_nonempty_string(o, "error", BODY_REQUIRED, ERROR_MAX, &in.error, pb);
     body_bool(o, "retryable", BODY_REQUIRED, &in.retryable, NULL, pb);
     /* Elsewhere the field is unknown, and unknown fields are ignored. */
@@ -71,13 +63,14 @@ lease_route_fail(struct req *rq, struct reply *out, struct problem *pb,
         body_int(o, "retryAfterSeconds", BODY_OPTIONAL, 0, RETRY_AFTER_MAX, &after,
                  &in.has_retry_after, pb);
     if (body_failed(pb))
-        goto out;
+        return -1;
     in.retry_after_s = (int)after;
-    if (lr->fail(&rq->who, req_param(rq, lr->id_param), &in, &json, &len, pb) != 0)
-        goto out;
-    reply_text(out, 200, json, len, "application/json");
-    rc = 0;
-out:
-    json_decref(o);
-    return rc;
+    return lr->fail(&rq->who, req_param(rq, lr->id_param), &in, json, len, pb);
+}
+
+int
+lease_route_fail(struct req *rq, struct reply *out, struct problem *pb,
+                 const struct lease_route *lr)
+{
+    return resource_write(rq, out, pb, fail, lr);
 }

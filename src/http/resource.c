@@ -42,7 +42,8 @@ resource_list(struct req *rq, struct reply *out, struct problem *pb, resource_li
 }
 
 int
-resource_write(struct req *rq, struct reply *out, struct problem *pb, resource_write_fn write)
+resource_write(struct req *rq, struct reply *out, struct problem *pb, resource_write_fn write,
+               const void *arg)
 {
     json_t *o = body_parse(rq->body, rq->body_len, pb);
     char *json;
@@ -52,7 +53,7 @@ resource_write(struct req *rq, struct reply *out, struct problem *pb, resource_w
 
     if (o == NULL)
         return -1;
-    rc = write(rq, o, &json, &len, &status, pb);
+    rc = write(rq, o, arg, &json, &len, &status, pb);
     json_decref(o);
     if (rc != 0)
         return -1;

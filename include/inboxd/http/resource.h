@@ -34,15 +34,16 @@ int resource_list(struct req *rq, struct reply *out, struct problem *pb, resourc
 
 /* A route's part of a write: reads the body's object o into its input
  * (strings may be borrowed from o, which lives until this returns) and
- * makes its one db call. Returns 0 with the row's JSON in *json
- * (malloc()ed, len bytes) and the answer's *status (200, or 201 for a new
- * row), or -1 with pb (422 naming every bad field, or the db's problem). */
-typedef int (*resource_write_fn)(struct req *rq, const json_t *o, char **json, size_t *len,
-                                 int *status, struct problem *pb);
+ * makes its one db call; arg is resource_write()'s. Returns 0 with the
+ * row's JSON in *json (malloc()ed, len bytes) and the answer's *status
+ * (200 unless set: 201 for a new row), or -1 with pb (422 naming every
+ * bad field, or the db's problem). */
+typedef int (*resource_write_fn)(struct req *rq, const json_t *o, const void *arg, char **json,
+                                 size_t *len, int *status, struct problem *pb);
 
 /* POST, PUT or PATCH with a JSON object: 400 unless the body is one, then
  * write(); answers its row with its status. */
-int resource_write(struct req *rq, struct reply *out, struct problem *pb, resource_write_fn write)
-    __attribute__((warn_unused_result));
+int resource_write(struct req *rq, struct reply *out, struct problem *pb, resource_write_fn write,
+                   const void *arg) __attribute__((warn_unused_result));
 
 #endif
