@@ -39,7 +39,12 @@ Test(sources, upsert_is_201_then_200_with_the_same_id_and_new_fields)
     cr_assert_str_eq(jstr(json_object_get(r.json, "metadata"), "lang"), "en");
     resp_free(&r);
 
-    usleep(2000);
+    /* Created a second ago, so that the update's time differs from it. */
+    sql_exec("UPDATE source_documents SET created_at = created_at - interval '1 s', "
+             "updated_at = updated_at - interval '1 s' WHERE id = '%s'",
+             id);
+    sql_text(created, sizeof(created),
+             "SELECT inboxd_ts(created_at) FROM source_documents WHERE id = '%s'", id);
     /* Same URL: an update. title and indexedAt change, hash is omitted
      * (kept), nextRefreshAt is null (cleared), metadata replaced. */
     th_http(
