@@ -330,3 +330,39 @@ db_read(db_fn fn, void *arg, bool replica_ok, struct problem *pb)
     }
 }
 
+/* --- one read that waits (db_query) ------------------------------------------ */
+
+struct solo {
+    const struct db_stmt *st;
+    const char *const *params;
+    PGresult *res;
+};
+
+static int
+solo_fn(struct dbconn *c, void *arg, struct problem *pb)
+{
+    struct solo *s = arg;
+
+    s->res = db_exec(c, s->st, s->params, pb);
+    return s->res ? 0 : -1;
+}
+
+/*
+ * A job thread may wait, so it reads on a connection of its own, taken in
+ * turn with the writers (first come, first served). Handing its read to
+ * the reader would share a round trip, but the reader never waits for a
+ * connection on the loop: while writers hold the whole pool it looks again
+ * every few milliseconds, and the job thread's read would wait for that.
+ */
+PGresult *
+db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
+         struct problem *pb)
+{
+    struct solo s = {.st = st, .params = params};
+
+    if (db_read(solo_fn, &s, replica_ok, pb) != 0) {
+        PQclear(s.res);
+        return NULL;
+    }
+    return s.res;
+}

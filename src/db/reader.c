@@ -1,6 +1,6 @@
 /*
- * reader: the pipelined reads of the db layer (db_query_start, db_query),
- * run by the HTTP loop between its passes. Never here: waiting on
+ * reader: the pipelined reads of the db layer (db_query_start), run by
+ * the HTTP loop between its passes. Never here: waiting on
  * anything but the loop's poll(), or a transaction.
  */
 #include "inboxd/db/pool.h"
@@ -540,41 +540,4 @@ db_query_start(const struct db_stmt *st, const char *const *params, db_done_fn d
         if (write(rd.efd, &one, sizeof(one)) < 0)
             log_event(LOG_WARN, NULL, "db.reader_eventfd", LOG_S("err", strerror(errno)));
     }
-}
-
-/* --- a read a job thread waits for (db_query) ------------------------------ */
-
-struct solo {
-    const struct db_stmt *st;
-    const char *const *params;
-    PGresult *res;
-};
-
-static int
-solo_fn(struct dbconn *c, void *arg, struct problem *pb)
-{
-    struct solo *s = arg;
-
-    s->res = db_exec(c, s->st, s->params, pb);
-    return s->res ? 0 : -1;
-}
-
-/*
- * A job thread may wait, so it reads on a connection of its own, taken in
- * turn with the writers (first come, first served). Handing its read to
- * the reader would share a round trip, but the reader never waits for a
- * connection on the loop: while writers hold the whole pool it looks again
- * every few milliseconds, and the job thread's read would wait for that.
- */
-PGresult *
-db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
-         struct problem *pb)
-{
-    struct solo s = {.st = st, .params = params};
-
-    if (db_read(solo_fn, &s, replica_ok, pb) != 0) {
-        PQclear(s.res);
-        return NULL;
-    }
-    return s.res;
 }
