@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <unistd.h>
 
 #include "inboxd/lib/config.h"
 
@@ -86,5 +87,21 @@ void th_run_env_script(const char *var);
 
 /* Milliseconds since an arbitrary point. */
 long long th_now_ms(void);
+
+/* How long a test waits for something that must happen before it calls it
+ * a failure. Generous on purpose: a test states what must happen, never how
+ * fast, and CI runs on two shared cores under sanitizers. */
+#define TH_PATIENCE_MS 60000
+
+/* Polls COND every 10 ms until it holds; fails the test, saying WHAT, once
+ * TH_PATIENCE_MS have gone by without it. */
+#define TH_WAIT_UNTIL(cond, what)                                                        \
+    do {                                                                                 \
+        long long th_wait_start_ = th_now_ms();                                          \
+        while (!(cond)) {                                                                \
+            cr_assert_lt(th_now_ms() - th_wait_start_, TH_PATIENCE_MS, "%s", (what));    \
+            usleep(10 * 1000);                                                           \
+        }                                                                                \
+    } while (0)
 
 #endif

@@ -610,7 +610,7 @@ Test(learning_stream, a_client_gone_mid_stream_gives_the_connection_back)
     rc = big_get(&b, key);
     cr_assert_eq(rc, CURLE_WRITE_ERROR, "%s", curl_easy_strerror(rc));
     cr_assert_lt(b.lines, 30000);
-    cr_assert(pool_idle_within(5000), "the stream's connection was not given back");
+    cr_assert(pool_idle_within(TH_PATIENCE_MS), "the stream's connection was not given back");
     /* The one connection serves the next request, stream and page alike. */
     th_get(&t, "/v1/learning-samples?limit=1", key, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
@@ -648,7 +648,7 @@ Test(learning_stream, a_database_error_mid_stream_ends_the_response_as_broken)
     cr_assert_neq(rc, CURLE_OK, "the stream ended as if complete");
     cr_assert_lt(b.lines, 100000);
     cr_assert_eq(b.dups + b.bad, 0);
-    cr_assert(pool_idle_within(5000), "the stream's connection was not given back");
+    cr_assert(pool_idle_within(TH_PATIENCE_MS), "the stream's connection was not given back");
     th_get(&t, "/v1/learning-samples?limit=2", key, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 2);
@@ -669,7 +669,7 @@ Test(learning_stream, an_export_does_not_leave_the_connection_busy)
         cr_assert_eq(json_array_size(lines), 500);
         json_decref(lines);
         resp_free(&r);
-        cr_assert(pool_idle_within(2000));
+        cr_assert(pool_idle_within(TH_PATIENCE_MS));
     }
     /* Nothing was left open on the server either. */
     cr_assert_eq(

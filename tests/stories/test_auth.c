@@ -49,11 +49,24 @@ Test(auth, a_key_without_the_scope_is_403)
     resp_free(&r);
 }
 
-Test(auth, revocation_elsewhere_takes_effect_within_a_second)
+static long
+account_status(const char *k)
+{
+    struct resp r;
+    long status;
+
+    th_get(&t, "/v1/account", k, &r);
+    status = r.status;
+    resp_free(&r);
+    return status;
+}
+
+/* The cache trusts a key for key_cache_ms (1 s): the revocation must win
+ * once that has passed. The test waits for it, never times it. */
+Test(auth, revocation_elsewhere_takes_effect_once_the_cache_expires)
 {
     char victim[64];
     struct resp r;
-    long long start;
 
     th_key(&t, account, "read", victim);
     th_get(&t, "/v1/account", victim, &r); /* now cached */
@@ -62,16 +75,7 @@ Test(auth, revocation_elsewhere_takes_effect_within_a_second)
     /* Another instance (or the CLI) revokes it in the database. */
     PQclear(th_sql(&t, "UPDATE api_keys SET revoked_at = now() WHERE id = "
                        "(SELECT id FROM api_keys ORDER BY id DESC LIMIT 1)"));
-    start = th_now_ms();
-    for (;;) {
-        th_get(&t, "/v1/account", victim, &r);
-        if (r.status == 401)
-            break;
-        resp_free(&r);
-        cr_assert_lt(th_now_ms() - start, 1500, "key still accepted after 1.5 s");
-        usleep(50 * 1000);
-    }
-    resp_free(&r);
+    TH_WAIT_UNTIL(account_status(victim) == 401, "the revoked key is still accepted");
 }
 
 Test(auth, last_used_at_is_recorded)

@@ -220,7 +220,6 @@ Test(loop, a_read_is_answered_while_writes_wait_on_a_lock)
     struct patcher pt[2];
     pthread_t th[2];
     char sql[300], path[128];
-    long long start;
     struct resp r;
 
     /* The key is cached from here on: its check needs no job thread. */
@@ -241,11 +240,7 @@ Test(loop, a_read_is_answered_while_writes_wait_on_a_lock)
      * transaction it would stay as first seen. */
     watch = PQconnectdb(t.conninfo);
     cr_assert_eq(PQstatus(watch), CONNECTION_OK, "%s", PQerrorMessage(watch));
-    start = th_now_ms();
-    while (lock_waiters(watch) < 2) {
-        cr_assert_lt(th_now_ms() - start, 10000, "the PATCHes never reached the lock");
-        usleep(10 * 1000);
-    }
+    TH_WAIT_UNTIL(lock_waiters(watch) >= 2, "the PATCHes never reached the lock");
 
     /* Both PATCHes wait; the reads need no job thread and no lock. */
     for (int i = 1; i < 6; i++) {
@@ -347,7 +342,6 @@ Test(loop, a_read_waiting_for_a_connection_does_not_stop_the_loop)
     pthread_t patch_th, get_th;
     PGconn *watch;
     char sql[300];
-    long long start;
     unsigned long long before;
     struct resp r;
 
@@ -374,21 +368,13 @@ Test(loop, a_read_waiting_for_a_connection_does_not_stop_the_loop)
     cr_assert_eq(pthread_create(&patch_th, NULL, patch_conversation, &pt), 0);
     watch = PQconnectdb(t.conninfo);
     cr_assert_eq(PQstatus(watch), CONNECTION_OK, "%s", PQerrorMessage(watch));
-    start = th_now_ms();
-    while (lock_waiters(watch) < 1) {
-        cr_assert_lt(th_now_ms() - start, 10000, "the PATCH never reached the lock");
-        usleep(10 * 1000);
-    }
+    TH_WAIT_UNTIL(lock_waiters(watch) >= 1, "the PATCH never reached the lock");
 
     /* A read now waits in the reader's queue for that connection (seen in
      * this process: /metrics would want a connection for queue depths)... */
     before = reads_handed();
     cr_assert_eq(pthread_create(&get_th, NULL, get_path, &g), 0);
-    start = th_now_ms();
-    while (reads_handed() == before) {
-        cr_assert_lt(th_now_ms() - start, 60000, "the read never reached the reader");
-        usleep(10 * 1000);
-    }
+    TH_WAIT_UNTIL(reads_handed() != before, "the read never reached the reader");
     /* ...and the loop still answers while the read still waits. */
     th_get(&t, "/healthz", NULL, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);

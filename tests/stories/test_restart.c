@@ -50,7 +50,7 @@ Test(restart, serves_again_after_postgres_restarts)
         resp_free(&r);
     }
     th_run_env_script("INBOXD_TEST_PG_RESTART");
-    wait_until_serving(10000);
+    wait_until_serving(TH_PATIENCE_MS);
     /* And it keeps serving: stale connections were replaced, not reused. */
     for (int i = 0; i < 20; i++) {
         th_get(&t, "/v1/api-keys", key, &r);
@@ -81,7 +81,7 @@ Test(restart, outage_answers_503_then_recovers)
     cr_assert_eq(r.status, 200, "alive while the database is down");
     resp_free(&r);
     th_run_env_script("INBOXD_TEST_PG_START");
-    wait_until_serving(10000);
+    wait_until_serving(TH_PATIENCE_MS);
     th_get(&t, "/readyz", NULL, &r);
     cr_assert_eq(r.status, 200);
     resp_free(&r);
