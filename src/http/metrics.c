@@ -14,6 +14,7 @@
 
 #include "build_config.h"
 #include "inboxd/db/db.h"
+#include "inboxd/http/admission.h"
 #include "inboxd/lib/feed_cache.h"
 #include "inboxd/http/router.h"
 #include "inboxd/lib/sbuf.h"
@@ -85,6 +86,7 @@ metrics_render(const char *extra, size_t *len)
     const struct route *const *table = router_routes(&nroutes);
     struct db_stats ds;
     struct feed_cache_stats fc;
+    struct admission_counts ac;
     struct sbuf b;
 
     sbuf_init(&b);
@@ -193,6 +195,19 @@ metrics_render(const char *extra, size_t *len)
               (unsigned long long)fc.evictions, fc.bytes, fc.entries,
               (unsigned long long)fc.page_hits, (unsigned long long)fc.page_stale,
               (unsigned long long)fc.page_absent, fc.pages);
+    admission_counts(&ac);
+    sbuf_addf(&b,
+              "# HELP inboxd_http_connections_open Client connections open now.\n"
+              "# TYPE inboxd_http_connections_open gauge\n"
+              "inboxd_http_connections_open %d\n"
+              "# HELP inboxd_http_connections_shut_total Connections shut before their request "
+              "was in: past the header deadline, to keep the reserve, or past the per-address "
+              "cap.\n"
+              "# TYPE inboxd_http_connections_shut_total counter\n"
+              "inboxd_http_connections_shut_total{reason=\"header_deadline\"} %llu\n"
+              "inboxd_http_connections_shut_total{reason=\"reserve\"} %llu\n"
+              "inboxd_http_connections_shut_total{reason=\"per_ip\"} %llu\n",
+              ac.open, ac.deadline, ac.reserve, ac.per_ip);
     if (extra != NULL)
         sbuf_adds(&b, extra);
     return sbuf_steal(&b, len);

@@ -139,7 +139,7 @@ add_common_headers(struct req *rq, struct MHD_Response *resp)
 {
     MHD_add_response_header(resp, "X-Request-Id", rq->request_id);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
-    if (server_stopping())
+    if (rq->close || server_stopping())
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 

@@ -14,6 +14,11 @@
  * export is refilled by a job thread while its connection waits. Other
  * threading set-ups were measured and removed (tests/bench/RESULTS.md).
  *
+ * Before any guard, the request's framing (framing.c): a target or
+ * headers that could be read two ways are refused, and the connection
+ * closed. Which connections may stay at all, slow ones among them, is
+ * admission.c's.
+ *
  * Guards run flat, before the handler, in this order (Redis's
  * processCommand): route (404/405), key (401), scope (403), body type
  * (415), body size (413). Whatever fails early is answered on the first
@@ -41,7 +46,9 @@
 #include <unistd.h>
 
 #include "inboxd/db/db.h"
+#include "inboxd/http/admission.h"
 #include "inboxd/http/auth.h"
+#include "inboxd/http/framing.h"
 #include "inboxd/http/jobs.h"
 #include "inboxd/http/metrics.h"
 #include "inboxd/http/reply.h"
@@ -154,6 +161,48 @@ dispatch(struct req *rq)
     return MHD_YES;
 }
 
+static struct admission_conn *
+admission_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The first call of a request: its headers are all in. Returns what the
+ * access handler returns. */
+static enum MHD_Result
+first_call(struct MHD_Connection *conn, const char *url, const char *method,
+           const struct framing_flaw *flaw, void **con_cls)
+{
+    struct req *rq = req_new(conn, url, method);
+
+    if (rq == NULL)
+        return MHD_NO;
+    *con_cls = rq;
+    atomic_fetch_add(&inflight, 1);
+    admission_headers_done(admission_of(conn));
+    log_bind(&rq->log);
+    if (framing_check_headers(conn, &rq->early) != 0)
+        rq->close = true;
+    else
+        req_guard(rq, url);
+    /* An encoded '/' is data in a {name...} rest (a topic key); anywhere
+     * else libmicrohttpd's decoding made it a separator. */
+    if (flaw != NULL &&
+        !(flaw->rest_ok && rq->matched && strstr(rq->match.route->pattern, "...}") != NULL)) {
+        problem_init(&rq->early);
+        problem_set(&rq->early, flaw->status, flaw->type, "%s", flaw->detail);
+        rq->close = true;
+    }
+    log_bind(NULL);
+    /* Refuse before reading a body that will be thrown away. */
+    if (rq->early.status != 0)
+        return reply_send_problem(rq, &rq->early);
+    return MHD_YES;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
            const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
@@ -162,20 +211,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
     (void)cls;
     (void)version;
-    if (rq == NULL) {
-        rq = req_new(conn, url, method);
-        if (rq == NULL)
-            return MHD_NO;
-        *con_cls = rq;
-        atomic_fetch_add(&inflight, 1);
-        log_bind(&rq->log);
-        req_guard(rq, url);
-        log_bind(NULL);
-        /* Refuse before reading a body that will be thrown away. */
-        if (rq->early.status != 0)
-            return reply_send_problem(rq, &rq->early);
-        return MHD_YES;
-    }
+    /* The context is NULL, or the flaw on_uri() found in the target. */
+    if (rq == NULL || framing_is_flaw(rq))
+        return first_call(conn, url, method, *con_cls, con_cls);
     switch (atomic_load_explicit(&rq->phase, memory_order_acquire)) {
     case REQ_READY:
         return answer(rq);
@@ -187,6 +225,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     if (*upload_size > 0) {
         req_append_body(rq, upload_data, *upload_size);
         *upload_size = 0;
+        /* A chunked body has passed body_limit: libmicrohttpd cannot
+         * answer in the middle of a body, and reading the rest only to
+         * refuse it is what the limit is there to prevent. Close. */
+        if (rq->early.status == 413) {
+            rq->status = 413;
+            return MHD_NO;
+        }
         return MHD_YES;
     }
     if (rq->early.status != 0)
@@ -202,9 +247,9 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     double ms;
 
     (void)cls;
-    (void)conn;
-    if (rq == NULL)
+    if (rq == NULL || framing_is_flaw(rq))
         return;
+    admission_request_done(admission_of(conn));
     ms = (double)(clock_ns() - rq->start_ns) / 1e6;
     metrics_observe(rq->matched ? rq->match.index : -1, rq->status, ms / 1000.0);
     log_event(rq->status >= 500 || rq->status == 0 ? LOG_WARN : LOG_INFO, &rq->log, "http.request",
@@ -216,6 +261,35 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req_free(rq);
     *con_cls = NULL;
     atomic_fetch_sub(&inflight, 1);
+}
+
+/* The target as sent, before libmicrohttpd decodes it: what it returns
+ * is the request's first context, a flaw or NULL. */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    return framing_target_flaw(uri);
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+              enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *addr =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+        if (fd != NULL)
+            *socket_context = admission_opened(fd->connect_fd, addr ? addr->client_addr : NULL);
+    } else {
+        admission_closed(*socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static void
@@ -318,7 +392,7 @@ loop_main(void *arg)
     for (;;) {
         struct pollfd fds[4] = {{.fd = mfd, .events = POLLIN}, {.fd = loop_efd, .events = POLLIN}};
         MHD_UNSIGNED_LONG_LONG mt;
-        int cmd = atomic_load(&loop_cmd), timeout = -1;
+        int cmd = atomic_load(&loop_cmd), timeout = -1, due;
 
         if (cmd >= LOOP_QUIESCE && !quiesced) {
             MHD_socket fd = MHD_quiesce_daemon(daemon_);
@@ -330,6 +404,9 @@ loop_main(void *arg)
         if (cmd == LOOP_EXIT)
             break;
         db_reader_pollfds(&fds[2], &timeout);
+        due = admission_expire();
+        if (due >= 0 && (timeout < 0 || due < timeout))
+            timeout = due;
         if (MHD_get_timeout(daemon_, &mt) == MHD_YES &&
             (timeout < 0 || mt < (MHD_UNSIGNED_LONG_LONG)timeout))
             timeout = (int)mt;
@@ -386,6 +463,8 @@ server_start(const struct config *cf, char *err, size_t errlen)
 
     cfg = cf;
     atomic_store(&stopping, false);
+    admission_init(cf->http_max_connections, cf->http_header_timeout_s,
+                   cf->http_max_connections_per_ip);
     if (resolve_listen(cf->listen, &ss, err, errlen) != 0)
         return -1;
     if (ss.ss_family == AF_INET6)
@@ -405,6 +484,8 @@ server_start(const struct config *cf, char *err, size_t errlen)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY_BYTES,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
         MHD_OPTION_END);
     if (daemon_ == NULL) {
         jobs_stop();

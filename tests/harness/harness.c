@@ -6,11 +6,15 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +41,71 @@ th_now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+th_connect(struct th *t, const char *from)
+{
+    struct sockaddr_in to = {.sin_family = AF_INET};
+    const char *colon = strrchr(t->base, ':');
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
+    cr_assert_not_null(colon);
+    to.sin_port = htons((uint16_t)atoi(colon + 1));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (from != NULL) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+
+        cr_assert_eq(inet_pton(AF_INET, from, &src.sin_addr), 1);
+        cr_assert_eq(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0, "bind %s: %s", from,
+                     strerror(errno));
+    }
+    cr_assert_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0, "connect: %s",
+                 strerror(errno));
+    return fd;
+}
+
+size_t
+th_raw(struct th *t, const char *bytes, size_t n, char **out)
+{
+    int fd = th_connect(t, NULL);
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    long long start = th_now_ms();
+
+    cr_assert_not_null(buf);
+    /* The server may close before it has read all of it: that is what
+     * some tests are about, so a failed send only ends the sending. */
+    for (size_t off = 0; off < n;) {
+        ssize_t w = send(fd, bytes + off, n - off, MSG_NOSIGNAL);
+
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t got;
+
+        cr_assert_lt(th_now_ms() - start, TH_PATIENCE_MS, "the server never closed: %.*s",
+                     (int)len, buf);
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        if (len + 1024 > cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert_not_null(buf);
+        }
+        got = recv(fd, buf + len, cap - len - 1, 0);
+        if (got <= 0)
+            break; /* closed, or reset */
+        len += (size_t)got;
+    }
+    close(fd);
+    buf[len] = '\0';
+    *out = buf;
+    return len;
 }
 
 static const char *

@@ -88,6 +88,15 @@ void th_run_env_script(const char *var);
 /* Milliseconds since an arbitrary point. */
 long long th_now_ms(void);
 
+/* A TCP connection to inboxd from the loopback address `from` ("127.0.0.2";
+ * NULL: any), blocking; fails the test when it cannot connect. */
+int th_connect(struct th *t, const char *from);
+
+/* Sends n bytes of raw HTTP on a new connection, then reads whatever
+ * comes back until the server closes it (or TH_PATIENCE_MS pass: a test
+ * failure). Returns the bytes read, NUL-terminated in a malloc()ed *out. */
+size_t th_raw(struct th *t, const char *bytes, size_t n, char **out);
+
 /* How long a test waits for something that must happen before it calls it
  * a failure. Generous on purpose: a test states what must happen, never how
  * fast, and CI runs on two shared cores under sanitizers. */

@@ -3,14 +3,17 @@
  * ids, trace context and the request metrics. routes/health.c's own routes
  * are routes/test_health.c. */
 #include <criterion/criterion.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "fixtures.h"
 #include "inboxd/http/router.h"
 
-TestSuite(http, .init = fx_setup, .fini = fx_teardown, .timeout = 60);
+TestSuite(http, .init = fx_setup, .fini = fx_teardown, .timeout = 600);
 
 Test(http, unknown_path_is_a_404_problem)
 {
@@ -65,19 +68,38 @@ Test(http, body_over_the_limit_is_413)
     free(big);
 }
 
-Test(http, chunked_body_over_the_limit_is_413)
+/* A chunked body has no length to refuse up front: the connection is
+ * closed as soon as the body passes the limit (libmicrohttpd cannot answer
+ * in the middle of a body), and the rest is never read. */
+Test(http, chunked_body_over_the_limit_is_cut_off_at_the_limit)
 {
-    static const char *const hdr[] = {"Transfer-Encoding: chunked", "Expect: 100-continue", NULL};
+    static const char head[] = "POST /v1/users HTTP/1.1\r\nHost: x\r\n"
+                               "Content-Type: application/json\r\n"
+                               "Transfer-Encoding: chunked\r\n\r\n";
+    size_t chunk = 64 * 1024, total = 64u * 1024 * 1024, sent = 0;
+    char *data = malloc(chunk + 32);
+    int fd = th_connect(&t, NULL);
     struct resp r;
-    size_t n = 1024 * 1024 + 10;
-    char *big = malloc(n + 1);
+    int n;
 
-    memset(big, 'x', n);
-    big[n] = '\0';
-    th_http(&t, "DELETE", "/v1/api-keys/0190f2a4-5b6c-7d8e-9f00-112233445566", key, big, hdr, &r);
-    expect_problem(&r, 413);
+    cr_assert_eq(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
+    n = snprintf(data, 32, "%zx\r\n", chunk);
+    memset(data + n, ' ', chunk);
+    memcpy(data + n + chunk, "\r\n", 2);
+    while (sent < total) {
+        ssize_t w = send(fd, data, (size_t)n + chunk + 2, MSG_NOSIGNAL);
+
+        if (w <= 0)
+            break;
+        sent += (size_t)w;
+    }
+    close(fd);
+    free(data);
+    /* Sockets buffer a few MiB between the two ends; never 64. */
+    cr_assert_lt(sent, total, "all %zu bytes were taken", sent);
+    th_get(&t, "/healthz", NULL, &r);
+    cr_assert_eq(r.status, 200);
     resp_free(&r);
-    free(big);
 }
 
 Test(http, non_json_content_type_is_415)
@@ -176,4 +198,216 @@ Test(http, metrics_count_requests_by_route_and_status)
         strstr(r.body, "inboxd_queue_depth{queue=\"draft_requests\",state=\"queued\"} 0\n"));
     cr_assert_not_null(strstr(r.body, "inboxd_queue_depth{queue=\"outbox\",state=\"pending\"} 0\n"));
     resp_free(&r);
+}
+
+/* --- framing: what could be read two ways is refused, and the connection
+ * closed (RFC 9112 section 6) ---------------------------------------------- */
+
+static int
+status_lines(const char *out)
+{
+    int n = 0;
+
+    for (const char *p = out; (p = strstr(p, "HTTP/1.")) != NULL; p++)
+        n += p == out || p[-1] == '\n';
+    return n;
+}
+
+/* Sends req on a connection of its own and expects exactly one answer,
+ * with that status and a problem document, and the connection closed. */
+static void
+expect_refused(const char *req, int status)
+{
+    char *out, line[32];
+
+    th_raw(&t, req, strlen(req), &out);
+    snprintf(line, sizeof(line), "HTTP/1.1 %d ", status);
+    cr_assert_eq(strncmp(out, line, strlen(line)), 0, "for %s\ngot %s", req, out);
+    cr_assert_eq(status_lines(out), 1, "one answer only, got %s", out);
+    cr_assert_not_null(strstr(out, "application/problem+json"), "%s", out);
+    free(out);
+}
+
+Test(http, content_length_with_transfer_encoding_is_400)
+{
+    expect_refused("POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\n"
+                   "Host: x\r\n\r\n",
+                   400);
+}
+
+Test(http, two_content_lengths_are_400)
+{
+    expect_refused("POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                   "Content-Length: 27\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+                   400);
+}
+
+Test(http, unknown_transfer_codings_are_501)
+{
+    expect_refused("POST /v1/users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n",
+                   501);
+    expect_refused("POST /v1/users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n"
+                   "\r\n",
+                   501);
+}
+
+/* libmicrohttpd reads Content-Length itself and answers a value it cannot
+ * read with a 400 page of its own (README: its head comes twice in 0.9.75,
+ * and inboxd is never called), then closes: no handler runs, and nothing
+ * that follows on the connection is read as a request. */
+Test(http, an_unreadable_content_length_runs_nothing)
+{
+    static const char *const req[] = {
+        "POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n",
+        "POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+        "POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    };
+
+    for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++) {
+        char *out;
+
+        th_raw(&t, req[i], strlen(req[i]), &out);
+        cr_assert_eq(strncmp(out, "HTTP/1.1 4", 10), 0, "%s", out);
+        cr_assert_null(strstr(out, "HTTP/1.1 2"), "%s", out);
+        free(out);
+    }
+}
+
+Test(http, headers_read_once_are_refused_when_sent_twice)
+{
+    char req[512];
+
+    snprintf(req, sizeof(req),
+             "GET /v1/account HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+             "Authorization: Bearer nothing\r\n\r\n",
+             key);
+    expect_refused(req, 400);
+    expect_refused("POST /v1/webhooks/shopify HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                   "X-Inboxd-Signature: t=1,v1=00\r\nX-Inboxd-Signature: t=1,v1=01\r\n\r\n",
+                   400);
+}
+
+Test(http, encoded_nul_and_slash_in_the_target_are_400)
+{
+    static const char *const targets[] = {
+        "/v1/conversations?limit=5%00",
+        "/v1/conversations/0190f2a4-5b6c-7d8e-9f00-112233445566%00garbage",
+        "/v1/conversations?cursor=abc%00",
+        "/v1/conversations/0190f2a4-5b6c-7d8e-9f00-112233445566%2Fmessages",
+        "/v1/conversations%2f0190f2a4-5b6c-7d8e-9f00-112233445566",
+    };
+
+    for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+        char req[512];
+
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
+                 targets[i], key);
+        expect_refused(req, 400);
+    }
+}
+
+Test(http, a_slash_encoded_in_the_query_is_data)
+{
+    struct resp r;
+
+    th_get(&t, "/v1/search/messages?q=a%2Fb", key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+}
+
+/* --- slow clients (admission.c) --------------------------------------------- */
+
+static void
+start_slow(void)
+{
+    static const char *const settings[] = {"http_header_timeout_s=1", "http_max_connections=20",
+                                           NULL};
+
+    fx_start(NULL, settings);
+}
+
+static void
+start_capped(void)
+{
+    static const char *const settings[] = {"http_max_connections_per_ip=2", NULL};
+
+    fx_start(NULL, settings);
+}
+
+TestSuite(slow, .init = start_slow, .fini = fx_teardown, .timeout = 600);
+TestSuite(capped, .init = start_capped, .fini = fx_teardown, .timeout = 600);
+
+/* A connection that has sent part of a request line. */
+static int
+slow_open(const char *from)
+{
+    static const char part[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    int fd = th_connect(&t, from);
+
+    cr_assert_eq(send(fd, part, sizeof(part) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(part) - 1);
+    return fd;
+}
+
+/* Whether the server has closed fd; waits up to ms for it. */
+static bool
+closed_within(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char c;
+
+    return poll(&p, 1, ms) == 1 && recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+/* Every byte resets libmicrohttpd's idle timeout; the header deadline
+ * still ends it. Without one, this test would send until its patience
+ * ran out and fail. */
+Test(slow, a_client_trickling_its_headers_is_cut_off)
+{
+    int fd = slow_open(NULL);
+    long long start = th_now_ms();
+
+    for (;;) {
+        cr_assert_lt(th_now_ms() - start, TH_PATIENCE_MS, "still open after a minute");
+        if (closed_within(fd, 100))
+            break;
+        if (send(fd, "a", 1, MSG_NOSIGNAL) != 1)
+            break; /* closed under our feet */
+    }
+    close(fd);
+}
+
+/* 25 slow connections against a limit of 20: whole requests still go
+ * through, each taking the place of the oldest slow one. */
+Test(slow, slow_clients_leave_room_for_whole_requests)
+{
+    int fds[25];
+
+    for (int i = 0; i < 25; i++)
+        fds[i] = slow_open("127.0.0.2");
+    for (int i = 0; i < 20; i++) {
+        struct resp r;
+
+        th_get(&t, "/healthz", NULL, &r);
+        cr_assert_eq(r.status, 200, "request %d: %ld", i, r.status);
+        resp_free(&r);
+    }
+    for (int i = 0; i < 25; i++)
+        close(fds[i]);
+}
+
+Test(capped, an_address_past_its_cap_is_closed_and_others_are_served)
+{
+    int a = slow_open("127.0.0.3"), b = slow_open("127.0.0.3"), c = slow_open("127.0.0.3");
+    struct resp r;
+
+    cr_assert(closed_within(c, TH_PATIENCE_MS), "the third connection was kept");
+    cr_assert_not(closed_within(a, 0));
+    th_get(&t, "/healthz", NULL, &r);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    close(a);
+    close(b);
+    close(c);
 }

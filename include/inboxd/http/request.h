@@ -55,6 +55,7 @@ struct req {
     bool must_wait;           /* req_resume() said fn must run where it may wait */
     bool finish;              /* fn is still to run on the started work, on the loop */
     bool ok;                  /* out holds the answer, else pb */
+    bool close;               /* answer with Connection: close (a framing error) */
     struct reply out;         /* the answer */
     void *state;              /* req_state() */
     void (*state_cleanup)(void *state);

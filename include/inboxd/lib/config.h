@@ -36,6 +36,8 @@ struct config {
     int tx_retries;
     int http_max_connections;
     int http_connection_timeout_s;
+    int http_header_timeout_s;
+    int http_max_connections_per_ip;
     long long body_limit;
     int shutdown_timeout_s;
     char *log_level;
