@@ -9,8 +9,11 @@
  */
 #include "inboxd/db/migrate.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "inboxd/db/db.h"
 #include "inboxd/lib/embedded.h"
@@ -38,6 +41,13 @@ static const struct db_stmt st_defs = {
     " SELECT format('VIEW %s AS %s', c.oid::regclass, pg_get_viewdef(c.oid)) FROM pg_class c"
     " WHERE c.relnamespace = to_regnamespace(current_schema()) AND c.relkind IN ('v', 'm')) s",
     0};
+
+/* Made by migrate (as the owner) and by roles (as a superuser, before the
+ * grants: the runtime role may only read it). */
+static const char create_schema_migrations[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+    " applied_at timestamptz NOT NULL DEFAULT now())";
 
 static bool
 is_migration(const struct embedded_file *f)
@@ -167,6 +177,10 @@ static int
 apply_current(struct dbconn *c, FILE *out, bool dry, int npending, int *napplied, char *err,
               size_t errlen)
 {
+    /* A dry run's session is read-only: only this trial, rolled back,
+     * may write. */
+    const char *begin = dry ? "BEGIN READ WRITE" : "BEGIN";
+
     for (const struct embedded_file *f = embedded_current; f->name; f++) {
         char before[33], after[33];
         bool same;
@@ -176,14 +190,14 @@ apply_current(struct dbconn *c, FILE *out, bool dry, int npending, int *napplied
                 fprintf(out, "pending  current/%s\n", f->name);
             continue;
         }
-        if (run(c, "BEGIN", err, errlen) != 0)
+        if (run(c, begin, err, errlen) != 0)
             return -1;
         if (defs_hash(c, before, err, errlen) != 0 || run(c, f->data, err, errlen) != 0 ||
             defs_hash(c, after, err, errlen) != 0 ||
             run(c, dry ? "ROLLBACK" : "COMMIT", err, errlen) != 0)
             return file_failed(c, "sql/current/", f->name, err, errlen);
         same = strcmp(before, after) == 0;
-        if (!dry && !same)
+        if (!same)
             (*napplied)++;
         if (out && (dry || !same))
             fprintf(out, "%s  current/%s\n", dry && !same ? "pending" : "applied", f->name);
@@ -191,21 +205,41 @@ apply_current(struct dbconn *c, FILE *out, bool dry, int npending, int *napplied
     return 0;
 }
 
+/* 1 when schema_migrations exists, 0 when not, -1 with pb. */
 static int
-apply_all(struct dbconn *c, FILE *out, bool dry, char *err, size_t errlen)
+table_exists(struct dbconn *c, struct problem *pb)
 {
-    int napplied = 0, npending = 0;
+    PGresult *res = db_exec(c, &st_exists, NULL, pb);
+    int exists;
 
-    if (run(c,
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())",
-            err, errlen) != 0)
+    if (res == NULL)
         return -1;
+    exists = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return exists;
+}
+
+/*
+ * Applies what is missing, or with dry lists it. *nchanged counts the
+ * migrations and current files applied (dry: that would be). A dry run
+ * creates nothing: without schema_migrations every migration is pending.
+ */
+static int
+apply_all(struct dbconn *c, FILE *out, bool dry, int *nchanged, char *err, size_t errlen)
+{
+    struct problem pb = {0};
+    int napplied = 0, npending = 0, exists = 1;
+
+    if (!dry && run(c, create_schema_migrations, err, errlen) != 0)
+        return -1;
+    if (dry && (exists = table_exists(c, &pb)) < 0) {
+        snprintf(err, errlen, "%s", pb.internal);
+        return -1;
+    }
     /* Embedded files come in build order; meson lists them sorted. */
     for (const struct embedded_file *f = embedded_files; f->name; f++) {
         char sum[SIG_SHA256_HEX + 1], have[SIG_SHA256_HEX + 1];
-        int version, st;
+        int version, st = 0;
 
         if (!is_migration(f))
             continue;
@@ -214,7 +248,8 @@ apply_all(struct dbconn *c, FILE *out, bool dry, char *err, size_t errlen)
             snprintf(err, errlen, "sha256 failed");
             return -1;
         }
-        st = applied_sum(c, version, have, err, errlen);
+        if (exists)
+            st = applied_sum(c, version, have, err, errlen);
         if (st < 0)
             return -1;
         if (st == 1) {
@@ -246,61 +281,147 @@ apply_all(struct dbconn *c, FILE *out, bool dry, char *err, size_t errlen)
     }
     if (apply_current(c, out, dry, npending, &napplied, err, errlen) != 0)
         return -1;
+    *nchanged = napplied + npending;
     if (out && !dry && napplied == 0)
         fprintf(out, "schema is up to date (version %d)\n", migrate_expected());
+    if (out && dry && *nchanged > 0)
+        fprintf(out, "migrate would change the schema: back it up first (README, "
+                     "\"Backups\"), or let migrate --dump-to FILE do it\n");
     return 0;
 }
 
 static int
-with_lock(const char *conninfo, FILE *out, bool dry, char *err, size_t errlen)
+with_lock(const char *conninfo, FILE *out, bool dry, int *nchanged, char *err, size_t errlen)
 {
     struct dbconn *c = db_connect_once(conninfo, err, errlen);
-    int rc;
+    int rc = 0, n = 0;
 
     if (c == NULL)
         return -1;
+    /* A dry run never writes: every transaction of its session is read
+     * only, but for the trial of the current files (rolled back). */
+    if (dry)
+        rc = run(c, "SET default_transaction_read_only = on", err, errlen);
     /* Session lock: held across the per-migration transactions, released
      * when the connection closes even if we crash. */
-    rc = run(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, errlen);
     if (rc == 0)
-        rc = apply_all(c, out, dry, err, errlen);
+        rc = run(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, errlen);
+    if (rc == 0)
+        rc = apply_all(c, out, dry, &n, err, errlen);
     db_close_once(c);
+    if (nchanged)
+        *nchanged = n;
     return rc;
 }
 
 int
 migrate_apply(const char *conninfo, FILE *out, char *err, size_t errlen)
 {
-    return with_lock(conninfo, out, false, err, errlen);
+    return with_lock(conninfo, out, false, NULL, err, errlen);
 }
 
 int
 migrate_status(const char *conninfo, FILE *out, char *err, size_t errlen)
 {
-    return with_lock(conninfo, out, true, err, errlen);
+    return with_lock(conninfo, out, true, NULL, err, errlen);
+}
+
+int
+migrate_pending(const char *conninfo, int *n, char *err, size_t errlen)
+{
+    return with_lock(conninfo, NULL, true, n, err, errlen);
+}
+
+/* Runs the statements on a connection of its own, in one transaction. */
+static int
+one_tx(const char *conninfo, const char *const *stmts, char *err, size_t errlen)
+{
+    struct dbconn *c = db_connect_once(conninfo, err, errlen);
+    int rc;
+
+    if (c == NULL)
+        return -1;
+    rc = run(c, "BEGIN", err, errlen);
+    for (int i = 0; rc == 0 && stmts[i]; i++)
+        rc = run(c, stmts[i], err, errlen);
+    if (rc == 0)
+        rc = run(c, "COMMIT", err, errlen);
+    db_close_once(c);
+    return rc;
+}
+
+int
+migrate_roles(const char *conninfo, char *err, size_t errlen)
+{
+    const struct embedded_file *roles = embedded_find("roles");
+    /* Under the migrate lock, so no migration runs half-granted; the
+     * grants need schema_migrations to exist (the runtime may only read
+     * it). */
+    const char *const stmts[] = {"SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")",
+                                 create_schema_migrations, roles ? roles->data : NULL, NULL};
+
+    if (roles == NULL) {
+        snprintf(err, errlen, "no roles.sql in this build");
+        return -1;
+    }
+    return one_tx(conninfo, stmts, err, errlen);
 }
 
 int
 migrate_seed(const char *conninfo, char *err, size_t errlen)
 {
     const struct embedded_file *seed = embedded_find("seed");
-    struct dbconn *c;
-    int rc;
+    const char *const stmts[] = {seed ? seed->data : NULL, NULL};
 
     if (seed == NULL) {
         snprintf(err, errlen, "no seed in this build");
         return -1;
     }
-    c = db_connect_once(conninfo, err, errlen);
-    if (c == NULL)
+    return one_tx(conninfo, stmts, err, errlen);
+}
+
+int
+migrate_dump(const char *conninfo, const char *file, char *err, size_t errlen)
+{
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    pid_t pid;
+    int status;
+
+    if (opts == NULL) {
+        snprintf(err, errlen, "database url: %s", perr ? perr : "out of memory");
+        err[strcspn(err, "\n")] = '\0';
+        PQfreemem(perr);
         return -1;
-    rc = run(c, "BEGIN", err, errlen);
-    if (rc == 0)
-        rc = run(c, seed->data, err, errlen);
-    if (rc == 0)
-        rc = run(c, "COMMIT", err, errlen);
-    db_close_once(c);
-    return rc;
+    }
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        /* The connection goes to pg_dump as libpq's environment
+         * variables, not as arguments: a password never shows in ps. */
+        for (const PQconninfoOption *o = opts; o->keyword; o++)
+            if (o->val && o->val[0] && o->envvar)
+                setenv(o->envvar, o->val, 1);
+        execlp("pg_dump", "pg_dump", "--format=custom", "--file", file, (char *)NULL);
+        fprintf(stderr, "inboxd: cannot run pg_dump: %s\n", strerror(errno));
+        _exit(127);
+    }
+    PQconninfoFree(opts);
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        return -1;
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            snprintf(err, errlen, "waitpid: %s", strerror(errno));
+            return -1;
+        }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(err, errlen, "pg_dump to %s failed (exit %d); nothing was migrated", file,
+                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        return -1;
+    }
+    return 0;
 }
 
 struct current {
@@ -311,16 +432,12 @@ static int
 current_fn(struct dbconn *c, void *arg, struct problem *pb)
 {
     struct current *cur = arg;
-    PGresult *res = db_exec(c, &st_exists, NULL, pb);
-    bool exists;
+    int exists = table_exists(c, pb);
+    PGresult *res;
 
-    if (res == NULL)
-        return -1;
-    exists = PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
     cur->version = 0;
-    if (!exists)
-        return 0;
+    if (exists <= 0)
+        return exists;
     res = db_exec(c, &st_version, NULL, pb);
     if (res == NULL)
         return -1;

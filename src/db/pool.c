@@ -128,7 +128,7 @@ on_notice(void *arg, const char *message)
 static int
 conn_open(struct dbconn *c, const char *conninfo, char *err, size_t errlen)
 {
-    char timeout[16], session[160];
+    char timeout[16], session[200];
     /* Defaults come before dbname so that the caller's conninfo wins. */
     const char *keys[] = {"connect_timeout", "application_name", "keepalives",
                           "keepalives_idle", "dbname", NULL};
@@ -152,8 +152,9 @@ conn_open(struct dbconn *c, const char *conninfo, char *err, size_t errlen)
      * make timestamp text predictable for the render functions. */
     snprintf(session, sizeof(session),
              "SET statement_timeout = %d; SET lock_timeout = %d; "
-             "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'",
-             pool_cfg ? pool_cfg->statement_timeout_ms : 0, pool_cfg ? pool_cfg->lock_timeout_ms : 0);
+             "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'%s",
+             pool_cfg ? pool_cfg->statement_timeout_ms : 0, pool_cfg ? pool_cfg->lock_timeout_ms : 0,
+             pool_cfg && pool_cfg->read_only ? "; SET default_transaction_read_only = on" : "");
     res = PQexec(c->pg, session);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         snprintf(err, errlen, "session settings: %s", PQresultErrorMessage(res));

@@ -82,6 +82,7 @@ struct db_settings {
     int lock_timeout_ms;
     bool prepare;
     int tx_retries;
+    bool read_only;          /* every transaction READ ONLY (read-only commands) */
     struct lease_policy draft_requests, outbox;
 };
 

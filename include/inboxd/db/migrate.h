@@ -35,9 +35,28 @@ int migrate_apply(const char *conninfo, FILE *out, char *err, size_t errlen)
 /* Prints each migration with applied/pending, then each current file:
  * "applied  current/feed" when the database holds what it defines,
  * "pending" when migrate would change a definition (tried in a transaction
- * that is rolled back) or a migration is pending. Returns 0, or -1 with
- * err. */
+ * that is rolled back) or a migration is pending, and when anything is
+ * pending a line that says to back up first. Read-only: creates nothing,
+ * and every transaction but the rolled-back trial is READ ONLY. Returns 0,
+ * or -1 with err. */
 int migrate_status(const char *conninfo, FILE *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* *n = how many migrations and current files migrate would apply, found
+ * as migrate_status() finds them (read-only). Returns 0, or -1 with err. */
+int migrate_pending(const char *conninfo, int *n, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Runs pg_dump --format=custom --file FILE on that database (pg_dump from
+ * PATH, the connection handed over in libpq's environment variables).
+ * Returns 0 once pg_dump succeeded, or -1 with err. */
+int migrate_dump(const char *conninfo, const char *file, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Creates the roles inboxd_owner, inboxd_runtime and inboxd_readonly if
+ * missing and grants each what it needs (sql/roles.sql), in one
+ * transaction; needs a superuser. Idempotent. Returns 0, or -1 with err. */
+int migrate_roles(const char *conninfo, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
 /* Runs the embedded seed (idempotent) in one transaction. */
