@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,9 @@ const struct config_key config_keys[] = {
         "address and port to serve HTTP on (host:port; port 0 picks a free one)"),
     KEY("database_url", "DATABASE_URL", "--database-url", CONFIG_STR, "", 0, 0, database_url,
         "libpq connection string or URI of the primary"),
+    KEY("database_owner_url", "DATABASE_OWNER_URL", "--database-owner-url", CONFIG_STR, "", 0, 0,
+        database_owner_url,
+        "connection of the role that owns the schema, for migrate (empty: database_url)"),
     KEY("database_url_ro", "DATABASE_URL_RO", "--database-url-ro", CONFIG_STR, "", 0, 0,
         database_url_ro, "optional read replica for plain reads (empty: use the primary)"),
     KEY("pool_size", "INBOXD_POOL_SIZE", "--pool-size", CONFIG_INT, "5", 1, 500, pool_size,
@@ -357,26 +361,116 @@ validate(struct config *cf, char *err, size_t errlen)
     return 0;
 }
 
+/* The val of a setting's option is CONFIG_OPT_BASE + its index in
+ * config_keys; --config is one below. Callers' own options stay under it. */
+#define CONFIG_OPT_BASE 0x10000
+#define CONFIG_OPT_CONFIG (CONFIG_OPT_BASE - 1)
+
+/* One getopt_long table: every setting, --config, then the caller's. */
+static struct option *
+build_options(const struct config_cli *cli)
+{
+    size_t nkeys = 0, ncli = 0, i = 0;
+    struct option *o;
+
+    while (config_keys[nkeys].name)
+        nkeys++;
+    while (cli && cli->opts[ncli].name)
+        ncli++;
+    o = calloc(nkeys + ncli + 2, sizeof(*o));
+    if (o == NULL)
+        return NULL;
+    for (size_t k = 0; k < nkeys; k++)
+        o[i++] = (struct option){config_keys[k].flag + 2, required_argument, NULL,
+                                 CONFIG_OPT_BASE + (int)k};
+    o[i++] = (struct option){"config", required_argument, NULL, CONFIG_OPT_CONFIG};
+    for (size_t k = 0; k < ncli; k++)
+        o[i++] = cli->opts[k];
+    return o;
+}
+
+/* A setting flag, kept until the file and the environment are read. */
+struct flag {
+    const struct config_key *key;
+    const char *value;
+};
+
+/*
+ * Parses argv with getopt_long: settings go to flags[], --config to *path,
+ * the caller's options to cli->fn, positionals to argv[1..] in order.
+ * Returns 0, or CONFIG_USAGE with err.
+ */
+static int
+parse_argv(int *argc, char **argv, const struct config_cli *cli, const char **path,
+           struct flag *flags, int *nflags, char *err, size_t errlen)
+{
+    struct option *opts = build_options(cli);
+    char shortopts[64];
+    int c, out = 1, rc = 0;
+
+    if (opts == NULL)
+        return fail(err, errlen, "out of memory");
+    snprintf(shortopts, sizeof(shortopts), ":%s", cli && cli->shortopts ? cli->shortopts : "");
+    *nflags = 0;
+    optind = 0; /* glibc: a full reset, so config_load can run more than once */
+    opterr = 0;
+    while (rc == 0 && (c = getopt_long(*argc, argv, shortopts, opts, NULL)) != -1) {
+        const char *seen = argv[optind - 1];
+
+        if (c == '?' && optopt != 0)
+            rc = fail(err, errlen, "unknown option -%c", optopt);
+        else if (c == '?')
+            rc = fail(err, errlen, "unknown option %.*s", (int)strcspn(seen, "="), seen);
+        else if (c == ':')
+            rc = fail(err, errlen, "option %.*s needs a value", (int)strcspn(seen, "="), seen);
+        else if (c == CONFIG_OPT_CONFIG)
+            *path = optarg;
+        else if (c >= CONFIG_OPT_BASE)
+            flags[(*nflags)++] = (struct flag){&config_keys[c - CONFIG_OPT_BASE], optarg};
+        else if (cli == NULL || cli->fn(c, optarg, cli->ud, err, errlen) != 0)
+            rc = -1;
+        if (rc != 0)
+            rc = CONFIG_USAGE;
+    }
+    free(opts);
+    if (rc != 0)
+        return rc;
+    /* glibc moved the positionals behind the options, in their order. */
+    for (int i = optind; i < *argc; i++)
+        argv[out++] = argv[i];
+    *argc = out;
+    argv[out] = NULL;
+    return 0;
+}
+
 int
 config_load(struct config *cf, const char *path, int *argc, char **argv, char *err,
             size_t errlen)
 {
-    int out = 1;
+    return config_load_cli(cf, path, argc, argv, NULL, err, errlen);
+}
+
+int
+config_load_cli(struct config *cf, const char *path, int *argc, char **argv,
+                const struct config_cli *cli, char *err, size_t errlen)
+{
+    struct flag *flags = calloc((size_t)*argc + 1, sizeof(*flags));
+    int nflags = 0, rc;
 
     memset(cf, 0, sizeof(*cf));
+    if (flags == NULL)
+        return fail(err, errlen, "out of memory");
+    /* The command line first: --config must be known before the file is
+     * read, and a mistyped flag is reported before anything else. */
+    rc = parse_argv(argc, argv, cli, &path, flags, &nflags, err, errlen);
+    if (rc != 0)
+        goto out;
+    rc = -1;
     for (const struct config_key *k = config_keys; k->name; k++)
         if (set_key(cf, k, k->def, "default", err, errlen) != 0)
-            goto fail;
-
-    /* --config must be known before the file is read, so look for it first. */
-    for (int i = 1; i < *argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < *argc)
-            path = argv[i + 1];
-        else if (strncmp(argv[i], "--config=", 9) == 0)
-            path = argv[i] + 9;
-    }
+            goto out;
     if (load_file(cf, path ? path : "config/inboxd.conf", path != NULL, err, errlen) != 0)
-        goto fail;
+        goto out;
 
     for (const struct config_key *k = config_keys; k->name; k++) {
         const char *v = getenv(k->env);
@@ -384,49 +478,24 @@ config_load(struct config *cf, const char *path, int *argc, char **argv, char *e
 
         snprintf(where, sizeof(where), "environment %s", k->env);
         if (v != NULL && set_key(cf, k, v, where, err, errlen) != 0)
-            goto fail;
+            goto out;
     }
     if (load_env_sources(cf, err, errlen) != 0)
-        goto fail;
-
-    /* Flags: consume the ones that are settings, keep the rest in order. */
-    for (int i = 1; i < *argc; i++) {
-        const char *a = argv[i], *eq = strchr(a, '=');
-        size_t alen = eq ? (size_t)(eq - a) : strlen(a);
-        const struct config_key *k = NULL;
-        const char *v;
-
-        if (strncmp(a, "--config", alen) == 0 && alen == 8) {
-            if (eq == NULL)
-                i++;
-            continue;
+        goto out;
+    /* Flags last: they beat the file and the environment. */
+    for (int i = 0; i < nflags; i++)
+        if (set_key(cf, flags[i].key, flags[i].value, flags[i].key->flag, err, errlen) != 0) {
+            rc = CONFIG_USAGE;
+            goto out;
         }
-        for (const struct config_key *c = config_keys; c->name; c++)
-            if (strlen(c->flag) == alen && strncmp(c->flag, a, alen) == 0)
-                k = c;
-        if (k == NULL) {
-            argv[out++] = argv[i];
-            continue;
-        }
-        if (eq != NULL) {
-            v = eq + 1;
-        } else if (i + 1 < *argc) {
-            v = argv[++i];
-        } else {
-            fail(err, errlen, "%s: missing value", k->flag);
-            goto fail;
-        }
-        if (set_key(cf, k, v, k->flag, err, errlen) != 0)
-            goto fail;
-    }
-    *argc = out;
-    argv[out] = NULL;
     if (validate(cf, err, errlen) != 0)
-        goto fail;
-    return 0;
-fail:
-    config_cleanup(cf);
-    return -1;
+        goto out;
+    rc = 0;
+out:
+    free(flags);
+    if (rc != 0)
+        config_cleanup(cf);
+    return rc;
 }
 
 void

@@ -8,6 +8,7 @@
 #ifndef INBOXD_CONFIG_H
 #define INBOXD_CONFIG_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -24,6 +25,7 @@ struct config_source {
 struct config {
     char *listen;            /* host:port */
     char *database_url;
+    char *database_owner_url;    /* migrate; empty: database_url */
     char *database_url_ro;
     int pool_size;
     int pool_wait_ms;
@@ -76,16 +78,37 @@ enum { CONFIG_STR, CONFIG_INT, CONFIG_LLONG, CONFIG_BOOL };
 extern const struct config_key config_keys[];   /* terminated by name == NULL */
 
 /*
- * Loads the configuration: defaults, then the file (`path`, or
- * config/inboxd.conf when path is NULL and that file exists), then the
- * environment, then `argv` flags (`--key value` or `--key=value`; flags that
- * are not settings are left for the caller). Consumed flags are removed from
- * argv and *argc updated.
+ * Loads the configuration: defaults, then the file (`path`, `--config
+ * FILE`, or config/inboxd.conf when neither is given and that file
+ * exists), then the environment, then the `argv` flags (`--key value` or
+ * `--key=value`), parsed with getopt_long. An option that is neither a
+ * setting nor --config is an error. The positional arguments are left in
+ * argv[1..], in order, and *argc updated.
  * Returns 0, or -1 with a one-line reason naming the key and its source in
- * `err`. On failure `cf` is cleaned up.
+ * `err`, or CONFIG_USAGE when the command line itself is wrong (an unknown
+ * option, a missing or bad flag value). On failure `cf` is cleaned up.
  */
 int config_load(struct config *cf, const char *path, int *argc, char **argv, char *err,
                 size_t errlen) __attribute__((warn_unused_result));
+
+#define CONFIG_USAGE (-2)
+
+/* A command's own options, parsed by the same getopt_long as the
+ * settings. Each option's val must be below 0x10000 (a short option's
+ * character, or a value of the caller's). fn is called for each, in
+ * order, with its value (NULL when it takes none); it returns 0, or -1
+ * with a one-line reason in err. */
+struct config_cli {
+    const struct option *opts;  /* ends with a zeroed entry */
+    const char *shortopts;      /* getopt's, without the leading ':'; may be NULL */
+    int (*fn)(int val, const char *arg, void *ud, char *err, size_t errlen);
+    void *ud;
+};
+
+/* config_load() with the command's options (cli may be NULL). */
+int config_load_cli(struct config *cf, const char *path, int *argc, char **argv,
+                    const struct config_cli *cli, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Frees what config_load() allocated. Safe on a zeroed struct. */
 void config_cleanup(struct config *cf);
