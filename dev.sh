@@ -345,9 +345,10 @@ cmd_test() {
     fi
     # Sanitized code is slower: give meson's per-test timeouts room.
     # Drills (meson suite "drill": topology, restore, slow clients, fuzzing)
-    # run once, in the plain pass; under the sanitizers they would only be
-    # slower, not find more.
-    test_pass asan build-asan --timeout-multiplier 3 --no-suite drill -- \
+    # and the suites run again as the runtime role (suite "runtime_role":
+    # grants, not memory) run once, in the plain pass; under the sanitizers
+    # they would only be slower, not find more.
+    test_pass asan build-asan --timeout-multiplier 3 --no-suite drill --no-suite runtime_role -- \
       -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true --buildtype=debug
   fi
 

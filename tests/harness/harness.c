@@ -10,12 +10,16 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -135,7 +139,7 @@ static void
 load_config(struct th *t, const char *const *settings)
 {
     char *argv[64];
-    char flags[32][700];
+    char flags[32][800];
     char err[512];
     int argc = 0, n = 0;
 
@@ -144,7 +148,7 @@ load_config(struct th *t, const char *const *settings)
         unsetenv(k->env);
     argv[argc++] = "inboxd-test";
 #define FLAG(...) (snprintf(flags[n], sizeof(flags[n]), __VA_ARGS__), argv[argc++] = flags[n++])
-    FLAG("--database-url=%s", t->conninfo);
+    FLAG("--database-url=%s", t->app_conninfo);
     FLAG("--listen=127.0.0.1:0");
     FLAG("--log-level=%s", getenv("INBOXD_TEST_LOG") ? getenv("INBOXD_TEST_LOG") : "error");
     FLAG("--shutdown-timeout-s=10");
@@ -238,6 +242,7 @@ ensure_template(const char *tpl)
 void
 th_start(struct th *t, bool migrate, const char *const *settings)
 {
+    const char *role = getenv("INBOXD_TEST_DB_ROLE");
     char sql[300], tpl[64];
 
     memset(t, 0, sizeof(*t));
@@ -258,6 +263,13 @@ th_start(struct th *t, bool migrate, const char *const *settings)
     snprintf(t->conninfo, sizeof(t->conninfo), "%s dbname=%s", admin_url(), t->dbname);
     t->sql = PQconnectdb(t->conninfo);
     cr_assert_eq(PQstatus(t->sql), CONNECTION_OK, "%s", PQerrorMessage(t->sql));
+    snprintf(t->app_conninfo, sizeof(t->app_conninfo), "%s", t->conninfo);
+    if (migrate && role && role[0]) {
+        char err[600];
+
+        cr_assert_eq(migrate_roles(t->conninfo, err, sizeof(err)), 0, "roles: %s", err);
+        snprintf(t->app_conninfo, sizeof(t->app_conninfo), "%s user=%s", t->conninfo, role);
+    }
     load_config(t, settings);
     th_app_start(t);
 }
@@ -605,6 +617,49 @@ expect_problem(const struct resp *r, long status)
     cr_assert(json_is_string(json_object_get(r->json, "detail")));
     cr_assert(resp_header(r, "X-Request-Id", rid, sizeof(rid)));
     cr_assert_str_eq(json_string_value(json_object_get(r->json, "instance")), rid);
+}
+
+void
+th_inboxd_path(char *out)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+    cr_assert_gt(n, 0);
+    self[n] = '\0';
+    snprintf(out, PATH_MAX, "%s/../inboxd", dirname(self));
+    cr_assert_eq(access(out, X_OK), 0, "no inboxd binary at %s", out);
+}
+
+int
+th_inboxd(char *out, size_t outlen, const char *env, const char *fmt, ...)
+{
+    char bin[PATH_MAX], args[2048], cmd[PATH_MAX + 3200];
+    size_t len = 0, n;
+    va_list ap;
+    FILE *p;
+    int status;
+
+    th_inboxd_path(bin);
+    va_start(ap, fmt);
+    cr_assert_lt(vsnprintf(args, sizeof(args), fmt, ap), (int)sizeof(args));
+    va_end(ap);
+    /* No settings from the environment but those the caller names. */
+    cr_assert_lt(snprintf(cmd, sizeof(cmd),
+                          "cd / && env -u DATABASE_URL -u DATABASE_OWNER_URL %s '%s' %s 2>&1",
+                          env ? env : "", bin, args),
+                 (int)sizeof(cmd));
+    p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    while (len + 1 < outlen && (n = fread(out + len, 1, outlen - 1 - len, p)) > 0)
+        len += n;
+    out[len] = '\0';
+    while (fgetc(p) != EOF) {
+        /* Drain what does not fit. */
+    }
+    status = pclose(p);
+    cr_assert(WIFEXITED(status), "inboxd %s: killed", args);
+    return WEXITSTATUS(status);
 }
 
 void

@@ -20,6 +20,7 @@
 struct th {
     char dbname[64];
     char conninfo[600];
+    char app_conninfo[700];  /* inboxd's: conninfo, or as INBOXD_TEST_DB_ROLE */
     struct config cf;
     char base[64];           /* http://127.0.0.1:PORT */
     bool running;
@@ -37,7 +38,9 @@ struct resp {
 
 /* Creates the database; migrates it unless `migrate` is false; starts
  * inboxd with the given extra settings ("key=value" strings, NULL-ended;
- * may be NULL). Fails the test on any error. */
+ * may be NULL). Fails the test on any error. With INBOXD_TEST_DB_ROLE
+ * set (tests/meson.build runs suites so), a migrated database also gets
+ * `inboxd roles` and inboxd connects as that role (inboxd_runtime). */
 void th_start(struct th *t, bool migrate, const char *const *settings);
 
 /* Starts inboxd again on the same database (after th_app_stop). */
@@ -84,6 +87,16 @@ long long th_metric(struct th *t, const char *key, const char *series);
 /* Runs a script named by an environment variable (INBOXD_TEST_PG_RESTART,
  * ...). Fails the test when the variable is unset or the script fails. */
 void th_run_env_script(const char *var);
+
+/* The inboxd binary of this build (beside the tests directory). */
+void th_inboxd_path(char *out /* PATH_MAX */);
+
+/* Runs the built inboxd from / with the arguments (shell words), env
+ * ("DATABASE_URL='...'", may be NULL) in its environment and not the
+ * caller's DATABASE_URL or DATABASE_OWNER_URL; its stdout and stderr go
+ * to out (cut to outlen). Returns its exit status. */
+int th_inboxd(char *out, size_t outlen, const char *env, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Milliseconds since an arbitrary point. */
 long long th_now_ms(void);

@@ -602,19 +602,6 @@ Test(retention, the_timer_is_off_by_default)
     cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE delivery_id = 'e_old_ok'"), 1);
 }
 
-/* The inboxd binary beside the tests directory of this build. */
-static void
-inboxd_path(char out[PATH_MAX])
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-    cr_assert_gt(n, 0);
-    self[n] = '\0';
-    snprintf(out, PATH_MAX, "%s/../inboxd", dirname(self));
-    cr_assert_eq(access(out, X_OK), 0, "no inboxd binary at %s", out);
-}
-
 Test(retention, the_command_line_sweeps_every_account)
 {
     char other[37], other_key[64], bin[PATH_MAX], cmd[PATH_MAX + 1024], line[256];
@@ -626,11 +613,11 @@ Test(retention, the_command_line_sweeps_every_account)
     th_tenant(&t, "Other Shop", other, other_key);
     make_world(account, &mine);
     make_world(other, &theirs);
-    inboxd_path(bin);
+    th_inboxd_path(bin);
     snprintf(cmd, sizeof(cmd),
              "DATABASE_URL='%s' '%s' --config /dev/null --log-level error --retention-batch 3 "
              "retention",
-             t.conninfo, bin);
+             t.app_conninfo, bin);
     p = popen(cmd, "r");
     cr_assert_not_null(p);
     while (fgets(line, sizeof(line), p)) {
