@@ -13,6 +13,7 @@ DEB_PACKAGES=(
   libcriterion-dev libcurl4-gnutls-dev
   postgresql-15 postgresql-client-15
   wrk pgbouncer
+  pgbackrest jq curl
 )
 ALL_SCOPES="read messages:write drafts:write actions:write outbox:write jobs:write admin"
 DEV_ACCOUNT="Hot Rod AN"

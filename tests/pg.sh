@@ -10,6 +10,8 @@
 #   pg_is_running DIR   exit 0 when the cluster answers.
 #   pg_bindir      print the directory holding initdb/pg_ctl.
 # After pg_start, PG_INITIALISED=1 when this call ran initdb (a fresh cluster), else 0.
+# PG_EXTRA_CONF, when set, is appended to the settings pg_start writes (the
+# drills' archive_command).
 #
 # PostgreSQL refuses to run as root, so as root every server-side command runs as
 # the "postgres" system user via runuser, and DIR is chowned to it.
@@ -192,6 +194,7 @@ log_timezone = 'UTC'
 lc_messages = 'C'
 log_line_prefix = '%m [%p] %q%u@%d '
 log_min_duration_statement = -1
+${PG_EXTRA_CONF:-}
 EOF
   if [ "$(id -u)" -eq 0 ]; then
     install -o postgres -g postgres -m 600 "$conf" "$dir/data/inboxd-test.conf" || return 1
