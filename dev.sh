@@ -292,7 +292,8 @@ test_pass() {
 # route_coverage, and the log says which.
 coverage_verdict() {
   local name="$1" logf="$2" result summary
-  result="$(sed 's/\x1b\[[0-9;]*m//g' "$logf" | awk '$2 == "route_coverage" { r = $3 } END { print r }')"
+  # meson names a test "NAME" or, once there are several suites, "inboxd / NAME".
+  result="$(sed 's/\x1b\[[0-9;]*m//g' "$logf" | awk '/^ *[0-9]+\/[0-9]+ / { for (i = 2; i < NF; i++) if ($i == "route_coverage") r = $(i + 1) } END { print r }')"
   summary="$(grep -m 1 -E '^[0-9]+ of [0-9]+ routes called|^INBOXD_TEST_COVERAGE_DIR is not set' "$logf" || true)"
   if [ -n "${TESTS:-}" ] && [ -z "$result" ]; then
     log "$name: route coverage not checked: TESTS=\"$TESTS\" runs a subset (a full ./dev.sh test checks that every route was called)"
