@@ -66,6 +66,71 @@ Test(config, file_then_environment_then_flag)
     unlink(path);
 }
 
+struct seen {
+    int n;
+    int val[8];
+    const char *arg[8];
+};
+
+static int
+note_option(int val, const char *arg, void *ud, char *err, size_t errlen)
+{
+    struct seen *s = ud;
+
+    (void)err;
+    (void)errlen;
+    cr_assert_lt(s->n, 8);
+    s->val[s->n] = val;
+    s->arg[s->n++] = arg;
+    return 0;
+}
+
+/* One getopt_long: settings and the caller's options in any order around
+ * the positionals, which stay in theirs. */
+Test(config, command_options_and_settings_share_one_parser)
+{
+    static const struct option opts[] = {
+        {"status", no_argument, NULL, 1}, {"name", required_argument, NULL, 2}, {NULL, 0, NULL, 0}};
+    struct seen s = {0};
+    const struct config_cli cli = {opts, "h", note_option, &s};
+    struct config cf;
+    char err[256];
+    char *argv[] = {"inboxd", "keys", "--name=n1", "--pool-size", "3", "create", "-h",
+                    "--status", "--", "--listen", NULL};
+    int argc = 10;
+
+    cr_assert_eq(config_load_cli(&cf, "/dev/null", &argc, argv, &cli, err, sizeof(err)), 0, "%s",
+                 err);
+    cr_assert_eq(cf.pool_size, 3);
+    cr_assert_eq(s.n, 3);
+    cr_assert_eq(s.val[0], 2);
+    cr_assert_str_eq(s.arg[0], "n1");
+    cr_assert_eq(s.val[1], 'h');
+    cr_assert_eq(s.val[2], 1);
+    cr_assert_null(s.arg[2]);
+    cr_assert_eq(argc, 4, "positionals: keys create --listen");
+    cr_assert_str_eq(argv[1], "keys");
+    cr_assert_str_eq(argv[2], "create");
+    cr_assert_str_eq(argv[3], "--listen", "after --, an argument");
+    config_cleanup(&cf);
+}
+
+Test(config, an_unknown_option_is_a_usage_error)
+{
+    char bad[][16] = {"--pool-sise", "-q", "--status"};
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct config cf;
+        char err[256];
+        char *argv[] = {"inboxd", bad[i], "1", NULL};
+        int argc = 3;
+
+        cr_assert_eq(config_load(&cf, "/dev/null", &argc, argv, err, sizeof(err)), CONFIG_USAGE,
+                     "%s", bad[i]);
+        cr_assert_not_null(strstr(err, bad[i]), "%s", err);
+    }
+}
+
 Test(config, errors_name_the_key_and_its_source)
 {
     static const struct {
