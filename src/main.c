@@ -524,22 +524,25 @@ main(int argc, char **argv)
     rc = config_load_cli(&cf, NULL, &argc, argv, &cli, err, sizeof(err));
     if (rc == CONFIG_USAGE)
         return usage_error("%s", err);
-    /* --help and --version answer even when the settings are wrong. */
+    /* --help and --version answer even when the settings are wrong;
+     * config_cleanup is safe after a failed load too. */
     if (a.given & (BIT(OPT_HELP) | BIT(OPT_VERSION))) {
         if (a.given & BIT(OPT_HELP))
             usage(stdout);
         else
             printf("inboxd %s\n", INBOXD_VERSION);
-        if (rc == 0)
-            config_cleanup(&cf);
+        config_cleanup(&cf);
         return 0;
     }
     a.given &= ~(BIT(OPT_HELP) | BIT(OPT_VERSION));
     cmd = find_command(argc, argv, &a, &rc);
-    if (cmd == NULL)
-        return rc;
-    if (rc != 0)
+    if (cmd == NULL || rc != 0) {
+        config_cleanup(&cf);
+        if (cmd == NULL)
+            return rc;
+        /* The settings are wrong: say so as the command would. */
         return cmd->run == cmd_serve ? serve_failed(err) : die("%s", err);
+    }
     log_set_level(cf.log_level);
     rc = cmd->run(&cf, &a);
     db_shutdown();
