@@ -523,8 +523,9 @@ Test(actions, if_match_stale_is_412_current_is_honoured)
     act(draft, key, "approve", user, NULL, NULL, stale, &r);
     expect_problem(&r, 412);
     resp_free(&r);
+    /* A weak tag never matches (strong comparison): 412, not 400. */
     act(draft, key, "approve", user, NULL, NULL, bad, &r);
-    expect_problem(&r, 400);
+    expect_problem(&r, 412);
     resp_free(&r);
     cr_assert_eq(sqlp_long("SELECT count(*) FROM drafts WHERE account_id = $1 AND id = $2 "
                            "AND status = 'pending'",

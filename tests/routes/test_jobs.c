@@ -247,9 +247,9 @@ Test(jobs, if_match_is_honoured_and_a_stale_tag_is_a_412)
     cr_assert_eq(
         sql_long("SELECT count(*) FROM job_runs WHERE id = '%s' AND status = 'running'", id), 1);
 
-    /* Malformed and weak tags are a 400. */
+    /* A weak tag never matches (412); only a malformed header is a 400. */
     patch_if(path, key, "{\"status\":\"succeeded\"}", "W/\"1\"", &r);
-    expect_problem(&r, 400);
+    expect_problem(&r, 412);
     resp_free(&r);
     patch_if(path, key, "{\"status\":\"succeeded\"}", "nonsense", &r);
     expect_problem(&r, 400);

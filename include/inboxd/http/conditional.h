@@ -15,8 +15,11 @@ struct req;
 /*
  * Reads If-Match. *val is NULL when the header is absent or "*" (no
  * condition), else points into buf: the bare tag to compare in SQL.
- * A malformed header is a 400 (weak tags never match for If-Match, so
- * they are refused too: 412 per RFC 9110 would hide a caller bug).
+ * Only a header that is not "*" or a list of entity tags is a 400
+ * "invalid-header". A well-formed tag inboxd did not issue (weak, not its
+ * decimal form) never matches: *val is then a tag no row has, so the write
+ * answers 412 (RFC 9110: If-Match compares strongly). Of a list, the first
+ * strong tag of inboxd's form is compared.
  */
 int etag_if_match(const struct req *rq, char buf[32], const char **val, struct problem *pb)
     __attribute__((warn_unused_result));
