@@ -26,7 +26,7 @@ static const struct db_stmt stmts[] = {
                  "  expires_at = EXCLUDED.expires_at "
                  "WHERE k.expires_at < now() "
                  "   OR (k.state = 'in_flight' AND k.created_at < now() - make_interval(secs => $6)) "
-                 "RETURNING 1",
+                 "RETURNING k.created_at::text",
                  6},
     [S_GET] = {"idem_get",
                "SELECT method, path, request_hash, state, response_status, response_body, "
@@ -38,10 +38,13 @@ static const struct db_stmt stmts[] = {
                   "       response_body = $4, response_etag = $5 "
                   "WHERE account_id = $1 AND key = $2 AND state = 'in_flight'",
                   5},
+    /* Only the claim that $3 names: a late release never deletes the
+     * record of a request that took an abandoned key over since. */
     [S_ABORT] = {"idem_abort",
                  "DELETE FROM idempotency_keys "
-                 "WHERE account_id = $1 AND key = $2 AND state = 'in_flight'",
-                 2},
+                 "WHERE account_id = $1 AND key = $2 AND state = 'in_flight' "
+                 "  AND created_at = $3::timestamptz",
+                 3},
 };
 
 struct begin {
@@ -64,6 +67,7 @@ begin_fn(struct dbconn *c, void *arg, struct problem *pb)
     if (res == NULL)
         return -1;
     if (PQntuples(res) == 1) {
+        snprintf(b->rp->claim, sizeof(b->rp->claim), "%s", PQgetvalue(res, 0, 0));
         PQclear(res);
         b->state = IDEM_PROCEED;
         return 0;
@@ -156,9 +160,9 @@ db_idem_finish(const struct who *w, const char *key, int status, const char *bod
 }
 
 int
-db_idem_abort(const struct who *w, const char *key, struct problem *pb)
+db_idem_abort(const struct who *w, const char *key, const char *claim, struct problem *pb)
 {
-    const char *p[] = {w->account_id, key};
+    const char *p[] = {w->account_id, key, claim};
     struct simple s = {&stmts[S_ABORT], p};
 
     return db_read(simple_fn, &s, false, pb);

@@ -2,6 +2,8 @@
  * inboxd, and an outage with 503s meanwhile (issue #2 section 3). These
  * tests stop the shared cluster, so meson runs this binary alone. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,4 +88,96 @@ Test(restart, outage_answers_503_then_recovers)
     cr_assert_eq(r.status, 200);
     resp_free(&r);
     PQreset(t.sql);
+}
+
+/* --- an Idempotency-Key whose first attempt died with the database -------- */
+
+/* lock_timeout off: the first attempt must still wait on the test's lock
+ * when PostgreSQL stops, however slow the machine. */
+static void
+idem_setup(void)
+{
+    static const char *const settings[] = {"lock_timeout_ms=0", NULL};
+
+    fx_start(NULL, settings);
+}
+
+TestSuite(restart_idem, .init = idem_setup, .fini = fx_teardown, .timeout = 120);
+
+struct keyed_post {
+    const char *path;
+    const char *body;
+    struct resp r;
+};
+
+static const char *const idem_headers[] = {"Idempotency-Key: restart-idem-1", NULL};
+
+static void *
+keyed_post(void *arg)
+{
+    struct keyed_post *p = arg;
+
+    th_http(&t, "POST", p->path, key, p->body, idem_headers, &p->r);
+    return NULL;
+}
+
+/* The first attempt is answered 503 while PostgreSQL is down, so neither
+ * its answer nor the key's release can be stored. Once PostgreSQL is back,
+ * the retry with the same key must run (201), not be told for a whole
+ * lease that the first attempt is still in flight (409). */
+Test(restart_idem, retry_after_a_5xx_during_an_outage_runs)
+{
+    char chan[37], conv[37], path[96], lock[200];
+    struct keyed_post first = {.body = "{\"direction\":\"inbound\",\"bodyText\":\"Hello?\"}"};
+    struct resp r;
+    pthread_t th;
+    PGconn *watch;
+    long long deadline;
+
+    mk_channel(account, NULL, "restart-idem", chan);
+    mk_conv(account, chan, "RI-1", conv);
+    snprintf(path, sizeof(path), "/v1/conversations/%s/messages", conv);
+    first.path = path;
+
+    /* Hold the conversation's row lock so the first attempt waits inside
+     * its transaction, after its key was claimed. */
+    snprintf(lock, sizeof(lock),
+             "BEGIN; SELECT 1 FROM conversations WHERE id = '%s' FOR UPDATE", conv);
+    PQclear(th_sql(&t, lock));
+    cr_assert_eq(pthread_create(&th, NULL, keyed_post, &first), 0);
+    watch = PQconnectdb(t.conninfo);
+    cr_assert_eq(PQstatus(watch), CONNECTION_OK, "%s", PQerrorMessage(watch));
+    deadline = th_now_ms() + 60000;
+    for (;;) {
+        PGresult *res = PQexec(watch, "SELECT count(*) FROM pg_stat_activity "
+                                      "WHERE wait_event_type = 'Lock' AND datname = "
+                                      "current_database()");
+        bool waiting = PQresultStatus(res) == PGRES_TUPLES_OK && atol(PQgetvalue(res, 0, 0)) > 0;
+
+        PQclear(res);
+        if (waiting)
+            break;
+        cr_assert_lt(th_now_ms(), deadline, "the first attempt never waited on the lock");
+        usleep(20 * 1000);
+    }
+    PQfinish(watch);
+    cr_assert_eq(sql_long("SELECT count(*) FROM idempotency_keys WHERE state = 'in_flight'"), 1);
+
+    th_run_env_script("INBOXD_TEST_PG_STOP");
+    pthread_join(th, NULL);
+    expect_problem(&first.r, 503);
+    resp_free(&first.r);
+    th_run_env_script("INBOXD_TEST_PG_START");
+    wait_until_serving(10000);
+    PQreset(t.sql);
+
+    th_http(&t, "POST", path, key, first.body, idem_headers, &r);
+    cr_assert_eq(r.status, 201, "the retry ran: %ld %s", r.status, r.body);
+    resp_free(&r);
+    /* And the key now replays that answer. */
+    th_http(&t, "POST", path, key, first.body, idem_headers, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    cr_assert(resp_header(&r, "Idempotent-Replayed", lock, sizeof(lock)));
+    resp_free(&r);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE conversation_id = '%s'", conv), 1);
 }

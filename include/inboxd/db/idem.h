@@ -6,7 +6,9 @@
  * concurrent repeat sees it (409) instead of writing twice; the answer is
  * stored when the request finishes and replayed for 24 h to a repeat with
  * the same key, method, path and body hash. A repeat with another body is a
- * 422. Server errors delete the record so the caller can retry.
+ * 422. Server errors delete the record so the caller can retry; when even
+ * that cannot reach the database, the HTTP layer retries the release later
+ * (http/idempotency.c), and `lease_s` bounds the wait on any instance.
  *
  * The window: if inboxd dies between a handler's commit and db_idem_finish,
  * the record stays `in_flight`; after `lease_s` it may be taken over, and
@@ -28,6 +30,7 @@ struct idem_replay {
     char *body;      /* new malloc()ed; caller frees */
     size_t len;
     char etag[72];   /* the first answer's ETag header, "" for none */
+    char claim[48];  /* IDEM_PROCEED: the claim's created_at, for db_idem_abort */
 };
 
 /* Starts or finds the record. IDEM_PROCEED: run the handler, then finish
@@ -41,8 +44,10 @@ int db_idem_begin(const struct who *w, const char *key, const char *method, cons
 int db_idem_finish(const struct who *w, const char *key, int status, const char *body,
                    const char *etag, struct problem *pb) __attribute__((warn_unused_result));
 
-/* Forgets the record (the first request failed on our side). */
-int db_idem_abort(const struct who *w, const char *key, struct problem *pb)
+/* Forgets the record of the claim `claim` (rp->claim of db_idem_begin:
+ * the first request failed on our side); a record claimed since by
+ * another request is left alone. 0 also when there is nothing to delete. */
+int db_idem_abort(const struct who *w, const char *key, const char *claim, struct problem *pb)
     __attribute__((warn_unused_result));
 
 #endif

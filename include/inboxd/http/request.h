@@ -45,6 +45,7 @@ struct req {
     int status;               /* the answer, for the access line */
     const char *user_agent;
     const char *idem_key;     /* Idempotency-Key being honoured (req_idempotency) */
+    char idem_claim[48];      /* its record's claim, which a release names */
     bool idem_replayed;       /* the answer is the first request's */
     /* Answering off the loop (a job thread, or the route's start()). */
     atomic_int phase;         /* REQ_* below */
@@ -127,7 +128,11 @@ void req_append_body(struct req *rq, const char *data, size_t n);
 int req_body_ready(struct req *rq);
 
 /* Stores the first answer of an idempotent POST, or forgets the key when
- * the failure was ours (5xx) so that a retry runs again. */
+ * the failure was ours (5xx) so that a retry runs again. A release that
+ * cannot reach the database either (PostgreSQL down) is kept in memory and
+ * tried again before the next keyed request's claim, so a retry on this
+ * instance runs once the database is back; elsewhere the record's lease
+ * (idempotency_lease_s) bounds the wait. */
 void req_idempotency_settle(struct req *rq, const char *key, const struct reply *out,
                             const struct problem *pb, bool ok);
 
