@@ -25,6 +25,41 @@ db_is_retryable(const struct problem *pb)
     return strcmp(pb->sqlstate, "40001") == 0 || strcmp(pb->sqlstate, "40P01") == 0;
 }
 
+/* The body field a constraint violation or bad value is about, in the
+ * API's camelCase: the column PostgreSQL names (PG_DIAG_COLUMN_NAME), else
+ * the column in a default constraint name ("<table>_<column>_fkey" or
+ * "_check"). "" when neither says. */
+static void
+violation_field(const PGresult *res, char *out, size_t outlen)
+{
+    const char *col = res ? PQresultErrorField(res, PG_DIAG_COLUMN_NAME) : NULL;
+    const char *table = res ? PQresultErrorField(res, PG_DIAG_TABLE_NAME) : NULL;
+    const char *con = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    char buf[128] = "";
+    size_t o = 0;
+    bool up = false;
+
+    if (col != NULL) {
+        snprintf(buf, sizeof(buf), "%s", col);
+    } else if (con != NULL && table != NULL && strncmp(con, table, strlen(table)) == 0 &&
+               con[strlen(table)] == '_') {
+        const char *c = con + strlen(table) + 1;
+        const char *end = strrchr(c, '_');
+
+        if (end != NULL && (strcmp(end, "_fkey") == 0 || strcmp(end, "_check") == 0))
+            snprintf(buf, sizeof(buf), "%.*s", (int)(end - c), c);
+    }
+    for (const char *p = buf; *p != '\0' && o + 1 < outlen; p++) {
+        if (*p == '_') {
+            up = true;
+            continue;
+        }
+        out[o++] = up && *p >= 'a' && *p <= 'z' ? (char)(*p - 'a' + 'A') : *p;
+        up = false;
+    }
+    out[o] = '\0';
+}
+
 int
 db_fail(struct dbconn *c, const PGresult *res, const char *what, struct problem *pb)
 {
@@ -61,13 +96,21 @@ db_fail(struct dbconn *c, const PGresult *res, const char *what, struct problem 
         return problem_set(pb, 409, "conflict", "the request conflicts with an existing resource");
     }
     if (strcmp(state, "23503") == 0) {
+        char field[64];
+
         log_event(LOG_DEBUG, NULL, "db.fk_violation", LOG_S("stmt", what));
+        violation_field(res, field, sizeof(field));
+        problem_field(pb, field, "refers to no resource of the account");
         return problem_set(pb, 422, "invalid-reference", "a referenced resource does not exist");
     }
     if (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0) {
         /* Validation should have caught it; the caller still gets a 4xx. */
+        char field[64];
+
         log_event(LOG_WARN, NULL, "db.invalid_value", LOG_S("stmt", what),
                   LOG_S("sqlstate", state), LOG_S("err", err));
+        violation_field(res, field, sizeof(field));
+        problem_field(pb, field, "is not acceptable");
         return problem_set(pb, 422, "invalid-value", "a value in the request is not acceptable");
     }
     if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0 ||

@@ -88,6 +88,7 @@ begin_fn(struct dbconn *c, void *arg, struct problem *pb)
            strcmp(PQgetvalue(res, 0, 2), b->w->request_hash) == 0;
     if (!same) {
         PQclear(res);
+        problem_field(pb, "Idempotency-Key", "was used with a different request");
         return problem_set(pb, 422, "idempotency-key-reused",
                            "this Idempotency-Key was used with a different request");
     }

@@ -31,6 +31,80 @@
  * fractional digits is 35 bytes); the cap keeps the check cheap. */
 #define TIMESTAMP_MAX 40
 
+static bool is_echoable(const char *name, size_t len);
+
+/* Where the member name that holds "\u0000" is: data[0..end) is valid JSON
+ * up to and including that name (jansson stops right after it). Walks the
+ * containers open at `end` and reports the field as their path plus the
+ * name as sent ("metadata.a\u0000b"), or the containers' path alone when
+ * the name is not short printable ASCII. */
+static void
+nul_key_field(const char *data, size_t end, struct problem *pb)
+{
+    /* Per open container: '{' or '[', and the member name (as sent) or
+     * index the walk is in. */
+    struct frame {
+        char kind;
+        bool want_key;
+        size_t index;
+        const char *name;
+        size_t name_len;
+    } st[64];
+    int depth = 0;
+    const char *last = NULL;
+    size_t last_len = 0;
+    char path[256] = "";
+    size_t used = 0;
+
+    for (size_t i = 0; i < end; i++) {
+        char c = data[i];
+
+        if (c == '"') {
+            size_t j = i + 1;
+
+            while (j < end && data[j] != '"')
+                j += data[j] == '\\' ? 2 : 1;
+            last = data + i + 1;
+            last_len = (j < end ? j : end) - (i + 1);
+            if (depth > 0 && depth <= 64 && st[depth - 1].kind == '{' && st[depth - 1].want_key) {
+                st[depth - 1].name = last;
+                st[depth - 1].name_len = last_len;
+                st[depth - 1].want_key = false;
+            }
+            i = j;
+        } else if (c == '{' || c == '[') {
+            if (depth < 64)
+                st[depth] = (struct frame){.kind = c, .want_key = c == '{'};
+            depth++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        } else if (c == ',' && depth > 0 && depth <= 64) {
+            st[depth - 1].index++;
+            st[depth - 1].want_key = st[depth - 1].kind == '{';
+        }
+    }
+    /* The innermost object's current name is the offending one. */
+    for (int d = 0; d < depth - 1 && d < 64 && used < sizeof(path); d++) {
+        int n;
+
+        if (st[d].kind == '{' && !is_echoable(st[d].name, st[d].name_len)) {
+            last = NULL; /* a path that stops short names no member */
+            break;
+        }
+        n = st[d].kind == '['
+                    ? snprintf(path + used, sizeof(path) - used, "[%zu]", st[d].index)
+                    : snprintf(path + used, sizeof(path) - used, "%s%.*s", used ? "." : "",
+                               (int)st[d].name_len, st[d].name);
+
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    if (used < sizeof(path) && last != NULL && is_echoable(last, last_len))
+        snprintf(path + used, sizeof(path) - used, "%s%.*s", used ? "." : "", (int)last_len, last);
+    problem_field(pb, path, "has a member name with a NUL character");
+}
+
 json_t *
 body_parse(const char *data, size_t len, struct problem *pb)
 {
@@ -65,8 +139,10 @@ body_parse(const char *data, size_t len, struct problem *pb)
             what = "the request body is nested too deeply";
             break;
         case json_error_null_byte_in_key:
-            what = "the request body has an object key with a NUL character";
-            break;
+            /* Well-formed JSON whose text PostgreSQL cannot store: the
+             * contract's 422 for NUL text, naming where it is. */
+            nul_key_field(data, err.position >= 0 && (size_t)err.position < len ? (size_t)err.position : len, pb);
+            return NULL;
         case json_error_premature_end_of_input:
             what = "the request body ends before the JSON value does";
             break;

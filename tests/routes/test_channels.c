@@ -181,6 +181,9 @@ Test(channels, channel_post_validation_names_each_field)
          "[\"a\\u0000\"]}}",
          "metadata"},
         {"{\"type\":\"email\",\"externalId\":\"e\",\"name\":\"n\",\"id\":\"x\"}", "id"},
+        /* NUL in a member name is NUL text too: 422 naming it, not 400. */
+        {"{\"type\":\"email\",\"externalId\":\"e\",\"name\":\"n\",\"metadata\":{\"k\\u0000\":1}}",
+         "metadata.k\\u0000"},
     };
     struct resp r;
     char *big;

@@ -54,6 +54,8 @@ Test(idempotency, the_same_key_with_another_body_is_422)
     expect_problem(&b, 422);
     cr_assert_str_eq(json_string_value(json_object_get(b.json, "type")),
                      "/problems/idempotency-key-reused");
+    /* Every 422 names its field (API.md): here the header. */
+    expect_field(&b, "Idempotency-Key", NULL);
     cr_assert_eq(users(), 1);
     resp_free(&a);
     resp_free(&b);

@@ -64,8 +64,9 @@ enum body_req {
  * Returns a new reference (caller json_decref()s), or NULL with pb set to
  * 400 "invalid-json" (empty body, not UTF-8, not JSON, duplicate key, number
  * out of range, nesting too deep; detail gives line and column but never
- * echoes input), 400 "not-an-object" (valid JSON, not an object) or 500 on
- * OOM. */
+ * echoes input), 400 "not-an-object" (valid JSON, not an object), 422 with
+ * the field when a member name holds "\u0000" (NUL text, which the contract
+ * answers 422 wherever it is), or 500 on OOM. */
 json_t *body_parse(const char *data, size_t len, struct problem *pb)
     __attribute__((warn_unused_result));
 
