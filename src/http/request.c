@@ -129,6 +129,22 @@ req_check_scope(struct req *rq, struct problem *pb)
     return 0;
 }
 
+/* MHD decodes %00 in a query name or value and hands the handlers a C
+ * string that stops there: "q=a%00b" would silently read as "a". */
+static enum MHD_Result
+find_nul(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size, const char *value,
+         size_t value_size)
+{
+    const char **bad = cls;
+
+    (void)kind;
+    if (strlen(key) != key_size || (value != NULL && strlen(value) != value_size)) {
+        *bad = key;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
 int
 req_guard(struct req *rq, const char *url)
 {
@@ -159,6 +175,20 @@ req_guard(struct req *rq, const char *url)
             rq->auth_later = true;
         else if (req_check_scope(rq, pb) != 0)
             return -1;
+    }
+
+    {
+        const char *bad = NULL;
+
+        MHD_get_connection_values_n(rq->conn, MHD_GET_ARGUMENT_KIND, find_nul, &bad);
+        if (bad != NULL) {
+            bool echo = strlen(bad) <= 40;
+
+            for (const char *c = bad; echo && *c; c++)
+                echo = *c > 0x20 && *c < 0x7f;
+            problem_set(pb, 400, "invalid-parameter", "a query parameter contains a NUL character");
+            return problem_field(pb, echo ? bad : "", "must not contain NUL characters");
+        }
     }
 
     rq->has_body = (cl != NULL && strcmp(cl, "0") != 0) || te != NULL;

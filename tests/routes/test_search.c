@@ -428,6 +428,45 @@ Test(search, no_query_text_is_a_500)
     }
 }
 
+/* A query of operators only has no words to look for: 200 and no items. */
+Test(search, operators_alone_match_nothing)
+{
+    static const char *const ops[] = {"----", "- - -", "\"", "or", "!", "-or", "|", "&", ":*",
+                                      "(", ")", "<->", "!(", "\"-\"", " - or - "};
+    char conv[37], m[37];
+
+    make_conv(account, conv);
+    make_msg(account, conv, "Anything", "some text or other", m);
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        struct resp r;
+
+        search(key, ops[i], NULL, &r);
+        cr_assert_eq(r.status, 200, "q=%s: %ld %s", ops[i], r.status, r.body);
+        cr_assert_eq(json_array_size(items(&r)), 0, "q=%s", ops[i]);
+        resp_free(&r);
+    }
+}
+
+/* MHD decodes %00 and hands over a string that stops there: "a%00b" must
+ * not be searched as "a" (nor any other parameter read short). */
+Test(search, a_nul_in_the_query_is_400)
+{
+    static const char *const urls[] = {
+        "/v1/search/messages?q=a%00b", "/v1/search/messages?q=%00",
+        "/v1/search/messages?q=some&conversationId=%00", "/v1/search/messages?q%00x=some&q=some"};
+    char conv[37], m[37];
+
+    make_conv(account, conv);
+    make_msg(account, conv, "Anything", "some text", m);
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        struct resp r;
+
+        th_get(&t, urls[i], key, &r);
+        expect_problem(&r, 400);
+        resp_free(&r);
+    }
+}
+
 Test(search, needs_the_read_scope)
 {
     char admin_only[64];
