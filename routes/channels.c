@@ -20,7 +20,7 @@
 #include "inboxd/http/resource.h"
 #include "inboxd/lib/uuid7.h"
 
-#define NAME_MAX_BYTES 200
+#define NAME_MAX_CHARS 200
 #define EXTERNAL_ID_MAX 200
 
 /* ChannelType of API.md, in the order of the schema's channel_type. */
@@ -47,7 +47,7 @@ parse_create(const json_t *o, struct channel_in *in, struct problem *pb)
     body_no_unknown(o, NULL, create_fields, pb);
     body_enum(o, "type", BODY_REQUIRED, type_names, &type, pb);
     body_nonempty_string(o, "externalId", BODY_REQUIRED, EXTERNAL_ID_MAX, &in->external_id, pb);
-    body_nonempty_string(o, "name", BODY_REQUIRED, NAME_MAX_BYTES, &in->name, pb);
+    body_nonempty_string(o, "name", BODY_REQUIRED, NAME_MAX_CHARS, &in->name, pb);
     body_object(o, "metadata", BODY_OPTIONAL, BODY_JSON_MAX, &in->metadata, pb);
     if (body_failed(pb))
         return -1;
@@ -66,7 +66,7 @@ parse_patch(const json_t *o, struct channel_in *in, struct problem *pb)
         problem_field(pb, "externalId", "cannot be changed");
     reject_null(o, "name", pb);
     reject_null(o, "metadata", pb);
-    body_nonempty_string(o, "name", BODY_OPTIONAL, NAME_MAX_BYTES, &in->name, pb);
+    body_nonempty_string(o, "name", BODY_OPTIONAL, NAME_MAX_CHARS, &in->name, pb);
     body_object(o, "metadata", BODY_OPTIONAL, BODY_JSON_MAX, &in->metadata, pb);
     if (json_object_size(o) == 0)
         problem_field(pb, "", "must name at least one field to change");

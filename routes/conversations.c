@@ -19,7 +19,7 @@
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
 
-/* Field limits (bytes). */
+/* Field limits (characters). */
 #define EXTERNAL_ID_MAX 200
 #define SUBJECT_MAX 1000
 #define EMAIL_MAX 320

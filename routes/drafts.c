@@ -19,10 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define NAME_MAX_BYTES 200                  /* modelKey, promptVersion */
-#define TEXT_MAX_BYTES ((size_t)512 * 1024) /* suggestedText, suggestedHtml */
-#define URL_MAX_BYTES 4096                  /* topSources[i].url */
-#define TITLE_MAX_BYTES 1000                /* topSources[i].title */
+#define NAME_MAX_CHARS 200                  /* modelKey, promptVersion */
+#define TEXT_MAX_CHARS ((size_t)512 * 1024) /* suggestedText, suggestedHtml */
+#define URL_MAX_CHARS 4096                  /* topSources[i].url */
+#define TITLE_MAX_CHARS 1000                /* topSources[i].title */
 
 static const char *const draft_status_names[] = {"pending", "sent", "superseded", "archived", NULL};
 
@@ -46,13 +46,13 @@ check_sources(const json_t *arr, struct problem *pb)
             continue;
         }
         snprintf(path, sizeof(path), "topSources[%zu].url", i);
-        body_nonempty_string(el, path, BODY_REQUIRED, URL_MAX_BYTES, &s, pb);
+        body_nonempty_string(el, path, BODY_REQUIRED, URL_MAX_CHARS, &s, pb);
         /* openapi.json: title is required but may be null. */
         snprintf(path, sizeof(path), "topSources[%zu].title", i);
         if (json_object_get(el, "title") == NULL)
             problem_field(pb, path, "is required");
         else
-            body_string(el, path, BODY_OPTIONAL, TITLE_MAX_BYTES, &s, pb);
+            body_string(el, path, BODY_OPTIONAL, TITLE_MAX_CHARS, &s, pb);
         snprintf(path, sizeof(path), "topSources[%zu].score", i);
         v = json_object_get(el, "score");
         if (v == NULL)
@@ -77,10 +77,10 @@ create_draft(struct req *rq, struct reply *out, struct problem *pb)
         return -1;
     body_uuid(o, "triggerMessageId", BODY_REQUIRED, &in.trigger_message_id, pb);
     body_uuid(o, "draftRequestId", BODY_OPTIONAL, &in.draft_request_id, pb);
-    body_nonempty_string(o, "modelKey", BODY_REQUIRED, NAME_MAX_BYTES, &in.model_key, pb);
-    body_nonempty_string(o, "promptVersion", BODY_REQUIRED, NAME_MAX_BYTES, &in.prompt_version, pb);
-    body_nonempty_string(o, "suggestedText", BODY_REQUIRED, TEXT_MAX_BYTES, &in.suggested_text, pb);
-    body_string(o, "suggestedHtml", BODY_OPTIONAL, TEXT_MAX_BYTES, &in.suggested_html, pb);
+    body_nonempty_string(o, "modelKey", BODY_REQUIRED, NAME_MAX_CHARS, &in.model_key, pb);
+    body_nonempty_string(o, "promptVersion", BODY_REQUIRED, NAME_MAX_CHARS, &in.prompt_version, pb);
+    body_nonempty_string(o, "suggestedText", BODY_REQUIRED, TEXT_MAX_CHARS, &in.suggested_text, pb);
+    body_string(o, "suggestedHtml", BODY_OPTIONAL, TEXT_MAX_CHARS, &in.suggested_html, pb);
     /* Elements first, so that an error inside one (a NUL in a url, say)
      * names its path; then the whole array's type and size. */
     {

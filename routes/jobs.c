@@ -18,7 +18,7 @@
 #include "inboxd/lib/uuid7.h"
 
 /* A failure text: long enough for a stack trace, short enough to list. */
-#define ERROR_MAX_BYTES (64 * 1024)
+#define ERROR_MAX_CHARS (64 * 1024)
 
 /* JobType and JobStatus of API.md, in the order of the schema's enums. */
 static const char *const type_names[] = {"crawl", "ingest_goldens", "corrections_sync", NULL};
@@ -111,7 +111,7 @@ patch_job(struct req *rq, struct reply *out, struct problem *pb)
         return -1;
     body_no_unknown(o, NULL, patch_fields, pb);
     body_enum(o, "status", BODY_REQUIRED, status_names, &status, pb);
-    body_string(o, "error", BODY_OPTIONAL, ERROR_MAX_BYTES, &in.error, pb);
+    body_string(o, "error", BODY_OPTIONAL, ERROR_MAX_CHARS, &in.error, pb);
     body_object(o, "metrics", BODY_OPTIONAL, BODY_JSON_MAX, &in.metrics, pb);
     if (body_failed(pb))
         goto out;

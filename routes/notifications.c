@@ -19,7 +19,7 @@
 #include "inboxd/http/resource.h"
 #include "inboxd/lib/uuid7.h"
 
-#define TYPE_MAX_BYTES 200
+#define TYPE_MAX_CHARS 200
 
 static const char *const create_fields[] = {"userId", "type", "payload", NULL};
 
@@ -59,7 +59,7 @@ insert_notification(struct req *rq, const json_t *o, const void *arg, char **jso
         uuid7_lower(user_id, user_buf);
         in.user_id = user_buf;
     }
-    body_nonempty_string(o, "type", BODY_REQUIRED, TYPE_MAX_BYTES, &in.type, pb);
+    body_nonempty_string(o, "type", BODY_REQUIRED, TYPE_MAX_CHARS, &in.type, pb);
     body_object(o, "payload", BODY_OPTIONAL, BODY_JSON_MAX, &in.payload, pb);
     if (body_failed(pb) || db_notifications_insert(&rq->who, &in, json, len, pb) != 0)
         return -1;

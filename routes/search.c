@@ -1,7 +1,7 @@
 /*
  * routes/search: full-text message search (GET /v1/search/messages).
  *
- * q is required: missing, empty (or only blanks), longer than 1000 bytes or
+ * q is required: missing, empty (or only blanks), longer than 1000 characters or
  * not UTF-8 is a 400 naming `q`, and so is a query PostgreSQL refuses, so no
  * query text can make a 500. Web-search syntax is lenient by design: words,
  * "phrases", -not and `or` are understood and stray punctuation is ignored;

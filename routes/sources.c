@@ -23,9 +23,9 @@
 #include "inboxd/http/resource.h"
 #include "inboxd/lib/uuid7.h"
 
-#define URL_MAX_BYTES 2048
-#define TITLE_MAX_BYTES 1000
-#define HASH_MAX_BYTES 200
+#define URL_MAX_CHARS 2048
+#define TITLE_MAX_CHARS 1000
+#define HASH_MAX_CHARS 200
 
 static const char *const put_fields[] = {"sourceUrl",     "title",    "hash", "indexedAt",
                                          "nextRefreshAt", "metadata", NULL};
@@ -89,14 +89,14 @@ upsert_source(struct req *rq, const json_t *o, const void *arg, char **json, siz
     struct source_in in = {0};
     bool created;
     body_no_unknown(o, NULL, put_fields, pb);
-    body_nonempty_string(o, "sourceUrl", BODY_REQUIRED, URL_MAX_BYTES, &in.source_url, pb);
+    body_nonempty_string(o, "sourceUrl", BODY_REQUIRED, URL_MAX_CHARS, &in.source_url, pb);
     /* source_url stays NULL when the reader refused it. */
     if (in.source_url != NULL && !is_http_url(in.source_url))
         problem_field(pb, "sourceUrl", "must be an absolute http or https URL");
     in.title_set = json_object_get(o, "title") != NULL;
-    body_string(o, "title", BODY_OPTIONAL, TITLE_MAX_BYTES, &in.title, pb);
+    body_string(o, "title", BODY_OPTIONAL, TITLE_MAX_CHARS, &in.title, pb);
     in.hash_set = json_object_get(o, "hash") != NULL;
-    body_string(o, "hash", BODY_OPTIONAL, HASH_MAX_BYTES, &in.hash, pb);
+    body_string(o, "hash", BODY_OPTIONAL, HASH_MAX_CHARS, &in.hash, pb);
     read_time(o, "indexedAt", indexed, &in.indexed_at, &in.indexed_at_set, pb);
     read_time(o, "nextRefreshAt", refresh, &in.next_refresh_at, &in.next_refresh_at_set, pb);
     body_object(o, "metadata", BODY_OPTIONAL, BODY_JSON_MAX, &in.metadata, pb);

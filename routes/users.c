@@ -6,7 +6,7 @@
  * parses and validates, calls one db_users function and passes its JSON
  * text on. Every body field is checked before anything is written: email
  * shape (loosely: one '@', no whitespace or control bytes, at most 254
- * bytes), role, lengths, no NUL; unknown members are refused so a typo is
+ * characters), role, lengths, no NUL; unknown members are refused so a typo is
  * never silently ignored. No SQL here.
  */
 #include <jansson.h>
@@ -25,7 +25,7 @@
 
 /* RFC 5321's path limit (256) less the angle brackets. */
 #define EMAIL_MAX 254
-#define NAME_MAX_BYTES 200
+#define NAME_MAX_CHARS 200
 #define PROVIDER_MAX 200
 /* OpenID Connect allows subjects of up to 255 ASCII characters. */
 #define SUBJECT_MAX 255
@@ -90,7 +90,7 @@ parse_user(const json_t *o, bool patch, struct user_in *in, struct problem *pb)
     if (patch) {
         reject_null(o, "email", pb);
         reject_null(o, "role", pb);
-        read_nullable(o, "displayName", NAME_MAX_BYTES, &in->display_name, &in->set_display_name,
+        read_nullable(o, "displayName", NAME_MAX_CHARS, &in->display_name, &in->set_display_name,
                       pb);
         read_nullable(o, "authProvider", PROVIDER_MAX, &in->auth_provider, &in->set_auth_provider,
                       pb);
@@ -98,7 +98,7 @@ parse_user(const json_t *o, bool patch, struct user_in *in, struct problem *pb)
         if (json_object_size(o) == 0)
             problem_field(pb, "", "must name at least one field to change");
     } else {
-        body_string(o, "displayName", BODY_OPTIONAL, NAME_MAX_BYTES, &in->display_name, pb);
+        body_string(o, "displayName", BODY_OPTIONAL, NAME_MAX_CHARS, &in->display_name, pb);
         body_string(o, "authProvider", BODY_OPTIONAL, PROVIDER_MAX, &in->auth_provider, pb);
         body_string(o, "authSubject", BODY_OPTIONAL, SUBJECT_MAX, &in->auth_subject, pb);
     }

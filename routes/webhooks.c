@@ -40,11 +40,12 @@
 #include "inboxd/http/resource.h"
 #include "inboxd/http/server.h"
 #include "inboxd/lib/sig.h"
+#include "inboxd/lib/utf8.h"
 
-/* Field limits (bytes), as in the plain routes of the same resources. */
+/* Field limits (characters), as in the plain routes of the same resources. */
 #define EXTERNAL_ID_MAX 200
 #define TOPIC_MAX 200
-#define NAME_MAX_BYTES 200
+#define NAME_MAX_CHARS 200
 #define SUBJECT_MAX 1000
 #define CUSTOMER_NAME_MAX 200
 #define DELIVERY_METHOD_MAX 200
@@ -200,7 +201,7 @@ parse_message_created(const json_t *o, struct webhook_in *in, struct problem *pb
         in->channel.type = channel_types[type];
     body_nonempty_string(ch, "channel.externalId", BODY_REQUIRED, EXTERNAL_ID_MAX,
                          &in->channel.external_id, pb);
-    body_nonempty_string(ch, "channel.name", BODY_OPTIONAL, NAME_MAX_BYTES, &in->channel.name, pb);
+    body_nonempty_string(ch, "channel.name", BODY_OPTIONAL, NAME_MAX_CHARS, &in->channel.name, pb);
 
     body_nonempty_string(cv, "conversation.externalId", BODY_REQUIRED, EXTERNAL_ID_MAX,
                          &c->external_id, pb);
@@ -451,7 +452,7 @@ registry_key(const struct req *rq, char source[SOURCE_MAX + 1], const char **top
 
     if (source_name(req_param(rq, "source"), source) != 0)
         return -1;
-    if (n == 0 || n > TOPIC_KEY_MAX || !is_clean_utf8(tk, n))
+    if (n == 0 || !is_clean_utf8(tk, n) || utf8_chars(tk, n) > TOPIC_KEY_MAX)
         return -1;
     *topic_key = tk;
     return 0;
@@ -471,7 +472,7 @@ upsert_registry(struct req *rq, const json_t *o, const void *arg, char **json, s
     (void)arg;
     if (registry_key(rq, source, &in.topic_key) != 0)
         return problem_set(pb, 400, "invalid-path",
-                           "source must be 1-31 of A-Z a-z 0-9 _ -, and topicKey 1-200 bytes "
+                           "source must be 1-31 of A-Z a-z 0-9 _ -, and topicKey 1-200 characters "
                            "of UTF-8 text");
     in.source = source;
     body_no_unknown(o, NULL, subscription_fields, pb);

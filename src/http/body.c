@@ -17,6 +17,7 @@
 
 #include "inboxd/lib/problem.h"
 #include "inboxd/lib/rfc3339.h"
+#include "inboxd/lib/utf8.h"
 #include "inboxd/lib/uuid7.h"
 
 #include <limits.h>
@@ -206,7 +207,7 @@ has_nul(const json_t *s)
 }
 
 static int
-read_string(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
+read_string(const json_t *obj, const char *field, enum body_req req, size_t max_chars,
             bool nonempty, const char **out, struct problem *pb)
 {
     const json_t *v = NULL;
@@ -222,8 +223,11 @@ read_string(const json_t *obj, const char *field, enum body_req req, size_t max_
         return problem_field(pb, field, "must be a string");
     if (has_nul(v))
         return problem_field(pb, field, "must not contain NUL characters");
-    if (json_string_length(v) > max_bytes)
-        return problem_field(pb, field, "must be at most %zu bytes", max_bytes);
+    /* Characters, not bytes: no code point takes more than 4 bytes, so
+     * only a string longer than max_chars bytes needs counting. */
+    if (json_string_length(v) > max_chars &&
+        utf8_chars(json_string_value(v), json_string_length(v)) > max_chars)
+        return problem_field(pb, field, "must be at most %zu characters", max_chars);
     if (nonempty && json_string_length(v) == 0)
         return problem_field(pb, field, "must not be empty");
     *out = json_string_value(v);
@@ -231,17 +235,17 @@ read_string(const json_t *obj, const char *field, enum body_req req, size_t max_
 }
 
 int
-body_string(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
+body_string(const json_t *obj, const char *field, enum body_req req, size_t max_chars,
             const char **out, struct problem *pb)
 {
-    return read_string(obj, field, req, max_bytes, false, out, pb);
+    return read_string(obj, field, req, max_chars, false, out, pb);
 }
 
 int
-body_nonempty_string(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
+body_nonempty_string(const json_t *obj, const char *field, enum body_req req, size_t max_chars,
                      const char **out, struct problem *pb)
 {
-    return read_string(obj, field, req, max_bytes, true, out, pb);
+    return read_string(obj, field, req, max_chars, true, out, pb);
 }
 
 int

@@ -11,6 +11,7 @@
 
 #include "inboxd/lib/cursor.h"
 #include "inboxd/lib/rfc3339.h"
+#include "inboxd/lib/utf8.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
 #include "inboxd/lib/uuid7.h"
@@ -166,20 +167,23 @@ utf8_valid(const unsigned char *s, size_t n)
 }
 
 int
-query_text(const struct req *rq, const char *name, size_t max_bytes, const char **out,
+query_text(const struct req *rq, const char *name, size_t max_chars, const char **out,
            struct problem *pb)
 {
     const char *v = req_query(rq, name);
     size_t n;
+    char why[64];
 
     *out = NULL;
     if (v == NULL)
         return 0;
     n = strlen(v);
-    if (n > max_bytes)
-        return query_invalid(pb, name, "is too long");
     if (!utf8_valid((const unsigned char *)v, n))
         return query_invalid(pb, name, "must be valid UTF-8");
+    if (n > max_chars && utf8_chars(v, n) > max_chars) {
+        snprintf(why, sizeof(why), "must be at most %zu characters", max_chars);
+        return query_invalid(pb, name, why);
+    }
     *out = v;
     return 0;
 }

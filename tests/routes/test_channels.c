@@ -258,3 +258,36 @@ Test(channels, channel_patch_validation)
                  1, "a refused PATCH changes nothing");
     cr_assert_eq(audit_count("channel.update", id), 0);
 }
+
+/* Length limits count characters (code points), not bytes: a name of 200
+ * Hebrew, Arabic and emoji characters (600 bytes) fits, 201 do not. */
+Test(channels, name_limit_counts_characters_not_bytes)
+{
+    static const char *const glyphs[] = {"\xd7\xa9", "\xd9\x85", "\xf0\x9f\x98\x80"};
+    char name[201 * 4 + 1], body[1200];
+    size_t used = 0;
+    struct resp r;
+
+    for (int i = 0; i < 200; i++) {
+        const char *g = glyphs[i % 3];
+
+        memcpy(name + used, g, strlen(g));
+        used += strlen(g);
+    }
+    name[used] = '\0';
+    snprintf(body, sizeof(body), "{\"type\":\"email\",\"externalId\":\"wide\",\"name\":\"%s\"}",
+             name);
+    th_post(&t, "/v1/channels", key, body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    cr_assert_str_eq(jstr(r.json, "name"), name);
+    resp_free(&r);
+
+    memcpy(name + used, "\xf0\x9f\x98\x80", 5);
+    snprintf(body, sizeof(body), "{\"type\":\"email\",\"externalId\":\"wider\",\"name\":\"%s\"}",
+             name);
+    th_post(&t, "/v1/channels", key, body, &r);
+    expect_field(&r, "name", NULL);
+    cr_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "errors"), 0), "message"),
+                     "must be at most 200 characters");
+    resp_free(&r);
+}

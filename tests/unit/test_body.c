@@ -209,8 +209,12 @@ Test(body, string_reader_by_table)
          "must not contain NUL characters"},
         {"{\"s\":\"\\u0000\"}", BODY_OPTIONAL, 0, false, -1, NULL,
          "must not contain NUL characters"},
-        {"{\"s\":\"abcdef\"}", BODY_OPTIONAL, 5, false, -1, NULL, "must be at most 5 bytes"},
-        {"{\"s\":\"\\u00e9\"}", BODY_OPTIONAL, 1, false, -1, NULL, "must be at most 1 bytes"},
+        {"{\"s\":\"abcdef\"}", BODY_OPTIONAL, 5, false, -1, NULL, "must be at most 5 characters"},
+        /* Limits count characters: one 2-byte or 4-byte character is 1. */
+        {"{\"s\":\"\\u00e9\"}", BODY_OPTIONAL, 1, false, 0, "\xc3\xa9", NULL},
+        {"{\"s\":\"\\ud83d\\ude00\"}", BODY_OPTIONAL, 1, false, 0, "\xf0\x9f\x98\x80", NULL},
+        {"{\"s\":\"\\u00e9\\u00e9\"}", BODY_OPTIONAL, 1, false, -1, NULL,
+         "must be at most 1 characters"},
         {"{\"s\":\"\"}", BODY_REQUIRED, 10, true, -1, NULL, "must not be empty"},
         {"{\"s\":\"\"}", BODY_OPTIONAL, 10, true, -1, NULL, "must not be empty"},
     };

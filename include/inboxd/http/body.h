@@ -73,16 +73,17 @@ json_t *body_parse(const char *data, size_t len, struct problem *pb)
 /* Whether any reader (or anything else) has put a problem in pb. */
 bool body_failed(const struct problem *pb) __attribute__((warn_unused_result));
 
-/* A string of at most max_bytes bytes (SIZE_MAX for no limit) without NUL
- * characters (PostgreSQL text cannot hold U+0000). *out is borrowed, or NULL
- * when absent. Errors: "must be a string", "must not contain NUL
- * characters", "must be at most N bytes". Returns 0 or -1. */
-int body_string(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
+/* A string of at most max_chars characters (Unicode code points, never
+ * bytes; SIZE_MAX for no limit) without NUL characters (PostgreSQL text
+ * cannot hold U+0000). *out is borrowed, or NULL when absent. Errors:
+ * "must be a string", "must not contain NUL characters", "must be at most
+ * N characters". Returns 0 or -1. */
+int body_string(const json_t *obj, const char *field, enum body_req req, size_t max_chars,
                 const char **out, struct problem *pb);
 
 /* body_string() that also rejects "" ("must not be empty"). Whitespace-only
  * text is not empty. Returns 0 or -1. */
-int body_nonempty_string(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
+int body_nonempty_string(const json_t *obj, const char *field, enum body_req req, size_t max_chars,
                          const char **out, struct problem *pb);
 
 /* A string equal to one of names (a NULL-terminated table, typically the

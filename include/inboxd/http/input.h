@@ -17,7 +17,7 @@
 #include "inboxd/lib/problem.h"
 #include "inboxd/lib/rfc3339.h"
 
-/* Limits in bytes. Texts stay well under the 1 MiB body limit. */
+/* Limits in characters (code points). Texts stay well under the 1 MiB body limit. */
 #define INPUT_EXTERNAL_ID_MAX 200
 #define INPUT_SUBJECT_MAX 1000
 #define INPUT_TEXT_MAX ((size_t)512 * 1024)

@@ -36,8 +36,9 @@ int query_timestamp(const struct req *rq, const char *name, char buf[32], const 
 int query_bool(const struct req *rq, const char *name, bool *out, bool *present,
                struct problem *pb) __attribute__((warn_unused_result));
 
-/* Free text up to max_bytes of valid UTF-8; *out NULL when absent. */
-int query_text(const struct req *rq, const char *name, size_t max_bytes, const char **out,
+/* Free text of valid UTF-8, up to max_chars characters (code points);
+ * *out NULL when absent. */
+int query_text(const struct req *rq, const char *name, size_t max_chars, const char **out,
                struct problem *pb) __attribute__((warn_unused_result));
 
 /* A 400 for parameter `name`. Returns -1. */
