@@ -14,7 +14,10 @@ DEB_PACKAGES=(
   postgresql-15 postgresql-client-15
   wrk pgbouncer
   pgbackrest jq curl
+  nodejs
 )
+# npm ci installs these tools of the test suite (tests/openapi/package.json).
+NODE_TOOLS_DIR="tests/openapi"
 ALL_SCOPES="read messages:write drafts:write actions:write outbox:write jobs:write admin"
 DEV_ACCOUNT="Hot Rod AN"
 
@@ -54,6 +57,11 @@ cmd_deps() {
   for p in "${DEB_PACKAGES[@]}"; do
     is_installed "$p" || missing+=("$p")
   done
+  # Debian's npm is a package of its own; NodeSource's nodejs carries npm
+  # and conflicts with it, so it is asked for only when there is no npm.
+  if ! command -v npm >/dev/null 2>&1; then
+    missing+=(npm)
+  fi
   if [ "${#missing[@]}" -eq 0 ]; then
     return 0
   fi
@@ -66,6 +74,18 @@ cmd_deps() {
   # stdin from /dev/null: CI has none, and apt must never wait for an answer.
   "${sudo[@]}" apt-get update </dev/null
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" </dev/null
+}
+
+# node_tools: npm ci in $NODE_TOOLS_DIR when its lock file changed since the
+# last install (npm writes node_modules/.package-lock.json on every install).
+node_tools() {
+  local dir="$ROOT/$NODE_TOOLS_DIR"
+  if [ -f "$dir/node_modules/.package-lock.json" ] &&
+    [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    return 0
+  fi
+  log "installing the OpenAPI tools (npm ci in $NODE_TOOLS_DIR)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
 }
 
 # ---- build ------------------------------------------------------------------
@@ -320,6 +340,7 @@ cmd_test() {
   done
   local start=$SECONDS
   cmd_deps
+  node_tools
 
   trap test_cleanup EXIT
   trap 'test_cleanup; exit 130' INT

@@ -100,6 +100,6 @@ const struct route routes_health[] = {
     {"GET", "/healthz", 0, ROUTE_PUBLIC | ROUTE_NO_BODY, get_healthz, NULL},
     {"GET", "/readyz", 0, ROUTE_PUBLIC | ROUTE_NO_BODY, get_readyz, NULL},
     {"GET", "/metrics", 0, ROUTE_PUBLIC | ROUTE_METRICS | ROUTE_NO_BODY, get_metrics, NULL},
-    {"GET", "/v1/openapi.json", 0, ROUTE_NO_BODY, get_openapi, NULL},
+    {"GET", "/v1/openapi.json", 0, ROUTE_PUBLIC | ROUTE_NO_BODY, get_openapi, NULL},
     {NULL, NULL, 0, 0, NULL, NULL},
 };
