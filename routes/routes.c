@@ -25,5 +25,6 @@ const struct route *const routes_all[] = {
     routes_learning,
     routes_search,
     routes_admin,
+    routes_problems,
     NULL,
 };

@@ -31,6 +31,7 @@
 #include "inboxd/lib/embedded.h"
 #include "inboxd/db/migrate.h"
 #include "inboxd/http/router.h"
+#include "inboxd/lib/problem_types.h"
 #include "inboxd/lib/sbuf.h"
 #include "inboxd/lib/sig.h"
 #include "inboxd/http/reply.h"
@@ -453,6 +454,15 @@ check_response(const char *method, const char *path, const struct resp *r)
     if (rc != 0)
         cr_assert_fail("%s %s answered %ld, which openapi.json does not allow: %s\nbody: %.2000s",
                        method, path, r->status, err, r->body);
+    /* RFC 9457: every problem type inboxd sends resolves to its page. */
+    if (strncasecmp(ct, "application/problem+json", 24) == 0 && r->json != NULL) {
+        const char *type = json_string_value(json_object_get(r->json, "type"));
+
+        cr_assert(type != NULL && strncmp(type, "/problems/", 10) == 0 &&
+                      problem_type_find(type + 10) != NULL,
+                  "%s %s: problem type %s has no page (src/lib/problem_types.c)", method, path,
+                  type ? type : "(none)");
+    }
 }
 
 /* Undoes a Content-Encoding (only gzip is ever sent): r->body becomes what

@@ -8,6 +8,7 @@
 #include "inboxd/http/router.h"
 
 extern const struct route routes_health[];
+extern const struct route routes_problems[];
 extern const struct route routes_account[];
 extern const struct route routes_users[];
 extern const struct route routes_channels[];
