@@ -16,6 +16,7 @@
 #include "inboxd/db/db.h"
 #include "inboxd/http/admission.h"
 #include "inboxd/lib/feed_cache.h"
+#include "inboxd/lib/procstat.h"
 #include "inboxd/http/router.h"
 #include "inboxd/lib/sbuf.h"
 
@@ -87,6 +88,7 @@ metrics_render(const char *extra, size_t *len)
     struct db_stats ds;
     struct feed_cache_stats fc;
     struct admission_counts ac;
+    struct procstat ps;
     struct sbuf b;
 
     sbuf_init(&b);
@@ -208,6 +210,30 @@ metrics_render(const char *extra, size_t *len)
               "inboxd_http_connections_shut_total{reason=\"reserve\"} %llu\n"
               "inboxd_http_connections_shut_total{reason=\"per_ip\"} %llu\n",
               ac.open, ac.deadline, ac.reserve, ac.per_ip);
+    if (procstat_read(&ps) == 0)
+        sbuf_addf(&b,
+                  "# HELP process_cpu_seconds_total Total user and system CPU time spent in "
+                  "seconds.\n"
+                  "# TYPE process_cpu_seconds_total counter\n"
+                  "process_cpu_seconds_total %.2f\n"
+                  "# HELP process_open_fds Number of open file descriptors.\n"
+                  "# TYPE process_open_fds gauge\n"
+                  "process_open_fds %.0f\n"
+                  "# HELP process_max_fds Maximum number of open file descriptors.\n"
+                  "# TYPE process_max_fds gauge\n"
+                  "process_max_fds %.0f\n"
+                  "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+                  "# TYPE process_virtual_memory_bytes gauge\n"
+                  "process_virtual_memory_bytes %.0f\n"
+                  "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                  "# TYPE process_resident_memory_bytes gauge\n"
+                  "process_resident_memory_bytes %.0f\n"
+                  "# HELP process_start_time_seconds Start time of the process since unix epoch "
+                  "in seconds.\n"
+                  "# TYPE process_start_time_seconds gauge\n"
+                  "process_start_time_seconds %.2f\n",
+                  ps.cpu_s, ps.open_fds, ps.max_fds, ps.virtual_bytes, ps.resident_bytes,
+                  ps.start_time_s);
     if (extra != NULL)
         sbuf_adds(&b, extra);
     return sbuf_steal(&b, len);

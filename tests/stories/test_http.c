@@ -4,6 +4,8 @@
  * are routes/test_health.c. */
 #include <criterion/criterion.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <string.h>
@@ -410,4 +412,150 @@ Test(capped, an_address_past_its_cap_is_closed_and_others_are_served)
     close(a);
     close(b);
     close(c);
+}
+
+/* --- /metrics is valid Prometheus text (exposition format 0.0.4) ---------- */
+
+static bool
+is_metric_name(const char *s, size_t n)
+{
+    if (n == 0 || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' || *s == ':'))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == ':'))
+            return false;
+    return true;
+}
+
+/* The family a sample belongs to: a histogram's _bucket, _sum and _count
+ * samples belong to the declared name without the suffix. */
+static const char *
+declared_type(char (*names)[128], char (*types)[16], int n, const char *sample, size_t len)
+{
+    static const char *const suffix[] = {"_bucket", "_sum", "_count"};
+
+    for (int i = 0; i < n; i++) {
+        size_t k = strlen(names[i]);
+
+        if (k == len && memcmp(names[i], sample, len) == 0)
+            return types[i];
+        for (int s = 0; s < 3 && strcmp(types[i], "histogram") == 0; s++)
+            if (k + strlen(suffix[s]) == len && memcmp(names[i], sample, k) == 0 &&
+                memcmp(sample + k, suffix[s], len - k) == 0)
+                return types[i];
+    }
+    return NULL;
+}
+
+/* A strict reader of the text format, as promtool's "check metrics" and
+ * Prometheus's parser read it: every line a comment or one sample; every
+ * sample of a family declared by # TYPE before it; label pairs name="value"
+ * with \\, \" and \n the only escapes; a float value; no series twice. */
+static void
+check_exposition(const char *body)
+{
+    static char names[256][128], types[256][16], series[2048][256];
+    int nfam = 0, nseries = 0;
+    const char *line = body;
+
+    cr_assert(body[0] != '\0' && body[strlen(body) - 1] == '\n', "ends with a newline");
+    while (*line) {
+        const char *eol = strchr(line, '\n');
+        size_t len = (size_t)(eol - line);
+        char l[1024];
+        const char *p, *name_end;
+        char *end;
+
+        cr_assert_lt(len, sizeof(l), "line too long");
+        memcpy(l, line, len);
+        l[len] = '\0';
+        line = eol + 1;
+        if (strncmp(l, "# TYPE ", 7) == 0) {
+            char n[128], ty[16];
+
+            cr_assert_eq(sscanf(l + 7, "%127s %15s", n, ty), 2, "%s", l);
+            cr_assert(is_metric_name(n, strlen(n)), "%s", l);
+            cr_assert(strcmp(ty, "counter") == 0 || strcmp(ty, "gauge") == 0 ||
+                          strcmp(ty, "histogram") == 0 || strcmp(ty, "summary") == 0 ||
+                          strcmp(ty, "untyped") == 0,
+                      "%s", l);
+            cr_assert_null(declared_type(names, types, nfam, n, strlen(n)), "TYPE twice: %s", l);
+            cr_assert_lt(nfam, 256);
+            snprintf(names[nfam], sizeof(names[0]), "%s", n);
+            snprintf(types[nfam++], sizeof(types[0]), "%s", ty);
+            continue;
+        }
+        if (l[0] == '#') {
+            cr_assert(strncmp(l, "# HELP ", 7) == 0, "unknown comment: %s", l);
+            continue;
+        }
+        cr_assert(l[0] != '\0', "empty line");
+        for (p = l; *p && *p != '{' && *p != ' '; p++)
+            ;
+        name_end = p;
+        cr_assert(is_metric_name(l, (size_t)(name_end - l)), "bad name: %s", l);
+        cr_assert_not_null(declared_type(names, types, nfam, l, (size_t)(name_end - l)),
+                           "sample before its # TYPE: %s", l);
+        if (*p == '{') {
+            p++;
+            while (*p != '}') {
+                const char *ln = p;
+
+                while (*p && *p != '=')
+                    p++;
+                cr_assert(is_metric_name(ln, (size_t)(p - ln)), "bad label name: %s", l);
+                cr_assert(p[0] == '=' && p[1] == '"', "label without a quoted value: %s", l);
+                for (p += 2; *p != '"'; p++) {
+                    cr_assert(*p != '\0', "unterminated label value: %s", l);
+                    if (*p == '\\') {
+                        p++;
+                        cr_assert(*p == '\\' || *p == '"' || *p == 'n', "bad escape: %s", l);
+                    }
+                }
+                p++;
+                if (*p == ',')
+                    p++;
+                else
+                    cr_assert_eq(*p, '}', "labels not closed: %s", l);
+            }
+            p++;
+        }
+        cr_assert_eq(*p, ' ', "no space before the value: %s", l);
+        cr_assert_lt(nseries, 2048);
+        snprintf(series[nseries], sizeof(series[0]), "%.*s", (int)(p - l), l);
+        for (int i = 0; i < nseries; i++)
+            cr_assert_str_neq(series[i], series[nseries], "series twice: %s", l);
+        nseries++;
+        p++;
+        if (strcmp(p, "+Inf") != 0 && strcmp(p, "-Inf") != 0 && strcmp(p, "NaN") != 0) {
+            strtod(p, &end);
+            cr_assert(end != p && *end == '\0', "value is not a float: %s", l);
+        }
+    }
+}
+
+Test(http, metrics_are_valid_text_with_the_process_metrics)
+{
+    static const char *const process[] = {
+        "process_start_time_seconds ", "process_resident_memory_bytes ",
+        "process_virtual_memory_bytes ", "process_open_fds ", "process_max_fds ",
+        "process_cpu_seconds_total ",
+    };
+    struct resp r;
+
+    /* A histogram and labelled counters, so that those lines are read too. */
+    th_get(&t, "/v1/channels?limit=1", key, &r);
+    resp_free(&r);
+    th_get(&t, "/metrics", NULL, &r);
+    cr_assert_eq(r.status, 200);
+    check_exposition(r.body);
+    for (size_t i = 0; i < sizeof(process) / sizeof(process[0]); i++) {
+        char type[80];
+
+        cr_assert_not_null(strstr(r.body, process[i]), "%s missing", process[i]);
+        snprintf(type, sizeof(type), "# TYPE %.*s", (int)strlen(process[i]) - 1, process[i]);
+        cr_assert_not_null(strstr(r.body, type), "%s", type);
+    }
+    resp_free(&r);
 }
