@@ -20,6 +20,10 @@ DEB_PACKAGES=(
 NODE_TOOLS_DIR="tests/openapi"
 ALL_SCOPES="read messages:write drafts:write actions:write outbox:write jobs:write admin"
 DEV_ACCOUNT="Hot Rod AN"
+# The webhook source `./dev.sh run` configures, so that the README's signing
+# example works as printed. A development secret only: never use it elsewhere.
+DEV_WEBHOOK_SOURCE="ZOHO"
+DEV_WEBHOOK_SECRET="s3cret"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() {
@@ -33,9 +37,11 @@ Usage: ./dev.sh COMMAND
 
 Commands:
   deps              install missing Debian packages (apt-get; sudo when not root)
-  run               deps, build ./build, start a private PostgreSQL in .dev/pg unless
-                    DATABASE_URL is set, migrate, seed, print a dev API key, then run
-                    inboxd serve in the foreground (Ctrl-C stops it and the database)
+  run               deps, build ./build, start a private PostgreSQL (in
+                    /var/tmp/inboxd-dev-UID-HASH, linked as .dev/pg) unless DATABASE_URL
+                    is set, migrate, seed, print a dev API key, configure the webhook
+                    source "zoho" (secret s3cret), then run inboxd serve in the
+                    foreground (Ctrl-C stops it and the database)
   test [--no-asan]  deps, build ./build-test and run every test against a throwaway
                     PostgreSQL, then the check that every route was called; then all
                     again in ./build-asan under ASan+UBSan (--no-asan skips that pass;
@@ -123,6 +129,24 @@ run_cleanup() {
   fi
 }
 
+# run_pg_dir: where `run` keeps its private cluster. PostgreSQL runs as the
+# postgres user when we are root, and that user must reach the data directory
+# and the socket: a checkout under /root (mode 700) is out of its reach, and a
+# deep checkout path makes the socket path too long. So the cluster lives in
+# /var/tmp, named after the uid and the checkout (two checkouts never share
+# one), and .dev/pg links to it. A real .dev/pg directory holding a cluster
+# (made before this rule) that PostgreSQL can reach stays in use.
+run_pg_dir() {
+  local dev="$1" hash
+  if [ -f "$dev/pg/data/PG_VERSION" ] && [ ! -L "$dev/pg" ] &&
+    { [ "$(id -u)" -ne 0 ] || (cd / && runuser -u postgres -- test -x "$dev/pg/data"); }; then
+    printf '%s\n' "$dev/pg"
+    return 0
+  fi
+  hash="$(printf '%s' "$ROOT" | sha256sum | cut -c 1-12)"
+  printf '/var/tmp/inboxd-dev-%s-%s\n' "$(id -u)" "$hash"
+}
+
 cmd_run() {
   cmd_deps
   # Set up once; later runs keep whatever options the developer gave build/.
@@ -139,7 +163,10 @@ cmd_run() {
   local dev="$ROOT/.dev"
   mkdir -p "$dev"
   if [ -z "${DATABASE_URL:-}" ]; then
-    RUN_PG_DIR="$dev/pg"
+    RUN_PG_DIR="$(run_pg_dir "$dev")"
+    if [ "$RUN_PG_DIR" != "$dev/pg" ] && { [ -L "$dev/pg" ] || [ ! -e "$dev/pg" ]; }; then
+      ln -sfn "$RUN_PG_DIR" "$dev/pg"
+    fi
     log "starting a private PostgreSQL in $RUN_PG_DIR"
     pg_start "$RUN_PG_DIR"
     if [ "$PG_INITIALISED" = 1 ]; then
@@ -170,6 +197,15 @@ cmd_run() {
     chmod 600 "$dev/dev-key" "$dev/dev-key.db"
   fi
 
+  # A webhook source for the README's signing example, unless the developer
+  # configured that source already.
+  local src_secret="INBOXD_WEBHOOK_${DEV_WEBHOOK_SOURCE}_SECRET" src_account="INBOXD_WEBHOOK_${DEV_WEBHOOK_SOURCE}_ACCOUNT"
+  if [ -z "${!src_secret:-}" ] && [ -z "${!src_account:-}" ]; then
+    export "$src_secret=$DEV_WEBHOOK_SECRET" "$src_account=$DEV_ACCOUNT"
+  fi
+  local source_lc
+  source_lc="$(printf '%s' "$DEV_WEBHOOK_SOURCE" | tr '[:upper:]' '[:lower:]')"
+
   local listen="${INBOXD_LISTEN:-127.0.0.1:8080}"
   cat <<EOF
 
@@ -179,6 +215,9 @@ cmd_run() {
 
   Try it:
     curl -H "Authorization: Bearer $key" http://$listen/v1/account
+
+  Webhook source "$source_lc" (account "${!src_account}"): POST http://$listen/v1/webhooks/$source_lc
+  signed with \$$src_secret (README, "Signing webhook deliveries").
 
   DATABASE_URL=$DATABASE_URL
   Ctrl-C stops inboxd$([ -n "$RUN_PG_DIR" ] && echo " and the private database").
