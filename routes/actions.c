@@ -23,12 +23,16 @@
 #define TEXT_MAX ((size_t)512 * 1024)
 #define NOTES_MAX ((size_t)64 * 1024)
 
+static const char *const action_fields[] = {"type", "userId", "finalText", "finalHtml", "notes",
+                                             NULL};
+
 static int
 parse_action(const json_t *o, struct action_in *in, struct problem *pb)
 {
     int type = -1;
     int text_rc;
 
+    body_no_unknown(o, NULL, action_fields, pb);
     body_enum(o, "type", BODY_REQUIRED, action_type_names, &type, pb);
     body_uuid(o, "userId", BODY_REQUIRED, &in->user_id, pb);
     text_rc = body_nonempty_string(o, "finalText", BODY_OPTIONAL, TEXT_MAX, &in->final_text, pb);

@@ -25,6 +25,10 @@
 #define EMAIL_MAX 320
 #define CUSTOMER_NAME_MAX 200
 
+static const char *const create_fields[] = {"channelId", "externalId", "subject", "customerEmail",
+                                             "customerName", NULL};
+static const char *const patch_fields[] = {"status", "subject", NULL};
+
 /* ConversationStatus, in the order of the schema's enum. */
 static const char *const status_names[] = {"open", "pending", "closed", NULL};
 
@@ -72,6 +76,7 @@ create_conversation(struct req *rq, struct reply *out, struct problem *pb)
 
     if (o == NULL)
         return -1;
+    body_no_unknown(o, NULL, create_fields, pb);
     body_uuid(o, "channelId", BODY_REQUIRED, &in.channel_id, pb);
     body_nonempty_string(o, "externalId", BODY_REQUIRED, EXTERNAL_ID_MAX, &in.external_id, pb);
     body_string(o, "subject", BODY_OPTIONAL, SUBJECT_MAX, &in.subject, pb);
@@ -134,6 +139,7 @@ update_conversation(struct req *rq, struct reply *out, struct problem *pb)
         return -1;
     if ((o = body_parse(rq->body, rq->body_len, pb)) == NULL)
         return -1;
+    body_no_unknown(o, NULL, patch_fields, pb);
     if (body_enum(o, "status", BODY_OPTIONAL, status_names, &st, pb) == 0 && st >= 0)
         in.status = status_names[st];
     /* subject: null clears it, a string sets it, absent leaves it. */

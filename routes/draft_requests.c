@@ -28,6 +28,7 @@ read_worker_id(const json_t *o, struct lease_claim_in *in, struct problem *pb)
 
 static const struct lease_route queue = {
     .claim_arg = read_worker_id,
+    .claim_field = "workerId",
     .claim = db_draft_requests_claim,
     .fail = db_draft_requests_fail,
     .id_param = "id",

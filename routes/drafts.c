@@ -24,6 +24,10 @@
 #define URL_MAX_CHARS 4096                  /* topSources[i].url */
 #define TITLE_MAX_CHARS 1000                /* topSources[i].title */
 
+static const char *const create_fields[] = {"triggerMessageId", "draftRequestId", "modelKey",
+                                             "promptVersion", "suggestedText", "suggestedHtml",
+                                             "topSources", NULL};
+
 static const char *const draft_status_names[] = {"pending", "sent", "superseded", "archived", NULL};
 
 /* Checks each element of topSources: an object with url (non-empty
@@ -75,6 +79,7 @@ create_draft(struct req *rq, struct reply *out, struct problem *pb)
     o = body_parse(rq->body, rq->body_len, pb);
     if (o == NULL)
         return -1;
+    body_no_unknown(o, NULL, create_fields, pb);
     body_uuid(o, "triggerMessageId", BODY_REQUIRED, &in.trigger_message_id, pb);
     body_uuid(o, "draftRequestId", BODY_OPTIONAL, &in.draft_request_id, pb);
     body_nonempty_string(o, "modelKey", BODY_REQUIRED, NAME_MAX_CHARS, &in.model_key, pb);

@@ -41,6 +41,10 @@ list_messages(struct req *rq, struct reply *out, struct problem *pb)
     return 0;
 }
 
+static const char *const create_fields[] = {"externalId", "direction", "subject", "bodyText",
+                                             "bodyHtml",   "sentAt",    "metadata", "attachments",
+                                             NULL};
+
 /* POST /v1/conversations/{id}/messages {externalId?, direction, subject?,
  * bodyText, bodyHtml?, sentAt?, metadata?, attachments?} */
 static int
@@ -53,6 +57,7 @@ insert_message(struct req *rq, const json_t *o, const void *arg, char **json, si
     bool created;
 
     (void)arg;
+    body_no_unknown(o, NULL, create_fields, pb);
     if (body_enum(o, "direction", BODY_REQUIRED, direction_names, &dir, pb) == 0 && dir >= 0)
         in.direction = direction_names[dir];
     input_message(o, "", false, &in, sent, pb);

@@ -40,6 +40,7 @@ read_channel_type(const json_t *o, struct lease_claim_in *in, struct problem *pb
 
 static const struct lease_route queue = {
     .claim_arg = read_channel_type,
+    .claim_field = "channelType",
     .claim = db_outbox_claim,
     .fail = db_outbox_failed,
     .id_param = "messageId",
@@ -52,6 +53,8 @@ claim(struct req *rq, struct reply *out, struct problem *pb)
     return lease_route_claim(rq, out, pb, &queue);
 }
 
+static const char *const delivered_fields[] = {"externalId", NULL};
+
 static int
 report_delivered(struct req *rq, const json_t *o, const void *arg, char **json, size_t *len,
                  int *status, struct problem *pb)
@@ -60,6 +63,7 @@ report_delivered(struct req *rq, const json_t *o, const void *arg, char **json, 
 
     (void)arg;
     (void)status;
+    body_no_unknown(o, NULL, delivered_fields, pb);
     body_nonempty_string(o, "externalId", BODY_REQUIRED, EXTERNAL_ID_MAX, &external_id, pb);
     if (body_failed(pb))
         return -1;

@@ -184,6 +184,15 @@ has_nul(const json_t *v)
 
 /* --- the delivery's body ----------------------------------------------------------- */
 
+/* The members of a message.created delivery and of its objects. */
+static const char *const delivery_fields[] = {"deliveryId", "topic", "channel", "conversation",
+                                              "message", NULL};
+static const char *const channel_fields[] = {"type", "externalId", "name", NULL};
+static const char *const conversation_fields[] = {"externalId", "subject", "customerEmail",
+                                                  "customerName", NULL};
+static const char *const message_fields[] = {"externalId", "subject", "bodyText", "bodyHtml",
+                                             "sentAt",     "metadata", "attachments", NULL};
+
 /* The three objects of a message.created delivery. */
 static void
 parse_message_created(const json_t *o, struct webhook_in *in, struct problem *pb)
@@ -193,9 +202,13 @@ parse_message_created(const json_t *o, struct webhook_in *in, struct problem *pb
     struct message_in *msg = &in->message;
     int type = -1;
 
+    body_no_unknown(o, NULL, delivery_fields, pb);
     body_nested(o, "channel", BODY_REQUIRED, &ch, pb);
     body_nested(o, "conversation", BODY_REQUIRED, &cv, pb);
     body_nested(o, "message", BODY_REQUIRED, &m, pb);
+    body_no_unknown(ch, "channel", channel_fields, pb);
+    body_no_unknown(cv, "conversation", conversation_fields, pb);
+    body_no_unknown(m, "message", message_fields, pb);
 
     if (body_enum(ch, "channel.type", BODY_REQUIRED, channel_types, &type, pb) == 0 && type >= 0)
         in->channel.type = channel_types[type];
@@ -220,8 +233,10 @@ parse_message_created(const json_t *o, struct webhook_in *in, struct problem *pb
  * message.created so are channel {type, externalId, name?}, conversation
  * {externalId, subject?, customerEmail?, customerName?} and message
  * {externalId, subject?, bodyText, bodyHtml?, sentAt?, metadata?,
- * attachments?}. Members it does not know are ignored: providers add
- * fields, and the whole delivery is kept as the event's payload anyway.
+ * attachments?}. A member it does not know is a field error, as on every
+ * route (README "Request bodies"); the delivery is kept as a failed event
+ * and can be replayed once fixed. Another topic's data is not read, so
+ * nothing in it is unknown: such a delivery is stored as skipped.
  */
 static json_t *
 parse_delivery(const char *payload, size_t len, struct webhook_in *in, struct problem *pb)

@@ -12,6 +12,8 @@
 #define MIME_TYPE_MAX 200
 #define FILE_URL_MAX 4096
 
+static const char *const attachment_fields[] = {"fileName", "mimeType", "sizeBytes", "fileUrl", NULL};
+
 bool
 input_is_email(const char *s)
 {
@@ -68,6 +70,8 @@ attachments(const json_t *m, const char *prefix, struct message_in *in, struct p
             problem_field(pb, f[0], "must be an object");
             continue;
         }
+        snprintf(f[0], sizeof(f[0]), "%s[%zu]", path, i);
+        body_no_unknown(a, f[0], attachment_fields, pb);
         snprintf(f[0], sizeof(f[0]), "%s[%zu].fileName", path, i);
         snprintf(f[1], sizeof(f[1]), "%s[%zu].mimeType", path, i);
         snprintf(f[2], sizeof(f[2]), "%s[%zu].sizeBytes", path, i);

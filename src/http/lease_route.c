@@ -29,7 +29,10 @@ claim(struct req *rq, const json_t *o, const void *arg, char **json, size_t *len
     struct lease_claim_in in = {0};
     long long limit = 0, lease = 0;
 
+    const char *known[] = {"limit", "leaseSeconds", lr->claim_field, NULL};
+
     (void)status;
+    body_no_unknown(o, NULL, known, pb);
     body_int(o, "limit", BODY_REQUIRED, 1, 200, &limit, NULL, pb);
     body_int(o, "leaseSeconds", BODY_REQUIRED, 1, 3600, &lease, NULL, pb);
     lr->claim_arg(o, &in, pb);
@@ -55,10 +58,14 @@ fail(struct req *rq, const json_t *o, const void *arg, char **json, size_t *len,
     struct lease_fail_in in = {0};
     long long after = 0;
 
+    const char *known[] = {"error", "retryable", lr->retry_after ? "retryAfterSeconds" : NULL,
+                           NULL};
+
     (void)status;
+    body_no_unknown(o, NULL, known, pb);
     body_nonempty_string(o, "error", BODY_REQUIRED, ERROR_MAX, &in.error, pb);
     body_bool(o, "retryable", BODY_REQUIRED, &in.retryable, NULL, pb);
-    /* Elsewhere the field is unknown, and unknown fields are ignored. */
+    /* Elsewhere the field is unknown, and refused as such above. */
     if (lr->retry_after)
         body_int(o, "retryAfterSeconds", BODY_OPTIONAL, 0, RETRY_AFTER_MAX, &after,
                  &in.has_retry_after, pb);

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "inboxd/http/auth.h"
+#include "inboxd/http/body.h"
 #include "inboxd/http/server.h"
 #include "inboxd/lib/clock.h"
 #include "inboxd/lib/sig.h"
@@ -310,6 +311,19 @@ req_body_ready(struct req *rq)
     }
     if (sig_sha256_hex(rq->body, rq->body_len, rq->who.request_hash) != 0)
         return problem_internal(&rq->pb, "sha256 failed");
+    /* A route that reads no body knows no member: one sent is refused like
+     * any unknown field (README "Request bodies"), never silently dropped. */
+    if (rq->body_len > 0 && rq->match.route != NULL && (rq->match.route->flags & ROUTE_NO_BODY)) {
+        static const char *const none[] = {NULL};
+        json_t *o = body_parse(rq->body, rq->body_len, &rq->pb);
+
+        if (o == NULL)
+            return -1;
+        body_no_unknown(o, NULL, none, &rq->pb);
+        json_decref(o);
+        if (body_failed(&rq->pb))
+            return -1;
+    }
     return 0;
 }
 

@@ -14,6 +14,7 @@
 
 #include "fixtures.h"
 #include "inboxd/http/router.h"
+#include "inboxd/routes/routes.h"
 
 TestSuite(http, .init = fx_setup, .fini = fx_teardown, .timeout = 600);
 
@@ -558,4 +559,51 @@ Test(http, metrics_are_valid_text_with_the_process_metrics)
         cr_assert_not_null(strstr(r.body, type), "%s", type);
     }
     resp_free(&r);
+}
+
+/* --- unknown body fields: one rule on every route ------------------------- */
+
+/* README "Request bodies": a member a route does not know is a 422 naming
+ * it, on every route that reads a body, so a typo is never silently
+ * dropped. Every write route of the router is tried with one unknown
+ * member; ids in the path are random (the body is validated first). */
+Test(http, an_unknown_body_field_is_422_on_every_route)
+{
+    const struct route *const *tables = routes_all;
+    int tried = 0;
+
+    for (int ti = 0; tables[ti] != NULL; ti++) {
+        for (const struct route *rt = tables[ti]; rt->method != NULL; rt++) {
+            char path[256];
+            size_t o = 0;
+            struct resp r;
+
+            if (strcmp(rt->method, "POST") != 0 && strcmp(rt->method, "PUT") != 0 &&
+                strcmp(rt->method, "PATCH") != 0)
+                continue;
+            /* Webhook deliveries are signed: tests/routes/test_webhooks.c. */
+            if (rt->flags & ROUTE_WEBHOOK)
+                continue;
+            for (const char *p = rt->pattern; *p && o + 40 < sizeof(path);) {
+                if (*p == '{') {
+                    const char *close = strchr(p, '}');
+                    bool id = strncmp(p, "{id}", 4) == 0 || strstr(p, "Id}") == close - 2;
+
+                    o += (size_t)snprintf(path + o, sizeof(path) - o, "%s",
+                                          id ? "0190a000-0000-7000-8000-000000000000" : "zoho");
+                    p = close + 1;
+                } else {
+                    path[o++] = *p++;
+                }
+            }
+            path[o] = '\0';
+            th_http(&t, rt->method, path, key, "{\"zzUnknownField\":1}", NULL, &r);
+            /* A route that reads no body knows no member at all. */
+            cr_assert_eq(r.status, 422, "%s %s: %ld %s", rt->method, path, r.status, r.body);
+            cr_assert(names_field(&r, "zzUnknownField"), "%s %s: %s", rt->method, path, r.body);
+            resp_free(&r);
+            tried++;
+        }
+    }
+    cr_assert_gt(tried, 15);
 }

@@ -34,6 +34,7 @@ struct lease_route {
     /* Reads the queue's own claim field from o into in->arg, adding a
      * field error to pb when it is wrong, as body.h's readers do. */
     void (*claim_arg)(const json_t *o, struct lease_claim_in *in, struct problem *pb);
+    const char *claim_field; /* the member claim_arg reads */
     int (*claim)(const struct who *w, const struct lease_claim_in *in, char **json, size_t *len,
                  struct problem *pb);
     int (*fail)(const struct who *w, const char *id, const struct lease_fail_in *in, char **json,
