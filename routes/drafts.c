@@ -14,6 +14,7 @@
 #include "inboxd/routes/routes.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
+#include "inboxd/lib/jsontext.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -100,7 +101,7 @@ create_draft(struct req *rq, struct reply *out, struct problem *pb)
     if (body_failed(pb))
         goto out;
     if (sources != NULL) {
-        sources_text = json_dumps(sources, JSON_COMPACT);
+        sources_text = jsontext_dump(sources);
         if (sources_text == NULL) {
             problem_internal(pb, "drafts: topSources serialisation failed");
             goto out;

@@ -24,6 +24,7 @@
 #include "inboxd/db/audit.h"
 #include "inboxd/db/rows.h"
 #include "inboxd/lib/uuid7.h"
+#include "inboxd/lib/jsontext.h"
 
 enum {
     S_LIST,
@@ -83,7 +84,7 @@ metadata_text(const json_t *metadata, char **text, struct problem *pb)
     *text = NULL;
     if (metadata == NULL)
         return 0;
-    *text = json_dumps(metadata, JSON_COMPACT);
+    *text = jsontext_dump(metadata);
     return *text ? 0 : problem_internal(pb, "channels: metadata text: out of memory");
 }
 

@@ -25,6 +25,7 @@
 #include "inboxd/db/rows.h"
 #include "inboxd/db/etag.h"
 #include "inboxd/lib/uuid7.h"
+#include "inboxd/lib/jsontext.h"
 
 /* A run's ETag source, for the alias j. */
 #define TAG_SQL ETAG_SQL("j")
@@ -284,7 +285,7 @@ db_jobs_update(const struct who *w, const char *id, const struct job_update_in *
     int rc = -1;
 
     if (in->metrics != NULL) {
-        metrics = json_dumps(in->metrics, JSON_COMPACT);
+        metrics = jsontext_dump(in->metrics);
         if (metrics == NULL)
             return problem_internal(pb, "jobs: metrics text: out of memory");
     }

@@ -30,6 +30,7 @@
 #include "inboxd/db/audit.h"
 #include "inboxd/db/rows.h"
 #include "inboxd/lib/uuid7.h"
+#include "inboxd/lib/jsontext.h"
 
 /* A message rendered with its attachments (m: a messages row). */
 #define MESSAGE_JSON "inboxd_json_message(m, inboxd_message_attachments(m.account_id, m.id))"
@@ -279,7 +280,7 @@ db_messages_create_in(struct dbconn *c, const struct who *w, const char *convers
     free(out->json);
     memset(out, 0, sizeof(*out));
     if (in->metadata != NULL &&
-        (metadata = json_dumps(in->metadata, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL) {
+        (metadata = jsontext_dump(in->metadata)) == NULL) {
         problem_internal(pb, "message metadata: out of memory");
         goto out;
     }

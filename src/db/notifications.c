@@ -19,6 +19,7 @@
 #include "inboxd/db/db.h"
 #include "inboxd/db/rows.h"
 #include "inboxd/lib/uuid7.h"
+#include "inboxd/lib/jsontext.h"
 
 enum {
     S_LIST,
@@ -89,7 +90,7 @@ db_notifications_insert(const struct who *w, const struct notification_in *in, c
     int rc;
 
     if (in->payload != NULL) {
-        payload = json_dumps(in->payload, JSON_COMPACT);
+        payload = jsontext_dump(in->payload);
         if (payload == NULL)
             return problem_internal(pb, "notifications: payload text: out of memory");
     }

@@ -21,6 +21,7 @@
 #include "inboxd/db/db.h"
 #include "inboxd/db/rows.h"
 #include "inboxd/lib/uuid7.h"
+#include "inboxd/lib/jsontext.h"
 
 enum {
     S_UPSERT,
@@ -111,7 +112,7 @@ db_sources_upsert(const struct who *w, const struct source_in *in, char **json, 
     int rc = -1;
 
     if (in->metadata != NULL) {
-        meta = json_dumps(in->metadata, JSON_COMPACT);
+        meta = jsontext_dump(in->metadata);
         if (meta == NULL)
             return problem_internal(pb, "sources: metadata text: out of memory");
     }

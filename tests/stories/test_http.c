@@ -607,3 +607,64 @@ Test(http, an_unknown_body_field_is_422_on_every_route)
     }
     cr_assert_gt(tried, 15);
 }
+
+/* --- numbers in a caller's JSON come back as sent ------------------------- */
+
+/* jansson writes reals with 17 digits: 0.82 was stored and answered as
+ * 0.81999999999999995. Every free-form field must keep what was sent. */
+Test(http, numbers_in_caller_json_come_back_as_sent)
+{
+    static const char nums[] =
+        "{\"a\":0.82,\"b\":0.10000000000000002,\"c\":9223372036854775807,\"d\":1.5e-7,"
+        "\"e\":[0.3,{\"f\":123.456}]}";
+    static const char *const texts[] = {"0.82", "0.10000000000000002", "9223372036854775807",
+                                        "123.456", "0.3"};
+    char body[1024], chan[37], conv[37], path[128], job[37];
+    struct resp r;
+
+    snprintf(body, sizeof(body),
+             "{\"type\":\"email\",\"externalId\":\"num\",\"name\":\"n\",\"metadata\":%s}", nums);
+    post_status("/v1/channels", key, body, 201, chan);
+    mk_conv(account, chan, "NUM-1", conv);
+    snprintf(path, sizeof(path), "/v1/conversations/%s/messages", conv);
+    snprintf(body, sizeof(body), "{\"direction\":\"inbound\",\"bodyText\":\"x\",\"metadata\":%s}",
+             nums);
+    post_status(path, key, body, 201, NULL);
+    snprintf(body, sizeof(body), "{\"type\":\"n.t\",\"payload\":%s}", nums);
+    post_status("/v1/notifications", key, body, 201, NULL);
+    snprintf(body, sizeof(body), "{\"sourceUrl\":\"https://x.example/n\",\"metadata\":%s}", nums);
+    th_http(&t, "PUT", "/v1/source-documents", key, body, NULL, &r);
+    cr_assert(r.status == 200 || r.status == 201, "%s", r.body);
+    resp_free(&r);
+    post_status("/v1/jobs", key, "{\"type\":\"crawl\"}", 201, job);
+    snprintf(path, sizeof(path), "/v1/jobs/%s", job);
+    patch_if(path, key, "{\"status\":\"running\"}", NULL, &r);
+    resp_free(&r);
+    snprintf(body, sizeof(body), "{\"status\":\"succeeded\",\"metrics\":%s}", nums);
+    patch_if(path, key, body, NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+
+    /* As stored: jsonb keeps the numeric it was given exactly. */
+    {
+        static const char *const stored[] = {
+            "SELECT metadata::text FROM channels WHERE external_id = 'num'",
+            "SELECT m.metadata::text FROM messages m JOIN conversations c "
+            "ON c.id = m.conversation_id WHERE c.external_id = 'NUM-1'",
+            "SELECT payload::text FROM notifications WHERE type = 'n.t'",
+            "SELECT metadata::text FROM source_documents WHERE source_url = 'https://x.example/n'",
+            "SELECT metrics::text FROM job_runs WHERE type = 'crawl'",
+        };
+
+        for (size_t i = 0; i < sizeof(stored) / sizeof(stored[0]); i++) {
+            char text[1024];
+
+            sql_text(text, sizeof(text), "%s", stored[i]);
+            for (size_t k = 0; k < sizeof(texts) / sizeof(texts[0]); k++)
+                cr_assert_not_null(strstr(text, texts[k]), "%s: %s missing in %s", stored[i],
+                                   texts[k], text);
+            cr_assert_null(strstr(text, "99999"), "%s: %s", stored[i], text);
+            cr_assert_not_null(strstr(text, "0.00000015"), "%s: %s", stored[i], text);
+        }
+    }
+}
