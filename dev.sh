@@ -395,6 +395,7 @@ cmd_test() {
   export INBOXD_TEST_PG_RESTART="$TEST_PG_DIR/restart.sh"
   export INBOXD_TEST_PG_STOP="$TEST_PG_DIR/stop.sh"
   export INBOXD_TEST_PG_START="$TEST_PG_DIR/start.sh"
+  export INBOXD_TEST_PG_CRASH="$TEST_PG_DIR/crash.sh"
 
   test_pass test build-test -- -Dwerror=true --buildtype=debug
 
