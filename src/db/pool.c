@@ -36,6 +36,11 @@ struct pool pool_primary = {.mu = PTHREAD_MUTEX_INITIALIZER};
 struct pool pool_replica = {.mu = PTHREAD_MUTEX_INITIALIZER};
 atomic_ullong pool_stat_errors, pool_stat_reconnects, pool_stat_timeouts;
 atomic_ullong pool_stat_reads, pool_stat_read_trips;
+/* statement_timeout and lock_timeout, which a reload may change: a
+ * connection whose `timeouts` generation is older sets them again when it
+ * is next borrowed, so they apply from the next transaction on. */
+atomic_int pool_statement_timeout_ms, pool_lock_timeout_ms;
+static atomic_uint timeouts_gen;
 
 /* --- prepared-statement set ------------------------------------------------ */
 
@@ -124,6 +129,37 @@ on_notice(void *arg, const char *message)
     log_event(LOG_DEBUG, NULL, "db.notice", LOG_S("msg", msg));
 }
 
+/* Sets the connection's statement_timeout and lock_timeout to the ones
+ * in force and notes their generation. Returns 0 or -1 with err. */
+static int
+set_timeouts(struct dbconn *c, char *err, size_t errlen)
+{
+    unsigned gen = atomic_load(&timeouts_gen);
+    char sql[96];
+    PGresult *res;
+    int rc = 0;
+
+    snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET lock_timeout = %d",
+             atomic_load(&pool_statement_timeout_ms), atomic_load(&pool_lock_timeout_ms));
+    res = PQexec(c->pg, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        snprintf(err, errlen, "session settings: %s", PQresultErrorMessage(res));
+        rc = -1;
+    } else {
+        c->timeouts_gen = gen;
+    }
+    PQclear(res);
+    return rc;
+}
+
+void
+db_set_timeouts(int statement_timeout_ms, int lock_timeout_ms)
+{
+    atomic_store(&pool_statement_timeout_ms, statement_timeout_ms);
+    atomic_store(&pool_lock_timeout_ms, lock_timeout_ms);
+    atomic_fetch_add(&timeouts_gen, 1);
+}
+
 /* Opens c->pg with the session settings every connection needs. */
 static int
 conn_open(struct dbconn *c, const char *conninfo, char *err, size_t errlen)
@@ -150,14 +186,12 @@ conn_open(struct dbconn *c, const char *conninfo, char *err, size_t errlen)
     PQsetNoticeProcessor(c->pg, on_notice, NULL);
     /* Timeouts bound how long a request can hold a connection; UTC and ISO
      * make timestamp text predictable for the render functions. */
-    snprintf(session, sizeof(session),
-             "SET statement_timeout = %d; SET lock_timeout = %d; "
-             "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'%s",
-             pool_cfg ? pool_cfg->statement_timeout_ms : 0, pool_cfg ? pool_cfg->lock_timeout_ms : 0,
+    snprintf(session, sizeof(session), "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'%s",
              pool_cfg && pool_cfg->read_only ? "; SET default_transaction_read_only = on" : "");
     res = PQexec(c->pg, session);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        snprintf(err, errlen, "session settings: %s", PQresultErrorMessage(res));
+    if (PQresultStatus(res) != PGRES_COMMAND_OK || set_timeouts(c, err, errlen) != 0) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            snprintf(err, errlen, "session settings: %s", PQresultErrorMessage(res));
         err[strcspn(err, "\n")] = '\0';
         PQclear(res);
         conn_close(c);
@@ -322,6 +356,12 @@ conn_ready(struct pool *p, int idx, bool retryable, struct problem *pb)
         log_event(LOG_INFO, NULL, "db.conn_dead", LOG_S("pool", p->name));
         conn_close(c);
     }
+    /* A reload changed the timeouts since this connection set them. */
+    if (c->pg != NULL && c->timeouts_gen != atomic_load(&timeouts_gen) &&
+        set_timeouts(c, err, sizeof(err)) != 0) {
+        log_event(LOG_INFO, NULL, "db.conn_dead", LOG_S("pool", p->name), LOG_S("err", err));
+        conn_close(c);
+    }
     if (c->pg == NULL && conn_open(c, p->conninfo, err, sizeof(err)) != 0) {
         log_event(LOG_WARN, NULL, "db.connect_failed", LOG_S("pool", p->name), LOG_S("err", err));
         give_back_locked(p, idx);
@@ -398,6 +438,7 @@ db_init(const struct db_settings *s, char *err, size_t errlen)
 {
     settings = *s;
     pool_cfg = &settings;
+    db_set_timeouts(s->statement_timeout_ms, s->lock_timeout_ms);
     if (s->conninfo == NULL || s->conninfo[0] == '\0') {
         snprintf(err, errlen, "database_url is not set (DATABASE_URL)");
         return -1;

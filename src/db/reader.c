@@ -352,11 +352,12 @@ reader_receive(void)
 static int
 reader_patience(void)
 {
+    int timeout_ms = atomic_load(&pool_statement_timeout_ms);
     int64_t limit, left;
 
-    if (rd.xn == 0 || pool_cfg->statement_timeout_ms <= 0)
+    if (rd.xn == 0 || timeout_ms <= 0)
         return -1;
-    limit = (int64_t)pool_cfg->statement_timeout_ms * 2 + 1000;
+    limit = (int64_t)timeout_ms * 2 + 1000;
     left = rd.progress_ms + limit - clock_ms();
     return left > 0 ? (int)left : 0;
 }

@@ -7,6 +7,7 @@
 #include "inboxd/lib/log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,7 +15,8 @@
 
 #include "inboxd/lib/rfc3339.h"
 
-static enum log_level min_level = LOG_INFO;
+/* Atomic: a reload (SIGHUP) changes it while other threads log. */
+static atomic_int min_level = LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static _Thread_local const struct log_ctx *bound_ctx;
@@ -32,13 +34,13 @@ log_set_level(const char *name)
 {
     for (int i = 0; i < 4; i++)
         if (strcmp(name, level_names[i]) == 0)
-            min_level = (enum log_level)i;
+            atomic_store_explicit(&min_level, i, memory_order_relaxed);
 }
 
 bool
 log_enabled(enum log_level lvl)
 {
-    return lvl >= min_level;
+    return (int)lvl >= atomic_load_explicit(&min_level, memory_order_relaxed);
 }
 
 struct line {

@@ -96,6 +96,11 @@ int db_init(const struct db_settings *s, char *err, size_t errlen)
 /* The settings db_init() was given. Borrowed; valid until db_shutdown(). */
 const struct db_settings *db_settings(void);
 
+/* Changes statement_timeout and lock_timeout at run time (a reload): each
+ * pooled connection takes them before its next transaction, when it is
+ * next borrowed; a statement running now keeps the ones it started with. */
+void db_set_timeouts(int statement_timeout_ms, int lock_timeout_ms);
+
 /* Closes every connection. Call after no request can reach the db layer. */
 void db_shutdown(void);
 

@@ -35,6 +35,7 @@ struct dbconn {
     int nok;            /* statements that succeeded since borrowed */
     int64_t expires_ms; /* replace when released after this; 0 = never */
     int64_t idle_since_ms; /* when it was last given back */
+    unsigned timeouts_gen; /* the db_set_timeouts() generation it runs with */
     const struct db_stmt **pset;
     size_t pcap, pcount;
 };
@@ -56,6 +57,9 @@ struct pool {
 /* The pools and the settings db_init() was given (cfg is NULL before). */
 extern struct pool pool_primary, pool_replica;
 extern const struct db_settings *pool_cfg;
+
+/* The statement_timeout and lock_timeout in force (db_set_timeouts). */
+extern atomic_int pool_statement_timeout_ms, pool_lock_timeout_ms;
 
 /* Counters for db_stats(). */
 extern atomic_ullong pool_stat_errors, pool_stat_reconnects, pool_stat_timeouts;
