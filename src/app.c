@@ -49,6 +49,7 @@ retention_main(void *arg)
         struct problem pb = {0};
         struct timespec deadline;
         int64_t t0;
+        int st;
 
         clock_gettime(CLOCK_MONOTONIC, &deadline);
         deadline.tv_sec += cf->retention_interval_s;
@@ -60,7 +61,13 @@ retention_main(void *arg)
         if (atomic_load(&retention_stop))
             break;
         t0 = clock_ms();
-        if (db_retention_run_all(&o, &n, &pb) != 0) {
+        st = db_retention_run_all(&o, &n, &pb);
+        if (st == 1) {
+            log_event(LOG_INFO, NULL, "retention.skipped",
+                      LOG_S("reason", "another sweep holds the retention lock"));
+            continue;
+        }
+        if (st != 0) {
             log_event(LOG_WARN, NULL, "retention.failed", LOG_I("status", pb.status),
                       LOG_S("err", pb.internal[0] ? pb.internal : pb.detail));
             continue;

@@ -366,8 +366,15 @@ cmd_retention(const struct config *cf, const struct args *a)
     (void)a;
     if (need_db(cf, false) != 0)
         return 1;
-    if (db_retention_run_all(&o, &n, &pb) != 0)
+    switch (db_retention_run_all(&o, &n, &pb)) {
+    case 0:
+        break;
+    case 1:
+        printf("skipped: another retention sweep is running (it holds the retention lock)\n");
+        return 0;
+    default:
         return die("retention failed: %s", pb.detail);
+    }
     printf("webhook events deleted: %lld\n"
            "drafts deleted:         %lld\n"
            "message bodies blanked: %lld\n"

@@ -45,7 +45,12 @@ enum {
     S_BLANK_MARK,
     S_PURGE_MESSAGES,
     S_PURGE_CONVERSATIONS,
+    S_LOCK,
 };
+
+/* The advisory-lock key of the all-accounts sweep (README "Operations"):
+ * an arbitrary constant beside migrate's 7345102203. */
+#define RETENTION_LOCK_KEY "7345102205"
 
 /* clang-format off */
 
@@ -146,6 +151,9 @@ static const struct db_stmt stmts[] = {
                                "                      AND x.conversation_id = y.id) "
                                "  LIMIT $2 FOR UPDATE SKIP LOCKED))",
                                2},
+    /* Session level, on a connection of its own: held for the whole
+     * sweep, across its many short transactions. */
+    [S_LOCK] = {"retention_lock", "SELECT pg_try_advisory_lock(" RETENTION_LOCK_KEY ")", 0},
 };
 /* clang-format on */
 
@@ -324,15 +332,13 @@ accounts_fn(struct dbconn *c, void *arg, struct problem *pb)
     return 0;
 }
 
-int
-db_retention_run_all(const struct retention_opts *o, struct retention_counts *out,
-                     struct problem *pb)
+static int
+sweep_all(const struct retention_opts *o, struct retention_counts *out, struct problem *pb)
 {
     struct accounts *a = calloc(1, sizeof(*a));
     char last[37] = "";
     int rc = -1;
 
-    memset(out, 0, sizeof(*out));
     if (a == NULL)
         return problem_internal(pb, "out of memory");
     do {
@@ -353,6 +359,38 @@ db_retention_run_all(const struct retention_opts *o, struct retention_counts *ou
     rc = 0;
 out:
     free(a);
+    return rc;
+}
+
+int
+db_retention_run_all(const struct retention_opts *o, struct retention_counts *out,
+                     struct problem *pb)
+{
+    struct dbconn *lock;
+    PGresult *res;
+    char err[256];
+    bool mine;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    /* A connection outside the pool holds the lock, so the sweep's own
+     * transactions get the whole pool; closing it lets go of the lock,
+     * also when we crash. */
+    lock = db_connect_once(db_settings()->conninfo, err, sizeof(err));
+    if (lock == NULL) {
+        pb->retry_after = 1;
+        return problem_set(pb, 503, "database-unavailable",
+                           "the database is not reachable; retry later");
+    }
+    res = db_exec(lock, &stmts[S_LOCK], NULL, pb);
+    if (res == NULL) {
+        db_close_once(lock);
+        return -1;
+    }
+    mine = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    rc = mine ? sweep_all(o, out, pb) : 1;
+    db_close_once(lock);
     return rc;
 }
 

@@ -4,11 +4,13 @@
 #include "fixtures.h"
 
 #include <criterion/criterion.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "inboxd/lib/sig.h"
 

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -34,6 +35,7 @@ void fx_start(const char *name, const char *const *settings);
 void fx_setup(void);
 /* A suite's .fini: stops inboxd and drops the database. */
 void fx_teardown(void);
+
 
 /* --- JSON ---------------------------------------------------------------- */
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fixtures.h"
+#include "inboxd/db/retention.h"
 
 static void
 setup(void)
@@ -637,6 +638,41 @@ Test(retention, the_command_line_sweeps_every_account)
     cr_assert_eq(got[3], 2, "conversations");
     expect_swept(&mine);
     expect_swept(&theirs);
+}
+
+/* Of two all-accounts sweeps at once (two instances' timers, or the
+ * command line beside one), one runs and the other skips and says so:
+ * the test's own session holds the retention lock as the other sweep
+ * would. */
+Test(retention, of_two_sweeps_at_once_one_runs_and_the_other_skips)
+{
+    struct retention_opts o = {2, 365, NULL};
+    struct retention_counts n;
+    struct problem pb = {0};
+    char bin[PATH_MAX], cmd[PATH_MAX + 1024], line[256] = "", before[512], after[512];
+    struct world w;
+    FILE *p;
+
+    make_world(account, &w);
+    fingerprint(account, before);
+    sql_exec("SELECT pg_advisory_lock(7345102205)");
+    cr_assert_eq(db_retention_run_all(&o, &n, &pb), 1, "the sweep ran under another's lock");
+    th_inboxd_path(bin);
+    snprintf(cmd, sizeof(cmd),
+             "DATABASE_URL='%s' '%s' --config /dev/null --log-level error retention", t.conninfo,
+             bin);
+    p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    cr_assert_not_null(fgets(line, sizeof(line), p));
+    cr_assert_eq(pclose(p), 0);
+    cr_assert(strncmp(line, "skipped: another retention sweep is running", 43) == 0, "%s", line);
+    fingerprint(account, after);
+    cr_assert_str_eq(after, before, "a skipped sweep changed something");
+
+    sql_exec("SELECT pg_advisory_unlock(7345102205)");
+    cr_assert_eq(db_retention_run_all(&o, &n, &pb), 0, "%s", pb.detail);
+    cr_assert_eq(n.conversations, 1);
+    expect_swept(&w);
 }
 
 /* --- the timer ------------------------------------------------------------- */

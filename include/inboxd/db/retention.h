@@ -46,8 +46,11 @@ int db_retention_run(const struct who *w, const struct retention_opts *o,
 
 /*
  * `inboxd retention` and the in-process timer: sweeps every account, one
- * after the other. *out is reset, then holds the totals. Returns 0 (also
- * when cancelled: *out has what was done), or -1 with pb (503).
+ * after the other, holding the PostgreSQL advisory lock 7345102205
+ * (session level, pg_try_advisory_lock) so that of several instances
+ * one sweeps at a time. *out is reset, then holds the totals. Returns 0
+ * (also when cancelled: *out has what was done), 1 when another sweep
+ * holds the lock (nothing done), or -1 with pb (503).
  */
 int db_retention_run_all(const struct retention_opts *o, struct retention_counts *out,
                          struct problem *pb) __attribute__((warn_unused_result));
