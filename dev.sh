@@ -15,6 +15,7 @@ DEB_PACKAGES=(
   wrk pgbouncer
   pgbackrest jq curl
   nodejs
+  gnutls-bin
 )
 # npm ci installs these tools of the test suite (tests/openapi/package.json).
 NODE_TOOLS_DIR="tests/openapi"

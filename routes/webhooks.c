@@ -352,11 +352,11 @@ answer(struct req *rq, struct reply *out, int rc, struct webhook_result *res, st
 
 /* --- handlers ------------------------------------------------------------------ */
 
-/* POST /v1/webhooks/{source} */
+/* POST /v1/webhooks/{source}, with the configuration in force when it
+ * started (a reload may replace the secrets meanwhile). */
 static int
-receive(struct req *rq, struct reply *out, struct problem *pb)
+receive_with(const struct config *cf, struct req *rq, struct reply *out, struct problem *pb)
 {
-    const struct config *cf = server_config();
     const struct config_source *src = NULL;
     struct webhook_delivery d = {0};
     struct webhook_result res = {0};
@@ -396,6 +396,19 @@ receive(struct req *rq, struct reply *out, struct problem *pb)
     json_decref(o);
     rc = answer(rq, out, rc, &res, pb);
     free(res.json);
+    return rc;
+}
+
+static int
+receive(struct req *rq, struct reply *out, struct problem *pb)
+{
+    const struct config *cf = config_hold();
+    int rc;
+
+    if (cf == NULL)
+        return problem_internal(pb, "no configuration in force");
+    rc = receive_with(cf, rq, out, pb);
+    config_release(cf);
     return rc;
 }
 

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "inboxd/http/auth.h"
@@ -26,6 +27,7 @@
 #include "inboxd/http/router.h"
 #include "inboxd/routes/routes.h"
 #include "inboxd/http/server.h"
+#include "inboxd/http/tls.h"
 
 static const struct config *current;
 
@@ -143,34 +145,85 @@ int
 app_start(const struct config *cf, char *err, size_t errlen)
 {
     struct db_settings dbs;
+    struct config *live = config_dup(cf);
 
+    if (live == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    config_publish(live);
     current = cf;
     log_set_level(cf->log_level);
     if (router_init(routes_all) != 0) {
         snprintf(err, errlen, "route table is invalid");
-        return -1;
+        goto fail;
     }
     if (metrics_init() != 0) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        goto fail;
     }
     app_db_settings(cf, &dbs);
     if (db_init(&dbs, err, errlen) != 0)
-        return -1;
+        goto fail;
     auth_init(cf);
     feed_cache_configure((size_t)cf->feed_cache_kb * 1024);
     feed_pages_configure((size_t)cf->feed_pages);
     if (server_start(cf, err, errlen) != 0) {
         db_shutdown();
-        return -1;
+        goto fail;
     }
     if (retention_start(cf) != 0) {
         snprintf(err, errlen, "cannot start the retention timer");
         server_stop();
         db_shutdown();
-        return -1;
+        goto fail;
     }
     return 0;
+fail:
+    config_publish(NULL);
+    return -1;
+}
+
+int
+app_reload(const struct config *read)
+{
+    const struct config *running = config_hold();
+    struct config *next = running ? config_dup(read) : NULL;
+    char kept[512], changed[512], err[512];
+    int rc = -1;
+
+    if (running == NULL)
+        return -1; /* not serving */
+    if (next == NULL || config_reconcile(next, running, kept, sizeof(kept), changed,
+                                         sizeof(changed)) != 0) {
+        log_event(LOG_ERROR, NULL, "config.reload_failed", LOG_S("err", "out of memory"));
+        goto out;
+    }
+    /* Everything that can fail comes first: a reload that fails changes
+     * nothing. */
+    if (tls_load(next, err, sizeof(err)) != 0) {
+        log_event(LOG_ERROR, NULL, "config.reload_failed", LOG_S("err", err));
+        goto out;
+    }
+    log_set_level(next->log_level);
+    db_set_timeouts(next->statement_timeout_ms, next->lock_timeout_ms);
+    config_publish(next);
+    next = NULL;
+    if (kept[0] != '\0')
+        log_event(LOG_WARN, NULL, "config.restart_needed", LOG_S("settings", kept),
+                  LOG_S("detail", "these settings change only when inboxd restarts; "
+                                  "the running values stay"));
+    /* At warn: a reload is recorded even when it just raised the level. */
+    log_event(LOG_WARN, NULL, "config.reloaded", LOG_S("changed", changed),
+              LOG_S("log_level", read->log_level));
+    rc = 0;
+out:
+    if (next != NULL) {
+        config_cleanup(next);
+        free(next);
+    }
+    config_release(running);
+    return rc;
 }
 
 void
@@ -181,4 +234,5 @@ app_stop(void)
     db_shutdown();
     feed_pages_configure(0);
     feed_cache_clear();
+    config_publish(NULL);
 }

@@ -127,6 +127,34 @@ on_option(int val, const char *arg, void *ud, char *err, size_t errlen)
     return 0;
 }
 
+/* The command line as given, for a reload to read the settings again
+ * from the same file, environment and flags (config_load consumes flags). */
+static int saved_argc;
+static char **saved_argv;
+
+/* SIGHUP: reads the configuration again and applies what can change. */
+static void
+reload(void)
+{
+    char **argv = calloc((size_t)saved_argc + 1, sizeof(*argv));
+    int argc = saved_argc;
+    struct config next;
+    char err[512];
+
+    if (argv == NULL) {
+        log_event(LOG_ERROR, NULL, "config.reload_failed", LOG_S("err", "out of memory"));
+        return;
+    }
+    memcpy(argv, saved_argv, (size_t)saved_argc * sizeof(*argv));
+    if (config_load(&next, NULL, &argc, argv, err, sizeof(err)) != 0) {
+        log_event(LOG_ERROR, NULL, "config.reload_failed", LOG_S("err", err));
+    } else {
+        (void)app_reload(&next);
+        config_cleanup(&next);
+    }
+    free(argv);
+}
+
 static int
 cmd_serve(const struct config *cf, const struct args *a)
 {
@@ -138,11 +166,13 @@ cmd_serve(const struct config *cf, const struct args *a)
     (void)a;
     if (cf->database_url == NULL || cf->database_url[0] == '\0')
         return serve_failed("DATABASE_URL (database_url) is not set");
-    /* Block the stop signals in every thread; the main thread waits for
-     * them below. SIGPIPE is never wanted: a client gone is an EPIPE. */
+    /* Block the stop signals and SIGHUP (reload) in every thread; the
+     * main thread waits for them below. SIGPIPE is never wanted: a client
+     * gone is an EPIPE. */
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* glibc gives each of up to 8 × cores threads a malloc arena of its
@@ -180,6 +210,8 @@ cmd_serve(const struct config *cf, const struct args *a)
         sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT)
             break;
+        if (sig == SIGHUP)
+            reload();
         if (wd > 0)
             notify_send("WATCHDOG=1");
     }
@@ -528,6 +560,12 @@ main(int argc, char **argv)
     char err[512];
     int rc;
 
+    /* Kept whole for reload(): the load below consumes the flags. */
+    saved_argc = argc;
+    saved_argv = malloc(((size_t)argc + 1) * sizeof(*argv));
+    if (saved_argv == NULL)
+        return die("%s", "out of memory");
+    memcpy(saved_argv, argv, ((size_t)argc + 1) * sizeof(*argv));
     rc = config_load_cli(&cf, NULL, &argc, argv, &cli, err, sizeof(err));
     if (rc == CONFIG_USAGE)
         return usage_error("%s", err);
@@ -554,5 +592,6 @@ main(int argc, char **argv)
     rc = cmd->run(&cf, &a);
     db_shutdown();
     config_cleanup(&cf);
+    free(saved_argv);
     return rc;
 }

@@ -20,6 +20,17 @@ int app_start(const struct config *cf, char *err, size_t errlen)
 struct db_settings;
 void app_db_settings(const struct config *cf, struct db_settings *out);
 
+/*
+ * Applies a configuration read again (SIGHUP) to the running daemon: the
+ * webhook sources, log_level, statement_timeout_ms and lock_timeout_ms
+ * (from each connection's next transaction), webhook_max_skew_s and the
+ * TLS certificates (new handshakes; connections already open keep theirs).
+ * Settings that cannot change while serving keep their running values and
+ * are named in a warning. Nothing changes when the new certificates cannot
+ * be loaded. Logs what it did; returns 0 or -1. `read` stays the caller's.
+ */
+int app_reload(const struct config *read);
+
 /* Graceful stop: no new connections, in-flight requests finish, pool closed. */
 void app_stop(void);
 

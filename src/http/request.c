@@ -17,6 +17,7 @@
 #include "inboxd/http/auth.h"
 #include "inboxd/http/body.h"
 #include "inboxd/http/server.h"
+#include "inboxd/http/tls.h"
 #include "inboxd/lib/clock.h"
 #include "inboxd/lib/sig.h"
 #include "inboxd/lib/uuid7.h"
@@ -127,6 +128,13 @@ req_check_scope(struct req *rq, struct problem *pb)
     if (r->scope != 0 && !(rq->who.scopes & r->scope))
         return problem_set(pb, 403, "forbidden", "this key lacks the %s scope",
                            scope_name(r->scope));
+    /* A request may use what both its key and its client certificate
+     * allow (tls_client_names): a certificate that leaks with a key of
+     * another service still cannot act as that service. */
+    if (r->scope != 0 && !(rq->cert_scopes & r->scope))
+        return problem_set(pb, 403, "forbidden",
+                           "the client certificate \"%s\" may not use the %s scope",
+                           rq->cert_name, scope_name(r->scope));
     return 0;
 }
 
@@ -155,6 +163,9 @@ req_guard(struct req *rq, const char *url)
     const char *te = req_header(rq, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     const char *ct = req_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
 
+    if (server_config()->tls_cert[0] != '\0' &&
+        tls_client_check(rq->conn, &rq->cert_scopes, rq->cert_name, pb) != 0)
+        return -1;
     if (strlen(url) >= ROUTER_MAX_PATH)
         return problem_set(pb, 404, "not-found", "no such resource");
     if (router_match(rq->method, url, &rq->match, pb) != 0)
@@ -226,6 +237,7 @@ req_new(struct MHD_Connection *conn, const char *url, const char *method)
     }
     rq->conn = conn;
     rq->method = method;
+    rq->cert_scopes = ~0u;
     rq->out.content_type = "application/json";
     rq->start_ns = clock_ns();
     set_request_id(rq);

@@ -37,6 +37,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@
 #include "inboxd/http/metrics.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
+#include "inboxd/http/tls.h"
 #include "inboxd/lib/clock.h"
 #include "inboxd/lib/uuid7.h"
 #include "inboxd/lib/wake.h"
@@ -64,6 +66,8 @@
 /* A handler's deepest stack (jansson, libpq, the word diff) is a small
  * part of this; 32 threads at glibc's 8 MiB would only waste memory. */
 #define JOB_STACK_BYTES (512 * 1024)
+/* HTTPS: TLS 1.3 and 1.2 with GnuTLS's usual algorithms. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 /* libmicrohttpd's buffer per connection holds the request line and the
  * headers; bodies are read into memory of ours, up to body_limit. */
 #define CONNECTION_MEMORY_BYTES (16 * 1024)
@@ -460,6 +464,17 @@ server_start(const struct config *cf, char *err, size_t errlen)
     struct sockaddr_storage ss = {0};
     unsigned flags = MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     const union MHD_DaemonInfo *info;
+    /* HTTPS: the certificate comes from tls.c at every handshake, so a
+     * reload can change it (tls.c says why not MHD_OPTION_HTTPS_MEM_CERT). */
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_CERT_CALLBACK2, 0, (void *)tls_cert_callback},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)tls_notify_connection, NULL},
+        /* GnuTLS's NORMAL still has TLS 1.0 and 1.1; no caller of an
+         * internal API needs them. */
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    bool tls = cf->tls_cert[0] != '\0';
 
     cfg = cf;
     atomic_store(&stopping, false);
@@ -469,8 +484,14 @@ server_start(const struct config *cf, char *err, size_t errlen)
         return -1;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (tls) {
+        if (tls_load(cf, err, errlen) != 0)
+            return -1;
+        flags |= MHD_USE_TLS;
+    }
     if (jobs_start(JOB_THREADS, JOB_STACK_BYTES) != 0) {
         jobs_stop();
+        tls_clear();
         snprintf(err, errlen, "cannot start %d job threads", JOB_THREADS);
         return -1;
     }
@@ -486,9 +507,11 @@ server_start(const struct config *cf, char *err, size_t errlen)
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[3],
         MHD_OPTION_END);
     if (daemon_ == NULL) {
         jobs_stop();
+        tls_clear();
         snprintf(err, errlen, "cannot serve on %s (address in use or not available)", cf->listen);
         return -1;
     }
@@ -498,6 +521,7 @@ server_start(const struct config *cf, char *err, size_t errlen)
         MHD_stop_daemon(daemon_);
         daemon_ = NULL;
         jobs_stop();
+        tls_clear();
         snprintf(err, errlen, "cannot start the HTTP loop");
         return -1;
     }
@@ -556,4 +580,5 @@ server_stop(void)
     MHD_stop_daemon(daemon_);
     daemon_ = NULL;
     jobs_stop();
+    tls_clear();
 }

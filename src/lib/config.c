@@ -15,12 +15,18 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+
+#include "inboxd/lib/scope.h"
 
 extern char **environ;
 
 #define KEY(n, e, f, t, d, lo, hi, field, h) \
-    {n, e, f, t, d, lo, hi, offsetof(struct config, field), h}
+    {n, e, f, t, d, lo, hi, offsetof(struct config, field), h, false}
+/* A setting a reload (SIGHUP) applies while serving. */
+#define LIVE(n, e, f, t, d, lo, hi, field, h) \
+    {n, e, f, t, d, lo, hi, offsetof(struct config, field), h, true}
 
 const struct config_key config_keys[] = {
     KEY("listen", "INBOXD_LISTEN", "--listen", CONFIG_STR, "127.0.0.1:8080", 0, 0, listen,
@@ -44,10 +50,10 @@ const struct config_key config_keys[] = {
         "a connection older than this (+-10%) is replaced when returned; 0 = forever"),
     KEY("connect_timeout_s", "INBOXD_CONNECT_TIMEOUT_S", "--connect-timeout-s", CONFIG_INT, "5",
         1, 300, connect_timeout_s, "timeout for opening a database connection"),
-    KEY("statement_timeout_ms", "INBOXD_STATEMENT_TIMEOUT_MS", "--statement-timeout-ms",
+    LIVE("statement_timeout_ms", "INBOXD_STATEMENT_TIMEOUT_MS", "--statement-timeout-ms",
         CONFIG_INT, "10000", 0, 3600000, statement_timeout_ms,
         "statement_timeout of every connection; 0 = none"),
-    KEY("lock_timeout_ms", "INBOXD_LOCK_TIMEOUT_MS", "--lock-timeout-ms", CONFIG_INT, "5000", 0,
+    LIVE("lock_timeout_ms", "INBOXD_LOCK_TIMEOUT_MS", "--lock-timeout-ms", CONFIG_INT, "5000", 0,
         3600000, lock_timeout_ms, "lock_timeout of every connection; 0 = none"),
     KEY("prepare", "INBOXD_PREPARE", "--prepare", CONFIG_BOOL, "true", 0, 0, prepare,
         "prepare named statements once per connection (false behind PgBouncer transaction mode)"),
@@ -69,7 +75,7 @@ const struct config_key config_keys[] = {
         1073741824LL, body_limit, "largest request body in bytes (413 above it)"),
     KEY("shutdown_timeout_s", "INBOXD_SHUTDOWN_TIMEOUT_S", "--shutdown-timeout-s", CONFIG_INT,
         "20", 0, 3600, shutdown_timeout_s, "on SIGTERM, how long in-flight requests may finish"),
-    KEY("log_level", "INBOXD_LOG_LEVEL", "--log-level", CONFIG_STR, "info", 0, 0, log_level,
+    LIVE("log_level", "INBOXD_LOG_LEVEL", "--log-level", CONFIG_STR, "info", 0, 0, log_level,
         "debug, info, warn or error"),
     KEY("metrics_require_key", "INBOXD_METRICS_REQUIRE_KEY", "--metrics-require-key",
         CONFIG_BOOL, "false", 0, 0, metrics_require_key,
@@ -84,7 +90,7 @@ const struct config_key config_keys[] = {
     KEY("idempotency_lease_s", "INBOXD_IDEMPOTENCY_LEASE_S", "--idempotency-lease-s", CONFIG_INT,
         "60", 1, 86400, idempotency_lease_s,
         "an Idempotency-Key still in flight after this is taken to be abandoned"),
-    KEY("webhook_max_skew_s", "INBOXD_WEBHOOK_MAX_SKEW_S", "--webhook-max-skew-s", CONFIG_INT,
+    LIVE("webhook_max_skew_s", "INBOXD_WEBHOOK_MAX_SKEW_S", "--webhook-max-skew-s", CONFIG_INT,
         "300", 1, 3600, webhook_max_skew_s, "webhook timestamps further off than this are refused"),
     KEY("draft_request_max_attempts", "INBOXD_DRAFT_REQUEST_MAX_ATTEMPTS",
         "--draft-request-max-attempts", CONFIG_INT, "5", 1, 100, draft_request_max_attempts,
@@ -104,7 +110,17 @@ const struct config_key config_keys[] = {
         "message bodies of conversations closed longer than this are blanked"),
     KEY("retention_batch", "INBOXD_RETENTION_BATCH", "--retention-batch", CONFIG_INT, "1000", 1,
         100000, retention_batch, "rows per retention batch (one short transaction each)"),
-    {NULL, NULL, NULL, 0, NULL, 0, 0, 0, NULL},
+    LIVE("tls_cert", "INBOXD_TLS_CERT", "--tls-cert", CONFIG_STR, "", 0, 0, tls_cert,
+         "PEM file of the server certificate chain; set with tls_key, inboxd serves HTTPS only"),
+    LIVE("tls_key", "INBOXD_TLS_KEY", "--tls-key", CONFIG_STR, "", 0, 0, tls_key,
+         "PEM file of the server certificate's private key"),
+    LIVE("tls_client_ca", "INBOXD_TLS_CLIENT_CA", "--tls-client-ca", CONFIG_STR, "", 0, 0,
+         tls_client_ca,
+         "PEM file of the CA(s) client certificates must be signed by; set: every client needs one"),
+    LIVE("tls_client_names", "INBOXD_TLS_CLIENT_NAMES", "--tls-client-names", CONFIG_STR, "", 0,
+         0, tls_client_names,
+         "scopes each client certificate name may use: \"name=scope scope, name=scope\"; empty: any"),
+    {NULL, NULL, NULL, 0, NULL, 0, 0, 0, NULL, false},
 };
 
 static int
@@ -350,6 +366,14 @@ validate(struct config *cf, char *err, size_t errlen)
         return fail(err, errlen, "log_level: expected debug, info, warn or error");
     if (strrchr(cf->listen, ':') == NULL)
         return fail(err, errlen, "listen: expected host:port");
+    if ((cf->tls_cert[0] == '\0') != (cf->tls_key[0] == '\0'))
+        return fail(err, errlen, "tls_cert and tls_key: set both or neither");
+    if (cf->tls_client_ca[0] != '\0' && cf->tls_cert[0] == '\0')
+        return fail(err, errlen, "tls_client_ca: needs tls_cert and tls_key");
+    if (cf->tls_client_names[0] != '\0' && cf->tls_client_ca[0] == '\0')
+        return fail(err, errlen, "tls_client_names: needs tls_client_ca");
+    if (config_client_scopes(cf->tls_client_names, NULL, &(unsigned){0}, err, errlen) < 0)
+        return -1;
     for (int i = 0; i < cf->nsources; i++) {
         const struct config_source *s = &cf->sources[i];
 
@@ -523,4 +547,226 @@ config_source_find(const struct config *cf, const char *name)
         if (strcmp(cf->sources[i].name, name) == 0)
             return &cf->sources[i];
     return NULL;
+}
+
+/* --- tls_client_names ------------------------------------------------------ */
+
+int
+config_client_scopes(const char *rules, const char *name, unsigned *scopes, char *err,
+                     size_t errlen)
+{
+    const char *p = rules;
+    int matched = 0;
+
+    while (*p) {
+        char entry[512], *eq, *ename;
+        size_t len = strcspn(p, ",");
+        unsigned bits;
+
+        if (len >= sizeof(entry))
+            return fail(err, errlen, "tls_client_names: an entry is longer than %zu characters",
+                        sizeof(entry) - 1);
+        memcpy(entry, p, len);
+        entry[len] = '\0';
+        p += len + (p[len] == ',');
+        ename = trim(entry);
+        if (*ename == '\0')
+            continue;
+        eq = strchr(ename, '=');
+        if (eq == NULL)
+            return fail(err, errlen, "tls_client_names: expected name=scope ... in \"%s\"", ename);
+        *eq = '\0';
+        ename = trim(ename);
+        if (*ename == '\0' || strpbrk(ename, " \t") != NULL)
+            return fail(err, errlen, "tls_client_names: a name must be one word (\"%s\")", ename);
+        if (scope_parse(trim(eq + 1), &bits) != 0)
+            return fail(err, errlen, "tls_client_names: unknown or no scope for \"%s\"", ename);
+        if (name != NULL && (strcmp(ename, "*") == 0 || strcasecmp(ename, name) == 0)) {
+            *scopes |= bits;
+            matched = 1;
+        }
+    }
+    return matched;
+}
+
+/* --- the configuration in force -------------------------------------------- */
+
+static struct shared_slot live = SHARED_SLOT_INIT;
+
+static void
+free_shared(struct shared *sh)
+{
+    struct config *cf = (struct config *)(void *)((char *)sh - offsetof(struct config, shared));
+
+    config_cleanup(cf);
+    free(cf);
+}
+
+struct config *
+config_dup(const struct config *cf)
+{
+    struct config *d = malloc(sizeof(*d));
+    bool ok = d != NULL;
+
+    if (d == NULL)
+        return NULL;
+    memcpy(d, cf, sizeof(*d));
+    atomic_init(&d->shared.refs, 0);
+    d->shared.free = free_shared;
+    /* Every pointer is made the copy's own (or NULL) before any can fail,
+     * so config_cleanup() frees exactly what was copied. */
+    for (const struct config_key *k = config_keys; k->name; k++)
+        if (k->type == CONFIG_STR)
+            *(char **)((char *)d + k->offset) = NULL;
+    for (int i = 0; i < d->nsources; i++)
+        d->sources[i].secret = d->sources[i].secret_previous = d->sources[i].account = NULL;
+    for (const struct config_key *k = config_keys; ok && k->name; k++)
+        if (k->type == CONFIG_STR) {
+            const char *v = *(char *const *)((const char *)cf + k->offset);
+
+            ok = (*(char **)((char *)d + k->offset) = strdup(v ? v : "")) != NULL;
+        }
+    for (int i = 0; ok && i < d->nsources; i++) {
+        const struct config_source *s = &cf->sources[i];
+        struct config_source *t = &d->sources[i];
+
+        ok = (t->secret = strdup(s->secret)) != NULL && (t->account = strdup(s->account)) != NULL &&
+             (s->secret_previous == NULL ||
+              (t->secret_previous = strdup(s->secret_previous)) != NULL);
+    }
+    if (!ok) {
+        config_cleanup(d);
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void
+config_publish(struct config *cf)
+{
+    shared_publish(&live, cf ? &cf->shared : NULL);
+}
+
+const struct config *
+config_hold(void)
+{
+    struct shared *sh = shared_hold(&live);
+
+    return sh ? (const struct config *)(const void *)((const char *)sh -
+                                                      offsetof(struct config, shared))
+              : NULL;
+}
+
+void
+config_release(const struct config *cf)
+{
+    /* The count is the one mutable part of a published configuration. */
+    if (cf != NULL)
+        shared_release((struct shared *)(uintptr_t)&cf->shared);
+}
+
+/* --- reload ------------------------------------------------------------------ */
+
+static bool
+key_differs(const struct config *a, const struct config *b, const struct config_key *k)
+{
+    const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
+
+    switch (k->type) {
+    case CONFIG_STR: {
+        const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
+
+        return strcmp(sa ? sa : "", sb ? sb : "") != 0;
+    }
+    case CONFIG_INT:
+        return *(const int *)pa != *(const int *)pb;
+    case CONFIG_LLONG:
+        return *(const long long *)pa != *(const long long *)pb;
+    case CONFIG_BOOL:
+        return *(const bool *)pa != *(const bool *)pb;
+    }
+    return false;
+}
+
+/* Sets next's value of k to running's. Returns 0 or -1 (out of memory). */
+static int
+key_restore(struct config *next, const struct config *running, const struct config_key *k)
+{
+    char *pn = (char *)next + k->offset;
+    const char *pr = (const char *)running + k->offset;
+
+    if (k->type == CONFIG_STR) {
+        const char *v = *(char *const *)pr;
+        char *dup = strdup(v ? v : "");
+
+        if (dup == NULL)
+            return -1;
+        free(*(char **)pn);
+        *(char **)pn = dup;
+        return 0;
+    }
+    memcpy(pn, pr,
+           k->type == CONFIG_INT ? sizeof(int) : k->type == CONFIG_LLONG ? sizeof(long long)
+                                                                           : sizeof(bool));
+    return 0;
+}
+
+static void
+add_name(char *list, size_t len, const char *name)
+{
+    size_t n = strlen(list);
+
+    snprintf(list + n, len - n, "%s%s", n ? " " : "", name);
+}
+
+static bool
+same_text(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static bool
+sources_differ(const struct config *a, const struct config *b)
+{
+    if (a->nsources != b->nsources)
+        return true;
+    for (int i = 0; i < a->nsources; i++) {
+        const struct config_source *x = &a->sources[i], *y = config_source_find(b, x->name);
+
+        if (y == NULL || !same_text(x->secret, y->secret) ||
+            !same_text(x->secret_previous, y->secret_previous) ||
+            !same_text(x->account, y->account))
+            return true;
+    }
+    return false;
+}
+
+int
+config_reconcile(struct config *next, const struct config *running, char *kept, size_t keptlen,
+                 char *changed, size_t changedlen)
+{
+    kept[0] = changed[0] = '\0';
+    /* The certificates can change at run time, serving HTTPS or plain
+     * HTTP cannot: a listening socket is one or the other. */
+    if ((running->tls_cert[0] == '\0') != (next->tls_cert[0] == '\0')) {
+        for (const struct config_key *k = config_keys; k->name; k++)
+            if (strncmp(k->name, "tls_", 4) == 0 && key_restore(next, running, k) != 0)
+                return -1;
+        add_name(kept, keptlen, "tls_cert");
+    }
+    for (const struct config_key *k = config_keys; k->name; k++) {
+        if (!key_differs(next, running, k))
+            continue;
+        if (k->reload) {
+            add_name(changed, changedlen, k->name);
+            continue;
+        }
+        if (key_restore(next, running, k) != 0)
+            return -1;
+        add_name(kept, keptlen, k->name);
+    }
+    if (sources_differ(next, running))
+        add_name(changed, changedlen, "webhook");
+    return 0;
 }

@@ -4,6 +4,7 @@
 #include "fixtures.h"
 
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +37,101 @@ void
 fx_teardown(void)
 {
     th_stop(&t);
+}
+
+/* --- a stream of requests ------------------------------------------------- */
+
+static size_t
+discard(char *p, size_t size, size_t n, void *arg)
+{
+    (void)p;
+    (void)arg;
+    return size * n;
+}
+
+CURL *
+fx_curl(const char *path, struct curl_slist **hl)
+{
+    CURL *c = curl_easy_init();
+    char url[256], auth[128];
+
+    cr_assert_not_null(c);
+    snprintf(url, sizeof(url), "%s%s", t.base, path);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+    *hl = curl_slist_append(NULL, auth);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hl);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    if (t.tls_ca != NULL)
+        curl_easy_setopt(c, CURLOPT_CAINFO, t.tls_ca);
+    if (t.tls_cert != NULL) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, t.tls_cert);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, t.tls_key);
+    }
+    return c;
+}
+
+/* Runs the stream; cr_assert has no place on this thread, so it counts. */
+static void *
+stream_main(void *arg)
+{
+    struct fx_stream *s = arg;
+    struct curl_slist *hl = NULL;
+    CURL *c = NULL;
+
+    while (!atomic_load(&s->stop)) {
+        long status = 0, connects = 0;
+
+        if (c == NULL)
+            c = fx_curl(s->path, &hl);
+        if (curl_easy_perform(c) == CURLE_OK &&
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200)
+            atomic_fetch_add(&s->ok, 1);
+        else
+            atomic_fetch_add(&s->failed, 1);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+        s->connects += connects;
+        if (s->fresh) {
+            curl_easy_cleanup(c);
+            curl_slist_free_all(hl);
+            c = NULL;
+        }
+    }
+    if (c != NULL) {
+        curl_easy_cleanup(c);
+        curl_slist_free_all(hl);
+    }
+    return NULL;
+}
+
+void
+fx_stream_start(struct fx_stream *s)
+{
+    curl_global_init(CURL_GLOBAL_ALL); /* before any thread makes a handle */
+    atomic_store(&s->stop, false);
+    cr_assert_eq(pthread_create(&s->thread, NULL, stream_main, s), 0);
+}
+
+void
+fx_stream_advance(struct fx_stream *s, int more)
+{
+    int goal = atomic_load(&s->ok) + more;
+    long long start = th_now_ms();
+
+    while (atomic_load(&s->ok) < goal) {
+        cr_assert_lt(th_now_ms() - start, 30000, "the request stream stalled (%d failed)",
+                     atomic_load(&s->failed));
+        usleep(5 * 1000);
+    }
+}
+
+void
+fx_stream_stop(struct fx_stream *s)
+{
+    atomic_store(&s->stop, true);
+    pthread_join(s->thread, NULL);
 }
 
 /* --- JSON ---------------------------------------------------------------- */

@@ -11,9 +11,12 @@
 #ifndef INBOXD_TEST_FIXTURES_H
 #define INBOXD_TEST_FIXTURES_H
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -36,6 +39,27 @@ void fx_setup(void);
 /* A suite's .fini: stops inboxd and drops the database. */
 void fx_teardown(void);
 
+
+/* A libcurl handle for GET `path` on the test's server with the test's
+ * key (*hl, which the caller frees after the handle) and TLS files; the
+ * answer's body is thrown away. */
+CURL *fx_curl(const char *path, struct curl_slist **hl);
+
+/* A stream of GET `path` requests with the test's key (and TLS files) on
+ * a thread of its own, to show that something (a reload) fails none:
+ * all on one kept-alive connection, or each on a new one (`fresh`). */
+struct fx_stream {
+    const char *path;
+    bool fresh;
+    pthread_t thread;
+    atomic_bool stop;
+    atomic_int ok, failed; /* answers 200, and anything else */
+    long connects;         /* connections it opened */
+};
+void fx_stream_start(struct fx_stream *s);
+/* Waits (generously) until `more` further requests succeeded. */
+void fx_stream_advance(struct fx_stream *s, int more);
+void fx_stream_stop(struct fx_stream *s);
 
 /* --- JSON ---------------------------------------------------------------- */
 

@@ -179,7 +179,8 @@ th_app_start(struct th *t)
     char err[512];
 
     cr_assert_eq(app_start(&t->cf, err, sizeof(err)), 0, "app_start: %s", err);
-    snprintf(t->base, sizeof(t->base), "http://127.0.0.1:%u", server_port());
+    snprintf(t->base, sizeof(t->base), "%s://127.0.0.1:%u",
+             t->cf.tls_cert[0] ? "https" : "http", server_port());
     t->running = true;
 }
 
@@ -507,6 +508,15 @@ void
 th_http(struct th *t, const char *method, const char *path, const char *key, const char *body,
         const char *const *headers, struct resp *r)
 {
+    int rc = th_http_try(t, method, path, key, body, headers, r);
+
+    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror((CURLcode)rc));
+}
+
+int
+th_http_try(struct th *t, const char *method, const char *path, const char *key,
+            const char *body, const char *const *headers, struct resp *r)
+{
     CURL *c = curl_easy_init();
     struct curl_slist *hl = NULL;
     struct buf b = {0}, h = {0};
@@ -549,8 +559,20 @@ th_http(struct th *t, const char *method, const char *path, const char *key, con
     for (int i = 0; headers && headers[i]; i++)
         hl = curl_slist_append(hl, headers[i]);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    if (t->tls_ca != NULL)
+        curl_easy_setopt(c, CURLOPT_CAINFO, t->tls_ca);
+    if (t->tls_cert != NULL) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, t->tls_cert);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, t->tls_key);
+    }
     rc = curl_easy_perform(c);
-    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+    if (rc != CURLE_OK) {
+        free(b.p);
+        free(h.p);
+        curl_slist_free_all(hl);
+        curl_easy_cleanup(c);
+        return (int)rc;
+    }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     r->body = b.p ? b.p : calloc(1, 1);
     r->len = b.len;
@@ -561,6 +583,7 @@ th_http(struct th *t, const char *method, const char *path, const char *key, con
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
     check_response(method, path, r);
+    return 0;
 }
 
 void

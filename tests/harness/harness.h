@@ -22,7 +22,10 @@ struct th {
     char conninfo[600];
     char app_conninfo[700];  /* inboxd's: conninfo, or as INBOXD_TEST_DB_ROLE */
     struct config cf;
-    char base[64];           /* http://127.0.0.1:PORT */
+    char base[64];           /* http://127.0.0.1:PORT, https:// with tls_cert set */
+    /* With HTTPS: the CA file requests trust, and the client certificate
+     * and key they show (NULL: none). Files the test made. */
+    const char *tls_ca, *tls_cert, *tls_key;
     bool running;
     PGconn *sql;             /* superuser connection to the test database */
 };
@@ -61,6 +64,11 @@ void th_tenant(struct th *t, const char *name, char account_id[37], char key[64]
  * headers: extra "Name: value" strings, NULL-ended, may be NULL. */
 void th_http(struct th *t, const char *method, const char *path, const char *key,
              const char *body, const char *const *headers, struct resp *r);
+/* The same, returning libcurl's result instead of failing the test when
+ * no answer came (0: an answer is in r; else r is empty): for refused TLS
+ * handshakes. */
+int th_http_try(struct th *t, const char *method, const char *path, const char *key,
+                const char *body, const char *const *headers, struct resp *r);
 /* Shorthands. */
 void th_get(struct th *t, const char *path, const char *key, struct resp *r);
 void th_post(struct th *t, const char *path, const char *key, const char *body, struct resp *r);

@@ -1,5 +1,6 @@
 /* config: precedence, validation, webhook sources, and the shipped file. */
 #include "inboxd/lib/config.h"
+#include "inboxd/lib/scope.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -146,6 +147,14 @@ Test(config, errors_name_the_key_and_its_source)
         {"", "INBOXD_PREPARE", "maybe", "INBOXD_PREPARE"},
         {"listen = nowhere\n", NULL, NULL, "listen"},
         {"log_level = loud\n", NULL, NULL, "log_level"},
+        {"tls_cert = a.pem\n", NULL, NULL, "tls_cert and tls_key"},
+        {"tls_client_ca = ca.pem\n", NULL, NULL, "tls_client_ca"},
+        {"tls_cert = a.pem\ntls_key = a.key\ntls_client_names = x=read\n", NULL, NULL,
+         "tls_client_names: needs tls_client_ca"},
+        {"tls_cert = a\ntls_key = b\ntls_client_ca = c\ntls_client_names = x=read, y\n", NULL,
+         NULL, "expected name=scope"},
+        {"tls_cert = a\ntls_key = b\ntls_client_ca = c\ntls_client_names = x=fly\n", NULL,
+         NULL, "unknown or no scope"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -251,4 +260,79 @@ Test(config, shipped_file_matches_the_table)
     for (const struct config_key *k = config_keys; k->name; k++, nkeys++)
         cr_assert_eq(seen[nkeys], 1, "%s is listed %d times in config/inboxd.conf", k->name,
                      seen[nkeys]);
+}
+
+/* tls_client_names: names to scopes, case-insensitive, "*" for everyone. */
+Test(config, client_names_give_scopes_by_name)
+{
+    static const char rules[] = "sync.internal=messages:write outbox:write, "
+                                "Dashboard.internal = read drafts:write,*=read";
+    char err[128];
+    unsigned sc;
+
+    sc = 0;
+    cr_assert_eq(config_client_scopes(rules, "sync.internal", &sc, err, sizeof(err)), 1);
+    cr_assert_eq(sc, SCOPE_MESSAGES_WRITE | SCOPE_OUTBOX_WRITE | SCOPE_READ);
+    sc = 0;
+    cr_assert_eq(config_client_scopes(rules, "dashboard.INTERNAL", &sc, err, sizeof(err)), 1);
+    cr_assert_eq(sc, SCOPE_READ | SCOPE_DRAFTS_WRITE);
+    sc = 0;
+    cr_assert_eq(config_client_scopes("a=read", "b", &sc, err, sizeof(err)), 0);
+    cr_assert_eq(sc, 0);
+    cr_assert_eq(config_client_scopes("a b=read", NULL, &sc, err, sizeof(err)), -1);
+    cr_assert_eq(config_client_scopes("", "a", &sc, err, sizeof(err)), 0);
+}
+
+/* A reload keeps the running value of what cannot change while serving,
+ * and names both kinds; secrets are never among the names. */
+Test(config, reconcile_keeps_what_needs_a_restart)
+{
+    struct config running, next;
+    char err[256], kept[256], changed[256];
+    char *argv1[] = {"inboxd", NULL}, *argv2[] = {"inboxd", NULL};
+    int argc1 = 1, argc2 = 1;
+    const char *a = write_conf("pool_size = 5\nlog_level = info\nwebhook.z.secret = s1\n"
+                               "webhook.z.account = A\n");
+
+    cr_assert_eq(config_load(&running, a, &argc1, argv1, err, sizeof(err)), 0, "%s", err);
+    unlink(a);
+    a = write_conf("pool_size = 9\nlog_level = warn\nwebhook.z.secret = s2\n"
+                   "webhook.z.account = A\ntls_cert = x.pem\ntls_key = x.key\n");
+    cr_assert_eq(config_load(&next, a, &argc2, argv2, err, sizeof(err)), 0, "%s", err);
+    unlink(a);
+    cr_assert_eq(config_reconcile(&next, &running, kept, sizeof(kept), changed, sizeof(changed)),
+                 0);
+    cr_assert_str_eq(kept, "tls_cert pool_size");
+    cr_assert_str_eq(changed, "log_level webhook");
+    cr_assert_eq(next.pool_size, 5);
+    cr_assert_str_eq(next.tls_cert, "", "plain HTTP cannot turn into HTTPS");
+    cr_assert_str_eq(next.log_level, "warn");
+    cr_assert_str_eq(config_source_find(&next, "z")->secret, "s2");
+    config_cleanup(&next);
+    config_cleanup(&running);
+}
+
+/* A published configuration stays whole for its holder across a reload. */
+Test(config, a_held_configuration_outlives_its_replacement)
+{
+    struct config cf;
+    char err[256];
+    char *argv[] = {"inboxd", "--pool-size", "3", NULL};
+    int argc = 3;
+    const struct config *held;
+
+    cr_assert_eq(config_load(&cf, "/dev/null", &argc, argv, err, sizeof(err)), 0, "%s", err);
+    config_publish(config_dup(&cf));
+    held = config_hold();
+    cf.pool_size = 4;
+    config_publish(config_dup(&cf));
+    cr_assert_eq(held->pool_size, 3);
+    cr_assert_str_eq(held->listen, "127.0.0.1:8080");
+    config_release(held);
+    held = config_hold();
+    cr_assert_eq(held->pool_size, 4);
+    config_release(held);
+    config_publish(NULL);
+    cr_assert_null(config_hold());
+    config_cleanup(&cf);
 }

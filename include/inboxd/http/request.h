@@ -21,6 +21,7 @@
 #include "inboxd/db/who.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/router.h"
+#include "inboxd/http/tls.h"
 #include "inboxd/lib/log.h"
 #include "inboxd/lib/problem.h"
 
@@ -38,6 +39,8 @@ struct req {
     struct route_match match;
     bool matched;
     struct who who;
+    unsigned cert_scopes;     /* what the client certificate allows (every scope without one) */
+    char cert_name[TLS_NAME_MAX]; /* the client certificate's name, "" without one */
     char *body;               /* NUL-terminated copy of the body (may hold NULs) */
     size_t body_len, body_cap;
     bool has_body;

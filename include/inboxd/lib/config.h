@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "inboxd/lib/shared.h"
+
 #define CONFIG_MAX_SOURCES 16
 
 /* A webhook source (API.md "Authentication and tenancy"). */
@@ -56,8 +58,13 @@ struct config {
     int retention_interval_s;
     int retention_closed_days;
     int retention_batch;
+    char *tls_cert;          /* PEM file paths; "" when not serving HTTPS */
+    char *tls_key;
+    char *tls_client_ca;     /* "": no client certificate asked for */
+    char *tls_client_names;  /* name=scope ... rules (config_client_scopes) */
     int nsources;
     struct config_source sources[CONFIG_MAX_SOURCES];
+    struct shared shared;    /* a published copy's references (config_hold) */
 };
 
 /* One entry of the settings table, exported for `inboxd --help` and for the
@@ -71,6 +78,7 @@ struct config_key {
     long long min, max;      /* bounds for integers */
     size_t offset;           /* into struct config */
     const char *help;        /* one line */
+    bool reload;             /* a reload (SIGHUP) applies it while serving */
 };
 
 enum { CONFIG_STR, CONFIG_INT, CONFIG_LLONG, CONFIG_BOOL };
@@ -115,5 +123,50 @@ void config_cleanup(struct config *cf);
 
 /* The webhook source of that name, or NULL. Returns borrowed. */
 const struct config_source *config_source_find(const struct config *cf, const char *name);
+
+/*
+ * tls_client_names: "name=scope scope, name=scope ..." (scopes as in
+ * `inboxd keys create --scopes`; the name "*" matches every certificate).
+ * Adds to *scopes the scopes of every entry whose name is `name`
+ * (case-insensitive). Returns 1 when an entry matched, 0 when none did,
+ * -1 with err when the text is malformed. name NULL: only checks the text.
+ */
+int config_client_scopes(const char *rules, const char *name, unsigned *scopes, char *err,
+                         size_t errlen);
+
+/*
+ * The configuration in force, shared by the threads that serve and
+ * replaced whole by a reload (RCU-like, with reference counts): readers
+ * hold the copy they started with until they let go, so a reload never
+ * changes or frees a configuration under a reader.
+ */
+
+/* A deep copy of cf on the heap (to publish), or NULL (out of memory). */
+struct config *config_dup(const struct config *cf) __attribute__((warn_unused_result));
+
+/* Makes cf (from config_dup, ownership taken) the configuration in force;
+ * the one it replaces is freed once its last holder lets go. NULL
+ * withdraws it (at stop). */
+void config_publish(struct config *cf);
+
+/* The configuration in force, held: valid until config_release(). NULL
+ * when none is published. */
+const struct config *config_hold(void);
+
+/* Lets go of what config_hold() returned (NULL is fine). */
+void config_release(const struct config *cf);
+
+/*
+ * For a reload: `next` is the configuration just read, `running` the one
+ * in force. Every setting that cannot change at run time (no .reload in
+ * the table) and differs is set back to running's value in next, its name
+ * added to `kept` (space-separated); turning HTTPS on or off counts as
+ * one (tls_cert). The names of reloadable settings that changed go to
+ * `changed` ("webhook" for the webhook sources; never a value).
+ * Returns 0, or -1 (out of memory).
+ */
+int config_reconcile(struct config *next, const struct config *running, char *kept,
+                     size_t keptlen, char *changed, size_t changedlen)
+    __attribute__((warn_unused_result));
 
 #endif
