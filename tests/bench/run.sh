@@ -7,9 +7,10 @@
 #   tests/bench/run.sh --rate R        fixed offered rate R req/s (ratebench, no
 #                                      coordinated omission): read and feed latency
 #                                      (the feed at --feed-rate F, default R / 10)
-# Options (for comparisons): --ops read,feed,feed_deep,feed_plain,idle,message,approve,webhook
+# Options (for comparisons): --ops read,read_tls,feed,feed_deep,feed_plain,idle,message,approve,webhook
 #   (feed and feed_deep ask for gzip as a browser does; feed_plain is the first
-#   page without Accept-Encoding)
+#   page without Accept-Encoding; read_tls is read over HTTPS, from a second
+#   inboxd serving TLS on the next port with tests/tls/make-certs.sh's certificate)
 #   --duration S (15) --warmup S (3) --pool N (5; pgbench clients too)
 #   --inboxd-args "--http-threading pool --http-threads 16 --prepare false"
 #   --label TEXT  --no-pgbench  --no-append  --perf (profile a read run)  --fresh (reload data)
@@ -38,7 +39,7 @@ URL="http://127.0.0.1:$PORT"
 # shellcheck source=tests/pg.sh
 source "$ROOT/tests/pg.sh"
 
-OPS="read,feed,feed_deep,feed_plain,idle,message,approve,webhook"
+OPS="read,read_tls,feed,feed_deep,feed_plain,idle,message,approve,webhook"
 DUR=15
 WARM=3
 POOL=5
@@ -93,6 +94,7 @@ command -v meson >/dev/null || need_pkgs+=(meson ninja-build)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v perl >/dev/null || need_pkgs+=(perl)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
+command -v certtool >/dev/null || need_pkgs+=(gnutls-bin)
 if [ "$PERF" = 1 ] && ! command -v perf >/dev/null; then need_pkgs+=(linux-perf); fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
@@ -236,7 +238,8 @@ start_inboxd() {
 }
 log "starting inboxd (pool $POOL${INBOXD_ARGS:+, $INBOXD_ARGS})"
 start_inboxd
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$INBOXD_PID/stat"; }
+# CPU_PID: another inboxd than the main one (read_tls).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/${CPU_PID:-$INBOXD_PID}/stat"; }
 CLK_TCK="$(getconf CLK_TCK)"
 
 export BENCH_DIR="$BENCH" BENCH_OUT="$OUT" BENCH_KEY="$KEY" BENCH_THREADS="$THREADS"
@@ -267,12 +270,13 @@ wrk_run() {
   local name="$1" script="$2" c0 c1 line f0 f1
   local threads="${WRK_THREADS:-$THREADS}"
   export BENCH_THREADS="$threads"
-  wrk -t"$threads" -c"$CONNS" -d"${WARM}s" --timeout 10s -s "$BENCH/$script" "$URL" \
+  local url="${BENCH_URL:-$URL}"
+  wrk -t"$threads" -c"$CONNS" -d"${WARM}s" --timeout 10s -s "$BENCH/$script" "$url" \
     >"$OUT/logs/$name.warm.wrk" 2>&1 || true
   [ -n "${BENCH_AFTER_WARM:-}" ] && eval "$BENCH_AFTER_WARM"
   f0="$(feed_lookups)"
   c0="$(cpu_ticks)"
-  wrk -t"$threads" -c"$CONNS" -d"${DUR}s" --timeout 10s --latency -s "$BENCH/$script" "$URL" \
+  wrk -t"$threads" -c"$CONNS" -d"${DUR}s" --timeout 10s --latency -s "$BENCH/$script" "$url" \
     >"$OUT/logs/$name.wrk" 2>&1 || die "wrk failed for $name: $OUT/logs/$name.wrk"
   c1="$(cpu_ticks)"
   f1="$(feed_lookups)"
@@ -453,6 +457,31 @@ if has_op read; then
   pgbench_run read read.sql "${cvars[@]}"
 fi
 
+# The same read over HTTPS (keep-alive, so mostly the cost of TLS records):
+# a second inboxd, serving TLS with a certificate made here, on the next
+# port; the first one idles meanwhile.
+if has_op read_tls; then
+  sh "$ROOT/tests/tls/make-certs.sh" "$OUT/tls" || die "cannot make the TLS certificates"
+  TLS_PORT=$((PORT + 1))
+  # shellcheck disable=SC2086 # INBOXD_ARGS is a list of flags
+  INBOXD_LISTEN="127.0.0.1:$TLS_PORT" "$INBOXD" serve --log-level warn --pool-size "$POOL" \
+    --tls-cert "$OUT/tls/server.pem" --tls-key "$OUT/tls/server.key" $INBOXD_ARGS \
+    2>"$OUT/logs/inboxd-tls.log" &
+  tls_pid=$!
+  BG_PIDS+=("$tls_pid")
+  for _ in $(seq 1 100); do
+    curl -fsS --cacert "$OUT/tls/ca.pem" "https://127.0.0.1:$TLS_PORT/healthz" >/dev/null 2>&1 && break
+    kill -0 "$tls_pid" 2>/dev/null || die "inboxd (TLS) exited: $(cat "$OUT/logs/inboxd-tls.log")"
+    sleep 0.1
+  done
+  BENCH_URL="https://127.0.0.1:$TLS_PORT" CPU_PID="$tls_pid" wrk_run read_tls read.lua
+  kill -TERM "$tls_pid" 2>/dev/null || true
+  wait "$tls_pid" 2>/dev/null || true
+  if [ -n "${R_RPS[read]:-}" ]; then
+    R_NOTE[read_tls]="HTTPS (TLS 1.3, ECDSA P-256, keep-alive) reads at $(awk -v a="${R_RPS[read_tls]}" -v b="${R_RPS[read]}" 'BEGIN { printf "%.2f", a / b }') × the plain rate"
+  fi
+fi
+
 if has_op feed || has_op feed_deep || has_op feed_plain; then
   feed_cursor
 fi
@@ -600,6 +629,7 @@ verdict() { [ "$1" = 1 ] && echo "holds" || echo "MISSED"; }
 label_of() {
   case "$1" in
     read) echo "GET /v1/conversations/{id}" ;;
+    read_tls) echo "GET /v1/conversations/{id} over HTTPS" ;;
     feed) echo "GET /v1/feed (first page, 50)" ;;
     feed_deep) echo "GET /v1/feed?cursor= (item 20,000)" ;;
     feed_plain) echo "GET /v1/feed (first page, 50, no gzip)" ;;
