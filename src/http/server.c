@@ -261,6 +261,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
               LOG_S("key_id", rq->who.key_id[0] ? rq->who.key_id : NULL),
               LOG_S("account_id", rq->who.account_id[0] ? rq->who.account_id : NULL),
               LOG_S("ip", rq->ip),
+              LOG_S("client_cert", rq->cert_name[0] ? rq->cert_name : NULL),
               LOG_S("end", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted"));
     req_free(rq);
     *con_cls = NULL;

@@ -116,10 +116,10 @@ const struct config_key config_keys[] = {
          "PEM file of the server certificate's private key"),
     LIVE("tls_client_ca", "INBOXD_TLS_CLIENT_CA", "--tls-client-ca", CONFIG_STR, "", 0, 0,
          tls_client_ca,
-         "PEM file of the CA(s) client certificates must be signed by; set: every client needs one"),
+         "PEM file of the CA(s) that must sign client certificates; set: every client needs one"),
     LIVE("tls_client_names", "INBOXD_TLS_CLIENT_NAMES", "--tls-client-names", CONFIG_STR, "", 0,
          0, tls_client_names,
-         "scopes each client certificate name may use: \"name=scope scope, name=scope\"; empty: any"),
+         "scopes a client certificate name may use: \"name=scope scope, ...\"; empty: any"),
     {NULL, NULL, NULL, 0, NULL, 0, 0, 0, NULL, false},
 };
 

@@ -259,8 +259,8 @@ Test(reload, sighup_rotates_webhook_secrets_and_the_log_level_without_failing_a_
     cr_assert_eq(deliver_signed("new-secret", n++), 201);
 
     fx_stream_stop(&stream);
-    cr_assert_eq(atomic_load(&stream.failed), 0, "%d of %d requests across the reloads failed",
-                 atomic_load(&stream.failed), atomic_load(&stream.ok) + atomic_load(&stream.failed));
+    cr_assert_eq(atomic_load(&stream.failed), 0, "%d requests across the reloads failed (%d ok)",
+                 atomic_load(&stream.failed), atomic_load(&stream.ok));
     stop_child();
     /* Secrets are never logged. */
     cr_assert_eq(log_count((const char *const[]){"-secret", NULL}), 0);
