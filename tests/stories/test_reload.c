@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "fixtures.h"
+#include "inboxd/app.h"
+#include "inboxd/db/pool.h"
 
 static char dir[PATH_MAX], conf[PATH_MAX + 16], logpath[PATH_MAX + 16];
 static pid_t child;
@@ -264,4 +266,55 @@ Test(reload, sighup_rotates_webhook_secrets_and_the_log_level_without_failing_a_
     stop_child();
     /* Secrets are never logged. */
     cr_assert_eq(log_count((const char *const[]){"-secret", NULL}), 0);
+}
+
+/* --- the timeouts, in-process ----------------------------------------------- */
+
+struct shown {
+    char statement[32], lock[32];
+};
+
+/* What the borrowed pooled connection runs with. */
+static int
+show_timeouts(struct dbconn *c, void *arg, struct problem *pb)
+{
+    struct shown *s = arg;
+    PGresult *r = PQexec(c->pg, "SELECT current_setting('statement_timeout'), "
+                                "current_setting('lock_timeout')");
+
+    (void)pb;
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+    snprintf(s->statement, sizeof(s->statement), "%s", PQgetvalue(r, 0, 0));
+    snprintf(s->lock, sizeof(s->lock), "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    return 0;
+}
+
+/* A pooled connection takes reloaded timeouts before its next
+ * transaction: the same connection, no reconnect. */
+Test(reload, timeouts_apply_from_each_connections_next_transaction)
+{
+    struct problem pb = {0};
+    struct config *cf = config_dup(&t.cf);
+    unsigned long long connects;
+    struct db_stats st;
+    struct shown s;
+
+    cr_assert_eq(db_read(show_timeouts, &s, false, &pb), 0, "%s", pb.detail);
+    cr_assert_str_eq(s.statement, "10s");
+    cr_assert_str_eq(s.lock, "5s");
+    db_stats(&st);
+    connects = st.reconnects;
+    cf->statement_timeout_ms = 1234;
+    cf->lock_timeout_ms = 567;
+    cr_assert_eq(app_reload(cf), 0);
+    config_cleanup(cf);
+    free(cf);
+    for (int i = 0; i < t.cf.pool_size * 2; i++) {
+        cr_assert_eq(db_read(show_timeouts, &s, false, &pb), 0, "%s", pb.detail);
+        cr_assert_str_eq(s.statement, "1234ms");
+        cr_assert_str_eq(s.lock, "567ms");
+    }
+    db_stats(&st);
+    cr_assert_eq(st.reconnects, connects, "a reload reconnected");
 }
