@@ -46,16 +46,16 @@ struct tls_set {
     unsigned gen;                    /* tells sets apart, for the connections' records */
     gnutls_datum_t chain[CHAIN_MAX]; /* the server's chain, DER, leaf first */
     unsigned nchain;
-    gnutls_datum_t key;              /* the server's key, as read (PEM) */
-    gnutls_x509_trust_list_t trust;  /* the client CA; NULL: no client certificate asked */
-    char *names;                     /* tls_client_names rules; "" when any name may */
+    gnutls_datum_t key;             /* the server's key, as read (PEM) */
+    gnutls_x509_trust_list_t trust; /* the client CA; NULL: no client certificate asked */
+    char *names;                    /* tls_client_names rules; "" when any name may */
 };
 
 /* What a connection's client certificate was found to be, for the set
  * `gen`; the loop thread alone reads and writes it. */
 struct tls_peer {
-    unsigned gen;     /* 0: not checked yet */
-    time_t until;     /* the earliest expiry of its chain */
+    unsigned gen; /* 0: not checked yet */
+    time_t until; /* the earliest expiry of its chain */
     unsigned scopes;
     char name[TLS_NAME_MAX];
 };
@@ -432,9 +432,8 @@ tls_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_cont
 
 int
 tls_cert_callback(gnutls_session_t session, const struct gnutls_cert_retr_st *info,
-                  gnutls_pcert_st **pcert, unsigned int *pcert_length,
-                  gnutls_ocsp_data_st **ocsp, unsigned int *ocsp_length,
-                  gnutls_privkey_t *privkey, unsigned int *flags)
+                  gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_ocsp_data_st **ocsp,
+                  unsigned int *ocsp_length, gnutls_privkey_t *privkey, unsigned int *flags)
 {
     struct tls_set *s = set_hold();
     gnutls_pcert_st *certs = NULL;

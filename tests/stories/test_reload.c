@@ -113,8 +113,8 @@ wait_log(const char *const *needles, int count)
     long long start = th_now_ms();
 
     while (log_count(needles) < count) {
-        cr_assert_lt(th_now_ms() - start, 30000, "no log line with %s (%s) within 30 s",
-                     needles[0], needles[1] ? needles[1] : "");
+        cr_assert_lt(th_now_ms() - start, 30000, "no log line with %s (%s) within 30 s", needles[0],
+                     needles[1] ? needles[1] : "");
         usleep(20 * 1000);
     }
 }

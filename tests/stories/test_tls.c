@@ -56,11 +56,10 @@ static void
 start(bool clients)
 {
     char c[PATH_MAX + 64], k[PATH_MAX + 64], ca[PATH_MAX + 64];
-    const char *settings[] = {
-        c, k, clients ? ca : NULL,
-        "tls_client_names=sync.internal=messages:write outbox:write, "
-        "dashboard.internal=read drafts:write actions:write",
-        NULL};
+    const char *settings[] = {c, k, clients ? ca : NULL,
+                              "tls_client_names=sync.internal=messages:write outbox:write, "
+                              "dashboard.internal=read drafts:write actions:write",
+                              NULL};
 
     make_certs();
     snprintf(c, sizeof(c), "tls_cert=%s", cert("server", "pem"));

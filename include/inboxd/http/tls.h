@@ -31,8 +31,7 @@
  * with err (a file missing or not PEM, a key that is not the
  * certificate's); then the set in force stays as it was.
  */
-int tls_load(const struct config *cf, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+int tls_load(const struct config *cf, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Drops the set in force (at stop, once no handshake can run). */
 void tls_clear(void);

@@ -25,7 +25,10 @@ struct shared_slot {
     struct shared *current;
 };
 
-#define SHARED_SLOT_INIT {PTHREAD_MUTEX_INITIALIZER, NULL}
+#define SHARED_SLOT_INIT                                                                           \
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, NULL                                                            \
+    }
 
 /* Makes sh (ownership taken; NULL withdraws) the object in force. */
 void shared_publish(struct shared_slot *slot, struct shared *sh);
