@@ -19,12 +19,17 @@ const struct problem_type problem_types[] = {
     {"invalid-cursor", 400, "The pagination cursor is not one this list issued.",
      "Pass `nextCursor` from the previous page unchanged, or start again without a cursor."},
     {"invalid-header", 400, "A request header is not in the form the contract gives (If-Match, "
-                            "Idempotency-Key).",
-     "Fix the header the detail names."},
-    {"invalid-path", 400, "A value in the path is not acceptable (a webhook source or topic key).",
+                            "Idempotency-Key), is sent twice, or frames the body two ways "
+                            "(Content-Length with Transfer-Encoding).",
+     "Fix the header the detail names; the connection is closed after a framing error."},
+    {"invalid-path", 400, "A value in the path is not acceptable (a webhook source or topic key), "
+                          "or the path holds an encoded NUL (%00) or an encoded '/' (%2F).",
      "Use the form the detail gives."},
     {"unauthorized", 401, "No API key, an unknown key or a revoked key.",
      "Send `Authorization: Bearer <api key>` with a key that is valid."},
+    {"client-certificate-refused", 401, "The TLS client certificate is no longer acceptable: "
+                                        "expired, or not signed by tls_client_ca.",
+     "Connect again with a valid certificate that the configured client CA signed."},
     {"invalid-signature", 401, "A webhook delivery's signature or timestamp did not verify.",
      "Sign the timestamp, a dot and the raw body with the source's secret, and send the current "
      "time; see the README, \"Signing webhook deliveries\"."},
@@ -91,6 +96,9 @@ const struct problem_type problem_types[] = {
      "Retry after `Retry-After` seconds."},
     {"source-unavailable", 503, "The webhook source's account is not available now.",
      "Retry the delivery later."},
+    {"not-implemented", 501, "The request uses a transfer coding inboxd does not support (only "
+                             "chunked is).",
+     "Send the body with Content-Length, or with Transfer-Encoding: chunked alone."},
     {NULL, 0, NULL, NULL},
 };
 
