@@ -1,8 +1,9 @@
-/* SIGHUP: a real `inboxd serve` process reads its configuration file
+/* Signals to a real `inboxd serve` process. SIGHUP: it reads its configuration file
  * again and applies it without dropping a connection: a webhook secret
  * rotated in the file (with _SECRET_PREVIOUS during the rotation), the
  * log level, a setting that needs a restart, a file that does not parse;
- * and a stream of requests running across the reloads never fails. */
+ * and a stream of requests running across the reloads never fails.
+ * SIGTERM: it finishes the request in flight and exits 0. */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -317,4 +318,70 @@ Test(reload, timeouts_apply_from_each_connections_next_transaction)
     }
     db_stats(&st);
     cr_assert_eq(st.reconnects, connects, "a reload reconnected");
+}
+
+/* --- SIGTERM with a request in flight ------------------------------------- */
+
+struct held {
+    struct resp r;
+};
+
+static void *
+held_get(void *arg)
+{
+    struct held *h = arg;
+
+    th_get(&t, "/v1/account", key, &h->r);
+    return NULL;
+}
+
+/* Whether a new connection to the child is refused (its listener closed). */
+static bool
+refused(void)
+{
+    CURL *c = curl_easy_init();
+    CURLcode rc;
+
+    cr_assert_not_null(c);
+    curl_easy_setopt(c, CURLOPT_URL, t.base);
+    curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+    rc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    return rc == CURLE_COULDNT_CONNECT;
+}
+
+/* The real process gets SIGTERM while a request waits on a lock: it stops
+ * taking connections at once, answers the request once the lock goes, and
+ * exits 0. Were it to wait out shutdown_timeout_s instead, the test would
+ * hang into its timeout. */
+Test(reload, sigterm_stops_taking_connections_and_finishes_the_request_in_flight)
+{
+    struct held h = {{0}};
+    pthread_t th;
+    int status = 0;
+
+    snprintf(dir, sizeof(dir), "/tmp/inboxd-reload-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(conf, sizeof(conf), "%s/inboxd.conf", dir);
+    snprintf(logpath, sizeof(logpath), "%s/inboxd.log", dir);
+    write_conf("s3cret", NULL, "info", "shutdown_timeout_s = 3600\nkey_cache_ms = 0");
+    th_app_stop(&t); /* the in-process server is not needed */
+    start_child();
+    /* The key lookup of the request waits on this lock. */
+    PQclear(th_sql(&t, "BEGIN"));
+    PQclear(th_sql(&t, "SELECT * FROM api_keys FOR UPDATE"));
+    cr_assert_eq(pthread_create(&th, NULL, held_get, &h), 0);
+    TH_WAIT_UNTIL(th_sql_long(&t, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                  "'Lock' AND datname = current_database()") >= 1,
+                  "the request never reached the lock");
+    cr_assert_eq(kill(child, SIGTERM), 0);
+    wait_log((const char *const[]){"\"event\":\"server.stopping\"", NULL}, 1);
+    TH_WAIT_UNTIL(refused(), "still taking connections after SIGTERM");
+    PQclear(th_sql(&t, "COMMIT"));
+    pthread_join(th, NULL);
+    cr_assert_eq(h.r.status, 200, "the request in flight: %ld %s", h.r.status, h.r.body);
+    resp_free(&h.r);
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    child = 0;
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "inboxd exited with %d", status);
 }
