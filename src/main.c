@@ -12,6 +12,7 @@
  *   inboxd keys revoke ID
  *   inboxd sql [NAME]                 the statement names, or one statement's SQL
  *   inboxd retention                  one retention sweep of every account
+ *   inboxd health [HOST:PORT]         GET /readyz; exit 0 on 200 (container health check)
  *
  * Settings come from config/inboxd.conf (or --config), the environment and
  * flags (config.c). One getopt_long parses the settings' flags and the
@@ -40,6 +41,7 @@
 #include "inboxd/lib/log.h"
 #include "inboxd/db/migrate.h"
 #include "inboxd/lib/notify.h"
+#include "inboxd/http/probe.h"
 #include "inboxd/http/router.h"
 #include "inboxd/http/server.h"
 
@@ -442,6 +444,28 @@ cmd_sql(const struct config *cf, const struct args *a)
     return 0;
 }
 
+/* `inboxd health [HOST:PORT]`: the container health check (the image has
+ * no curl and no shell). GETs /readyz from the listen setting's address,
+ * the wildcard made loopback, or from HOST:PORT; exits 0 on 200 only. */
+static int
+cmd_health(const struct config *cf, const struct args *a)
+{
+    char addr[300], err[400];
+    int status = 0;
+
+    if (a->npos > 0)
+        snprintf(addr, sizeof(addr), "%s", a->pos[0]);
+    else if (probe_local_addr(cf->listen, addr, sizeof(addr)) != 0)
+        return die("health: cannot tell where \"%s\" is reached", cf->listen);
+    if (probe_get(addr, "/readyz", 5000, &status, err, sizeof(err)) != 0)
+        return die("health: %s", err);
+    if (status != 200) {
+        snprintf(err, sizeof(err), "GET http://%s/readyz answered %d", addr, status);
+        return die("health: %s", err);
+    }
+    return 0;
+}
+
 /* Every command: its words, how many arguments follow them, the options
  * it takes, and its lines of --help. */
 struct command {
@@ -474,6 +498,8 @@ static const struct command commands[] = {
     {"sql", NULL, 0, 1, 0, cmd_sql, "sql [NAME]", "list the SQL statements, or print one"},
     {"retention", NULL, 0, 0, 0, cmd_retention, "retention",
      "one retention sweep of every account; prints the counts"},
+    {"health", NULL, 0, 1, 0, cmd_health, "health [HOST:PORT]",
+     "GET /readyz on the listen address (or HOST:PORT); exit 0 on 200, else 1"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
