@@ -41,6 +41,7 @@
 #include "inboxd/lib/log.h"
 #include "inboxd/db/migrate.h"
 #include "inboxd/lib/notify.h"
+#include "inboxd/lib/watchdog.h"
 #include "inboxd/http/probe.h"
 #include "inboxd/http/router.h"
 #include "inboxd/http/server.h"
@@ -205,16 +206,17 @@ cmd_serve(const struct config *cf, const struct args *a)
         struct timespec ts = {.tv_sec = 3600, .tv_nsec = 0};
 
         if (wd > 0) {
-            /* Ping at half the interval systemd asked for. */
-            ts.tv_sec = (time_t)(wd / 2 / 1000000);
-            ts.tv_nsec = (long)((wd / 2) % 1000000) * 1000;
+            /* Check at a quarter of the interval systemd asked for; ping
+             * only while the loop and the reader make progress. */
+            ts.tv_sec = (time_t)(wd / 4 / 1000000);
+            ts.tv_nsec = (long)((wd / 4) % 1000000) * 1000;
         }
         sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT)
             break;
         if (sig == SIGHUP)
             reload();
-        if (wd > 0)
+        if (wd > 0 && watchdog_ok())
             notify_send("WATCHDOG=1");
     }
     log_event(LOG_INFO, NULL, "server.stopping", LOG_I("signal", sig),

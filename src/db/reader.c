@@ -16,6 +16,7 @@
 #include "inboxd/lib/clock.h"
 #include "inboxd/lib/log.h"
 #include "inboxd/lib/wake.h"
+#include "inboxd/lib/watchdog.h"
 
 /*
  * DESIGN. The HTTP loop (server.c) serves every connection, so a read
@@ -424,6 +425,10 @@ db_reader_pollfds(struct pollfd *fds, int *timeout_ms)
         reader_drop_conn();
         *timeout_ms = 0;
     }
+    /* Owing the database nothing (idle, or reads waiting at most
+     * pool_wait_ms for a connection) is progress; else the last answer
+     * is. A statement that never comes back stops the watchdog's pings. */
+    watchdog_progress(WATCHDOG_READER, rd.xn == 0 ? clock_ms() : rd.progress_ms);
     fds[0] = (struct pollfd){.fd = rd.efd, .events = POLLIN};
     fds[1] = (struct pollfd){.fd = -1};
     if (rd.c != NULL && (rd.xn > 0 || rd.unflushed)) {

@@ -58,6 +58,7 @@
 #include "inboxd/lib/clock.h"
 #include "inboxd/lib/uuid7.h"
 #include "inboxd/lib/wake.h"
+#include "inboxd/lib/watchdog.h"
 
 /* Handlers that wait on the database run here: more threads than any
  * pool we run has connections, so a handler waiting for a lock or a
@@ -397,7 +398,7 @@ loop_main(void *arg)
     for (;;) {
         struct pollfd fds[4] = {{.fd = mfd, .events = POLLIN}, {.fd = loop_efd, .events = POLLIN}};
         MHD_UNSIGNED_LONG_LONG mt;
-        int cmd = atomic_load(&loop_cmd), timeout = -1, due;
+        int cmd = atomic_load(&loop_cmd), timeout = -1, due, wake = watchdog_wake_ms();
 
         if (cmd >= LOOP_QUIESCE && !quiesced) {
             MHD_socket fd = MHD_quiesce_daemon(daemon_);
@@ -415,6 +416,10 @@ loop_main(void *arg)
         if (MHD_get_timeout(daemon_, &mt) == MHD_YES &&
             (timeout < 0 || mt < (MHD_UNSIGNED_LONG_LONG)timeout))
             timeout = (int)mt;
+        /* Idle, the loop still goes round often enough to show the
+         * watchdog it is alive (watchdog.h). */
+        if (wake >= 0 && (timeout < 0 || timeout > wake))
+            timeout = wake;
         if (loop_again)
             timeout = 0;
         loop_again = false;
@@ -428,6 +433,8 @@ loop_main(void *arg)
                 log_event(LOG_WARN, NULL, "http.loop_eventfd", LOG_S("err", strerror(errno)));
         }
         MHD_run(daemon_);
+        watchdog_progress(WATCHDOG_LOOP, clock_ms());
+        watchdog_debug_hold();
     }
     return NULL;
 }
