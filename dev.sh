@@ -16,7 +16,7 @@ DEB_PACKAGES=(
   pgbackrest jq curl
   nodejs
   gnutls-bin
-  docker-compose
+  docker-compose systemd
 )
 # npm ci installs these tools of the test suite (tests/openapi/package.json).
 NODE_TOOLS_DIR="tests/openapi"
