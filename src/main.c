@@ -455,6 +455,8 @@ cmd_health(const struct config *cf, const struct args *a)
     char addr[300], err[400];
     int status = 0;
 
+    if (cf->tls_cert != NULL && cf->tls_cert[0] != '\0')
+        return die("health: %s", "inboxd serves HTTPS here (tls_cert); health speaks plain HTTP only");
     if (a->npos > 0)
         snprintf(addr, sizeof(addr), "%s", a->pos[0]);
     else if (probe_local_addr(cf->listen, addr, sizeof(addr)) != 0)
