@@ -78,6 +78,7 @@ static struct MHD_Daemon *daemon_;
 static atomic_int inflight;
 static atomic_bool stopping;
 static unsigned bound_port;
+static bool serving_tls; /* fixed at the start: turning HTTPS on or off needs a restart */
 
 void
 server_handle(struct req *rq)
@@ -166,13 +167,38 @@ dispatch(struct req *rq)
     return MHD_YES;
 }
 
-static struct admission_conn *
-admission_of(struct MHD_Connection *conn)
+/* What inboxd keeps of a connection, as libmicrohttpd's socket context:
+ * its admission record, and with HTTPS tls.c's record of the client
+ * certificate. libmicrohttpd takes one connection callback, so the server
+ * owns this and hands each part to its module. */
+struct conn_ctx {
+    struct admission_conn *admission;
+    void *tls_peer;
+};
+
+static struct conn_ctx *
+ctx_of(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
     return ci ? ci->socket_context : NULL;
+}
+
+static struct admission_conn *
+admission_of(struct MHD_Connection *conn)
+{
+    struct conn_ctx *c = ctx_of(conn);
+
+    return c ? c->admission : NULL;
+}
+
+void *
+server_tls_peer(struct MHD_Connection *conn)
+{
+    struct conn_ctx *c = ctx_of(conn);
+
+    return c ? c->tls_peer : NULL;
 }
 
 /* The first call of a request: its headers are all in. Returns what the
@@ -283,6 +309,8 @@ static void
 on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
               enum MHD_ConnectionNotificationCode code)
 {
+    struct conn_ctx *c = *socket_context;
+
     (void)cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *fd =
@@ -290,10 +318,17 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
         const union MHD_ConnectionInfo *addr =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
-        if (fd != NULL)
-            *socket_context = admission_opened(fd->connect_fd, addr ? addr->client_addr : NULL);
-    } else {
-        admission_closed(*socket_context);
+        c = calloc(1, sizeof(*c));
+        *socket_context = c;
+        if (c == NULL || fd == NULL)
+            return; /* not admitted nor refused: left to the idle timeout */
+        c->admission = admission_opened(fd->connect_fd, addr ? addr->client_addr : NULL);
+        if (serving_tls)
+            c->tls_peer = tls_peer_new();
+    } else if (c != NULL) {
+        admission_closed(c->admission);
+        tls_peer_free(c->tls_peer);
+        free(c);
         *socket_context = NULL;
     }
 }
@@ -476,13 +511,14 @@ server_start(const struct config *cf, char *err, size_t errlen)
      * reload can change it (tls.c says why not MHD_OPTION_HTTPS_MEM_CERT). */
     struct MHD_OptionItem tls_opts[] = {
         {MHD_OPTION_HTTPS_CERT_CALLBACK2, 0, (void *)tls_cert_callback},
-        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)tls_notify_connection, NULL},
         /* GnuTLS's NORMAL still has TLS 1.0 and 1.1; no caller of an
          * internal API needs them. */
         {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
         {MHD_OPTION_END, 0, NULL},
     };
     bool tls = cf->tls_cert[0] != '\0';
+
+    serving_tls = tls;
 
     cfg = cf;
     atomic_store(&stopping, false);
@@ -515,7 +551,7 @@ server_start(const struct config *cf, char *err, size_t errlen)
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-        MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[3],
+        MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[sizeof(tls_opts) / sizeof(tls_opts[0]) - 1],
         MHD_OPTION_END);
     if (daemon_ == NULL) {
         jobs_stop();

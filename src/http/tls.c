@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "inboxd/http/server.h"
 #include "inboxd/lib/log.h"
 #include "inboxd/lib/scope.h"
 #include "inboxd/lib/shared.h"
@@ -380,8 +381,7 @@ tls_client_check(struct MHD_Connection *conn, unsigned *scopes, char name[TLS_NA
     s = set_hold();
     if (s == NULL || s->trust == NULL)
         goto out;
-    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    p = ci ? ci->socket_context : NULL;
+    p = server_tls_peer(conn);
     if (p == NULL) {
         rc = problem_internal(pb, "no TLS record for the connection");
         goto out;
@@ -413,19 +413,16 @@ out:
     return rc;
 }
 
-void
-tls_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                      enum MHD_ConnectionNotificationCode code)
+void *
+tls_peer_new(void)
 {
-    (void)cls;
-    (void)conn;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        /* NULL when out of memory: that connection's requests get a 500. */
-        *socket_context = calloc(1, sizeof(struct tls_peer));
-    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-        free(*socket_context);
-        *socket_context = NULL;
-    }
+    return calloc(1, sizeof(struct tls_peer));
+}
+
+void
+tls_peer_free(void *peer)
+{
+    free(peer);
 }
 
 /* --- the handshake ------------------------------------------------------------- */

@@ -33,6 +33,10 @@ void server_stop(void);
 /* Requests being handled right now. */
 int server_inflight(void);
 
+/* tls.c's record of conn's client certificate; NULL without HTTPS. */
+struct MHD_Connection;
+void *server_tls_peer(struct MHD_Connection *conn);
+
 /* For the HTTP layer: */
 
 /* Runs rq's handler to its answer in rq->out, or rq->pb with rq->ok

@@ -45,10 +45,11 @@ int tls_cert_callback(gnutls_session_t session, const struct gnutls_cert_retr_st
                       gnutls_ocsp_data_st **ocsp, unsigned int *ocsp_length,
                       gnutls_privkey_t *privkey, unsigned int *flags);
 
-/* For MHD_OPTION_NOTIFY_CONNECTION: a connection's record of its client
- * certificate, made when it opens and freed when it closes. */
-void tls_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                           enum MHD_ConnectionNotificationCode code);
+/* A connection's record of its client certificate, which the server makes
+ * when an HTTPS connection opens (NULL when out of memory: that
+ * connection's requests get a 500) and frees when it closes. */
+void *tls_peer_new(void);
+void tls_peer_free(void *peer);
 
 /*
  * The request path's check of the client certificate (the handshake
