@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -71,6 +72,7 @@ static struct {
     char **ids;
     size_t nids;
     int idle;
+    int slow;
     double hold;
 } opt = {.host = "127.0.0.1", .conns = 32, .warmup = 0, .hold = 30};
 
@@ -608,13 +610,77 @@ run_idle(void)
     return 0;
 }
 
+/* --- slow clients (slowloris) ---------------------------------------------- */
+
+/* One connection from 127.0.0.(2 + i % 8) that has sent part of a request. */
+static int
+slow_open(int i)
+{
+    static const char part[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        die("socket: %s (raise ulimit -n)", strerror(errno));
+    src.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(i % 8));
+    if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
+        connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+        send(fd, part, sizeof(part) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(part) - 1) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* N connections sending one header byte every 5 s each, opened again
+ * whenever the server shuts one, until --hold runs out. */
+static int
+run_slow(void)
+{
+    struct pollfd *p = xmalloc((size_t)opt.slow * sizeof(*p));
+    int *fds = xmalloc((size_t)opt.slow * sizeof(int));
+    int64_t until, next_byte = now_ns() + 5000000000LL;
+    long reopened = 0;
+
+    for (int i = 0; i < opt.slow; i++)
+        fds[i] = slow_open(i);
+    printf("SLOW connected=%d\n", opt.slow);
+    fflush(stdout);
+    until = now_ns() + (int64_t)(opt.hold * 1e9);
+    while (!stop && now_ns() < until) {
+        bool tick = now_ns() >= next_byte;
+
+        for (int i = 0; i < opt.slow; i++)
+            p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        poll(p, (nfds_t)opt.slow, 200);
+        for (int i = 0; i < opt.slow; i++) {
+            char c;
+
+            if (fds[i] < 0 || (p[i].revents && recv(fds[i], &c, 1, MSG_DONTWAIT) <= 0)) {
+                if (fds[i] >= 0)
+                    close(fds[i]);
+                fds[i] = slow_open(i);
+                reopened++;
+            } else if (tick && send(fds[i], "a", 1, MSG_NOSIGNAL) != 1) {
+                close(fds[i]);
+                fds[i] = -1;
+            }
+        }
+        if (tick)
+            next_byte = now_ns() + 5000000000LL;
+    }
+    printf("SLOW reopened=%ld\n", reopened);
+    return 0;
+}
+
 static void
 usage(void)
 {
     fprintf(stderr,
             "usage: ratebench -p PORT -c CONNS -r RATE -d SECONDS [-w WARMUP] [-H HEADER]...\n"
             "                 (-u PATH | -i IDFILE -u PREFIX)\n"
-            "       ratebench -p PORT --idle N [--hold SECONDS] [-u PATH]\n");
+            "       ratebench -p PORT --idle N [--hold SECONDS] [-u PATH]\n"
+            "       ratebench -p PORT --slow N [--hold SECONDS]\n");
     exit(2);
 }
 
@@ -649,13 +715,16 @@ main(int argc, char **argv)
             idfile = v;
         else if (strcmp(a, "--idle") == 0)
             opt.idle = atoi(v);
+        else if (strcmp(a, "--slow") == 0)
+            opt.slow = atoi(v);
         else if (strcmp(a, "--hold") == 0)
             opt.hold = atof(v);
         else
             usage();
         i++;
     }
-    if (opt.port <= 0 || (opt.idle == 0 && (opt.rate <= 0 || opt.duration <= 0 || !opt.path)))
+    if (opt.port <= 0 ||
+        (opt.idle == 0 && opt.slow == 0 && (opt.rate <= 0 || opt.duration <= 0 || !opt.path)))
         usage();
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)opt.port);
@@ -666,6 +735,8 @@ main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     rng ^= (uint64_t)now_ns();
+    if (opt.slow > 0)
+        return run_slow();
     if (opt.idle > 0) {
         if (opt.path == NULL)
             opt.path = "/healthz";

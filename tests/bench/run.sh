@@ -7,10 +7,12 @@
 #   tests/bench/run.sh --rate R        fixed offered rate R req/s (ratebench, no
 #                                      coordinated omission): read and feed latency
 #                                      (the feed at --feed-rate F, default R / 10)
-# Options (for comparisons): --ops read,read_tls,feed,feed_deep,feed_plain,idle,message,approve,webhook
+# Options (for comparisons): --ops read,read_tls,feed,feed_deep,feed_plain,idle,slow,message,approve,webhook
 #   (feed and feed_deep ask for gzip as a browser does; feed_plain is the first
 #   page without Accept-Encoding; read_tls is read over HTTPS, from a second
-#   inboxd serving TLS on the next port with tests/tls/make-certs.sh's certificate)
+#   inboxd serving TLS on the next port with tests/tls/make-certs.sh's certificate;
+#   slow is read beside 2,500 slow clients from 127.0.0.2-9, one header byte
+#   every 5 s each, reconnecting when shut: its p99 is the figure)
 #   --duration S (15) --warmup S (3) --pool N (5; pgbench clients too)
 #   --inboxd-args "--http-threading pool --http-threads 16 --prepare false"
 #   --label TEXT  --no-pgbench  --no-append  --perf (profile a read run)  --fresh (reload data)
@@ -39,7 +41,7 @@ URL="http://127.0.0.1:$PORT"
 # shellcheck source=tests/pg.sh
 source "$ROOT/tests/pg.sh"
 
-OPS="read,read_tls,feed,feed_deep,feed_plain,idle,message,approve,webhook"
+OPS="read,read_tls,feed,feed_deep,feed_plain,idle,slow,message,approve,webhook"
 DUR=15
 WARM=3
 POOL=5
@@ -55,6 +57,7 @@ FRESH=0
 CONNS=32
 THREADS=2
 IDLE_CONNS=1000
+SLOW_CONNS=2500
 
 die() {
   echo "run.sh: $*" >&2
@@ -516,6 +519,22 @@ if has_op idle; then
   IDLE_RPS="${R_RPS[read_idle]}"
 fi
 
+if has_op slow; then
+  "$OUT/ratebench" -p "$PORT" --slow "$SLOW_CONNS" --hold $((DUR + WARM + 30)) \
+    >"$OUT/logs/slow.txt" 2>&1 &
+  slow_pid=$!
+  BG_PIDS+=("$slow_pid")
+  for _ in $(seq 1 300); do
+    grep -q '^SLOW connected' "$OUT/logs/slow.txt" && break
+    kill -0 "$slow_pid" 2>/dev/null || die "ratebench --slow failed: $(cat "$OUT/logs/slow.txt")"
+    sleep 0.1
+  done
+  grep -q '^SLOW connected' "$OUT/logs/slow.txt" || die "slow clients not up in 30 s"
+  wrk_run read_slow read.lua
+  kill -TERM "$slow_pid" 2>/dev/null || true
+  wait "$slow_pid" 2>/dev/null || true
+fi
+
 if has_op message; then
   psqlb -c "CREATE TABLE bench_pgb_convs AS SELECT row_number() OVER (ORDER BY id)::int AS n, id
             FROM conversations WHERE account_id = '$ACCT' AND status = 'open' AND deleted_at IS NULL" \
@@ -634,6 +653,7 @@ label_of() {
     feed_deep) echo "GET /v1/feed?cursor= (item 20,000)" ;;
     feed_plain) echo "GET /v1/feed (first page, 50, no gzip)" ;;
     read_idle) echo "GET /v1/conversations/{id} + $IDLE_CONNS idle conns" ;;
+    read_slow) echo "GET /v1/conversations/{id} + $SLOW_CONNS slow clients" ;;
     message) echo "POST …/messages (inbound)" ;;
     approve) echo "POST /v1/drafts/{id}/actions (approve)" ;;
     webhook) echo "POST /v1/webhooks/{source} (signed)" ;;
