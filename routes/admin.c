@@ -4,7 +4,8 @@
  * Both need the `admin` scope. The audit log lists the account's entries
  * oldest first, filtered by resource type, resource id and time. A
  * retention run sweeps the caller's account only (the command line and the
- * timer sweep every account) and answers its counts.
+ * timer sweep every account) and answers its counts, one per table swept.
+ * routes_retention_opts() maps the retention settings for all three.
  *
  * No SQL here.
  */
@@ -41,21 +42,46 @@ list_audit_log(struct req *rq, struct reply *out, struct problem *pb)
     return 0;
 }
 
+void
+routes_retention_opts(const struct config *cf, const atomic_bool *cancel,
+                      struct retention_opts *out)
+{
+    *out = (struct retention_opts){
+        .batch = cf->retention_batch,
+        .days =
+            {
+                .closed_days = cf->retention_closed_days,
+                .webhook_events_days = cf->retention_webhook_events_days,
+                .drafts_days = cf->retention_drafts_days,
+                .deleted_days = cf->retention_deleted_days,
+                .notifications_days = cf->retention_notifications_days,
+                .draft_requests_days = cf->retention_draft_requests_days,
+                .job_runs_days = cf->retention_job_runs_days,
+                .learning_samples_days = cf->retention_learning_samples_days,
+                .audit_log_days = cf->retention_audit_log_days,
+            },
+        .cancel = cancel,
+    };
+}
+
+/* The RetentionResult: one count per table swept, in the sweep's order. */
 static int
 run_retention(struct req *rq, struct reply *out, struct problem *pb)
 {
-    const struct config *cf = server_config();
-    struct retention_opts o = {cf->retention_batch, cf->retention_closed_days, NULL};
+    struct retention_opts o;
     struct retention_counts n;
+    json_t *doc;
 
+    routes_retention_opts(server_config(), NULL, &o);
     if (db_retention_run(&rq->who, &o, &n, pb) != 0)
         return -1;
-    return reply_json(out, 200,
-                      json_pack("{sI sI sI sI}", "webhookEvents", (json_int_t)n.webhook_events,
-                                "drafts", (json_int_t)n.drafts, "messageBodies",
-                                (json_int_t)n.message_bodies, "conversations",
-                                (json_int_t)n.conversations),
-                      pb);
+    doc = json_object();
+    for (int i = 0; doc != NULL && i < RETENTION_TABLES; i++)
+        if (json_object_set_new(doc, retention_table_field(i), json_integer(n.rows[i])) != 0) {
+            json_decref(doc);
+            doc = NULL;
+        }
+    return reply_json(out, 200, doc, pb);
 }
 
 const struct route routes_admin[] = {

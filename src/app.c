@@ -1,7 +1,8 @@
 /*
  * app: the start and stop order of the daemon's modules, in one place.
  *
- * The retention timer (retention_interval_s > 0) is a thread of its own
+ * The retention timer (on by default: retention_interval_s, 3600 s; 0 turns
+ * it off) is a thread of its own
  * that sleeps on a condition variable between sweeps; stopping it wakes it
  * and a sweep in progress stops before its next batch, so shutdown waits
  * for at most one short retention transaction.
@@ -39,13 +40,29 @@ static atomic_bool retention_stop;
 static pthread_mutex_t retention_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t retention_cv;
 
+/* One line per sweep: every table's count, the time, whether stopped. */
+static void
+log_swept(const struct retention_counts *n, long long dur_ms)
+{
+    char counts[512];
+    size_t used = 0;
+
+    counts[0] = '\0';
+    for (int i = 0; i < RETENTION_TABLES && used < sizeof(counts); i++)
+        used += (size_t)snprintf(counts + used, sizeof(counts) - used, "%s%s=%lld",
+                                 i ? " " : "", retention_table_name(i), n->rows[i]);
+    log_event(LOG_INFO, NULL, "retention.swept", LOG_S("rows", counts), LOG_I("dur_ms", dur_ms),
+              LOG_I("cancelled", atomic_load(&retention_stop)));
+}
+
 static void *
 retention_main(void *arg)
 {
     const struct config *cf = current;
-    struct retention_opts o = {cf->retention_batch, cf->retention_closed_days, &retention_stop};
+    struct retention_opts o;
 
     (void)arg;
+    routes_retention_opts(cf, &retention_stop, &o);
     for (;;) {
         struct retention_counts n;
         struct problem pb = {0};
@@ -74,10 +91,7 @@ retention_main(void *arg)
                       LOG_S("err", pb.internal[0] ? pb.internal : pb.detail));
             continue;
         }
-        log_event(LOG_INFO, NULL, "retention.swept", LOG_I("webhook_events", n.webhook_events),
-                  LOG_I("drafts", n.drafts), LOG_I("message_bodies", n.message_bodies),
-                  LOG_I("conversations", n.conversations), LOG_I("dur_ms", clock_ms() - t0),
-                  LOG_I("cancelled", atomic_load(&retention_stop)));
+        log_swept(&n, clock_ms() - t0);
     }
     return NULL;
 }

@@ -38,6 +38,7 @@
 #include "inboxd/db/db.h"
 #include "inboxd/db/keys.h"
 #include "inboxd/db/retention.h"
+#include "inboxd/routes/routes.h"
 #include "inboxd/lib/log.h"
 #include "inboxd/db/migrate.h"
 #include "inboxd/lib/notify.h"
@@ -395,11 +396,12 @@ cmd_keys_revoke(const struct config *cf, const struct args *a)
 static int
 cmd_retention(const struct config *cf, const struct args *a)
 {
-    struct retention_opts o = {cf->retention_batch, cf->retention_closed_days, NULL};
+    struct retention_opts o;
     struct retention_counts n;
     struct problem pb = {0};
 
     (void)a;
+    routes_retention_opts(cf, NULL, &o);
     if (need_db(cf, false) != 0)
         return 1;
     switch (db_retention_run_all(&o, &n, &pb)) {
@@ -411,11 +413,8 @@ cmd_retention(const struct config *cf, const struct args *a)
     default:
         return die("retention failed: %s", pb.detail);
     }
-    printf("webhook events deleted: %lld\n"
-           "drafts deleted:         %lld\n"
-           "message bodies blanked: %lld\n"
-           "conversations removed:  %lld\n",
-           n.webhook_events, n.drafts, n.message_bodies, n.conversations);
+    for (int i = 0; i < RETENTION_TABLES; i++)
+        printf("%-22s %lld\n", retention_table_name(i), n.rows[i]);
     return 0;
 }
 

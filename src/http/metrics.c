@@ -15,6 +15,7 @@
 #include "build_config.h"
 #include "inboxd/db/db.h"
 #include "inboxd/http/admission.h"
+#include "inboxd/db/retention.h"
 #include "inboxd/lib/feed_cache.h"
 #include "inboxd/lib/procstat.h"
 #include "inboxd/http/router.h"
@@ -79,6 +80,28 @@ route_label(size_t r, const struct route *const *table, struct sbuf *b)
         sbuf_addf(b, "route=\"%s %s\"", table[r]->method, table[r]->pattern);
     else
         sbuf_adds(b, "route=\"unmatched\"");
+}
+
+/* Rows each retention table lost or had blanked, and the last sweep. */
+static void
+retention_render(struct sbuf *b)
+{
+    unsigned long long rows[RETENTION_TABLES];
+    long long last;
+
+    db_retention_stats(rows, &last);
+    sbuf_adds(b, "# HELP inboxd_retention_rows_total Rows retention deleted or blanked, by "
+                 "table.\n"
+                 "# TYPE inboxd_retention_rows_total counter\n");
+    for (int i = 0; i < RETENTION_TABLES; i++)
+        sbuf_addf(b, "inboxd_retention_rows_total{table=\"%s\"} %llu\n", retention_table_name(i),
+                  rows[i]);
+    sbuf_addf(b,
+              "# HELP inboxd_retention_last_sweep_timestamp_seconds When the last retention "
+              "sweep that ran to its end finished (Unix time; 0: none yet).\n"
+              "# TYPE inboxd_retention_last_sweep_timestamp_seconds gauge\n"
+              "inboxd_retention_last_sweep_timestamp_seconds %lld\n",
+              last);
 }
 
 char *
@@ -234,6 +257,7 @@ metrics_render(const char *extra, size_t *len)
                   "process_start_time_seconds %.2f\n",
                   ps.cpu_s, ps.open_fds, ps.max_fds, ps.virtual_bytes, ps.resident_bytes,
                   ps.start_time_s);
+    retention_render(&b);
     if (extra != NULL)
         sbuf_adds(&b, extra);
     return sbuf_steal(&b, len);

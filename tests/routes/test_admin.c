@@ -372,11 +372,17 @@ action(const struct world *w, const char *draft_id, const char *type, bool sampl
 }
 
 /*
- * One account's rows around every retention line (default closed period
- * 365 days). What a sweep must do: delete events e_old_ok and e_old_skip,
- * drafts d_arch_old (with its action) and d_sup_old, blank messages c1 and
- * c2 of closed_old, remove del_old with its messages, draft and sample.
- * Everything else survives.
+ * One account's rows around every retention line, each table with a row
+ * just past its default period and one inside it (back-dated in SQL).
+ * What a sweep with the defaults must do (expect_swept): delete the
+ * expired idempotency key, the four old webhook events of every status,
+ * drafts d_arch_old (with its action) and d_sup_old, the old
+ * notification, the draft request and the job run finished long ago;
+ * blank the copied text of closed_old (messages, their subjects, its
+ * draft, the draft's action, the webhook event that made a message, the
+ * conversation's subject); remove del_old with its messages, draft and
+ * sample. Everything else survives, the learning samples and the audit
+ * log whatever their age.
  */
 static void
 make_world(const char *acct, struct world *w)
@@ -394,18 +400,29 @@ make_world(const char *acct, struct world *w)
              "'agent@example.com') RETURNING id",
              acct);
     sql_exec("INSERT INTO webhook_events (account_id, id, source, delivery_id, topic, status, "
-             "                            received_at) "
+             "                            payload, raw_body, received_at) "
              "SELECT '%s', inboxd_uuid7(), 'shopify', d, 'orders/create', s::webhook_event_status, "
+             "       '{\"body\": \"my card number\"}', '{\"body\": \"my card number\"}', "
              "       now() - a * interval '1 day' "
              "FROM (VALUES ('e_old_ok', 'succeeded', 20), ('e_old_skip', 'skipped', 15), "
              "             ('e_old_fail', 'failed', 30), ('e_old_recv', 'received', 30), "
-             "             ('e_new_ok', 'succeeded', 13)) v(d, s, a)",
+             "             ('e_new_ok', 'succeeded', 13), ('e_new_fail', 'failed', 13)) v(d, s, a)",
+             acct);
+    sql_exec("INSERT INTO idempotency_keys (account_id, key, method, path, request_hash, state, "
+             "                              response_status, response_body, created_at, "
+             "                              expires_at) "
+             "VALUES ('%1$s', 'k_old', 'POST', '/v1/x', 'h', 'done', 201, '{\"secret\": 1}', "
+             "        now() - interval '25 hours', now() - interval '1 hour'), "
+             "       ('%1$s', 'k_new', 'POST', '/v1/x', 'h', 'done', 201, '{\"secret\": 1}', "
+             "        now() - interval '23 hours', now() + interval '1 hour')",
              acct);
 
     conv(w, "open", "", "'open'", w->open);
-    conv(w, "closed_old", ", closed_at, updated_at",
-         "'closed', now() - interval '400 days', now() - interval '400 days'", w->closed_old);
-    conv(w, "closed_new", ", closed_at", "'closed', now() - interval '10 days'", w->closed_new);
+    conv(w, "closed_old", ", closed_at, updated_at, subject",
+         "'closed', now() - interval '400 days', now() - interval '400 days', 'My order'",
+         w->closed_old);
+    conv(w, "closed_new", ", closed_at, subject", "'closed', now() - interval '10 days', 'Recent'",
+         w->closed_new);
     conv(w, "del_old", ", deleted_at", "'open', now() - interval '40 days'", w->del_old);
     conv(w, "del_new", ", deleted_at", "'open', now() - interval '5 days'", w->del_new);
 
@@ -419,13 +436,61 @@ make_world(const char *acct, struct world *w)
     draft(w, w->open, "d_arch_new", "archived", 80, d);
 
     msg(w, w->closed_old, "c1", "my address is 1 Main St", "<p>my address</p>", m);
+    sql_exec("UPDATE messages SET subject = 'Re: my address' WHERE id = '%s'", m);
     msg(w, w->closed_old, "c2", "my phone is 555", NULL, m);
     msg(w, w->closed_old, "c3", "", NULL, m);
+    /* closed_old's draft (its trigger message is the fourth message), the
+     * edit of it with a sample, and the delivery that made message c2. */
+    draft(w, w->closed_old, "d_closed", "sent", 1, d);
+    sql_exec("UPDATE drafts SET suggested_html = '<p>text</p>' WHERE id = '%s'", d);
+    action(w, d, "edit", true);
+    sql_exec("UPDATE draft_actions SET final_html = '<p>edited</p>', notes = 'customer is angry', "
+             "diff_json = '[{\"op\": \"insert\", \"text\": \"edited\"}]' WHERE draft_id = '%s'",
+             d);
+    sql_exec("INSERT INTO webhook_events (account_id, id, source, delivery_id, topic, status, "
+             "                            payload, raw_body, received_at, result) "
+             "VALUES ('%s', inboxd_uuid7(), 'shopify', 'e_closed', 'message.created', "
+             "        'succeeded', '{\"body\": \"my phone is 555\"}', 'my phone is 555', "
+             "        now() - interval '1 day', jsonb_build_object('conversationId', '%s'::uuid))",
+             acct, w->closed_old);
     msg(w, w->closed_new, "n1", "recent secret", "<p>recent</p>", m);
+    sql_exec("INSERT INTO webhook_events (account_id, id, source, delivery_id, topic, status, "
+             "                            payload, raw_body, received_at, result) "
+             "VALUES ('%s', inboxd_uuid7(), 'shopify', 'e_recent', 'message.created', "
+             "        'succeeded', '{\"body\": \"recent secret\"}', 'recent secret', "
+             "        now() - interval '1 day', jsonb_build_object('conversationId', '%s'::uuid))",
+             acct, w->closed_new);
     msg(w, w->del_old, "x1", "old deleted", NULL, m);
     draft(w, w->del_old, "d_in_deleted", "superseded", 1, d);
     action(w, d, "edit", true);
     msg(w, w->del_new, "y1", "young deleted", NULL, m);
+
+    /* Notifications, finished queue rows and jobs, and the audit log. */
+    sql_exec("INSERT INTO notifications (account_id, id, type, created_at) "
+             "VALUES ('%1$s', inboxd_uuid7(), 'n_old', now() - interval '100 days'), "
+             "       ('%1$s', inboxd_uuid7(), 'n_new', now() - interval '80 days')",
+             acct);
+    sql_exec("INSERT INTO draft_requests (account_id, id, conversation_id, message_id, status, "
+             "                            created_at, updated_at) "
+             "SELECT '%s', inboxd_uuid7(), '%s', x.id, v.s::draft_request_status, "
+             "       now() - v.c * interval '1 day', now() - v.u * interval '1 day' "
+             "FROM (VALUES ('d_sup_old', 'done', 41, 40), ('d_sent_old', 'failed', 40, 10), "
+             "             ('d_pending_old', 'queued', 100, 100)) v(model, s, c, u) "
+             "JOIN drafts dr ON dr.account_id = '%s' AND dr.model_key = v.model "
+             "JOIN messages x ON x.account_id = dr.account_id AND x.id = dr.trigger_message_id",
+             acct, w->open, acct);
+    sql_exec("INSERT INTO job_runs (account_id, id, type, status, started_at, finished_at, "
+             "                      created_at) "
+             "VALUES ('%1$s', inboxd_uuid7(), 'crawl', 'succeeded', now() - interval '101 days', "
+             "        now() - interval '100 days', now() - interval '101 days'), "
+             "       ('%1$s', inboxd_uuid7(), 'crawl', 'failed', now() - interval '101 days', "
+             "        now() - interval '80 days', now() - interval '101 days'), "
+             "       ('%1$s', inboxd_uuid7(), 'crawl', 'running', now() - interval '101 days', "
+             "        NULL, now() - interval '101 days')",
+             acct);
+    sql_exec("INSERT INTO audit_log (account_id, id, action, resource_type, at) "
+             "VALUES ('%s', inboxd_uuid7(), 'a_ancient', 'x', now() - interval '3000 days')",
+             acct);
 }
 
 /* The rows a sweep must have left in w's account. */
@@ -435,23 +500,60 @@ expect_swept(const struct world *w)
     const char *a = w->acct;
 
     cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE account_id = '%s' "
-                          "AND delivery_id IN ('e_old_fail', 'e_old_recv', 'e_new_ok')",
-                          a),
-                 3);
-    cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE account_id = '%s'", a), 3);
-    cr_assert_eq(sql_long("SELECT count(*) FROM drafts WHERE account_id = '%s' AND model_key IN "
-                          "('d_sup_sample', 'd_sent_old', 'd_pending_old', 'd_arch_new')",
+                          "AND delivery_id IN ('e_new_ok', 'e_new_fail', 'e_closed', 'e_recent')",
                           a),
                  4);
-    cr_assert_eq(sql_long("SELECT count(*) FROM drafts WHERE account_id = '%s'", a), 4);
-    cr_assert_eq(sql_long("SELECT count(*) FROM draft_actions WHERE account_id = '%s'", a), 1,
-                 "the rejected draft's action went with it; the kept edit stays");
-    cr_assert_eq(sql_long("SELECT count(*) FROM learning_samples WHERE account_id = '%s'", a), 1);
-    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE account_id = '%s' "
-                          "AND external_id IN ('c1', 'c2', 'c3') AND body_text = '' "
-                          "AND body_html IS NULL",
+    cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE account_id = '%s'", a), 4);
+    cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE account_id = '%s' "
+                          "AND payload IS NULL AND raw_body IS NULL",
                           a),
-                 3);
+                 1, "the delivery of the closed conversation's message lost its text");
+    cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE account_id = '%s' "
+                          "AND delivery_id = 'e_recent' AND raw_body = 'recent secret'",
+                          a),
+                 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM idempotency_keys WHERE account_id = '%s' "
+                          "AND key = 'k_new'",
+                          a),
+                 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM idempotency_keys WHERE account_id = '%s'", a), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts WHERE account_id = '%s' AND model_key IN "
+                          "('d_sup_sample', 'd_sent_old', 'd_pending_old', 'd_arch_new', "
+                          "'d_closed')",
+                          a),
+                 5);
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts WHERE account_id = '%s'", a), 5);
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_actions WHERE account_id = '%s'", a), 2,
+                 "the rejected draft's action went with it; the kept edits stay");
+    cr_assert_eq(sql_long("SELECT count(*) FROM learning_samples WHERE account_id = '%s'", a), 2);
+    cr_assert_eq(sql_long("SELECT count(*) FROM learning_samples WHERE account_id = '%s' "
+                          "AND original_text = 'text' AND final_text = 'edited'",
+                          a),
+                 2, "learning samples are the corrections export: kept whole");
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE account_id = '%s' "
+                          "AND conversation_id = '%s' AND body_text = '' "
+                          "AND body_html IS NULL AND subject IS NULL",
+                          a, w->closed_old),
+                 4);
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts WHERE account_id = '%s' "
+                          "AND model_key = 'd_closed' AND suggested_text = '' "
+                          "AND suggested_html IS NULL",
+                          a),
+                 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_actions x JOIN drafts d "
+                          "ON d.account_id = x.account_id AND d.id = x.draft_id "
+                          "WHERE x.account_id = '%s' AND d.model_key = 'd_closed' "
+                          "AND x.final_text = '' AND x.final_html IS NULL AND x.notes IS NULL "
+                          "AND x.diff_json IS NULL",
+                          a),
+                 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations WHERE id = '%s' AND subject IS NULL",
+                          w->closed_old),
+                 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations WHERE id = '%s' "
+                          "AND subject = 'Recent'",
+                          w->closed_new),
+                 1);
     cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE account_id = '%s' "
                           "AND external_id = 'n1' AND body_text = 'recent secret' "
                           "AND body_html = '<p>recent</p>'",
@@ -474,6 +576,25 @@ expect_swept(const struct world *w)
                           "AND external_id = 'y1'",
                           a),
                  1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications WHERE account_id = '%s' "
+                          "AND type = 'n_new'",
+                          a),
+                 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM notifications WHERE account_id = '%s'", a), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests WHERE account_id = '%s' "
+                          "AND status IN ('failed', 'queued')",
+                          a),
+                 2, "a request finished 10 days ago and a queued one stay");
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests WHERE account_id = '%s'", a), 2);
+    cr_assert_eq(sql_long("SELECT count(*) FROM job_runs WHERE account_id = '%s' "
+                          "AND status IN ('failed', 'running')",
+                          a),
+                 2, "a job finished 80 days ago and a running one stay");
+    cr_assert_eq(sql_long("SELECT count(*) FROM job_runs WHERE account_id = '%s'", a), 2);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE account_id = '%s' "
+                          "AND action = 'a_ancient'",
+                          a),
+                 1, "the audit log is kept by default");
 }
 
 /* Row counts of an account, as one text, to compare before and after. */
@@ -493,18 +614,42 @@ fingerprint(const char *acct, char out[512])
              acct);
 }
 
-static void
-run_http(const char *k, long long events, long long drafts, long long bodies, long long convs)
+/* What a sweep with the default periods does to make_world's rows. */
+#define ALL_DUE                                                                                    \
+    "idempotencyKeys=1 webhookEvents=4 drafts=2 messageBodies=3 draftTexts=1 actionTexts=1 "       \
+    "webhookPayloads=1 conversationSubjects=1 conversations=1 notifications=1 draftRequests=1 "    \
+    "jobRuns=1"
+
+/* The count `field` has in `want` ("field=n field=n ..."), 0 when absent. */
+static long long
+wanted(const char *want, const char *field)
 {
+    size_t n = strlen(field);
+
+    for (const char *p = want; (p = strstr(p, field)) != NULL; p += n)
+        if ((p == want || p[-1] == ' ') && p[n] == '=')
+            return atoll(p + n + 1);
+    return 0;
+}
+
+/* A sweep of k's account over HTTP answers every table's count (14
+ * fields), each as in `want`. */
+static void
+run_http(const char *k, const char *want)
+{
+    static const char *const fields[] = {
+        "idempotencyKeys", "webhookEvents",   "learningSamples", "drafts",
+        "messageBodies",   "draftTexts",      "actionTexts",     "webhookPayloads",
+        "conversationSubjects", "conversations", "notifications", "draftRequests",
+        "jobRuns",         "auditLog"};
     struct resp r;
 
     th_post(&t, "/v1/admin/retention/run", k, NULL, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_eq(json_object_size(r.json), 4, "%s", r.body);
-    cr_assert_eq(ival(r.json, "webhookEvents"), events, "%s", r.body);
-    cr_assert_eq(ival(r.json, "drafts"), drafts, "%s", r.body);
-    cr_assert_eq(ival(r.json, "messageBodies"), bodies, "%s", r.body);
-    cr_assert_eq(ival(r.json, "conversations"), convs, "%s", r.body);
+    cr_assert_eq(json_object_size(r.json), 14, "%s", r.body);
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        cr_assert_eq(ival(r.json, fields[i]), wanted(want, fields[i]), "%s: %s", fields[i],
+                     r.body);
     resp_free(&r);
 }
 
@@ -516,7 +661,7 @@ Test(retention, a_sweep_removes_and_blanks_exactly_what_is_due)
     make_world(account, &w);
     sql_text(closed_updated, sizeof(closed_updated),
              "SELECT updated_at FROM conversations WHERE id = '%s'", w.closed_old);
-    run_http(key, 2, 2, 2, 1);
+    run_http(key, ALL_DUE);
     expect_swept(&w);
     /* Blanking is not an edit of the conversation. */
     sql_text(after, sizeof(after), "SELECT updated_at FROM conversations WHERE id = '%s'",
@@ -530,8 +675,8 @@ Test(retention, a_second_sweep_finds_nothing_and_a_new_message_is_blanked_once)
     char m[37];
 
     make_world(account, &w);
-    run_http(key, 2, 2, 2, 1);
-    run_http(key, 0, 0, 0, 0);
+    run_http(key, ALL_DUE);
+    run_http(key, "");
     expect_swept(&w);
     /* A message arrives in the long-closed conversation, as the messages
      * route writes it (the conversation's updated_at moves forward). */
@@ -539,10 +684,10 @@ Test(retention, a_second_sweep_finds_nothing_and_a_new_message_is_blanked_once)
     sql_exec("UPDATE conversations SET updated_at = greatest(now(), updated_at + interval "
              "'1 microsecond') WHERE id = '%s'",
              w.closed_old);
-    run_http(key, 0, 0, 1, 0);
+    run_http(key, "messageBodies=1 conversationSubjects=1");
     cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE id = '%s' AND body_text = ''", m),
                  1);
-    run_http(key, 0, 0, 0, 0);
+    run_http(key, "");
 }
 
 Test(retention, reopened_and_closed_again_counts_from_the_new_close)
@@ -554,11 +699,16 @@ Test(retention, reopened_and_closed_again_counts_from_the_new_close)
     sql_exec("UPDATE conversations SET closed_at = now() - interval '1 day', updated_at = now() "
              "WHERE id = '%s'",
              w.closed_old);
-    run_http(key, 2, 2, 0, 1);
+    run_http(key, "idempotencyKeys=1 webhookEvents=4 drafts=2 conversations=1 notifications=1 "
+                  "draftRequests=1 jobRuns=1");
     cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE conversation_id = '%s' "
                           "AND body_text <> ''",
                           w.closed_old),
-                 2);
+                 3);
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts WHERE conversation_id = '%s' "
+                          "AND suggested_text <> ''",
+                          w.closed_old),
+                 1);
 }
 
 Test(retention, the_http_route_sweeps_the_callers_account_only)
@@ -570,11 +720,11 @@ Test(retention, the_http_route_sweeps_the_callers_account_only)
     make_world(account, &mine);
     make_world(other, &theirs);
     fingerprint(other, before);
-    run_http(key, 2, 2, 2, 1);
+    run_http(key, ALL_DUE);
     expect_swept(&mine);
     fingerprint(other, after);
     cr_assert_str_eq(after, before, "another account's rows were touched");
-    run_http(other_key, 2, 2, 2, 1);
+    run_http(other_key, ALL_DUE);
     expect_swept(&theirs);
 }
 
@@ -586,18 +736,102 @@ Test(retention, the_closed_period_comes_from_the_configuration)
     t.cf.retention_closed_days = 5;
     th_app_start(&t);
     make_world(account, &w);
-    /* closed_new (10 days) is now due as well. */
-    run_http(key, 2, 2, 3, 1);
+    /* closed_new (10 days) is now due as well: its message, the delivery
+     * that made it, its subject. */
+    run_http(key, "idempotencyKeys=1 webhookEvents=4 drafts=2 messageBodies=4 draftTexts=1 "
+                  "actionTexts=1 webhookPayloads=2 conversationSubjects=2 conversations=1 "
+                  "notifications=1 draftRequests=1 jobRuns=1");
     cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE external_id = 'n1' "
                           "AND body_text = ''"),
                  1);
 }
 
-Test(retention, the_timer_is_off_by_default)
+Test(retention, every_period_comes_from_the_configuration)
 {
     struct world w;
 
-    cr_assert_eq(t.cf.retention_interval_s, 0, "the default starts no timer");
+    th_app_stop(&t);
+    t.cf.retention_webhook_events_days = 31;   /* the oldest events are 30 days old */
+    t.cf.retention_drafts_days = 101;          /* d_arch_old and d_sup_old are 100 */
+    t.cf.retention_deleted_days = 41;          /* del_old was deleted 40 days ago */
+    t.cf.retention_notifications_days = 101;   /* n_old is 100 */
+    t.cf.retention_draft_requests_days = 5;    /* the failed one finished 10 days ago */
+    t.cf.retention_job_runs_days = 50;         /* the failed one finished 80 days ago */
+    t.cf.retention_learning_samples_days = 10; /* one sample is back-dated to 20 */
+    t.cf.retention_audit_log_days = 365;       /* a_ancient is 3000 days old */
+    th_app_start(&t);
+    make_world(account, &w);
+    sql_exec("UPDATE learning_samples s SET created_at = now() - interval '20 days' "
+             "FROM drafts d WHERE d.account_id = s.account_id AND d.id = s.draft_id "
+             "AND d.model_key = 'd_sup_sample'");
+    /* The sample goes first, which frees its 120-day-old draft. */
+    run_http(key, "idempotencyKeys=1 learningSamples=1 drafts=1 messageBodies=3 draftTexts=1 "
+                  "actionTexts=1 webhookPayloads=1 conversationSubjects=1 draftRequests=2 "
+                  "jobRuns=2 auditLog=1");
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts WHERE model_key = 'd_sup_sample'"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM learning_samples"), 2);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'a_ancient'"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'retention.run'"), 1,
+                 "this run's own entry is inside the period");
+    cr_assert_eq(sql_long("SELECT count(*) FROM job_runs WHERE status = 'running'"), 1,
+                 "a job that has not finished is never removed");
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests WHERE status = 'queued'"), 1,
+                 "a request still queued is never removed");
+}
+
+Test(retention, a_period_of_0_keeps_a_table_forever)
+{
+    struct world w;
+
+    th_app_stop(&t);
+    t.cf.retention_webhook_events_days = 0;
+    t.cf.retention_drafts_days = 0;
+    t.cf.retention_deleted_days = 0;
+    t.cf.retention_notifications_days = 0;
+    t.cf.retention_draft_requests_days = 0;
+    t.cf.retention_job_runs_days = 0;
+    th_app_start(&t);
+    make_world(account, &w);
+    run_http(key, "idempotencyKeys=1 messageBodies=3 draftTexts=1 actionTexts=1 "
+                  "webhookPayloads=1 conversationSubjects=1");
+    cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events"), 8);
+    cr_assert_eq(sql_long("SELECT count(*) FROM conversations WHERE external_id = 'del_old'"), 1);
+}
+
+Test(retention, every_table_swept_is_a_metric)
+{
+    struct resp r;
+    struct world w;
+    char line[128];
+
+    make_world(account, &w);
+    run_http(key, ALL_DUE);
+    th_get(&t, "/metrics", NULL, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert(strstr(r.body, "inboxd_retention_rows_total{table=\"webhook_events\"} 4\n") != NULL,
+              "%s", r.body);
+    cr_assert(strstr(r.body, "inboxd_retention_rows_total{table=\"message_bodies\"} 3\n") != NULL);
+    cr_assert(strstr(r.body, "inboxd_retention_rows_total{table=\"audit_log\"} 0\n") != NULL);
+    snprintf(line, sizeof(line), "inboxd_retention_last_sweep_timestamp_seconds 0\n");
+    cr_assert(strstr(r.body, "inboxd_retention_last_sweep_timestamp_seconds ") != NULL);
+    cr_assert(strstr(r.body, line) == NULL, "a sweep ran to its end: its time is set");
+    resp_free(&r);
+}
+
+Test(retention, the_timer_is_on_by_default_and_0_turns_it_off)
+{
+    struct config cf = {0};
+    char err[256], *argv[] = {"inboxd", NULL};
+    int argc = 1;
+    struct world w;
+
+    cr_assert_eq(config_load(&cf, "/dev/null", &argc, argv, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(cf.retention_interval_s, 3600, "the default sweeps every hour");
+    config_cleanup(&cf);
+    /* Off: nothing is swept however long the instance runs. */
+    th_app_stop(&t);
+    t.cf.retention_interval_s = 0;
+    th_app_start(&t);
     make_world(account, &w);
     th_app_stop(&t);
     cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE delivery_id = 'e_old_ok'"), 1);
@@ -605,9 +839,8 @@ Test(retention, the_timer_is_off_by_default)
 
 Test(retention, the_command_line_sweeps_every_account)
 {
-    char other[37], other_key[64], bin[PATH_MAX], cmd[PATH_MAX + 1024], line[256];
+    char other[37], other_key[64], bin[PATH_MAX], cmd[PATH_MAX + 1024], line[256], want[1024];
     struct world mine, theirs;
-    long long got[4] = {-1, -1, -1, -1};
     int nlines = 0, status;
     FILE *p;
 
@@ -619,23 +852,24 @@ Test(retention, the_command_line_sweeps_every_account)
              "DATABASE_URL='%s' '%s' --config /dev/null --log-level error --retention-batch 3 "
              "retention",
              t.app_conninfo, bin);
+    /* One line per table, "name count", both accounts' rows together. */
+    snprintf(want, sizeof(want),
+             "idempotency_keys=2 webhook_events=8 drafts=4 message_bodies=6 draft_texts=2 "
+             "action_texts=2 webhook_payloads=2 conversation_subjects=2 conversations=2 "
+             "notifications=2 draft_requests=2 job_runs=2");
     p = popen(cmd, "r");
     cr_assert_not_null(p);
     while (fgets(line, sizeof(line), p)) {
-        const char *colon = strchr(line, ':');
+        char name[64];
+        long long n;
 
-        cr_assert_not_null(colon, "unexpected output: %s", line);
-        if (nlines < 4)
-            got[nlines] = atoll(colon + 1);
+        cr_assert_eq(sscanf(line, "%63s %lld", name, &n), 2, "unexpected output: %s", line);
+        cr_assert_eq(n, wanted(want, name), "%s", line);
         nlines++;
     }
     status = pclose(p);
     cr_assert_eq(status, 0, "inboxd retention exited with %d", status);
-    cr_assert_eq(nlines, 4);
-    cr_assert_eq(got[0], 4, "webhook events");
-    cr_assert_eq(got[1], 4, "drafts");
-    cr_assert_eq(got[2], 4, "message bodies");
-    cr_assert_eq(got[3], 2, "conversations");
+    cr_assert_eq(nlines, 14);
     expect_swept(&mine);
     expect_swept(&theirs);
 }
@@ -818,8 +1052,12 @@ Test(retention_big, a_sweep_of_100000_back_dated_rows)
     th_post(&t, "/v1/admin/retention/run", key, NULL, &r);
     ms = th_now_ms() - t0;
     cr_assert_eq(r.status, 200);
-    cr_assert_str_eq(r.body,
-                     "{\"webhookEvents\":0,\"drafts\":0,\"messageBodies\":0,\"conversations\":0}");
+    cr_assert_str_eq(r.body, "{\"idempotencyKeys\":0,\"webhookEvents\":0,\"learningSamples\":0,"
+                             "\"drafts\":0,\"messageBodies\":0,\"draftTexts\":0,"
+                             "\"actionTexts\":0,\"webhookPayloads\":0,"
+                             "\"conversationSubjects\":0,\"conversations\":0,"
+                             "\"notifications\":0,\"draftRequests\":0,\"jobRuns\":0,"
+                             "\"auditLog\":0}");
     fprintf(stderr, "retention: the following empty sweep took %lld ms\n", ms);
     resp_free(&r);
 }

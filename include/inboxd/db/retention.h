@@ -1,14 +1,28 @@
 /*
- * db_retention: one retention sweep (API.md "Administration").
+ * db_retention: one retention sweep (API.md "Administration", and the
+ * retention paragraph of "Additions in v1.1").
  *
- * The rules: webhook events succeeded/skipped older than 14 days are
- * deleted; archived/superseded drafts older than 90 days with no learning
- * sample are deleted (with their actions); message bodies of conversations
- * closed longer than `closed_days` are blanked (body_text '', body_html
- * NULL), each message once; conversations soft-deleted more than 30 days ago
- * are removed with everything that hangs off them.
+ * A sweep works through one list of tables (retention.c, `tables`), each
+ * with its own rule and period in days (0: that table is kept forever):
  *
- * Each rule is a loop of short transactions of at most `batch` rows each
+ *   idempotency_keys       deleted once past their 24 h replay window
+ *   webhook_events         every status, with payload and raw body, after 14 d
+ *   learning_samples       after `learning_samples_days` (0 by default: kept)
+ *   drafts                 archived/superseded with no learning sample, after 90 d
+ *   message_bodies         messages of conversations closed longer than
+ *                          `closed_days`: body text, HTML and subject blanked
+ *   draft_texts            drafts of those conversations: suggested text blanked
+ *   action_texts           their actions: final text, HTML, notes, diff blanked
+ *   webhook_payloads       webhook events that made their messages: payload, raw body
+ *   conversation_subjects  those conversations, once every copy above is blank:
+ *                          subject blanked
+ *   conversations          soft-deleted ones after 30 d, with all they hold
+ *   notifications          after 90 d
+ *   draft_requests         done/failed ones, 30 d after they finished
+ *   job_runs               succeeded/failed ones, 90 d after they finished
+ *   audit_log              after `audit_log_days` (0 by default: kept)
+ *
+ * Each table is a loop of short transactions of at most `batch` rows each
  * (rows locked by someone else are skipped, not waited for), so a large
  * backlog never holds locks for long and a sweep can stop between batches.
  */
@@ -20,19 +34,37 @@
 #include "inboxd/db/who.h"
 #include "inboxd/lib/problem.h"
 
+/* The periods, in days; 0 keeps that table's rows forever. */
+struct retention_periods {
+    int closed_days;           /* retention_closed_days: blank copied text, >= 1 */
+    int webhook_events_days;   /* retention_webhook_events_days */
+    int drafts_days;           /* retention_drafts_days */
+    int deleted_days;          /* retention_deleted_days: soft-deleted conversations */
+    int notifications_days;    /* retention_notifications_days */
+    int draft_requests_days;   /* retention_draft_requests_days (finished ones) */
+    int job_runs_days;         /* retention_job_runs_days (finished ones) */
+    int learning_samples_days; /* retention_learning_samples_days */
+    int audit_log_days;        /* retention_audit_log_days */
+};
+
 struct retention_opts {
-    int batch;                 /* rows per transaction (retention_batch), >= 1 */
-    int closed_days;           /* retention_closed_days, >= 1 */
+    int batch; /* rows per transaction (retention_batch), >= 1 */
+    struct retention_periods days;
     const atomic_bool *cancel; /* when not NULL and true, stop before the next batch */
 };
 
-/* What one sweep did: the RetentionResult of openapi.json. */
+/* The tables of a sweep, in the order it works through them. */
+#define RETENTION_TABLES 14
+
+/* What one sweep did, per table: rows deleted or blanked. */
 struct retention_counts {
-    long long webhook_events; /* deleted */
-    long long drafts;         /* deleted */
-    long long message_bodies; /* blanked */
-    long long conversations;  /* removed */
+    long long rows[RETENTION_TABLES];
 };
+
+/* Table i's name (snake_case: the metric's label and the command line's)
+ * and its field in the RetentionResult of openapi.json (camelCase). */
+const char *retention_table_name(int i);
+const char *retention_table_field(int i);
 
 /*
  * POST /v1/admin/retention/run: sweeps the caller's account only, after
@@ -54,5 +86,10 @@ int db_retention_run(const struct who *w, const struct retention_opts *o,
  */
 int db_retention_run_all(const struct retention_opts *o, struct retention_counts *out,
                          struct problem *pb) __attribute__((warn_unused_result));
+
+/* Totals of this process since it started, for /metrics: rows per table
+ * (rows[i] as above), and the Unix time the last sweep that ran to its end
+ * finished (0: none yet). */
+void db_retention_stats(unsigned long long rows[RETENTION_TABLES], long long *last_sweep_unix);
 
 #endif

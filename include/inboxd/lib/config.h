@@ -62,6 +62,14 @@ struct config {
     char *tls_key;
     char *tls_client_ca;     /* "": no client certificate asked for */
     char *tls_client_names;  /* name=scope ... rules (config_client_scopes) */
+    int retention_webhook_events_days;
+    int retention_drafts_days;
+    int retention_deleted_days;
+    int retention_notifications_days;
+    int retention_draft_requests_days;
+    int retention_job_runs_days;
+    int retention_learning_samples_days;
+    int retention_audit_log_days;
     int nsources;
     struct config_source sources[CONFIG_MAX_SOURCES];
     struct shared shared;    /* a published copy's references (config_hold) */

@@ -5,7 +5,11 @@
 #ifndef INBOXD_ROUTES_H
 #define INBOXD_ROUTES_H
 
+#include <stdatomic.h>
+
+#include "inboxd/db/retention.h"
 #include "inboxd/http/router.h"
+#include "inboxd/lib/config.h"
 
 extern const struct route routes_health[];
 extern const struct route routes_problems[];
@@ -26,6 +30,12 @@ extern const struct route routes_notifications[];
 extern const struct route routes_learning[];
 extern const struct route routes_search[];
 extern const struct route routes_admin[];
+
+/* The retention settings of cf as the sweep takes them (routes/admin.c):
+ * the one place that maps them, for the route, the timer and the command
+ * line. `cancel` as in struct retention_opts. */
+void routes_retention_opts(const struct config *cf, const atomic_bool *cancel,
+                           struct retention_opts *out);
 
 /* All tables, NULL-terminated, in matching order (routes/routes.c). */
 extern const struct route *const routes_all[];
