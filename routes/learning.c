@@ -3,7 +3,9 @@
  *
  * Any Accept but application/x-ndjson answers a keyset page. With
  * `Accept: application/x-ndjson` the whole range (from `since`, or after
- * `cursor`; `limit` does not apply) streams as one sample per line: the
+ * `cursor`; `limit` does not apply) streams as one sample per line, and the
+ * cursor to come back with afterwards is the Inboxd-Resume-Cursor header
+ * (the page has it as resumeCursor; db_learning.h: the watermark): the
  * handler opens a db_learning stream and hands MHD a reader callback that
  * fills each 64 KiB block from rows as they arrive. A row longer than the
  * room left in a block stays in the stream context (with how much of it
@@ -172,6 +174,8 @@ stream_samples(struct req *rq, const char *since, const struct page *pg, struct 
         return -1;
     }
     snprintf(x->request_id, sizeof(x->request_id), "%s", rq->request_id);
+    snprintf(out->resume_cursor, sizeof(out->resume_cursor), "%s",
+             db_learning_stream_resume(x->it));
     out->status = 200;
     out->content_type = NDJSON;
     out->stream = export_read;
@@ -191,7 +195,7 @@ list_samples(struct req *rq, struct reply *out, struct problem *pb)
     char *json;
     size_t len;
 
-    if (query_page(rq, true, &pg, pb) != 0 ||
+    if (query_page_xid(rq, &pg, pb) != 0 ||
         query_timestamp(rq, "since", since_buf, &since, pb) != 0)
         return -1;
     if (wants_ndjson(req_header(rq, MHD_HTTP_HEADER_ACCEPT)))

@@ -49,8 +49,8 @@ log_swept(const struct retention_counts *n, long long dur_ms)
 
     counts[0] = '\0';
     for (int i = 0; i < RETENTION_TABLES && used < sizeof(counts); i++)
-        used += (size_t)snprintf(counts + used, sizeof(counts) - used, "%s%s=%lld",
-                                 i ? " " : "", retention_table_name(i), n->rows[i]);
+        used += (size_t)snprintf(counts + used, sizeof(counts) - used, "%s%s=%lld", i ? " " : "",
+                                 retention_table_name(i), n->rows[i]);
     log_event(LOG_INFO, NULL, "retention.swept", LOG_S("rows", counts), LOG_I("dur_ms", dur_ms),
               LOG_I("cancelled", atomic_load(&retention_stop)));
 }

@@ -388,8 +388,7 @@ static const struct table {
                 struct problem *pb);
 } tables[RETENTION_TABLES] = {
     {"idempotency_keys", "idempotencyKeys", FIXED, S_IDEMPOTENCY_KEYS, -1, 0, NULL},
-    {"webhook_events", "webhookEvents", PERIOD(webhook_events_days), S_WEBHOOK_EVENTS, -1, 0,
-     NULL},
+    {"webhook_events", "webhookEvents", PERIOD(webhook_events_days), S_WEBHOOK_EVENTS, -1, 0, NULL},
     {"learning_samples", "learningSamples", PERIOD(learning_samples_days), S_LEARNING_SAMPLES, -1,
      0, NULL},
     {"drafts", "drafts", PERIOD(drafts_days), S_DRAFTS, -1, 0, drafts_rule},
@@ -402,8 +401,7 @@ static const struct table {
     {"conversations", "conversations", PERIOD(deleted_days), S_PURGE_MESSAGES,
      S_PURGE_CONVERSATIONS, 1, NULL},
     {"notifications", "notifications", PERIOD(notifications_days), S_NOTIFICATIONS, -1, 0, NULL},
-    {"draft_requests", "draftRequests", PERIOD(draft_requests_days), S_DRAFT_REQUESTS, -1, 0,
-     NULL},
+    {"draft_requests", "draftRequests", PERIOD(draft_requests_days), S_DRAFT_REQUESTS, -1, 0, NULL},
     {"job_runs", "jobRuns", PERIOD(job_runs_days), S_JOB_RUNS, -1, 0, NULL},
     {"audit_log", "auditLog", PERIOD(audit_log_days), S_AUDIT_LOG, -1, 0, NULL},
 };

@@ -23,13 +23,15 @@ query_invalid(struct problem *pb, const char *name, const char *why)
     return problem_field(pb, name, "%s", why);
 }
 
-int
-query_page(const struct req *rq, bool with_ts, struct page *pg, struct problem *pb)
+/* ?limit into pg, and ?cursor decoded into *c (*has: one was given). */
+static int
+read_page(const struct req *rq, struct page *pg, struct cursor *c, bool *has, struct problem *pb)
 {
     const char *limit = req_query(rq, "limit");
     const char *cur = req_query(rq, "cursor");
 
     memset(pg, 0, sizeof(*pg));
+    *has = false;
     pg->limit = PAGE_DEFAULT;
     if (limit != NULL) {
         char *end;
@@ -43,17 +45,54 @@ query_page(const struct req *rq, bool with_ts, struct page *pg, struct problem *
     }
     snprintf(pg->fetch, sizeof(pg->fetch), "%d", pg->limit + 1);
     if (cur != NULL) {
-        struct cursor c;
         struct problem local = {0};
 
-        if (cursor_decode(cur, &c, &local) != 0 || c.has_ts != with_ts)
+        if (cursor_decode(cur, c, &local) != 0)
             return query_invalid(pb, "cursor", "is not a cursor of this list");
-        snprintf(pg->id_buf, sizeof(pg->id_buf), "%s", c.id);
+        snprintf(pg->id_buf, sizeof(pg->id_buf), "%s", c->id);
         pg->after_id = pg->id_buf;
-        if (c.has_ts) {
-            rfc3339_format_us(c.ts_usec, pg->ts_buf);
-            pg->after_ts = pg->ts_buf;
-        }
+        *has = true;
+    }
+    return 0;
+}
+
+int
+query_page(const struct req *rq, bool with_ts, struct page *pg, struct problem *pb)
+{
+    struct cursor c;
+    bool has;
+
+    if (read_page(rq, pg, &c, &has, pb) != 0)
+        return -1;
+    if (has && (c.has_ts != with_ts || c.has_xid))
+        return query_invalid(pb, "cursor", "is not a cursor of this list");
+    if (has && c.has_ts) {
+        rfc3339_format_us(c.ts_usec, pg->ts_buf);
+        pg->after_ts = pg->ts_buf;
+    }
+    return 0;
+}
+
+int
+query_page_xid(const struct req *rq, struct page *pg, struct problem *pb)
+{
+    struct cursor c;
+    bool has;
+
+    if (read_page(rq, pg, &c, &has, pb) != 0)
+        return -1;
+    if (!has)
+        return 0;
+    if (c.has_xid) {
+        snprintf(pg->xid_buf, sizeof(pg->xid_buf), "%llu", (unsigned long long)c.xid);
+        pg->after_xid = pg->xid_buf;
+    } else if (c.has_ts) {
+        /* A cursor the list handed out before it was ordered by commit
+         * position: still honoured, as the point in time it names. */
+        rfc3339_format_us(c.ts_usec, pg->ts_buf);
+        pg->after_ts = pg->ts_buf;
+    } else {
+        return query_invalid(pb, "cursor", "is not a cursor of this list");
     }
     return 0;
 }

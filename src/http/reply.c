@@ -325,6 +325,8 @@ reply_send(struct req *rq, struct reply *out)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, out->etag);
     if (out->location[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, out->location);
+    if (out->resume_cursor[0])
+        MHD_add_response_header(resp, "Inboxd-Resume-Cursor", out->resume_cursor);
     if (out->retry_after > 0) {
         snprintf(num, sizeof(num), "%d", out->retry_after);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);

@@ -1,8 +1,9 @@
 /*
  * cursor: opaque keyset-pagination positions.
  *
- * Binary layout (26 bytes): version 1, flags (bit 0 = has_ts, others zero),
- * timestamp int64 big-endian (zero without one), the 16 id bytes. Text is
+ * Binary layout (26 bytes): version 1, flags (bit 0 = has_ts, bit 1 =
+ * has_xid, never both, others zero), the timestamp int64 or the xid uint64
+ * big-endian (zero without either), the 16 id bytes. Text is
  * that in base64url without padding: 35 characters.
  *
  * A cursor comes from the caller, so decoding is strict and total: every
@@ -16,12 +17,14 @@
 
 #include <assert.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "inboxd/lib/rfc3339.h"
 #include "inboxd/lib/uuid7.h"
 
 #define CURSOR_VERSION 1
 #define CURSOR_FLAG_TS 0x01u
+#define CURSOR_FLAG_XID 0x02u
 #define RAW_LEN 26
 #define TEXT_LEN 35 /* 8 groups of 4 for 24 bytes, 3 for the last 2 */
 
@@ -126,10 +129,11 @@ void
 cursor_encode(const struct cursor *c, char out[CURSOR_BUFLEN])
 {
     unsigned char raw[RAW_LEN] = {0};
-    uint64_t ts = c->has_ts ? (uint64_t)c->ts_usec : 0;
+    uint64_t ts = c->has_ts ? (uint64_t)c->ts_usec : c->has_xid ? c->xid : 0;
 
+    assert(!(c->has_ts && c->has_xid));
     raw[0] = CURSOR_VERSION;
-    raw[1] = c->has_ts ? CURSOR_FLAG_TS : 0;
+    raw[1] = c->has_ts ? CURSOR_FLAG_TS : c->has_xid ? CURSOR_FLAG_XID : 0;
     for (int i = 0; i < 8; i++)
         raw[2 + i] = (unsigned char)(ts >> (56 - 8 * i));
     /* Ids come from our own rows, so an invalid one is our bug; without
@@ -162,12 +166,16 @@ cursor_decode(const char *s, struct cursor *c, struct problem *pb)
     /* The scan is bounded however long the query parameter is. */
     if (s == NULL || bounded_len(s, TEXT_LEN) != TEXT_LEN || !b64url_decode_raw(s, raw))
         goto bad;
-    if (raw[0] != CURSOR_VERSION || (raw[1] & ~CURSOR_FLAG_TS) != 0)
+    if (raw[0] != CURSOR_VERSION || (raw[1] & ~(CURSOR_FLAG_TS | CURSOR_FLAG_XID)) != 0 ||
+        raw[1] == (CURSOR_FLAG_TS | CURSOR_FLAG_XID))
         goto bad;
     for (int i = 0; i < 8; i++)
         ts = ts << 8 | raw[2 + i];
     tmp.has_ts = (raw[1] & CURSOR_FLAG_TS) != 0;
-    if (tmp.has_ts) {
+    tmp.has_xid = (raw[1] & CURSOR_FLAG_XID) != 0;
+    if (tmp.has_xid) {
+        tmp.xid = ts;
+    } else if (tmp.has_ts) {
         tmp.ts_usec = (int64_t)ts;
         if (tmp.ts_usec < RFC3339_MIN_USEC || tmp.ts_usec > RFC3339_MAX_USEC)
             goto bad;
@@ -185,4 +193,15 @@ cursor_decode(const char *s, struct cursor *c, struct problem *pb)
     return 0;
 bad:
     return problem_set(pb, 400, "invalid-cursor", "cursor is not valid");
+}
+
+void
+cursor_at_watermark(uint64_t mark, const struct cursor *after, struct cursor *out)
+{
+    if (after != NULL && after->has_xid && after->xid >= mark) {
+        *out = *after;
+        return;
+    }
+    *out = (struct cursor){.has_xid = true, .xid = mark};
+    snprintf(out->id, sizeof(out->id), "00000000-0000-0000-0000-000000000000");
 }

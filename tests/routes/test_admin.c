@@ -638,9 +638,10 @@ static void
 run_http(const char *k, const char *want)
 {
     static const char *const fields[] = {
-        "idempotencyKeys", "webhookEvents",   "learningSamples", "drafts",
-        "messageBodies",   "draftTexts",      "actionTexts",     "webhookPayloads",
-        "conversationSubjects", "conversations", "notifications", "draftRequests",
+        "idempotencyKeys", "webhookEvents",   "learningSamples",
+        "drafts",          "messageBodies",   "draftTexts",
+        "actionTexts",     "webhookPayloads", "conversationSubjects",
+        "conversations",   "notifications",   "draftRequests",
         "jobRuns",         "auditLog"};
     struct resp r;
 
@@ -648,8 +649,7 @@ run_http(const char *k, const char *want)
     cr_assert_eq(r.status, 200, "%s", r.body);
     cr_assert_eq(json_object_size(r.json), 14, "%s", r.body);
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-        cr_assert_eq(ival(r.json, fields[i]), wanted(want, fields[i]), "%s: %s", fields[i],
-                     r.body);
+        cr_assert_eq(ival(r.json, fields[i]), wanted(want, fields[i]), "%s: %s", fields[i], r.body);
     resp_free(&r);
 }
 

@@ -2,6 +2,7 @@
  * (issue #5; API.md "Learning, jobs, sources, notifications"). */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 
 #include "fixtures.h"
 #include "inboxd/db/db.h"
+#include "inboxd/lib/cursor.h"
+#include "inboxd/lib/rfc3339.h"
 
 /* One connection in the pool: a connection a stream failed to give back
  * would make the next request wait and fail. */
@@ -38,15 +41,33 @@ TestSuite(learning_streams, .init = setup_one_stream, .fini = fx_teardown, .time
 
 /* --- helpers --------------------------------------------------------------- */
 
+/* Sample g's id: g in hex, then md5(acct || tag || 's' || g), so that the
+ * samples of one call (one transaction: one commit position) sort by g. */
+#define SAMPLE_ID(acct, tag, g)                                                                    \
+    "(lpad(to_hex(" g "), 8, '0') || substr(md5(" acct " || " tag " || 's' || " g "), 9))::uuid"
+/* (SAMPLE_ID names g twice: with "%d", pass g, acct, tag, g.) */
+
+/* Waits until the export can hand out every committed sample: the commit
+ * watermark (the oldest transaction still open in the whole cluster, which
+ * other suites share) has passed them. */
+static void
+wait_exportable(void)
+{
+    TH_WAIT_UNTIL(sql_long("SELECT count(*) FROM learning_samples "
+                           "WHERE write_xid >= inboxd_watermark()") == 0,
+                  "the commit watermark never passed the samples");
+}
+
 /*
  * Makes n learning samples in account acct, each with its own message,
  * draft and approve action (every foreign key real). Sample g (1..n) has id
- * md5(acct || tag || 's' || g) and createdAt base + g ms, base being
- * 2026-01-01 plus `day` days, so samples are ordered by g. One INSERT …
- * SELECT generate_series per table.
+ * SAMPLE_ID(acct, tag, g) and createdAt base + g ms, base being 2026-01-01
+ * plus `day` days, so samples are ordered by g. One INSERT … SELECT
+ * generate_series per table; make_samples() then waits until they can be
+ * exported.
  */
 static void
-make_samples(const char *acct, const char *tag, int n, int day)
+make_samples_nowait(const char *acct, const char *tag, int n, int day)
 {
     char conv[37], user[37], ch[37];
     PGresult *r;
@@ -64,34 +85,55 @@ make_samples(const char *acct, const char *tag, int n, int day)
              acct, conv, ch, conv);
     sql_exec("INSERT INTO users (account_id, id, email) VALUES ('%s', '%s', '%s@example.com')",
              acct, user, user);
-    sql_exec("INSERT INTO messages (account_id, id, conversation_id, direction, body_text) "
-             "SELECT '%s', md5('%s' || '%s' || 'm' || g)::uuid, '%s', 'inbound', 'question' "
-             "FROM generate_series(1, %d) g",
-             acct, acct, tag, conv, n);
-    sql_exec("INSERT INTO drafts (account_id, id, conversation_id, trigger_message_id, model_key, "
-             "                    prompt_version, status, suggested_text) "
-             "SELECT '%s', md5('%s' || '%s' || 'd' || g)::uuid, '%s', "
-             "       md5('%s' || '%s' || 'm' || g)::uuid, 'model', 'v1', 'sent', 'draft' "
-             "FROM generate_series(1, %d) g",
-             acct, acct, tag, conv, acct, tag, n);
-    sql_exec("INSERT INTO draft_actions (account_id, id, draft_id, user_id, type) "
-             "SELECT '%s', md5('%s' || '%s' || 'a' || g)::uuid, "
-             "       md5('%s' || '%s' || 'd' || g)::uuid, '%s', 'approve' "
-             "FROM generate_series(1, %d) g",
-             acct, acct, tag, acct, tag, user, n);
-    sql_exec("INSERT INTO learning_samples (account_id, id, draft_id, action_id, original_text, "
-             "                              final_text, diff_json, created_at) "
-             "SELECT '%s', md5('%s' || '%s' || 's' || g)::uuid, "
-             "       md5('%s' || '%s' || 'd' || g)::uuid, md5('%s' || '%s' || 'a' || g)::uuid, "
-             "       'Thanks for reaching out! For a Sniper EFI on a 350, -6 AN is plenty for the "
-             "feed and the return line; sample ' || g, "
-             "       'Thanks for reaching out! For a Sniper EFI on a 350, -6 AN is plenty for the "
-             "feed and the return line; sample ' || g, "
-             "       '[{\"op\": \"equal\", \"text\": \"Thanks for reaching out!\"}]', "
-             "       timestamptz '2026-01-01T00:00:00Z' + %d * interval '1 day' "
-             "           + g * interval '1 millisecond' "
-             "FROM generate_series(1, %d) g",
-             acct, acct, tag, acct, tag, acct, tag, day, n);
+    /* In transactions of at most 20,000 samples: a longer one would hold
+     * the commit watermark, which the whole cluster shares, back for
+     * every other suite's export meanwhile. */
+    for (int lo = 1; lo <= n; lo += 20000) {
+        int hi = lo + 19999 < n ? lo + 19999 : n;
+
+        sql_exec("INSERT INTO messages (account_id, id, conversation_id, direction, body_text) "
+                 "SELECT '%s', md5('%s' || '%s' || 'm' || g)::uuid, '%s', 'inbound', 'question' "
+                 "FROM generate_series(%d, %d) g",
+                 acct, acct, tag, conv, lo, hi);
+        sql_exec(
+            "INSERT INTO drafts (account_id, id, conversation_id, trigger_message_id, model_key, "
+            "                    prompt_version, status, suggested_text) "
+            "SELECT '%s', md5('%s' || '%s' || 'd' || g)::uuid, '%s', "
+            "       md5('%s' || '%s' || 'm' || g)::uuid, 'model', 'v1', 'sent', 'draft' "
+            "FROM generate_series(%d, %d) g",
+            acct, acct, tag, conv, acct, tag, lo, hi);
+        sql_exec("INSERT INTO draft_actions (account_id, id, draft_id, user_id, type) "
+                 "SELECT '%s', md5('%s' || '%s' || 'a' || g)::uuid, "
+                 "       md5('%s' || '%s' || 'd' || g)::uuid, '%s', 'approve' "
+                 "FROM generate_series(%d, %d) g",
+                 acct, acct, tag, acct, tag, user, lo, hi);
+        sql_exec(
+            "INSERT INTO learning_samples (account_id, id, draft_id, action_id, original_text, "
+            "                              final_text, diff_json, created_at) "
+            "SELECT '%s', " SAMPLE_ID(
+                "'%s'", "'%s'",
+                "g") ", "
+                     "       md5('%s' || '%s' || 'd' || g)::uuid, md5('%s' || '%s' || 'a' || "
+                     "g)::uuid, "
+                     "       'Thanks for reaching out! For a Sniper EFI on a 350, -6 AN is plenty "
+                     "for the "
+                     "feed and the return line; sample ' || g, "
+                     "       'Thanks for reaching out! For a Sniper EFI on a 350, -6 AN is plenty "
+                     "for the "
+                     "feed and the return line; sample ' || g, "
+                     "       '[{\"op\": \"equal\", \"text\": \"Thanks for reaching out!\"}]', "
+                     "       timestamptz '2026-01-01T00:00:00Z' + %d * interval '1 day' "
+                     "           + g * interval '1 millisecond' "
+                     "FROM generate_series(%d, %d) g",
+            acct, acct, tag, acct, tag, acct, tag, day, lo, hi);
+    }
+}
+
+static void
+make_samples(const char *acct, const char *tag, int n, int day)
+{
+    make_samples_nowait(acct, tag, n, day);
+    wait_exportable();
 }
 
 /* The id of sample g of make_samples(acct, tag, …), as text. */
@@ -101,7 +143,7 @@ sample_id(const char *acct, const char *tag, int g, char out[37])
     char q[300];
     PGresult *r;
 
-    snprintf(q, sizeof(q), "SELECT md5('%s' || '%s' || 's' || %d)::uuid", acct, tag, g);
+    snprintf(q, sizeof(q), "SELECT " SAMPLE_ID("'%s'", "'%s'", "%d"), g, acct, tag, g);
     r = th_sql(&t, q);
     snprintf(out, 37, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
@@ -263,6 +305,326 @@ Test(learning, needs_the_read_scope)
     th_key(&t, account, "actions:write", writer);
     th_get(&t, "/v1/learning-samples", writer, &r);
     expect_problem(&r, 403);
+    resp_free(&r);
+}
+
+/* --- commit order: no sample skipped under concurrent writers ------------- */
+
+/*
+ * A consumer of the export: pages from its cursor, counting each sample id
+ * it is handed. After a page with more to come it moves to nextCursor;
+ * after the last one to resumeCursor, the position to come back from
+ * (without one, as the export answered before it had it, it keeps the
+ * last nextCursor it had, the only position it was given).
+ */
+struct consumer {
+    char cursor[128];
+    json_t *seen; /* id -> times handed out */
+    bool more;    /* the last page had a nextCursor */
+};
+
+static size_t
+consume_page(struct consumer *c, int limit)
+{
+    char path[256];
+    struct resp r;
+    json_t *items, *it, *next, *resume;
+    size_t i, n;
+
+    snprintf(path, sizeof(path), "/v1/learning-samples?limit=%d%s%s", limit,
+             c->cursor[0] ? "&cursor=" : "", c->cursor);
+    th_get(&t, path, key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    items = json_object_get(r.json, "items");
+    json_array_foreach (items, i, it) {
+        const char *id = jstr(it, "id");
+        json_t *k = json_object_get(c->seen, id);
+
+        json_object_set_new(c->seen, id, json_integer(k ? json_integer_value(k) + 1 : 1));
+    }
+    n = json_array_size(items);
+    next = json_object_get(r.json, "nextCursor");
+    c->more = json_is_string(next);
+    resume = json_object_get(r.json, "resumeCursor");
+    if (json_is_string(next))
+        snprintf(c->cursor, sizeof(c->cursor), "%s", json_string_value(next));
+    else if (json_is_string(resume))
+        snprintf(c->cursor, sizeof(c->cursor), "%s", json_string_value(resume));
+    resp_free(&r);
+    return n;
+}
+
+/* Pages until every committed sample of the account has been handed out,
+ * within the harness's patience; then checks each came exactly once. */
+static void
+drain_and_check(struct consumer *c)
+{
+    PGresult *all;
+    char q[200];
+    long long t0 = th_now_ms();
+    int n, missing;
+
+    snprintf(q, sizeof(q), "SELECT id FROM learning_samples WHERE account_id = '%s'", account);
+    all = th_sql(&t, q);
+    n = PQntuples(all);
+    for (;;) {
+        missing = 0;
+        for (int i = 0; i < n; i++)
+            missing += json_object_get(c->seen, PQgetvalue(all, i, 0)) == NULL;
+        if (missing == 0 || th_now_ms() - t0 > TH_PATIENCE_MS)
+            break;
+        if (consume_page(c, 50) == 0)
+            usleep(10 * 1000);
+    }
+    for (int i = 0; i < n; i++) {
+        json_t *k = json_object_get(c->seen, PQgetvalue(all, i, 0));
+
+        cr_assert_not_null(k, "sample %s was committed but never exported (%d missing)",
+                           PQgetvalue(all, i, 0), missing);
+        cr_assert_eq(json_integer_value(k), 1, "sample %s was exported %lld times",
+                     PQgetvalue(all, i, 0), (long long)json_integer_value(k));
+    }
+    cr_assert_eq(json_object_size(c->seen), (size_t)n, "the export handed out unknown ids");
+    PQclear(all);
+}
+
+/* Opens a transaction on a connection of its own that writes one sample
+ * (with its channel, conversation, user, message, draft and action),
+ * stamped like every write with the transaction's start, and leaves it
+ * open. The caller commits it. */
+static PGconn *
+open_writer(const char *acct, const char *tag)
+{
+    PGconn *w = PQconnectdb(t.conninfo);
+    char q[4096];
+    PGresult *r;
+
+    cr_assert_eq(PQstatus(w), CONNECTION_OK, "%s", PQerrorMessage(w));
+    snprintf(
+        q, sizeof(q),
+        "BEGIN; "
+        "INSERT INTO channels (account_id, id, type, external_id, name) "
+        "  VALUES ('%1$s', md5('%2$s' || 'ch')::uuid, 'email', '%2$s', 'S'); "
+        "INSERT INTO conversations (account_id, id, channel_id, external_id) "
+        "  VALUES ('%1$s', md5('%2$s' || 'cv')::uuid, md5('%2$s' || 'ch')::uuid, '%2$s'); "
+        "INSERT INTO users (account_id, id, email) "
+        "  VALUES ('%1$s', md5('%2$s' || 'u')::uuid, '%2$s@example.com'); "
+        "INSERT INTO messages (account_id, id, conversation_id, direction, body_text) "
+        "  VALUES ('%1$s', md5('%2$s' || 'm')::uuid, md5('%2$s' || 'cv')::uuid, "
+        "          'inbound', 'q'); "
+        "INSERT INTO drafts (account_id, id, conversation_id, trigger_message_id, "
+        "                    model_key, prompt_version, status, suggested_text) "
+        "  VALUES ('%1$s', md5('%2$s' || 'd')::uuid, md5('%2$s' || 'cv')::uuid, "
+        "          md5('%2$s' || 'm')::uuid, 'm', 'v1', 'sent', 'draft'); "
+        "INSERT INTO draft_actions (account_id, id, draft_id, user_id, type) "
+        "  VALUES ('%1$s', md5('%2$s' || 'a')::uuid, md5('%2$s' || 'd')::uuid, "
+        "          md5('%2$s' || 'u')::uuid, 'approve'); "
+        "INSERT INTO learning_samples (account_id, id, draft_id, action_id, "
+        "                              original_text, final_text) "
+        "  VALUES ('%1$s', " SAMPLE_ID(
+            "'%1$s'", "'%2$s'",
+            "1") ", "
+                 "          md5('%2$s' || 'd')::uuid, md5('%2$s' || 'a')::uuid, 'draft', 'draft')",
+        acct, tag);
+    r = PQexec(w, q);
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(w));
+    PQclear(r);
+    return w;
+}
+
+static void
+commit_writer(PGconn *w)
+{
+    PGresult *r = PQexec(w, "COMMIT");
+
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(w));
+    PQclear(r);
+    PQfinish(w);
+}
+
+/*
+ * The race, made deterministic: a writer's transaction is open (its sample
+ * stamped with its start) while later transactions commit samples and the
+ * consumer pages past all of them; then the writer commits. Ordered by the
+ * stamp, its sample landed behind the consumer's position and was never
+ * exported. Below the commit watermark, nothing after the open writer is
+ * handed out until it has ended, and then its sample comes first.
+ */
+Test(learning, a_sample_committed_behind_a_passed_position_is_still_exported)
+{
+    struct consumer c = {.seen = json_object()};
+    PGconn *w;
+    char early[37];
+
+    make_samples(account, "before", 3, 0);
+    w = open_writer(account, "slow");
+    make_samples_nowait(account, "after", 3, 3650); /* stamped years later */
+    do
+        consume_page(&c, 2);
+    while (c.more);
+    sample_id(account, "after", 1, early);
+    cr_assert_null(json_object_get(c.seen, early),
+                   "a sample was handed out while an older writer was still open");
+    cr_assert_eq(json_object_size(c.seen), 3, "the committed samples before the writer");
+    commit_writer(w);
+    drain_and_check(&c);
+    json_decref(c.seen);
+}
+
+/* Writers inserting samples through the API (approve: one transaction
+ * each) while a consumer pages the export over and over. */
+#define WRITERS 4
+#define PER_WRITER 25
+
+struct writer {
+    const char *const *drafts; /* PER_WRITER pending drafts */
+    const char *user;
+};
+
+static void *
+writer_main(void *arg)
+{
+    const struct writer *wr = arg;
+
+    for (int i = 0; i < PER_WRITER; i++) {
+        char path[128], body[128];
+        struct resp r;
+
+        snprintf(path, sizeof(path), "/v1/drafts/%s/actions", wr->drafts[i]);
+        snprintf(body, sizeof(body), "{\"type\": \"approve\", \"userId\": \"%s\"}", wr->user);
+        th_post(&t, path, key, body, &r);
+        cr_assert_eq(r.status, 201, "%s", r.body);
+        resp_free(&r);
+    }
+    return NULL;
+}
+
+Test(learning, writers_racing_a_paging_consumer_lose_no_sample_and_repeat_none)
+{
+    static char ids[WRITERS * PER_WRITER][37];
+    static const char *per[WRITERS][PER_WRITER];
+    struct writer wr[WRITERS];
+    pthread_t th[WRITERS];
+    struct consumer c = {.seen = json_object()};
+    char ch[37], user[37];
+    PGresult *r;
+
+    /* One conversation with an inbound message and a pending draft for
+     * every approval to come. */
+    sql_text(ch, 37,
+             "INSERT INTO channels (account_id, id, type, external_id, name) "
+             "VALUES ('%s', inboxd_uuid7(), 'email', 'race', 'Race') RETURNING id",
+             account);
+    sql_text(user, 37,
+             "INSERT INTO users (account_id, id, email) VALUES ('%s', inboxd_uuid7(), "
+             "'race@example.com') RETURNING id",
+             account);
+    sql_exec("INSERT INTO conversations (account_id, id, channel_id, external_id) "
+             "SELECT '%1$s', md5('c' || g)::uuid, '%2$s', 'race-' || g "
+             "FROM generate_series(1, %3$d) g; "
+             "INSERT INTO messages (account_id, id, conversation_id, direction, body_text) "
+             "SELECT '%1$s', md5('m' || g)::uuid, md5('c' || g)::uuid, 'inbound', 'question' "
+             "FROM generate_series(1, %3$d) g; "
+             "INSERT INTO drafts (account_id, id, conversation_id, trigger_message_id, "
+             "                    model_key, prompt_version, suggested_text) "
+             "SELECT '%1$s', md5('d' || g)::uuid, md5('c' || g)::uuid, md5('m' || g)::uuid, "
+             "       'm', 'v1', 'Thanks! ' || g "
+             "FROM generate_series(1, %3$d) g; "
+             "UPDATE conversations SET pending_draft_id = md5('d' || substr(external_id, 6))::uuid "
+             "WHERE account_id = '%1$s' AND external_id LIKE 'race-%%'",
+             account, ch, WRITERS * PER_WRITER);
+    r = th_sql(&t, "SELECT id FROM drafts ORDER BY id");
+    cr_assert_eq(PQntuples(r), WRITERS * PER_WRITER);
+    for (int i = 0; i < WRITERS * PER_WRITER; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "%s", PQgetvalue(r, i, 0));
+        per[i % WRITERS][i / WRITERS] = ids[i];
+    }
+    PQclear(r);
+    for (int i = 0; i < WRITERS; i++) {
+        wr[i] = (struct writer){per[i], user};
+        cr_assert_eq(pthread_create(&th[i], NULL, writer_main, &wr[i]), 0);
+    }
+    /* The consumer pages the whole time the writers write. */
+    while (sql_long("SELECT count(*) FROM learning_samples WHERE account_id = '%s'", account) <
+           WRITERS * PER_WRITER)
+        consume_page(&c, 3);
+    for (int i = 0; i < WRITERS; i++)
+        pthread_join(th[i], NULL);
+    drain_and_check(&c);
+    cr_assert_eq(json_object_size(c.seen), WRITERS * PER_WRITER);
+    json_decref(c.seen);
+}
+
+Test(learning, every_page_says_where_to_come_back_from)
+{
+    struct resp r;
+    char resume[128], path[256], want[37];
+
+    make_samples(account, "r", 2, 0);
+    th_get(&t, "/v1/learning-samples", key, &r);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 2);
+    cr_assert(json_is_null(json_object_get(r.json, "nextCursor")));
+    cr_assert(json_is_string(json_object_get(r.json, "resumeCursor")), "%s", r.body);
+    snprintf(resume, sizeof(resume), "%s", jstr(r.json, "resumeCursor"));
+    resp_free(&r);
+    /* Nothing new: an empty page, the same place to come back from. */
+    snprintf(path, sizeof(path), "/v1/learning-samples?cursor=%s", resume);
+    th_get(&t, path, key, &r);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 0);
+    resp_free(&r);
+    /* New samples come after it, and only they. */
+    make_samples(account, "r2", 3, 0);
+    th_get(&t, path, key, &r);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 3, "%s", r.body);
+    sample_id(account, "r2", 1, want);
+    cr_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "items"), 0), "id"), want);
+    resp_free(&r);
+}
+
+Test(learning, the_stream_says_where_to_come_back_from)
+{
+    struct resp r;
+    json_t *lines;
+    char resume[128], path[256], want[37];
+
+    make_samples(account, "s", 4, 0);
+    th_http(&t, "GET", "/v1/learning-samples", key, NULL, NDJSON_HDR, &r);
+    lines = ndjson_lines(&r);
+    cr_assert_eq(json_array_size(lines), 4);
+    json_decref(lines);
+    cr_assert(resp_header(&r, "Inboxd-Resume-Cursor", resume, sizeof(resume)));
+    resp_free(&r);
+    make_samples(account, "s2", 2, 0);
+    snprintf(path, sizeof(path), "/v1/learning-samples?cursor=%s", resume);
+    th_http(&t, "GET", path, key, NULL, NDJSON_HDR, &r);
+    lines = ndjson_lines(&r);
+    cr_assert_eq(json_array_size(lines), 2);
+    sample_id(account, "s2", 1, want);
+    cr_assert_str_eq(jstr(json_array_get(lines, 0), "id"), want);
+    json_decref(lines);
+    resp_free(&r);
+}
+
+/* A consumer holding a cursor from before the export was in commit order
+ * (a position in (createdAt, id)) goes on from that point in time. */
+Test(learning, a_cursor_of_the_time_order_goes_on_from_its_point_in_time)
+{
+    struct cursor old = {.has_ts = true};
+    char text[CURSOR_BUFLEN], path[256], want[37];
+    struct resp r;
+    json_t *items;
+
+    make_samples(account, "t", 6, 0);
+    sample_id(account, "t", 2, old.id);
+    cr_assert_eq(rfc3339_parse("2026-01-01T00:00:00.002Z", &old.ts_usec), 0);
+    cursor_encode(&old, text);
+    snprintf(path, sizeof(path), "/v1/learning-samples?cursor=%s", text);
+    th_get(&t, path, key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    items = json_object_get(r.json, "items");
+    cr_assert_eq(json_array_size(items), 4);
+    sample_id(account, "t", 3, want);
+    cr_assert_str_eq(jstr(json_array_get(items, 0), "id"), want);
     resp_free(&r);
 }
 

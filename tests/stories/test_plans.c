@@ -146,7 +146,7 @@ Test(plans, every_keyset_list_bounds_its_generic_plan_at_the_cursor)
         {"drafts_list", "C, 51"},           {"drafts_list_status", "C, 51, 'pending'"},
         {"outbox_list", "C, 51"},           {"outbox_list_status", "C, 51, 'pending'"},
         {"wh_list", "C, NULL, NULL, 51"},   {"notifications_list", "NULL, NULL, C, 51"},
-        {"jobs_list", "NULL, NULL, C, 51"}, {"learning_list", "NULL, C, 51"},
+        {"jobs_list", "NULL, NULL, C, 51"}, {"learning_list", "NULL, C, '1000', NULL, 51"},
     };
     static const char cursor[] = "'2026-11-22T10:00:00Z', '0199fa04-b7e5-7001-9e37-000000000001'";
 

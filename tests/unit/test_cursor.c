@@ -103,6 +103,51 @@ Test(cursor, round_trips_without_timestamp)
     }
 }
 
+Test(cursor, round_trips_a_commit_position_of_any_xid8)
+{
+    static const uint64_t xids[] = {
+        0, 1, 3, 0xFFFFFFFFULL, 0x100000000ULL, (1ULL << 63) + 5, UINT64_MAX};
+    unsigned char raw[26];
+    char want[40];
+
+    for (size_t i = 0; i < sizeof xids / sizeof xids[0]; i++) {
+        struct cursor in = {.has_xid = true, .xid = xids[i]}, out;
+        struct problem pb = {0};
+        char text[CURSOR_BUFLEN];
+
+        strcpy(in.id, "01890a5d-ac96-774b-bcce-b302099a8057");
+        cursor_encode(&in, text);
+        raw_cursor(raw, 1, 2, xids[i]);
+        craft(raw, sizeof raw, want);
+        cr_assert_str_eq(text, want, "flag bit 1 and the xid in the 8 bytes");
+        cr_assert_eq(cursor_decode(text, &out, &pb), 0, "%s", text);
+        cr_assert(out.has_xid);
+        cr_assert_not(out.has_ts);
+        cr_assert_eq(out.xid, xids[i]);
+        cr_assert_str_eq(out.id, in.id);
+    }
+}
+
+Test(cursor, the_watermark_position_never_moves_a_cursor_back)
+{
+    struct cursor ahead = {.has_xid = true, .xid = 900}, out;
+
+    strcpy(ahead.id, "01890a5d-ac96-774b-bcce-b302099a8057");
+    cursor_at_watermark(1000, NULL, &out);
+    cr_assert(out.has_xid);
+    cr_assert_eq(out.xid, 1000);
+    cr_assert_str_eq(out.id, "00000000-0000-0000-0000-000000000000");
+    cursor_at_watermark(1000, &ahead, &out);
+    cr_assert_eq(out.xid, 1000, "behind the watermark: moves up to it");
+    ahead.xid = 1000;
+    cursor_at_watermark(1000, &ahead, &out);
+    cr_assert_eq(out.xid, 1000);
+    cr_assert_str_eq(out.id, ahead.id, "at the watermark with an id: stays");
+    ahead.xid = 1200;
+    cursor_at_watermark(1000, &ahead, &out);
+    cr_assert_eq(out.xid, 1200, "a lagging replica's lower watermark keeps the cursor");
+}
+
 Test(cursor, text_is_35_base64url_characters_matching_the_layout)
 {
     struct cursor in = {.has_ts = true, .ts_usec = 1795341845123456LL};
@@ -183,7 +228,8 @@ Test(cursor, well_formed_base64_with_a_bad_payload_is_400)
         {0, 1, 0, "version 0"},
         {2, 1, 0, "version 2"},
         {0xFF, 0, 0, "version 255"},
-        {1, 0x02, 0, "unknown flag bit 1"},
+        {1, 0x04, 0, "unknown flag bit 2"},
+        {1, 0x03, 0, "a timestamp and an xid at once"},
         {1, 0x81, 0, "unknown flag bit 7"},
         {1, 0, 1, "timestamp without has_ts"},
         {1, 1, (uint64_t)(RFC3339_MIN_USEC - 1), "before year 1"},

@@ -2,7 +2,9 @@
  * db_learning: the corrections export (learning samples, API.md "Learning,
  * jobs, sources, notifications").
  *
- * Two ways to read the same range, oldest first by (createdAt, id): a
+ * Two ways to read the same range, in commit order (the order of the
+ * writers' transaction ids, then id) and only below the commit watermark,
+ * so that no sample ever commits behind a position already handed out: a
  * keyset page for the JSON list, and an iterator for the NDJSON stream that
  * pulls one row at a time from a borrowed connection in single-row mode, so
  * the export of any range holds one row in memory. No PGresult leaves this
@@ -20,8 +22,9 @@
 /*
  * GET /v1/learning-samples: a page of the account's samples created at or
  * after `since` (RFC 3339 with microseconds, NULL for all) and after the
- * page's cursor. *json: new malloc()ed page text (caller free()s), length in
- * *len. Statuses: 503.
+ * page's cursor (query_page_xid(): a commit position, or a point in time
+ * from an older cursor). *json: new malloc()ed page text (caller free()s),
+ * `{"items", "nextCursor", "resumeCursor"}`, length in *len. Statuses: 503.
  */
 int db_learning_list(const struct who *w, const char *since, const struct page *pg, char **json,
                      size_t *len, struct problem *pb) __attribute__((warn_unused_result));
@@ -31,8 +34,8 @@ struct learning_stream;
 
 /*
  * Opens the export of every sample of the account created at or after
- * `since` (NULL: all) and after pg's cursor position (pg->after_ts and
- * after_id; pg->limit is ignored). Borrows a connection for the life of the
+ * `since` (NULL: all) and after pg's cursor position (as for the list;
+ * pg->limit is ignored). Borrows a connection for the life of the
  * stream and reads the first row before returning, so that a database that
  * fails at once is reported here (503) rather than mid-stream.
  * On success *out is a new stream the caller must close with
@@ -51,6 +54,11 @@ int db_learning_stream_open(const struct who *w, const char *since, const struct
  */
 int db_learning_stream_next(struct learning_stream *s, const char **text, size_t *len,
                             struct problem *pb) __attribute__((warn_unused_result));
+
+/* The cursor to continue from once every row was read (the watermark's
+ * position, or the cursor asked for when that is further on): text of
+ * CURSOR_BUFLEN, valid until close. */
+const char *db_learning_stream_resume(const struct learning_stream *s);
 
 /* Gives the connection back (also when the stream was abandoned half-way)
  * and frees s. NULL is a no-op. */

@@ -20,6 +20,12 @@ struct req;
 int query_page(const struct req *rq, bool with_ts, struct page *pg, struct problem *pb)
     __attribute__((warn_unused_result));
 
+/* The same for a list ordered by commit position (cursor.h): the cursor
+ * sets pg->after_xid and after_id; a (timestamp, id) cursor that the list
+ * handed out before sets pg->after_ts and after_id instead. */
+int query_page_xid(const struct req *rq, struct page *pg, struct problem *pb)
+    __attribute__((warn_unused_result));
+
 /* A UUID; *out points into buf (lower-cased) or is NULL when absent. */
 int query_uuid(const struct req *rq, const char *name, char buf[37], const char **out,
                struct problem *pb) __attribute__((warn_unused_result));

@@ -31,6 +31,7 @@ struct reply {
     const char *content_type; /* static; default application/json */
     char etag[72];            /* with quotes; "" for none */
     char location[200];
+    char resume_cursor[64];   /* "" for none: Inboxd-Resume-Cursor */
     int retry_after;
     reply_stream_fn stream;   /* when set, body is ignored: chunked response */
     void *stream_ctx;

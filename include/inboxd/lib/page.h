@@ -26,8 +26,10 @@ struct page {
     char fetch[12];          /* limit + 1, as text: the LIMIT parameter */
     const char *after_ts;    /* NULL or RFC 3339 with microseconds */
     const char *after_id;    /* NULL or a lower-case UUID */
+    const char *after_xid;   /* NULL or a commit position: an xid8 in decimal */
     char ts_buf[32];
     char id_buf[37];
+    char xid_buf[24];
 };
 
 #endif
