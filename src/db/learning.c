@@ -51,6 +51,7 @@ enum {
 
 #define NIL_ID "'00000000-0000-0000-0000-000000000000'::uuid"
 
+/* clang-format off */
 /* $1 account, $2 since, $3/$4 a time-order cursor (created_at, id), $5/$6
  * the commit position (write_xid, id); `mark` the watermark. */
 #define SAMPLE_RANGE(mark)                                                                         \
@@ -60,7 +61,8 @@ enum {
     "  AND s.write_xid < " mark " "                                                                \
     "  AND s.created_at >= coalesce($2::timestamptz, '-infinity') "                                \
     "  AND " DB_AFTER("s.created_at", "s.id", "$3", "$4") " "                                      \
-                                                          "ORDER BY s.write_xid, s.id "
+    "ORDER BY s.write_xid, s.id "
+/* clang-format on */
 
 static const struct db_stmt stmts[] = {
     /* One row per sample and the watermark on each; one row with NULL

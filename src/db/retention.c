@@ -32,10 +32,10 @@
  *    message), then up to n conversations left without messages, so even
  *    one conversation with a huge history is removed in bounded steps.
  *
- * Never here: HTTP, or a lock of the sweep as a whole (one is taken around
- * db_retention_run_all by its caller's side, never per table). Every
- * statement's $1 is the account swept; only the account walk of the
- * all-accounts sweep (the operator's) spans accounts.
+ * Never here: HTTP. A lock that keeps sweeps to one instance at a time
+ * belongs around a whole sweep (db_retention_run_all), never around one
+ * table. Every statement's $1 is the account swept; only the account walk
+ * of the all-accounts sweep (the operator's) spans accounts.
  */
 #include "inboxd/db/retention.h"
 
