@@ -17,9 +17,12 @@ DEB_PACKAGES=(
   nodejs
   gnutls-bin
   docker-compose systemd
+  clang-14 libclang-rt-14-dev
 )
 # npm ci installs these tools of the test suite (tests/openapi/package.json).
 NODE_TOOLS_DIR="tests/openapi"
+# The fuzz build (tests/fuzz): clang 14 with libFuzzer, from the packages above.
+FUZZ_CC=clang-14
 ALL_SCOPES="read messages:write drafts:write actions:write outbox:write jobs:write admin"
 DEV_ACCOUNT="Hot Rod AN"
 # The webhook source `./dev.sh run` configures, so that the README's signing
@@ -45,12 +48,21 @@ Commands:
                     source "zoho" (secret s3cret), then run inboxd serve in the
                     foreground (Ctrl-C stops it and the database)
   test [--no-asan]  deps, build ./build-test and run every test against a throwaway
-                    PostgreSQL, then the check that every route was called; then all
-                    again in ./build-asan under ASan+UBSan (--no-asan skips that pass;
-                    TESTS="name ..." picks meson tests and skips the route check)
+                    PostgreSQL, then the check that every route was called; then the
+                    fuzz harnesses (./build-fuzz, clang: replay the checked-in corpus
+                    and a fixed number of runs each); then all again in ./build-asan
+                    under ASan+UBSan (--no-asan skips that pass; TESTS="name ..."
+                    picks meson tests, fuzz_* ones included, and skips the route check)
+  fuzz [SECONDS]    deps, build ./build-fuzz and run every fuzz harness for SECONDS
+                    (default 60) each, one after the other, keeping the corpora they
+                    grow in build-fuzz/fuzz-corpus/ and failing inputs in
+                    build-fuzz/fuzz-artifacts/; FUZZ_RUNS=N runs each N executions
+                    instead (at most SECONDS, when given too); FUZZ_HARNESSES="fuzz_body
+                    ..." picks harnesses
   help              show this text
 
-Environment: DATABASE_URL (run), INBOXD_LISTEN (default 127.0.0.1:8080), TESTS (test).
+Environment: DATABASE_URL (run), INBOXD_LISTEN (default 127.0.0.1:8080), TESTS (test),
+FUZZ_RUNS and FUZZ_HARNESSES (fuzz).
 EOF
 }
 
@@ -331,6 +343,7 @@ test_pass() {
       case "$t" in
         route_coverage_reset) ;;
         route_coverage) check=(route_coverage) ;;
+        fuzz_*) ;; # the fuzz pass runs these (build-fuzz)
         *) tests+=("$t") ;;
       esac
     done
@@ -371,6 +384,75 @@ coverage_verdict() {
   esac
 }
 
+# ---- fuzz -------------------------------------------------------------------
+
+# fuzz_build: configure and build ./build-fuzz (clang, libFuzzer, ASan+UBSan:
+# meson_options.txt "fuzz"). Returns non-zero when it fails.
+fuzz_build() {
+  CC="$FUZZ_CC" meson_setup build-fuzz -Dfuzz=true -Dwerror=true --buildtype=debugoptimized &&
+    meson compile -C build-fuzz
+}
+
+# fuzz_pass: the fuzz harnesses as a pass of ./dev.sh test: each replays its
+# checked-in corpus, then fuzzes a fixed number of runs (tests/fuzz/meson.build).
+# With TESTS, only the fuzz_* tests it names run.
+fuzz_pass() {
+  local tests=() t logf="$TEST_TMP/fuzz.log" rc=0 ok failed
+  if [ -n "${TESTS:-}" ]; then
+    for t in $TESTS; do
+      case "$t" in fuzz_*) tests+=("$t") ;; esac
+    done
+    if [ "${#tests[@]}" -eq 0 ]; then
+      log "fuzz: skipped (TESTS names no fuzz_* test)"
+      return 0
+    fi
+  fi
+  log "fuzz: configuring build-fuzz ($FUZZ_CC, -Dfuzz=true)"
+  if ! fuzz_build; then
+    log "fuzz: build failed (counted as 1 failure)"
+    FAILED_STEPS+=("fuzz build")
+    TOTAL_FAILED=$((TOTAL_FAILED + 1))
+    return 0
+  fi
+  log "fuzz: running the harnesses"
+  meson test -C build-fuzz --suite drill --print-errorlogs "${tests[@]}" 2>&1 | tee "$logf" || rc=$?
+  # Not criterion suites: meson's own summary counts them.
+  ok="$(sed 's/\x1b\[[0-9;]*m//g' "$logf" | awk '$1 == "Ok:" { print $2 }')"
+  failed="$(sed 's/\x1b\[[0-9;]*m//g' "$logf" | awk '/^(Fail|Timeout|Unexpected Pass|Skipped):/ { n += $NF } END { print n + 0 }')"
+  if [ "$rc" -ne 0 ]; then
+    FAILED_STEPS+=("fuzz tests")
+    [ "$failed" -gt 0 ] || failed=1
+  fi
+  log "fuzz: ${ok:-0} passed, $failed failed"
+  TOTAL_PASSED=$((TOTAL_PASSED + ${ok:-0}))
+  TOTAL_FAILED=$((TOTAL_FAILED + failed))
+}
+
+cmd_fuzz() {
+  local seconds="${1:-}" tests=() rc=0
+  # FUZZ_RUNS alone is a count with no time limit; SECONDS alone, or both,
+  # limit the time (default 60 s).
+  if [ -z "$seconds" ] && [ -z "${FUZZ_RUNS:-}" ]; then
+    seconds=60
+  fi
+  if [ -n "$seconds" ]; then
+    [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || die "fuzz: SECONDS must be a positive number"
+  fi
+  cmd_deps
+  fuzz_build || die "fuzz: the build failed"
+  if [ -n "${FUZZ_HARNESSES:-}" ]; then
+    read -r -a tests <<<"$FUZZ_HARNESSES"
+  fi
+  log "fuzz: each harness for ${FUZZ_RUNS:+$FUZZ_RUNS runs}${FUZZ_RUNS:+${seconds:+, at most }}${seconds:+${seconds}s}, one at a time"
+  # No meson timeout (--timeout-multiplier 0): the runs are as long as asked.
+  FUZZ_SECONDS="$seconds" FUZZ_WORK="$ROOT/build-fuzz/fuzz-corpus" \
+    FUZZ_ARTIFACTS="$ROOT/build-fuzz/fuzz-artifacts" \
+    meson test -C build-fuzz --suite drill --timeout-multiplier 0 --print-errorlogs "${tests[@]}" || rc=$?
+  grep -h '^== .*executions' build-fuzz/meson-logs/testlog.txt >&2 || true
+  [ "$rc" -eq 0 ] || log "fuzz: failing inputs are in build-fuzz/fuzz-artifacts/"
+  return "$rc"
+}
+
 cmd_test() {
   local asan=1 arg
   for arg in "$@"; do
@@ -400,6 +482,9 @@ cmd_test() {
   export INBOXD_TEST_PG_CRASH="$TEST_PG_DIR/crash.sh"
 
   test_pass test build-test -- -Dwerror=true --buildtype=debug
+  # The fuzz harnesses are drills too: plain pass only. They need no
+  # database.
+  fuzz_pass
 
   if [ "$asan" = 1 ]; then
     export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1"
@@ -435,6 +520,7 @@ main() {
     deps) cmd_deps ;;
     run) cmd_run "$@" ;;
     test) cmd_test "$@" ;;
+    fuzz) cmd_fuzz "$@" ;;
     help | -h | --help) usage ;;
     *)
       usage >&2
