@@ -10,13 +10,16 @@
  * body, the webhook signature check (source "shop" is configured) and the
  * problem documents. Each input is written as is on one new connection,
  * whose write side is then shut (once the server has read it all, see
- * server_read_all()); the harness reads until the server closes. The server must answer well-formed status lines, never a 5xx
- * other than the database's 503, and never hang (a deadline aborts).
+ * server_read_all()); the harness reads until the server closes. The
+ * server must answer well-formed status lines with valid problem
+ * documents, never a 5xx other than the database's 503, and never hang
+ * (a deadline aborts).
  */
 #include "fuzz.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <linux/sockios.h>
@@ -82,11 +85,40 @@ now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Every status line of the answers (several when requests were
- * pipelined): "HTTP/1.x NNN", and no 5xx but the database's 503 and the
- * two that name the client's protocol error, which libmicrohttpd sends
- * itself: 501 (a Transfer-Encoding it does not know) and 505 (an HTTP
- * version other than 1.0 and 1.1). */
+/* The problem document of an answer, when it has one and all of it was
+ * kept: valid JSON whose "status" is the status line's. A HEAD answer
+ * declares a length but has no body: what follows is not '{'. */
+static void
+check_problem(const char *head, const char *end, int status)
+{
+    const char *hend = memmem(head, (size_t)(end - head), "\r\n\r\n", 4);
+    const char *cl, *body;
+    json_t *doc;
+    size_t len;
+
+    if (hend == NULL || !memmem(head, (size_t)(hend - head), "application/problem+json", 24))
+        return;
+    cl = memmem(head, (size_t)(hend - head), "\r\nContent-Length: ", 18);
+    if (cl == NULL)
+        return;
+    len = strtoul(cl + 18, NULL, 10);
+    body = hend + 4;
+    if (len == 0 || len > (size_t)(end - body) || *body != '{')
+        return;
+    doc = json_loadb(body, len, 0, NULL);
+    if (doc == NULL || json_integer_value(json_object_get(doc, "status")) != status) {
+        fprintf(stderr, "fuzz_http: a %d answer with the problem document %.*s\n", status,
+                (int)len, body);
+        abort();
+    }
+    json_decref(doc);
+}
+
+/* Every answer (several when requests were pipelined): its status line
+ * "HTTP/1.x NNN", no 5xx but the database's 503 and the two that name the
+ * client's protocol error, which libmicrohttpd sends itself: 501 (a
+ * Transfer-Encoding it does not know) and 505 (an HTTP version other than
+ * 1.0 and 1.1); and its problem document, if any. */
 static void
 check_answers(const char *r, size_t n)
 {
@@ -102,6 +134,7 @@ check_answers(const char *r, size_t n)
             fprintf(stderr, "fuzz_http: the server answered %d\n", st);
             abort();
         }
+        check_problem(r + i, r + n, st);
     }
 }
 
