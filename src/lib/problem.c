@@ -108,6 +108,18 @@ problem_title(int status)
     }
 }
 
+/* One text of the document as a JSON string, which must be UTF-8. A text
+ * may not be: it can echo what a client sent (the method of a 405), or
+ * its buffer can cut a character in two. Then `instead` stands in for it,
+ * so that the document still renders, with its own status. NULL on OOM. */
+static json_t *
+text_or(const char *s, const char *instead)
+{
+    json_t *j = json_string(s);
+
+    return j != NULL ? j : json_string(instead);
+}
+
 char *
 problem_render(const struct problem *pb, const char *instance)
 {
@@ -125,15 +137,15 @@ problem_render(const struct problem *pb, const char *instance)
     rc |= json_object_set_new(doc, "type", json_string(type));
     rc |= json_object_set_new(doc, "title", json_string(problem_title(status)));
     rc |= json_object_set_new(doc, "status", json_integer(status));
-    rc |= json_object_set_new(doc, "detail", json_string(pb->detail));
+    rc |= json_object_set_new(doc, "detail", text_or(pb->detail, problem_title(status)));
     if (instance != NULL)
         rc |= json_object_set_new(doc, "instance", json_string(instance));
     if (pb->nfields > 0) {
         errs = json_array();
         rc |= json_object_set_new(doc, "errors", errs);
         for (int i = 0; errs != NULL && i < pb->nfields; i++) {
-            json_t *e = json_pack("{s:s, s:s}", "field", pb->fields[i].field, "message",
-                                  pb->fields[i].message);
+            json_t *e = json_pack("{s:o, s:o}", "field", text_or(pb->fields[i].field, ""),
+                                  "message", text_or(pb->fields[i].message, "is not valid"));
             rc |= json_array_append_new(errs, e);
         }
     }

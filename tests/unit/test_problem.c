@@ -111,3 +111,50 @@ Test(problem, titles_of_the_contract_statuses)
         cr_assert_str_eq(problem_title(cases[i].status), cases[i].title, "status %d",
                          cases[i].status);
 }
+
+/* A 405 echoes the method, which need not be UTF-8; the document must
+ * still render, with its own status (found by fuzz_http: the answer was
+ * a 405 whose body was the fixed 500 document). */
+Test(problem, detail_that_is_not_utf8_renders_with_the_title)
+{
+    struct problem pb = {0};
+    json_t *doc;
+
+    problem_set(&pb, 405, "method-not-allowed", "%s is not allowed on this resource", "G\xffT");
+    doc = render(&pb, "req-1");
+    cr_assert_eq(json_integer_value(json_object_get(doc, "status")), 405);
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "type")), "/problems/method-not-allowed");
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "detail")), "Method Not Allowed");
+    json_decref(doc);
+}
+
+/* The detail buffer cuts a long UTF-8 text inside a character. */
+Test(problem, detail_cut_inside_a_character_still_renders)
+{
+    struct problem pb = {0};
+    char method[400];
+    json_t *doc;
+
+    memset(method, 0, sizeof(method));
+    for (size_t i = 0; i + 2 < sizeof(method); i += 2)
+        memcpy(method + i, "\xc3\xa9", 2);
+    /* 255 bytes of "é" end in the first byte of one. */
+    problem_set(&pb, 405, "method-not-allowed", "%s", method);
+    doc = render(&pb, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(doc, "status")), 405);
+    json_decref(doc);
+}
+
+Test(problem, field_error_that_is_not_utf8_still_renders)
+{
+    struct problem pb = {0};
+    json_t *doc, *e;
+
+    problem_field(&pb, "name\xc3", "bad \xe2\x82");
+    doc = render(&pb, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(doc, "status")), 422);
+    e = json_array_get(json_object_get(doc, "errors"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(e, "field")), "");
+    cr_assert_str_eq(json_string_value(json_object_get(e, "message")), "is not valid");
+    json_decref(doc);
+}
