@@ -435,8 +435,8 @@ cmd_fuzz() {
   if [ -z "$seconds" ] && [ -z "${FUZZ_RUNS:-}" ]; then
     seconds=60
   fi
-  if [ -n "$seconds" ]; then
-    [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -gt 0 ] || die "fuzz: SECONDS must be a positive number"
+  if [ -n "$seconds" ] && ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
+    die "fuzz: SECONDS must be a positive number"
   fi
   cmd_deps
   fuzz_build || die "fuzz: the build failed"
@@ -447,7 +447,7 @@ cmd_fuzz() {
   # No meson timeout (--timeout-multiplier 0): the runs are as long as asked.
   FUZZ_SECONDS="$seconds" FUZZ_WORK="$ROOT/build-fuzz/fuzz-corpus" \
     FUZZ_ARTIFACTS="$ROOT/build-fuzz/fuzz-artifacts" \
-    meson test -C build-fuzz --suite drill --timeout-multiplier 0 --print-errorlogs "${tests[@]}" || rc=$?
+    meson test -C build-fuzz --suite drill --timeout-multiplier 0 --verbose "${tests[@]}" || rc=$?
   grep -h '^== .*executions' build-fuzz/meson-logs/testlog.txt >&2 || true
   [ "$rc" -eq 0 ] || log "fuzz: failing inputs are in build-fuzz/fuzz-artifacts/"
   return "$rc"
