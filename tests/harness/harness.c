@@ -48,6 +48,14 @@ th_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+long
+th_lock_waiters(struct th *t)
+{
+    PQclear(th_sql(t, "SELECT pg_stat_clear_snapshot()"));
+    return th_sql_long(t, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                          "AND datname = current_database() AND application_name = 'inboxd'");
+}
+
 int
 th_connect(struct th *t, const char *from)
 {

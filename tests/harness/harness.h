@@ -87,6 +87,11 @@ PGresult *th_sql(struct th *t, const char *sql);
 /* The first value of a one-row query, as a long. */
 long th_sql_long(struct th *t, const char *sql);
 
+/* inboxd's connections waiting on a lock in the test database now. Fresh
+ * even inside a transaction of t->sql (which would otherwise see
+ * pg_stat_activity as it was at its first look). */
+long th_lock_waiters(struct th *t);
+
 /* The value of one /metrics series, named with its labels as exposed
  * ("inboxd_db_errors_total", "x_total{result=\"hit\"}"); fails the test
  * when the scrape fails or the series is missing. */

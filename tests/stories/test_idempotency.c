@@ -128,9 +128,7 @@ Test(idempotency, a_repeat_while_the_first_is_in_flight_is_409)
     PQclear(th_sql(&t, "BEGIN"));
     PQclear(th_sql(&t, "LOCK TABLE users IN EXCLUSIVE MODE"));
     pthread_create(&th, NULL, call_thread, &first);
-    TH_WAIT_UNTIL(th_sql_long(&t, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-                                  "'Lock' AND datname = current_database() "
-                                  "AND application_name = 'inboxd'") >= 1,
+    TH_WAIT_UNTIL(th_lock_waiters(&t) >= 1,
                   "the first request never reached the lock");
     post_user("k-4", "race@example.com", &second);
     expect_problem(&second, 409);

@@ -92,9 +92,7 @@ held_request(void *p)
 static void
 wait_for_lock_waiter(struct th *tt)
 {
-    TH_WAIT_UNTIL(th_sql_long(tt, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-                                  "'Lock' AND datname = current_database() "
-                                  "AND application_name = 'inboxd'") >= 1,
+    TH_WAIT_UNTIL(th_lock_waiters(tt) >= 1,
                   "the request never reached the lock");
 }
 

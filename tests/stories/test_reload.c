@@ -327,11 +327,12 @@ struct held {
 };
 
 static void *
-held_get(void *arg)
+held_post(void *arg)
 {
     struct held *h = arg;
 
-    th_get(&t, "/v1/account", key, &h->r);
+    th_post(&t, "/v1/users", key, "{\"email\":\"held@example.com\",\"displayName\":\"Held\"}",
+            &h->r);
     return NULL;
 }
 
@@ -364,22 +365,21 @@ Test(reload, sigterm_stops_taking_connections_and_finishes_the_request_in_flight
     cr_assert_not_null(mkdtemp(dir));
     snprintf(conf, sizeof(conf), "%s/inboxd.conf", dir);
     snprintf(logpath, sizeof(logpath), "%s/inboxd.log", dir);
-    write_conf("s3cret", NULL, "info", "shutdown_timeout_s = 3600\nkey_cache_ms = 0");
+    write_conf("s3cret", NULL, "info", "shutdown_timeout_s = 3600");
     th_app_stop(&t); /* the in-process server is not needed */
     start_child();
-    /* The key lookup of the request waits on this lock. */
+    /* The request's insert waits on this lock. */
     PQclear(th_sql(&t, "BEGIN"));
-    PQclear(th_sql(&t, "SELECT * FROM api_keys FOR UPDATE"));
-    cr_assert_eq(pthread_create(&th, NULL, held_get, &h), 0);
-    TH_WAIT_UNTIL(th_sql_long(&t, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-                                  "'Lock' AND datname = current_database()") >= 1,
+    PQclear(th_sql(&t, "LOCK TABLE users IN EXCLUSIVE MODE"));
+    cr_assert_eq(pthread_create(&th, NULL, held_post, &h), 0);
+    TH_WAIT_UNTIL(th_lock_waiters(&t) >= 1,
                   "the request never reached the lock");
     cr_assert_eq(kill(child, SIGTERM), 0);
     wait_log((const char *const[]){"\"event\":\"server.stopping\"", NULL}, 1);
     TH_WAIT_UNTIL(refused(), "still taking connections after SIGTERM");
     PQclear(th_sql(&t, "COMMIT"));
     pthread_join(th, NULL);
-    cr_assert_eq(h.r.status, 200, "the request in flight: %ld %s", h.r.status, h.r.body);
+    cr_assert_eq(h.r.status, 201, "the request in flight: %ld %s", h.r.status, h.r.body);
     resp_free(&h.r);
     cr_assert_eq(waitpid(child, &status, 0), child);
     child = 0;
