@@ -500,39 +500,34 @@ if has_op feed_plain; then
   BENCH_FEED_GZIP=0 BENCH_FEED_PATH=/v1/feed wrk_run feed_plain feed.lua
 fi
 
-IDLE_RPS=""
-if has_op idle; then
-  "$OUT/ratebench" -p "$PORT" --idle "$IDLE_CONNS" --hold $((DUR + WARM + 30)) \
-    >"$OUT/logs/idle.txt" 2>&1 &
-  idle_pid=$!
-  BG_PIDS+=("$idle_pid")
+# read_beside NAME MARK ARGS...: a read run while `ratebench ARGS` holds its
+# connections open (ratebench prints MARK once they are up); its output is
+# in $OUT/logs/NAME.txt.
+read_beside() {
+  local name="$1" mark="$2" pid
+  shift 2
+  "$OUT/ratebench" -p "$PORT" "$@" --hold $((DUR + WARM + 30)) >"$OUT/logs/$name.txt" 2>&1 &
+  pid=$!
+  BG_PIDS+=("$pid")
   for _ in $(seq 1 300); do
-    grep -q '^IDLE connected' "$OUT/logs/idle.txt" && break
-    kill -0 "$idle_pid" 2>/dev/null || die "ratebench --idle failed: $(cat "$OUT/logs/idle.txt")"
+    grep -q "^$mark" "$OUT/logs/$name.txt" && break
+    kill -0 "$pid" 2>/dev/null || die "ratebench $*: $(cat "$OUT/logs/$name.txt")"
     sleep 0.1
   done
-  grep -q '^IDLE connected' "$OUT/logs/idle.txt" || die "idle connections not up in 30 s"
-  wrk_run read_idle read.lua
-  kill -TERM "$idle_pid" 2>/dev/null || true
-  wait "$idle_pid" 2>/dev/null || true
+  grep -q "^$mark" "$OUT/logs/$name.txt" || die "ratebench $*: not up in 30 s"
+  wrk_run "read_$name" read.lua
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+IDLE_RPS=""
+if has_op idle; then
+  read_beside idle 'IDLE connected' --idle "$IDLE_CONNS"
   IDLE_OPEN="$(sed -n 's/^IDLE still_open=//p' "$OUT/logs/idle.txt")"
   IDLE_RPS="${R_RPS[read_idle]}"
 fi
-
 if has_op slow; then
-  "$OUT/ratebench" -p "$PORT" --slow "$SLOW_CONNS" --hold $((DUR + WARM + 30)) \
-    >"$OUT/logs/slow.txt" 2>&1 &
-  slow_pid=$!
-  BG_PIDS+=("$slow_pid")
-  for _ in $(seq 1 300); do
-    grep -q '^SLOW connected' "$OUT/logs/slow.txt" && break
-    kill -0 "$slow_pid" 2>/dev/null || die "ratebench --slow failed: $(cat "$OUT/logs/slow.txt")"
-    sleep 0.1
-  done
-  grep -q '^SLOW connected' "$OUT/logs/slow.txt" || die "slow clients not up in 30 s"
-  wrk_run read_slow read.lua
-  kill -TERM "$slow_pid" 2>/dev/null || true
-  wait "$slow_pid" 2>/dev/null || true
+  read_beside slow 'SLOW connected' --slow "$SLOW_CONNS"
 fi
 
 if has_op message; then
