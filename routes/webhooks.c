@@ -99,41 +99,10 @@ is_reserved(const char *name)
 static bool
 is_clean_utf8(const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-
-    while (p < end) {
-        unsigned c = *p;
-        int more;
-        unsigned cp;
-
-        if (c < 0x20 || c == 0x7f)
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return false;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf)
-            more = 1, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef)
-            more = 2, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4)
-            more = 3, cp = c & 0x07;
-        else
-            return false;
-        if (end - p <= more)
-            return false;
-        for (int i = 1; i <= more; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        /* Overlong forms, surrogates and code points past U+10FFFF. */
-        if ((more == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (more == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return false;
-        p += more + 1;
-    }
-    return true;
+    return utf8_valid(s, n);
 }
 
 /* An absolute URI: a scheme, ':', then at least one visible character and

@@ -169,42 +169,6 @@ query_bool(const struct req *rq, const char *name, bool *out, bool *present, str
     return 0;
 }
 
-/* Valid UTF-8 without overlongs or surrogates. */
-static bool
-utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned c = s[i];
-        size_t k;
-        unsigned cp;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            k = 1, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            k = 2, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            k = 3, cp = c & 0x07;
-        else
-            return false;
-        for (size_t j = 1; j <= k; j++) {
-            if (i + j >= n || (s[i + j] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + j] & 0x3F);
-        }
-        if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += k + 1;
-    }
-    return true;
-}
-
 int
 query_text(const struct req *rq, const char *name, size_t max_chars, const char **out,
            struct problem *pb)
@@ -217,7 +181,7 @@ query_text(const struct req *rq, const char *name, size_t max_chars, const char 
     if (v == NULL)
         return 0;
     n = strlen(v);
-    if (!utf8_valid((const unsigned char *)v, n))
+    if (!utf8_valid(v, n))
         return query_invalid(pb, name, "must be valid UTF-8");
     if (n > max_chars && utf8_chars(v, n) > max_chars) {
         snprintf(why, sizeof(why), "must be at most %zu characters", max_chars);

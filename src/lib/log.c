@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "inboxd/lib/rfc3339.h"
+#include "inboxd/lib/utf8.h"
 
 /* Atomic: a reload (SIGHUP) changes it while other threads log. */
 static atomic_int min_level = LOG_INFO;
@@ -46,14 +47,21 @@ log_enabled(enum log_level lvl)
 struct line {
     char buf[4096];
     size_t len;
+    bool full; /* a piece did not fit: the field it belongs to is dropped */
 };
+
+/* Ends a line whose last fields did not fit, so that it stays JSON. */
+#define TRUNCATED ",\"truncated\":true"
 
 static void
 put(struct line *l, const char *s, size_t n)
 {
-    /* Keep two bytes for "}\n". */
-    if (l->len + n > sizeof(l->buf) - 2)
-        n = sizeof(l->buf) - 2 - l->len;
+    /* Keep room for TRUNCATED and "}\n"; a piece goes in whole or not at
+     * all, so that no escape or character is cut. */
+    if (l->full || l->len + n > sizeof(l->buf) - 2 - (sizeof(TRUNCATED) - 1)) {
+        l->full = true;
+        return;
+    }
     memcpy(l->buf + l->len, s, n);
     l->len += n;
 }
@@ -69,18 +77,28 @@ put_str(struct line *l, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
 
+    size_t n = s ? strlen(s) : 0, k;
+
     put(l, "\"", 1);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    for (size_t i = 0; i < n; i += k) {
+        unsigned char c = (unsigned char)s[i];
         char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 
+        k = 1;
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
             put(l, e, 2);
         } else if (c < 0x20 || c == 0x7f) {
             put(l, esc, 6);
-        } else {
+        } else if (c < 0x80) {
             put(l, (const char *)&c, 1);
+        } else if ((k = utf8_seq(s + i, n - i)) > 0) {
+            put(l, s + i, k);
+        } else {
+            /* A client's bytes that are not UTF-8 (a method, a header):
+             * the line stays JSON. */
+            put(l, "\\ufffd", 6);
+            k = 1;
         }
     }
     put(l, "\"", 1);
@@ -127,6 +145,10 @@ log_fields(enum log_level lvl, const struct log_ctx *ctx, const char *event,
         }
     }
     for (; f && f->type != LOG_FIELD_END; f++) {
+        size_t mark = l.len;
+
+        if (l.full)
+            break;
         put_key(&l, f->key);
         switch (f->type) {
         case LOG_FIELD_STR:
@@ -144,6 +166,12 @@ log_fields(enum log_level lvl, const struct log_ctx *ctx, const char *event,
             puts_(&l, num);
             break;
         }
+        if (l.full)
+            l.len = mark; /* this field and the rest are dropped */
+    }
+    if (l.full) {
+        memcpy(l.buf + l.len, TRUNCATED, sizeof(TRUNCATED) - 1);
+        l.len += sizeof(TRUNCATED) - 1;
     }
     l.buf[l.len++] = '}';
     l.buf[l.len++] = '\n';

@@ -30,7 +30,7 @@ capture(void)
 static json_t *
 lines(size_t *n)
 {
-    char buf[4096];
+    char buf[8192];
     json_t *all = json_array();
 
     dup2(saved, 2);
@@ -68,6 +68,34 @@ Test(log, a_line_is_one_json_object_with_its_fields_escaped)
     cr_assert_eq(json_integer_value(json_object_get(o, "n")), -42);
     cr_assert_float_eq(json_number_value(json_object_get(o, "ms")), 1.5, 1e-9);
     cr_assert(json_is_string(json_object_get(o, "ts")));
+    json_decref(all);
+}
+
+/* A client's bytes that are not UTF-8 (a method) and a value longer than
+ * a line: the line is still one JSON object. */
+Test(log, bytes_that_are_not_utf8_and_long_values_keep_the_line_json)
+{
+    static char big[6000];
+    size_t n;
+    json_t *all, *o;
+
+    memset(big, 'x', sizeof(big) - 1);
+    log_set_level("info");
+    capture();
+    log_event(LOG_INFO, NULL, "http.request", LOG_S("method", "G\xffT"),
+              LOG_S("name", "caf\xc3\xa9 \xe2\x82"), LOG_I("status", 405));
+    log_event(LOG_INFO, NULL, "http.request", LOG_I("status", 200), LOG_S("big", big),
+              LOG_I("after", 1));
+    all = lines(&n);
+    cr_assert_eq(n, 2);
+    o = json_array_get(all, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "method")), "G\xef\xbf\xbdT");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "name")),
+                     "caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd");
+    o = json_array_get(all, 1);
+    cr_assert_eq(json_integer_value(json_object_get(o, "status")), 200);
+    cr_assert_null(json_object_get(o, "big"), "the field that does not fit is dropped whole");
+    cr_assert(json_is_true(json_object_get(o, "truncated")));
     json_decref(all);
 }
 
