@@ -16,6 +16,7 @@
 #include "inboxd/http/input.h"
 #include "inboxd/lib/problem.h"
 #include "inboxd/lib/rfc3339.h"
+#include "inboxd/lib/utf8.h"
 #include "inboxd/lib/uuid7.h"
 
 static const char *const kinds[] = {"approve", "edit", "reject", NULL};
@@ -51,9 +52,9 @@ check_message(const struct message_in *in, const char *sent)
         FUZZ_CHECK(rfc3339_parse(sent, &us) == 0);
     }
     if (in->external_id != NULL)
-        FUZZ_CHECK(strlen(in->external_id) <= INPUT_EXTERNAL_ID_MAX);
+        FUZZ_CHECK(utf8_chars(in->external_id, strlen(in->external_id)) <= INPUT_EXTERNAL_ID_MAX);
     if (in->body_text != NULL)
-        FUZZ_CHECK(strlen(in->body_text) <= INPUT_TEXT_MAX);
+        FUZZ_CHECK(utf8_chars(in->body_text, strlen(in->body_text)) <= INPUT_TEXT_MAX);
 }
 
 /* Every reader once, the way a route reads a body; returns whether any
@@ -91,7 +92,7 @@ read_all(const json_t *o, struct problem *pb)
     body_no_unknown(msg, "message", known_message, pb);
 
     if (text != NULL)
-        FUZZ_CHECK(strlen(text) <= 16);
+        FUZZ_CHECK(utf8_chars(text, strlen(text)) <= 16); /* limits count characters */
     if (name != NULL)
         FUZZ_CHECK(name[0] != '\0');
     FUZZ_CHECK(kind >= -1 && kind <= 2);

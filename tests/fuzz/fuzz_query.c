@@ -25,6 +25,7 @@
 #include "inboxd/http/request.h"
 #include "inboxd/lib/problem.h"
 #include "inboxd/lib/rfc3339.h"
+#include "inboxd/lib/utf8.h"
 #include "inboxd/lib/uuid7.h"
 
 static struct MHD_Daemon *d;
@@ -80,7 +81,7 @@ read_all(const struct req *rq)
     if (query_bool(rq, "deleted", &deleted, &present, &pb) == 0)
         FUZZ_CHECK(present || !deleted);
     if (query_text(rq, "q", 200, &q, &pb) == 0 && q != NULL)
-        FUZZ_CHECK(strlen(q) <= 200);
+        FUZZ_CHECK(utf8_valid(q, strlen(q)) && utf8_chars(q, strlen(q)) <= 200); /* characters */
     if (pb.status != 0) {
         FUZZ_CHECK(pb.status == 400);
         failed = 400;
