@@ -118,13 +118,8 @@ void
 fx_stream_advance(struct fx_stream *s, int more)
 {
     int goal = atomic_load(&s->ok) + more;
-    long long start = th_now_ms();
 
-    while (atomic_load(&s->ok) < goal) {
-        cr_assert_lt(th_now_ms() - start, 30000, "the request stream stalled (%d failed)",
-                     atomic_load(&s->failed));
-        usleep(5 * 1000);
-    }
+    TH_WAIT_UNTIL(atomic_load(&s->ok) >= goal, "the request stream stalled");
 }
 
 void

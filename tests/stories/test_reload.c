@@ -111,13 +111,7 @@ log_count(const char *const *needles)
 static void
 wait_log(const char *const *needles, int count)
 {
-    long long start = th_now_ms();
-
-    while (log_count(needles) < count) {
-        cr_assert_lt(th_now_ms() - start, 30000, "no log line with %s (%s) within 30 s", needles[0],
-                     needles[1] ? needles[1] : "");
-        usleep(20 * 1000);
-    }
+    TH_WAIT_UNTIL(log_count(needles) >= count, needles[0]);
 }
 
 /* SIGHUP, then waits for the reload's line (the n-th of its kind). */
@@ -128,11 +122,23 @@ reload(const char *event, int n)
     wait_log((const char *const[]){event, NULL}, n);
 }
 
+/* The port of the child's server.start line, or 0 before it. */
+static int
+logged_port(void)
+{
+    char *all = read_log(), *p = strstr(all, "\"event\":\"server.start\"");
+    int port = 0;
+
+    if (p && (p = strstr(p, "\"port\":")) != NULL)
+        port = atoi(p + 7);
+    free(all);
+    return port;
+}
+
 static void
 start_child(void)
 {
-    char bin[PATH_MAX], *all, *p;
-    long long start = th_now_ms();
+    char bin[PATH_MAX];
     int port = 0;
 
     th_inboxd_path(bin);
@@ -148,17 +154,7 @@ start_child(void)
         execl(bin, bin, "--config", conf, "serve", (char *)NULL);
         _exit(127);
     }
-    for (;;) {
-        all = read_log();
-        p = strstr(all, "\"event\":\"server.start\"");
-        if (p && (p = strstr(p, "\"port\":")) != NULL)
-            port = atoi(p + 7);
-        free(all);
-        if (port > 0)
-            break;
-        cr_assert_lt(th_now_ms() - start, 30000, "inboxd serve did not start");
-        usleep(20 * 1000);
-    }
+    TH_WAIT_UNTIL((port = logged_port()) > 0, "inboxd serve did not start");
     /* From here on the harness's requests go to the child. */
     snprintf(t.base, sizeof(t.base), "http://127.0.0.1:%d", port);
 }

@@ -131,8 +131,6 @@ Test(restart_idem, retry_after_a_5xx_during_an_outage_runs)
     struct keyed_post first = {.body = "{\"direction\":\"inbound\",\"bodyText\":\"Hello?\"}"};
     struct resp r;
     pthread_t th;
-    PGconn *watch;
-    long long deadline;
 
     mk_channel(account, NULL, "restart-idem", chan);
     mk_conv(account, chan, "RI-1", conv);
@@ -145,22 +143,7 @@ Test(restart_idem, retry_after_a_5xx_during_an_outage_runs)
              "BEGIN; SELECT 1 FROM conversations WHERE id = '%s' FOR UPDATE", conv);
     PQclear(th_sql(&t, lock));
     cr_assert_eq(pthread_create(&th, NULL, keyed_post, &first), 0);
-    watch = PQconnectdb(t.conninfo);
-    cr_assert_eq(PQstatus(watch), CONNECTION_OK, "%s", PQerrorMessage(watch));
-    deadline = th_now_ms() + 60000;
-    for (;;) {
-        PGresult *res = PQexec(watch, "SELECT count(*) FROM pg_stat_activity "
-                                      "WHERE wait_event_type = 'Lock' AND datname = "
-                                      "current_database()");
-        bool waiting = PQresultStatus(res) == PGRES_TUPLES_OK && atol(PQgetvalue(res, 0, 0)) > 0;
-
-        PQclear(res);
-        if (waiting)
-            break;
-        cr_assert_lt(th_now_ms(), deadline, "the first attempt never waited on the lock");
-        usleep(20 * 1000);
-    }
-    PQfinish(watch);
+    TH_WAIT_UNTIL(th_lock_waiters(&t) >= 1, "the first attempt never waited on the lock");
     cr_assert_eq(sql_long("SELECT count(*) FROM idempotency_keys WHERE state = 'in_flight'"), 1);
 
     th_run_env_script("INBOXD_TEST_PG_STOP");
