@@ -62,7 +62,7 @@ check_sources(const json_t *arr, struct problem *pb)
         v = json_object_get(el, "score");
         if (v == NULL)
             problem_field(pb, path, "is required");
-        else if (!json_is_number(v))
+        else if (!body_is_number(v))
             problem_field(pb, path, "must be a number");
     }
 }

@@ -124,33 +124,6 @@ is_uri(const char *s)
     return true;
 }
 
-/* Whether any string in v, at any depth, holds a NUL character: such a
- * document cannot be stored as jsonb (it is kept as raw text only). */
-static bool
-has_nul(const json_t *v)
-{
-    const char *k;
-    json_t *m;
-    size_t i;
-
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        return strlen(json_string_value(v)) != json_string_length(v);
-    case JSON_OBJECT:
-        json_object_foreach ((json_t *)(uintptr_t)v, k, m)
-            if (has_nul(m))
-                return true;
-        return false;
-    case JSON_ARRAY:
-        json_array_foreach (v, i, m)
-            if (has_nul(m))
-                return true;
-        return false;
-    default:
-        return false;
-    }
-}
-
 /* --- the delivery's body ----------------------------------------------------------- */
 
 /* The members of a message.created delivery and of its objects. */
@@ -356,7 +329,9 @@ receive_with(const struct config *cf, struct req *rq, struct reply *out, struct 
     d.source = src->name;
     d.body = rq->body;
     d.len = rq->body_len;
-    d.payload_storable = !has_nul(o);
+    /* A NUL anywhere: the document cannot be stored as jsonb (it is kept
+     * as raw text only). */
+    d.payload_storable = !body_has_nul(o);
     /* The columns of the event; validation proper runs on the stored
      * payload, and an invalid deliveryId or topic is stored as NULL. */
     body_nonempty_string(o, "deliveryId", BODY_REQUIRED, EXTERNAL_ID_MAX, &d.delivery_id, &ignored);

@@ -10,18 +10,26 @@
  * Readers accumulate errors in the problem instead of stopping, so a caller
  * validates a whole body in one pass. Nothing here echoes caller input in a
  * message: details name a position or a rule, never a value. No allocation
- * depends on a caller-declared size; the only walk over caller data (the
- * size and NUL check of stored JSON) stops as soon as the limit is passed.
+ * depends on a caller-declared size; the size check of stored JSON stops as
+ * soon as the limit is passed.
+ *
+ * Numbers: body_parse() hands jansson every real, and every integer beyond
+ * int64, as a wrapped token (jsontext.h), so that stored JSON keeps the
+ * caller's digits. The readers treat a wrapped token as the number it is.
  */
 #include "inboxd/http/body.h"
 
+#include "inboxd/lib/jsontext.h"
 #include "inboxd/lib/problem.h"
 #include "inboxd/lib/rfc3339.h"
+#include "inboxd/lib/sbuf.h"
 #include "inboxd/lib/utf8.h"
 #include "inboxd/lib/uuid7.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Longer member names are not echoed by body_no_unknown(): they would not
@@ -106,20 +114,132 @@ nul_key_field(const char *data, size_t end, struct problem *pb)
     problem_field(pb, path, "has a member name with a NUL character");
 }
 
+/* The length of the JSON number (RFC 8259 §6) at p, 0 if there is none;
+ * *real tells whether it has a fraction or an exponent. */
+static size_t
+number_len(const char *p, const char *end, bool *real)
+{
+    const char *q = p;
+
+    *real = false;
+    if (q < end && *q == '-')
+        q++;
+    if (q == end || *q < '0' || *q > '9')
+        return 0;
+    if (*q++ != '0')
+        while (q < end && *q >= '0' && *q <= '9')
+            q++;
+    if (q < end && *q == '.') {
+        if (++q == end || *q < '0' || *q > '9')
+            return 0;
+        while (q < end && *q >= '0' && *q <= '9')
+            q++;
+        *real = true;
+    }
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        if (++q < end && (*q == '+' || *q == '-'))
+            q++;
+        if (q == end || *q < '0' || *q > '9')
+            return 0;
+        while (q < end && *q >= '0' && *q <= '9')
+            q++;
+        *real = true;
+    }
+    return (size_t)(q - p);
+}
+
+/* Whether an integer token is outside int64 (jansson's json_int_t). */
+static bool
+integer_overflows(const char *tok, size_t n)
+{
+    char buf[32];
+
+    if (n >= sizeof(buf))
+        return true; /* 20 digits and a sign hold every int64 */
+    memcpy(buf, tok, n);
+    buf[n] = '\0';
+    errno = 0;
+    (void)strtoll(buf, NULL, 10);
+    return errno == ERANGE;
+}
+
+/* data[0..len) with every real and every integer beyond int64 wrapped
+ * (jsontext.h says how), so that the caller's own token reaches PostgreSQL.
+ * NULL when there is nothing to wrap, when a string holds "\u0000" (then no
+ * string may look like a wrapped number: such a body is parsed as sent and
+ * its NUL answered as usual), when the bytes are not JSON enough to scan (the
+ * parser says why), or on OOM (the plain parse reports it). */
+static char *
+wrap_numbers(const char *data, size_t len, size_t *out_len)
+{
+    const char *p = data, *end = data + len, *copied = data;
+    struct sbuf b;
+    bool any = false;
+
+    sbuf_init(&b);
+    while (p < end) {
+        if (*p == '"') {
+            for (p++; p < end && *p != '"'; p++) {
+                if (*p != '\\')
+                    continue;
+                if (end - p >= 6 && memcmp(p, "\\u0000", 6) == 0)
+                    goto plain;
+                p++;
+            }
+            if (p == end)
+                goto plain;
+            p++;
+        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            bool real;
+            size_t n = number_len(p, end, &real);
+
+            if (n == 0)
+                goto plain;
+            if (real || integer_overflows(p, n)) {
+                sbuf_add(&b, copied, (size_t)(p - copied));
+                if (!jsontext_number_wrap(&b, p, n))
+                    goto plain;
+                copied = p + n;
+                any = true;
+            }
+            p += n;
+        } else {
+            p++;
+        }
+    }
+    if (!any)
+        goto plain;
+    sbuf_add(&b, copied, (size_t)(end - copied));
+    return sbuf_steal(&b, out_len);
+plain:
+    sbuf_cleanup(&b);
+    return NULL;
+}
+
 json_t *
 body_parse(const char *data, size_t len, struct problem *pb)
 {
+    const int flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY;
     json_error_t err;
-    json_t *root;
+    json_t *root = NULL;
     const char *what;
+    char *wrapped;
+    size_t wrapped_len = 0;
 
     if (len == 0) {
         problem_set(pb, 400, "invalid-json", "the request body is empty");
         return NULL;
     }
     /* JSON_DECODE_ANY so that a valid scalar ("42", "null") is told apart
-     * from broken bytes: it is answered "not-an-object" below. */
-    root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
+     * from broken bytes: it is answered "not-an-object" below. Bytes that
+     * fail with their numbers wrapped are parsed again as sent, so that an
+     * error's line and column are the caller's. */
+    if ((wrapped = wrap_numbers(data, len, &wrapped_len)) != NULL) {
+        root = json_loadb(wrapped, wrapped_len, flags, &err);
+        free(wrapped);
+    }
+    if (root == NULL)
+        root = json_loadb(data, len, flags, &err);
     if (root == NULL) {
         /* err.text quotes the input near the error, so it never reaches the
          * caller; the error code picks a fixed phrase instead. */
@@ -206,6 +326,54 @@ has_nul(const json_t *s)
     return json_string_length(s) != strlen(json_string_value(s));
 }
 
+/* Walks v: whether a string anywhere in it holds a NUL (a wrapped number is
+ * not a string), counting the wrapped numbers on the way. */
+static bool
+walk_nul(const json_t *v, size_t *numbers)
+{
+    const char *k, *tok;
+    size_t i, n;
+    json_t *m;
+
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        if (jsontext_number(v, &tok, &n)) {
+            (*numbers)++;
+            return false;
+        }
+        return has_nul(v);
+    case JSON_OBJECT:
+        json_object_foreach ((json_t *)(uintptr_t)v, k, m)
+            if (walk_nul(m, numbers))
+                return true;
+        return false;
+    case JSON_ARRAY:
+        json_array_foreach (v, i, m)
+            if (walk_nul(m, numbers))
+                return true;
+        return false;
+    default:
+        return false;
+    }
+}
+
+bool
+body_has_nul(const json_t *v)
+{
+    size_t numbers = 0;
+
+    return walk_nul(v, &numbers);
+}
+
+bool
+body_is_number(const json_t *v)
+{
+    const char *tok;
+    size_t n;
+
+    return json_is_number(v) || jsontext_number(v, &tok, &n);
+}
+
 static int
 read_string(const json_t *obj, const char *field, enum body_req req, size_t max_chars,
             bool nonempty, const char **out, struct problem *pb)
@@ -219,7 +387,7 @@ read_string(const json_t *obj, const char *field, enum body_req req, size_t max_
         *out = NULL;
         return 0;
     }
-    if (!json_is_string(v))
+    if (!json_is_string(v) || body_is_number(v))
         return problem_field(pb, field, "must be a string");
     if (has_nul(v))
         return problem_field(pb, field, "must not contain NUL characters");
@@ -281,13 +449,25 @@ body_enum(const json_t *obj, const char *field, enum body_req req, const char *c
     return problem_field(pb, field, "must be one of: %s", list);
 }
 
+static int
+out_of_range(const char *field, long long min, long long max, struct problem *pb)
+{
+    if (min == LLONG_MIN)
+        return problem_field(pb, field, "must be at most %lld", max);
+    if (max == LLONG_MAX)
+        return problem_field(pb, field, "must be at least %lld", min);
+    return problem_field(pb, field, "must be between %lld and %lld", min, max);
+}
+
 int
 body_int(const json_t *obj, const char *field, enum body_req req, long long min, long long max,
          long long *out, bool *present, struct problem *pb)
 {
     const json_t *v = NULL;
     int rc = lookup(obj, field, req, &v, pb);
+    const char *tok;
     long long x;
+    size_t n;
 
     if (rc < 0)
         return -1;
@@ -296,16 +476,14 @@ body_int(const json_t *obj, const char *field, enum body_req req, long long min,
             *present = false;
         return 0;
     }
+    if (jsontext_number(v, &tok, &n)) /* beyond int64, or a real */
+        return strpbrk(tok, ".eE") == NULL ? out_of_range(field, min, max, pb)
+                                          : problem_field(pb, field, "must be an integer");
     if (!json_is_integer(v))
         return problem_field(pb, field, "must be an integer");
     x = json_integer_value(v);
-    if (x < min || x > max) {
-        if (min == LLONG_MIN)
-            return problem_field(pb, field, "must be at most %lld", max);
-        if (max == LLONG_MAX)
-            return problem_field(pb, field, "must be at least %lld", min);
-        return problem_field(pb, field, "must be between %lld and %lld", min, max);
-    }
+    if (x < min || x > max)
+        return out_of_range(field, min, max, pb);
     *out = x;
     if (present != NULL)
         *present = true;
@@ -380,55 +558,21 @@ body_timestamp(const json_t *obj, const char *field, enum body_req req, int64_t 
     return 0;
 }
 
-/* State of the walk over a value's compact JSON text: the byte count, and an
- * escape-aware scan for "\u0000", which is how the encoder writes a NUL in
- * any string, key or value, at any depth. */
+/* The size of a value's compact JSON text, counted as the encoder writes it
+ * and stopped as soon as it passes max. */
 struct scan {
     size_t size;
     size_t max;
-    int esc;   /* 0 outside an escape, 1 after '\', 2-5 inside \uXXXX */
-    int zeros; /* '0' digits seen in the current \uXXXX */
-    bool nul;
-    bool big;
 };
 
 static int
 scan_chunk(const char *buf, size_t n, void *data)
 {
     struct scan *sc = data;
-    size_t i;
 
+    (void)buf;
     sc->size += n;
-    if (sc->size > sc->max) {
-        sc->big = true;
-        return -1;
-    }
-    for (i = 0; i < n; i++) {
-        char c = buf[i];
-
-        switch (sc->esc) {
-        case 0:
-            if (c == '\\')
-                sc->esc = 1;
-            break;
-        case 1:
-            /* A "\\" is a whole escape: the next backslash starts anew. */
-            sc->esc = c == 'u' ? 2 : 0;
-            sc->zeros = 0;
-            break;
-        default:
-            sc->zeros += c == '0';
-            if (++sc->esc == 6) {
-                sc->esc = 0;
-                if (sc->zeros == 4) {
-                    sc->nul = true;
-                    return -1;
-                }
-            }
-            break;
-        }
-    }
-    return 0;
+    return sc->size > sc->max ? -1 : 0;
 }
 
 static int
@@ -438,6 +582,7 @@ read_stored_json(const json_t *obj, const char *field, enum body_req req, size_t
     const json_t *v = NULL;
     int rc = lookup(obj, field, req, &v, pb);
     struct scan sc = {.max = max_bytes};
+    size_t numbers = 0;
 
     if (rc < 0)
         return -1;
@@ -447,10 +592,12 @@ read_stored_json(const json_t *obj, const char *field, enum body_req req, size_t
     }
     if (want_object ? !json_is_object(v) : !json_is_array(v))
         return problem_field(pb, field, want_object ? "must be an object" : "must be an array");
+    if (walk_nul(v, &numbers))
+        return problem_field(pb, field, "must not contain NUL characters");
+    /* A wrapped number is written longer than the caller's token. */
+    sc.max += numbers * JSONTEXT_WRAP_EXTRA;
     if (json_dump_callback(v, scan_chunk, &sc, JSON_COMPACT) != 0) {
-        if (sc.nul)
-            return problem_field(pb, field, "must not contain NUL characters");
-        if (sc.big)
+        if (sc.size > sc.max)
             return problem_field(pb, field, "must be at most %zu bytes as JSON", max_bytes);
         return problem_internal(pb, "json_dump_callback failed on %s", field);
     }

@@ -6,12 +6,75 @@
  */
 #include "inboxd/lib/jsontext.h"
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "inboxd/lib/sbuf.h"
+
+/* The mark of a wrapped number token: 16 hex digits after a NUL, drawn once
+ * per process. As the encoder writes it: "\u0000" then the digits. */
+#define MARK_HEX 16
+#define MARK_ESCAPED "\"\\u0000"
+
+static char mark[MARK_HEX + 1];
+static bool mark_ok;
+static pthread_once_t mark_once = PTHREAD_ONCE_INIT;
+
+static void
+make_mark(void)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char r[MARK_HEX / 2];
+
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        return;
+    for (size_t i = 0; i < sizeof(r); i++) {
+        mark[2 * i] = hex[r[i] >> 4];
+        mark[2 * i + 1] = hex[r[i] & 15];
+    }
+    mark_ok = true;
+}
+
+static bool
+mark_ready(void)
+{
+    pthread_once(&mark_once, make_mark);
+    return mark_ok;
+}
+
+bool
+jsontext_number_wrap(struct sbuf *b, const char *tok, size_t n)
+{
+    if (!mark_ready())
+        return false;
+    sbuf_adds(b, MARK_ESCAPED);
+    sbuf_add(b, mark, MARK_HEX);
+    sbuf_add(b, tok, n);
+    sbuf_add(b, "\"", 1);
+    return true;
+}
+
+bool
+jsontext_number(const json_t *v, const char **tok, size_t *n)
+{
+    const char *s;
+    size_t len;
+
+    if (!json_is_string(v) || !mark_ready())
+        return false;
+    s = json_string_value(v);
+    len = json_string_length(v);
+    if (len <= 1 + MARK_HEX || s[0] != '\0' || memcmp(s + 1, mark, MARK_HEX) != 0)
+        return false;
+    *tok = s + 1 + MARK_HEX;
+    *n = len - 1 - MARK_HEX;
+    return true;
+}
 
 /* The shortest "%.*g" of d that strtod() reads back as d, kept a real in
  * JSON's eyes the way jansson keeps it ("1.0", not "1"). */
@@ -44,9 +107,11 @@ jsontext_dump(const json_t *v)
     char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
     struct sbuf b;
     const char *p;
+    bool wrapped;
 
     if (text == NULL)
         return NULL;
+    wrapped = mark_ready();
     sbuf_init(&b);
     for (p = text; *p;) {
         if (*p == '"') {
@@ -54,7 +119,14 @@ jsontext_dump(const json_t *v)
 
             while (*q != '"')
                 q += *q == '\\' ? 2 : 1;
-            sbuf_add(&b, p, (size_t)(q + 1 - p));
+            if (wrapped && strncmp(p, MARK_ESCAPED, strlen(MARK_ESCAPED)) == 0 &&
+                strncmp(p + strlen(MARK_ESCAPED), mark, MARK_HEX) == 0) {
+                const char *tok = p + strlen(MARK_ESCAPED) + MARK_HEX;
+
+                sbuf_add(&b, tok, (size_t)(q - tok)); /* a number token has no escapes */
+            } else {
+                sbuf_add(&b, p, (size_t)(q + 1 - p));
+            }
             p = q + 1;
         } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
             size_t n = strspn(p, "-+0123456789.eE");

@@ -616,15 +616,26 @@ Test(http, numbers_in_caller_json_come_back_as_sent)
 {
     static const char nums[] =
         "{\"a\":0.82,\"b\":0.10000000000000002,\"c\":9223372036854775807,\"d\":1.5e-7,"
-        "\"e\":[0.3,{\"f\":123.456}]}";
+        "\"e\":[0.3,{\"f\":123.456}],\"g\":12345678901234567890,"
+        "\"h\":-98765432109876543210123,\"i\":0.1000000000000000055511151231257827,\"k\":2.50}";
+    /* Beyond int64 and beyond a double's 17 digits too: PostgreSQL gets the
+     * caller's token (a trailing zero included, as jsonb keeps it). */
     static const char *const texts[] = {"0.82", "0.10000000000000002", "9223372036854775807",
-                                        "123.456", "0.3"};
+                                        "123.456", "0.3", "12345678901234567890",
+                                        "-98765432109876543210123",
+                                        "0.1000000000000000055511151231257827", "2.50"};
     char body[1024], chan[37], conv[37], path[128], job[37];
     struct resp r;
 
     snprintf(body, sizeof(body),
              "{\"type\":\"email\",\"externalId\":\"num\",\"name\":\"n\",\"metadata\":%s}", nums);
     post_status("/v1/channels", key, body, 201, chan);
+    snprintf(path, sizeof(path), "/v1/channels/%s", chan);
+    th_http(&t, "GET", path, key, NULL, NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    for (size_t k = 0; k < sizeof(texts) / sizeof(texts[0]); k++)
+        cr_assert_not_null(strstr(r.body, texts[k]), "%s missing in %s", texts[k], r.body);
+    resp_free(&r);
     mk_conv(account, chan, "NUM-1", conv);
     snprintf(path, sizeof(path), "/v1/conversations/%s/messages", conv);
     snprintf(body, sizeof(body), "{\"direction\":\"inbound\",\"bodyText\":\"x\",\"metadata\":%s}",

@@ -70,6 +70,13 @@ enum body_req {
 json_t *body_parse(const char *data, size_t len, struct problem *pb)
     __attribute__((warn_unused_result));
 
+/* Whether v is a JSON number: a jansson number, or a token body_parse()
+ * wrapped to keep it exact (every real, and integers beyond int64). */
+bool body_is_number(const json_t *v) __attribute__((warn_unused_result));
+
+/* Whether any string in v, at any depth, holds a NUL character. */
+bool body_has_nul(const json_t *v) __attribute__((warn_unused_result));
+
 /* Whether any reader (or anything else) has put a problem in pb. */
 bool body_failed(const struct problem *pb) __attribute__((warn_unused_result));
 
