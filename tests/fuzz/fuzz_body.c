@@ -14,6 +14,7 @@
 
 #include "inboxd/http/body.h"
 #include "inboxd/http/input.h"
+#include "inboxd/lib/jsontext.h"
 #include "inboxd/lib/problem.h"
 #include "inboxd/lib/rfc3339.h"
 #include "inboxd/lib/utf8.h"
@@ -102,8 +103,17 @@ read_all(const json_t *o, struct problem *pb)
         FUZZ_CHECK(uuid7_is_valid(id));
     if (has_at)
         FUZZ_CHECK(at >= RFC3339_MIN_USEC && at <= RFC3339_MAX_USEC);
-    if (meta != NULL)
+    if (meta != NULL) {
+        char *dumped = jsontext_dump(meta);
+
         FUZZ_CHECK(json_is_object(meta));
+        /* What PostgreSQL would get: the caller's numbers, never a wrapped
+         * one (a string that starts with a NUL, which the encoder writes
+         * as a quote and "\u0000"), and within the limit. */
+        FUZZ_CHECK(dumped == NULL ||
+                   (strstr(dumped, "\"\\u0000") == NULL && strlen(dumped) <= 256));
+        free(dumped);
+    }
     if (top != NULL)
         FUZZ_CHECK(json_is_array(top));
     if (email != NULL)
