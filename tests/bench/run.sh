@@ -7,7 +7,7 @@
 #   tests/bench/run.sh --rate R        fixed offered rate R req/s (ratebench, no
 #                                      coordinated omission): read and feed latency
 #                                      (the feed at --feed-rate F, default R / 10)
-# Options (for comparisons): --ops read,read_tls,feed,feed_deep,feed_plain,idle,slow,message,approve,webhook
+# Options (for comparisons): --ops read,read_tls,feed,feed_deep,feed_plain,idle,slow,message,node_message,approve,webhook
 #   (feed and feed_deep ask for gzip as a browser does; feed_plain is the first
 #   page without Accept-Encoding; read_tls is read over HTTPS, from a second
 #   inboxd serving TLS on the next port with tests/tls/make-certs.sh's certificate;
@@ -41,7 +41,7 @@ URL="http://127.0.0.1:$PORT"
 # shellcheck source=tests/pg.sh
 source "$ROOT/tests/pg.sh"
 
-OPS="read,read_tls,feed,feed_deep,feed_plain,idle,slow,message,approve,webhook"
+OPS="read,read_tls,feed,feed_deep,feed_plain,idle,slow,message,node_message,approve,webhook"
 DUR=15
 WARM=3
 POOL=5
@@ -539,6 +539,35 @@ if has_op message; then
   pgbench_run message message.sql -D "nopen=$NOPEN"
 fi
 
+# node_message: the same inbound messages to the plain Node service
+# (tests/bench/node: fastify + pg, pool $POOL, touch the conversation and
+# insert the message, nothing else), the yardstick of issue 18; pgbench runs
+# its two statements one per round trip as inboxd's are above.
+if has_op node_message; then
+  if [ ! -f "$BENCH/node/node_modules/.package-lock.json" ] ||
+    [ "$BENCH/node/package-lock.json" -nt "$BENCH/node/node_modules/.package-lock.json" ]; then
+    (cd "$BENCH/node" && npm ci --no-audit --no-fund --loglevel=error </dev/null) >"$OUT/logs/npm.log" 2>&1 ||
+      die "npm ci in tests/bench/node failed: $OUT/logs/npm.log"
+  fi
+  NODE_PORT=$((PORT + 9))
+  DATABASE_URL="$DB_URL" NODE_KEY="$KEY" NODE_ACCOUNT="$ACCT" NODE_POOL="$POOL" NODE_PORT="$NODE_PORT" \
+    node "$BENCH/node/server.js" >"$OUT/logs/node.log" 2>&1 &
+  NODE_PID=$!
+  BG_PIDS+=("$NODE_PID")
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$NODE_PORT/healthz" >/dev/null 2>&1 && break
+    kill -0 "$NODE_PID" 2>/dev/null || die "the Node service exited: $OUT/logs/node.log"
+    sleep 0.1
+  done
+  CPU_PID="$NODE_PID" BENCH_URL="http://127.0.0.1:$NODE_PORT" BENCH_RUN_ID="node-$(date +%s)" \
+    wrk_run node_message message.lua
+  cp "$BENCH/node/message.sql" "$OUT/pgbench/node_message.sql"
+  [ -n "${NOPEN:-}" ] || die "node_message needs the message op before it (--ops message,node_message)"
+  pgbench_run node_message node_message.sql -D "nopen=$NOPEN"
+  kill "$NODE_PID" 2>/dev/null || true
+  wait "$NODE_PID" 2>/dev/null || true
+fi
+
 if has_op approve; then
   # Every approval needs its own pending draft: give the open conversations
   # without one a draft for their latest inbound message (as the drafting
@@ -650,6 +679,7 @@ label_of() {
     read_idle) echo "GET /v1/conversations/{id} + $IDLE_CONNS idle conns" ;;
     read_slow) echo "GET /v1/conversations/{id} + $SLOW_CONNS slow clients" ;;
     message) echo "POST …/messages (inbound)" ;;
+    node_message) echo "the same, plain Node service (fastify + pg)" ;;
     approve) echo "POST /v1/drafts/{id}/actions (approve)" ;;
     webhook) echo "POST /v1/webhooks/{source} (signed)" ;;
     *) echo "$1" ;;
@@ -690,6 +720,10 @@ label_of() {
       echo "- $w ≥ 0.8 × pgbench, 0 non-2xx: $r, ${R_BAD[$w]} — $(verdict "$(awk -v r="$r" -v b="${R_BAD[$w]}" 'BEGIN { print (r >= 0.8 && b == 0) }')")"
     fi
   done
+  if [ -n "${R_RPS[message]:-}" ] && [ -n "${R_RPS[node_message]:-}" ]; then
+    r="$(ratio "${R_RPS[message]}" "${R_RPS[node_message]}")"
+    echo "- message ≥ 1.0 × the plain Node service: $r — $(verdict "$(awk -v r="$r" 'BEGIN { print (r >= 1.0) }')")"
+  fi
   echo "- peak RSS ≤ 64 MiB: $((RSS_KB / 1024)) MiB — $(verdict "$((RSS_KB <= 65536))")"
   if [ -n "$IDLE_RPS" ] && [ -n "${R_RPS[read]:-}" ]; then
     r="$(ratio "$IDLE_RPS" "${R_RPS[read]}")"
