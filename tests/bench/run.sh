@@ -16,6 +16,11 @@
 #   --duration S (15) --warmup S (3) --pool N (5; pgbench clients too)
 #   --inboxd-args "--http-threading pool --http-threads 16 --prepare false"
 #   --label TEXT  --no-pgbench  --no-append  --perf (profile a read run)  --fresh (reload data)
+#   --scale N  the data set times N (1: 100,000 conversations, 400,000 messages;
+#              10: 1 M and 4 M; 25: 2.5 M and 10 M). Above 1 the data is loaded
+#              in place into database bench_xN and measured there (a template
+#              copy would double the disk); runs add to it, and approvals top
+#              up pending drafts as at 1. README "Benchmark: the scale series".
 #   --compare "ARGS1;ARGS2;..."  read / feed / feed_deep under each inboxd flag set in
 #                                turn (inboxd restarted, same database), ROUNDS=2 times
 #                                alternating, one table of medians
@@ -50,6 +55,7 @@ FEED_RATE=""
 COMPARE=""
 INBOXD_ARGS=""
 LABEL=""
+SCALE=1
 PGBENCH=1
 APPEND=1
 PERF=0
@@ -76,6 +82,7 @@ while [ "$#" -gt 0 ]; do
     --pool) POOL="${2:?}"; shift 2 ;;
     --inboxd-args) INBOXD_ARGS="${2?}"; shift 2 ;;
     --label) LABEL="${2:?}"; shift 2 ;;
+    --scale) SCALE="${2:?}"; shift 2 ;;
     --no-pgbench) PGBENCH=0; shift ;;
     --no-append) APPEND=0; shift ;;
     --perf) PERF=1; shift ;;
@@ -85,6 +92,11 @@ while [ "$#" -gt 0 ]; do
   esac
 done
 has_op() { case ",$OPS," in *",$1,"*) return 0 ;; *) return 1 ;; esac }
+[[ "$SCALE" =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v s="$SCALE" 'BEGIN { exit !(s * 100000 >= 1000) }' ||
+  die "--scale wants a number, at least 0.01"
+NCONV="$(awk -v s="$SCALE" 'BEGIN { printf "%d", s * 100000 }')"
+SCALE_NOTE=""
+[ "$SCALE" = 1 ] || SCALE_NOTE=" — scale $SCALE ($NCONV conversations)"
 
 # ---- tools --------------------------------------------------------------------
 
@@ -158,8 +170,17 @@ export PG_DURABLE=1
 pg_start "$PGDIR"
 PG_STARTED=1
 ADMIN_URL="$(pg_url "$PGDIR")"
-BASE_URL="${ADMIN_URL/dbname=postgres/dbname=bench_base}"
-DB_URL="${ADMIN_URL/dbname=postgres/dbname=bench}"
+# At scale 1 the loaded data is kept as template bench_base and copied to
+# bench for every run; above it, loaded and measured in place (bench_xN).
+if [ "$SCALE" = 1 ]; then
+  BASE_DB=bench_base
+  DB=bench
+else
+  BASE_DB="bench_x${SCALE//./_}"
+  DB="$BASE_DB"
+fi
+BASE_URL="${ADMIN_URL/dbname=postgres/dbname=$BASE_DB}"
+DB_URL="${ADMIN_URL/dbname=postgres/dbname=$DB}"
 psqla() { psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -qAt "$@"; }
 psqlb() { psql "$DB_URL" -v ON_ERROR_STOP=1 -qAt "$@"; }
 
@@ -177,32 +198,63 @@ fi
 
 # ---- data ---------------------------------------------------------------------
 
-KEYFILE="$OUT/base.key"
+KEYFILE="$OUT/$BASE_DB.key"
 want_key="$(cat "$BENCH/gen.sql" "$ROOT"/sql/migrations/*.sql | sha256sum | cut -c1-16)"
-have_base="$(psqla -c "SELECT count(*) FROM pg_database WHERE datname = 'bench_base'")"
+have_base="$(psqla -c "SELECT count(*) FROM pg_database WHERE datname = '$BASE_DB'")"
 if [ "$FRESH" = 1 ] || [ "$have_base" != 1 ] || [ "$(cat "$KEYFILE" 2>/dev/null)" != "$want_key" ]; then
-  log "loading the data set (once; kept as template bench_base)"
+  log "loading the data set at scale $SCALE ($NCONV conversations; once, kept as $BASE_DB)"
   t0=$SECONDS
-  rm -f "$KEYFILE"
-  psqla -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" -c "DROP DATABASE IF EXISTS bench_base WITH (FORCE)"
-  psqla -c "CREATE DATABASE bench_base"
+  rm -f "$KEYFILE" "$OUT/$BASE_DB.load"
+  [ "$DB" = "$BASE_DB" ] || psqla -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
+  psqla -c "DROP DATABASE IF EXISTS $BASE_DB WITH (FORCE)" -c "CREATE DATABASE $BASE_DB"
   DATABASE_URL="$BASE_URL" "$INBOXD" migrate >"$OUT/logs/migrate.log"
   gen() { psql "$BASE_URL" -v ON_ERROR_STOP=1 -q "$@" -f "$BENCH/gen.sql"; }
-  gen -v step=1 >"$OUT/logs/gen1.log"
+  psqlbase() { psql "$BASE_URL" -v ON_ERROR_STOP=1 -qAt "$@"; }
+  # Secondary indexes are built after the load, each in one pass (sorted,
+  # parallel) instead of row by row: every index that backs no constraint
+  # is dropped here and made again from its saved definition below.
+  psqlbase -c "CREATE TABLE bench_gen_indexes AS
+                 SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def,
+                        pg_relation_size(i.indrelid) AS rel_size
+                 FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+                 JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = 'public'
+                 WHERE NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
+  psqlbase -c "SELECT format('DROP INDEX %s;', name) FROM bench_gen_indexes" | psqlbase >/dev/null
+  gen -v step=1 -v nconv="$NCONV" >"$OUT/logs/gen1.log"
+  t1=$SECONDS
   gen -v step=2 -v part=0 >"$OUT/logs/gen2a.log" &
   gen_pid=$!
   BG_PIDS+=("$gen_pid")
   gen -v step=2 -v part=1 >"$OUT/logs/gen2b.log"
   wait "$gen_pid" || die "gen.sql step 2 (part 0) failed: $OUT/logs/gen2a.log"
   gen -v step=3 | tee "$OUT/logs/gen3.log" >&2
+  t2=$SECONDS
+  # Two sessions, each building every other index (two workers each).
+  for half in 0 1; do
+    psqlbase -c "SELECT def || ';' FROM (SELECT def, row_number() OVER (ORDER BY name) AS k
+                                        FROM bench_gen_indexes) d WHERE k % 2 = $half" |
+      psql "$BASE_URL" -v ON_ERROR_STOP=1 -q -c "SET maintenance_work_mem = '1GB'" \
+        -c "SET max_parallel_maintenance_workers = 2" -f - >"$OUT/logs/indexes-$half.log" 2>&1 &
+    BG_PIDS+=("$!")
+    idx_pids[half]=$!
+  done
+  wait "${idx_pids[0]}" && wait "${idx_pids[1]}" || die "index builds failed: $OUT/logs/indexes-*.log"
+  psqlbase -c "DROP TABLE bench_gen_indexes"
+  t3=$SECONDS
   "$PGBIN/vacuumdb" -d "$BASE_URL" --analyze --jobs 2 -q
   psqla -c "CHECKPOINT"
   echo "$want_key" >"$KEYFILE"
-  log "data loaded in $((SECONDS - t0)) s"
+  echo "load $((SECONDS - t0)) s: rows $((t2 - t1)) s, indexes $((t3 - t2)) s, vacuum analyze $((SECONDS - t3)) s" \
+    >"$OUT/$BASE_DB.load"
+  log "data loaded: $(cat "$OUT/$BASE_DB.load")"
 fi
-log "copying bench_base to a fresh database bench"
-psqla -c "DROP DATABASE IF EXISTS bench WITH (FORCE)" \
-  -c "CREATE DATABASE bench TEMPLATE bench_base STRATEGY FILE_COPY"
+if [ "$DB" = "$BASE_DB" ]; then
+  log "measuring in $DB itself (scale $SCALE: no template copy)"
+else
+  log "copying $BASE_DB to a fresh database $DB"
+  psqla -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" \
+    -c "CREATE DATABASE $DB TEMPLATE $BASE_DB STRATEGY FILE_COPY"
+fi
 export DATABASE_URL="$DB_URL"
 # The template keeps the data; the current SQL (sql/current/) is this
 # build's, applied on the copy (it changes nothing when it is the same).
@@ -531,7 +583,7 @@ if has_op slow; then
 fi
 
 if has_op message; then
-  psqlb -c "CREATE TABLE bench_pgb_convs AS SELECT row_number() OVER (ORDER BY id)::int AS n, id
+  psqlb -c "DROP TABLE IF EXISTS bench_pgb_convs" -c "CREATE TABLE bench_pgb_convs AS SELECT row_number() OVER (ORDER BY id)::int AS n, id
             FROM conversations WHERE account_id = '$ACCT' AND status = 'open' AND deleted_at IS NULL" \
     -c "ALTER TABLE bench_pgb_convs ADD PRIMARY KEY (n)" -c "ANALYZE bench_pgb_convs"
   NOPEN="$(psqlb -c "SELECT count(*) FROM bench_pgb_convs")"
@@ -583,7 +635,7 @@ if has_op approve; then
     psql "$DB_URL" -v ON_ERROR_STOP=1 -q -v step=4 -v topup="$topup" -f "$BENCH/gen.sql" \
       >"$OUT/logs/gen4.log"
   fi
-  psqlb -c "CREATE TABLE bench_drafts AS SELECT row_number() OVER (ORDER BY random())::int AS n, id
+  psqlb -c "DROP TABLE IF EXISTS bench_drafts" -c "CREATE TABLE bench_drafts AS SELECT row_number() OVER (ORDER BY random())::int AS n, id
             FROM drafts WHERE account_id = '$ACCT' AND status = 'pending'"
   NPEND="$(psqlb -c "SELECT count(*) FROM bench_drafts")"
   NWARM=$((NPEND / 10))
@@ -630,7 +682,7 @@ if has_op webhook; then
     BENCH_DELIVERIES=wh_warm.lua BENCH_AFTER_WARM='export BENCH_DELIVERIES=wh_run.lua' \
       WRK_THREADS=1 wrk_run webhook webhook.lua
     if [ "$(psqlb -c "SELECT to_regclass('bench_pgb_convs') IS NOT NULL")" != t ]; then
-      psqlb -c "CREATE TABLE bench_pgb_convs AS SELECT row_number() OVER (ORDER BY id)::int AS n, id
+      psqlb -c "DROP TABLE IF EXISTS bench_pgb_convs" -c "CREATE TABLE bench_pgb_convs AS SELECT row_number() OVER (ORDER BY id)::int AS n, id
                 FROM conversations WHERE account_id = '$ACCT' AND status = 'open' AND deleted_at IS NULL" \
         -c "ALTER TABLE bench_pgb_convs ADD PRIMARY KEY (n)" -c "ANALYZE bench_pgb_convs"
     fi
@@ -687,7 +739,7 @@ label_of() {
 }
 {
   echo
-  echo "### $(date -u '+%Y-%m-%d %H:%M UTC')${LABEL:+ — $LABEL}"
+  echo "### $(date -u '+%Y-%m-%d %H:%M UTC')${LABEL:+ — $LABEL}${SCALE_NOTE}"
   echo
   echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); load before: $LOAD_BEFORE; commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src routes include sql 2>/dev/null || echo '+dirty'). inboxd: release, pool $POOL${INBOXD_ARGS:+, $INBOXD_ARGS}, log warn. wrk: $THREADS threads, $CONNS connections, ${DUR} s after ${WARM} s warm-up. pgbench: -M prepared, $POOL clients, ${DUR} s. PostgreSQL 15, fsync on."
   echo
@@ -698,6 +750,21 @@ label_of() {
   done
   echo
   echo "inboxd peak RSS (VmHWM): $((RSS_KB / 1024)) MiB."
+  if [ "$SCALE" != 1 ]; then
+    echo
+    echo "Database $DB at scale $SCALE ($(cat "$OUT/$BASE_DB.load" 2>/dev/null || echo "load time unknown")): $(psqlb -c "SELECT pg_size_pretty(pg_database_size(current_database()))"); the largest tables:"
+    echo
+    echo "| table | rows (estimate) | heap | indexes | largest index |"
+    echo "| --- | ---: | ---: | ---: | --- |"
+    psqlb -F ' | ' -c "SELECT '| ' || c.relname, to_char(c.reltuples, 'FM999,999,999,999'),
+                              pg_size_pretty(pg_table_size(c.oid)), pg_size_pretty(pg_indexes_size(c.oid)),
+                              (SELECT i.relname || ' ' || pg_size_pretty(pg_relation_size(i.oid)) || ' |'
+                               FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                               WHERE x.indrelid = c.oid ORDER BY pg_relation_size(i.oid) DESC LIMIT 1)
+                       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname NOT LIKE 'bench%'
+                       ORDER BY pg_total_relation_size(c.oid) DESC LIMIT 10"
+  fi
   for n in "${!R_NOTE[@]}"; do echo "$n: ${R_NOTE[$n]}."; done
   [ -n "${PGB_NOTE:-}" ] && echo "$PGB_NOTE."
   echo
