@@ -21,6 +21,12 @@
 #              in place into database bench_xN and measured there (a template
 #              copy would double the disk); runs add to it, and approvals top
 #              up pending drafts as at 1. README "Benchmark: the scale series".
+#   --mix R1,R2,...  the mixed day (tests/bench/mixday.c): webhooks at each offered
+#              rate in turn with assistants, 20 reviewers and the outbox running,
+#              --duration S each (60 is sensible); feed p50/p99 and webhook → draft
+#              → approval → delivery times. Best with --scale 10. MIX_WAIT=S: the
+#              workers' claims wait up to S s for work (waitSeconds) instead of
+#              asking again 200 ms after an empty answer.
 #   --compare "ARGS1;ARGS2;..."  read / feed / feed_deep under each inboxd flag set in
 #                                turn (inboxd restarted, same database), ROUNDS=2 times
 #                                alternating, one table of medians
@@ -51,6 +57,7 @@ DUR=15
 WARM=3
 POOL=5
 RATE=""
+MIX=""
 FEED_RATE=""
 COMPARE=""
 INBOXD_ARGS=""
@@ -74,6 +81,7 @@ log() { printf '==> %s\n' "$*" >&2; }
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --rate) RATE="${2:?}"; shift 2 ;;
+    --mix) MIX="${2:?}"; shift 2 ;;
     --feed-rate) FEED_RATE="${2:?}"; shift 2 ;;
     --compare) COMPARE="${2:?}"; shift 2 ;;
     --ops) OPS="${2:?}"; shift 2 ;;
@@ -261,7 +269,7 @@ export DATABASE_URL="$DB_URL"
 "$INBOXD" migrate >"$OUT/logs/migrate-bench.log"
 
 KEY="$("$INBOXD" keys create --account "Bench Co" --name "bench-$(date +%s)" \
-  --scopes "read messages:write drafts:write actions:write" | tail -n 1)"
+  --scopes "read messages:write drafts:write actions:write outbox:write" | tail -n 1)"
 [ -n "$KEY" ] || die "inboxd keys create printed no key"
 ACCT="$(psqlb -c "SELECT id FROM accounts WHERE name = 'Bench Co'")"
 KEY_ID="$(psqlb -c "SELECT id FROM api_keys WHERE account_id = '$ACCT' ORDER BY created_at DESC LIMIT 1")"
@@ -391,6 +399,79 @@ pgbench_run() {
   R_PGB[$name]="$(printf '%.1f' "$tps")"
   log "$name: pgbench $tps TPS"
 }
+
+# ---- mixed day ----------------------------------------------------------------
+
+if [ -n "$MIX" ]; then
+  cc -std=c17 -O2 -Wall -Wextra -I"$ROOT/include" -o "$OUT/mixday" "$BENCH/mixday.c" \
+    "$ROOT/src/lib/sig.c" -lcurl -ljansson -lgnutls -lnettle -lpthread ||
+    die "mixday did not build"
+  psqlb -F $'\t' -c "SELECT ch.type, ch.external_id, ch.name, c.external_id
+      FROM conversations c JOIN channels ch ON ch.account_id = c.account_id AND ch.id = c.channel_id
+      WHERE c.account_id = '$ACCT' AND c.status = 'open' AND c.deleted_at IS NULL
+      ORDER BY random() LIMIT 20000" >"$OUT/mix_convs.tsv"
+  mix_rows=()
+  best="none"
+  for r in ${MIX//,/ }; do
+    tag="m$(date +%s)r${r//./_}"
+    # Each rate starts with empty queues: the other operations (and the
+    # rate before) leave draft requests and outbound messages that the
+    # workers would otherwise work through first.
+    psqlb -c "UPDATE draft_requests SET status = 'failed', last_error = 'bench: drained before the mixed day',
+                     lease_expires_at = NULL, updated_at = now()
+              WHERE account_id = '$ACCT' AND status IN ('queued', 'leased')" \
+      -c "UPDATE messages SET delivery_status = 'delivered', delivered_at = now(), lease_expires_at = NULL,
+                 updated_at = now()
+          WHERE account_id = '$ACCT' AND delivery_status IN ('pending', 'leased')" >/dev/null
+    "$OUT/mixday" -u "$URL" -k "$KEY" -s "$INBOXD_WEBHOOK_BENCH_SECRET" -S bench -U "$USER_ID" \
+      -c "$OUT/mix_convs.tsv" -r "$r" -d "$DUR" -t "$tag" ${MIX_WAIT:+-W "$MIX_WAIT"} \
+      >"$OUT/logs/mix-$r.txt" 2>&1 ||
+      die "mixday failed at rate $r: $OUT/logs/mix-$r.txt"
+    line="$(grep '^MIXRESULT' "$OUT/logs/mix-$r.txt")"
+    g() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$line"; }
+    # From the rows' own timestamps: each webhook's message to its draft,
+    # to the action on that draft, to the delivery of the action's message.
+    times="$(psqlb -F ' ' -c "
+      WITH m AS (SELECT account_id, id, created_at FROM messages
+                 WHERE account_id = '$ACCT' AND external_id LIKE 'mixm-$tag-%'),
+      t AS (SELECT extract(epoch FROM d.created_at - m.created_at) * 1000 AS to_draft,
+                   extract(epoch FROM a.created_at - m.created_at) * 1000 AS to_action,
+                   extract(epoch FROM o.delivered_at - m.created_at) * 1000 AS to_delivery
+            FROM m
+            LEFT JOIN drafts d ON d.account_id = m.account_id AND d.trigger_message_id = m.id
+            LEFT JOIN draft_actions a ON a.account_id = d.account_id AND a.draft_id = d.id
+            LEFT JOIN messages o ON o.account_id = a.account_id AND o.id = a.message_id)
+      SELECT count(*), count(to_draft), count(to_action), count(to_delivery),
+             coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY to_draft)), -1),
+             coalesce(round(percentile_cont(0.99) WITHIN GROUP (ORDER BY to_draft)), -1),
+             coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY to_action)), -1),
+             coalesce(round(percentile_cont(0.99) WITHIN GROUP (ORDER BY to_action)), -1),
+             coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY to_delivery)), -1),
+             coalesce(round(percentile_cont(0.99) WITHIN GROUP (ORDER BY to_delivery)), -1)
+      FROM t")"
+    read -r n n_d n_a n_o d50 d99 a50 a99 o50 o99 <<<"$times"
+    bad=$(($(g webhook_bad) + $(g feed_bad) + $(g bad)))
+    mix_rows+=("| $r | $(g achieved) | $(g feed_p50_ms) | $(g feed_p99_ms) | $n_d / $n: $d50 / $d99 | $n_a: $a50 / $a99 | $n_o: $o50 / $o99 | $(g actions) ($(g action_conflicts) superseded) | $bad |")
+    log "mixed day at $r webhooks/s: $line; times (ms, p50/p99): draft $d50/$d99, action $a50/$a99, delivery $o50/$o99"
+    if [ "$bad" = 0 ] && awk -v p="$(g feed_p99_ms)" 'BEGIN { exit !(p <= 50) }'; then best="$r"; fi
+  done
+  RSS_KB="$(awk '/VmHWM/ {print $2}' "/proc/$INBOXD_PID/status")"
+  {
+    echo
+    echo "### $(date -u '+%Y-%m-%d %H:%M UTC') — mixed day${LABEL:+ — $LABEL}${SCALE_NOTE}"
+    echo
+    echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); load before: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git -C "$ROOT" rev-parse --short HEAD). inboxd: pool $POOL${INBOXD_ARGS:+, $INBOXD_ARGS}. mixday: ${DUR} s per rate; 4 assistants, 2 deliverers (claims of 5, 200 ms after an empty one), 20 reviewers reading the feed's newest first page every 2 s and approving (3 in 4) or editing what is theirs."
+    echo
+    echo "| offered webhooks/s | achieved | feed p50 ms | feed p99 ms | to draft: n / sent, p50 / p99 ms | to action: n, p50 / p99 | to delivery: n, p50 / p99 | actions | failed |"
+    echo "| ---: | ---: | ---: | ---: | --- | --- | --- | --- | ---: |"
+    printf '%s\n' "${mix_rows[@]}"
+    echo
+    echo "Highest rate with the feed's p99 ≤ 50 ms and nothing failed: $best. inboxd peak RSS: $((RSS_KB / 1024)) MiB."
+  } >"$OUT/last.md"
+  cat "$OUT/last.md"
+  [ "$APPEND" = 1 ] && cat "$OUT/last.md" >>"$BENCH/RESULTS.md"
+  exit 0
+fi
 
 # ---- rate mode ----------------------------------------------------------------
 
