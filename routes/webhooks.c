@@ -313,9 +313,15 @@ receive_with(const struct config *cf, struct req *rq, struct reply *out, struct 
     if (src == NULL)
         return problem_set(pb, 404, "not-found", "no such webhook source");
     /* Before any database work: an unsigned request costs us nothing. */
-    sr = sig_verify(req_header(rq, "X-Inboxd-Timestamp"), req_header(rq, "X-Inboxd-Signature"),
-                    rq->body, rq->body_len, src->secret, src->secret_previous, (int64_t)time(NULL),
-                    cf->webhook_max_skew_s);
+    if (src->scheme == CONFIG_SCHEME_STANDARD)
+        sr = sig_verify_standard(req_header(rq, "webhook-id"), req_header(rq, "webhook-timestamp"),
+                                 req_header(rq, "webhook-signature"), rq->body, rq->body_len,
+                                 src->secret, src->secret_previous, (int64_t)time(NULL),
+                                 cf->webhook_max_skew_s);
+    else
+        sr = sig_verify(req_header(rq, "X-Inboxd-Timestamp"),
+                        req_header(rq, "X-Inboxd-Signature"), rq->body, rq->body_len, src->secret,
+                        src->secret_previous, (int64_t)time(NULL), cf->webhook_max_skew_s);
     if (sr != SIG_OK)
         return problem_set(pb, 401, "invalid-signature", "%s", sig_result_str(sr));
     if (source_account(rq, src, pb) != 0)
@@ -335,6 +341,11 @@ receive_with(const struct config *cf, struct req *rq, struct reply *out, struct 
     /* The columns of the event; validation proper runs on the stored
      * payload, and an invalid deliveryId or topic is stored as NULL. */
     body_nonempty_string(o, "deliveryId", BODY_REQUIRED, EXTERNAL_ID_MAX, &d.delivery_id, &ignored);
+    /* Standard Webhooks: the signed webhook-id is the delivery's id, the
+     * key that deduplicates (sig_verify_standard() checked it is 1-200
+     * visible characters). */
+    if (src->scheme == CONFIG_SCHEME_STANDARD)
+        d.delivery_id = req_header(rq, "webhook-id");
     body_nonempty_string(o, "topic", BODY_REQUIRED, TOPIC_MAX, &d.topic, &ignored);
     rc = db_webhooks_receive(&rq->who, &d, parse_delivery, &res, pb);
     json_decref(o);

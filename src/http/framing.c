@@ -31,6 +31,9 @@ static const char *const singletons[] = {
     "Idempotency-Key",
     "X-Inboxd-Signature",
     "X-Inboxd-Timestamp",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
     NULL,
 };
 

@@ -4,8 +4,8 @@
  * One static table names every setting once: its file key, environment
  * variable, flag, default and bounds (pgbouncer's bouncer_params). Webhook
  * sources are the one family of dynamic keys: INBOXD_WEBHOOK_<S>_SECRET,
- * _SECRET_PREVIOUS and _ACCOUNT, or `webhook.<s>.secret` (and so on) in the
- * file. Secrets are never printed, not even in errors.
+ * _SECRET_PREVIOUS, _ACCOUNT and _SCHEME, or `webhook.<s>.secret` (and so
+ * on) in the file. Secrets are never printed, not even in errors.
  */
 #include "inboxd/lib/config.h"
 
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "inboxd/lib/scope.h"
+#include "inboxd/lib/sig.h"
 
 extern char **environ;
 
@@ -251,7 +252,23 @@ source_get(struct config *cf, const char *name, size_t len, char *err, size_t er
     return s;
 }
 
-/* Sets a webhook source attribute ("secret", "secret_previous", "account"). */
+/* The signing schemes of webhook.<s>.scheme, by enum config_scheme. */
+static const char *const scheme_names[] = {"inboxd", "standard", NULL};
+
+/* Sets a webhook source's scheme from its name (any case). */
+static int
+set_scheme(struct config_source *s, const char *v, const char *where, char *err, size_t errlen)
+{
+    for (int i = 0; scheme_names[i]; i++)
+        if (strcasecmp(v, scheme_names[i]) == 0) {
+            s->scheme = (enum config_scheme)i;
+            return 0;
+        }
+    return fail(err, errlen, "webhook.%s.scheme (%s): expected inboxd or standard", s->name, where);
+}
+
+/* Sets a webhook source attribute ("secret", "secret_previous", "account",
+ * "scheme"). */
 static int
 set_source(struct config *cf, const char *src, size_t srclen, const char *attr, const char *v,
            const char *where, char *err, size_t errlen)
@@ -262,6 +279,8 @@ set_source(struct config *cf, const char *src, size_t srclen, const char *attr, 
 
     if (s == NULL)
         return -1;
+    if (strcasecmp(attr, "scheme") == 0)
+        return set_scheme(s, v, where, err, errlen);
     if (strcasecmp(attr, "secret") == 0)
         slot = &s->secret;
     else if (strcasecmp(attr, "secret_previous") == 0)
@@ -351,11 +370,12 @@ load_file(struct config *cf, const char *path, bool must_exist, char *err, size_
     return rc;
 }
 
-/* INBOXD_WEBHOOK_<S>_SECRET, _SECRET_PREVIOUS, _ACCOUNT. */
+/* INBOXD_WEBHOOK_<S>_SECRET, _SECRET_PREVIOUS, _ACCOUNT, _SCHEME. */
 static int
 load_env_sources(struct config *cf, char *err, size_t errlen)
 {
-    static const char *const attrs[] = {"_SECRET_PREVIOUS", "_SECRET", "_ACCOUNT", NULL};
+    static const char *const attrs[] = {"_SECRET_PREVIOUS", "_SECRET", "_ACCOUNT", "_SCHEME",
+                                        NULL};
     static const char prefix[] = "INBOXD_WEBHOOK_";
 
     for (char **e = environ; e && *e; e++) {
@@ -383,6 +403,19 @@ load_env_sources(struct config *cf, char *err, size_t errlen)
     return 0;
 }
 
+/* Whether a standard source's secrets are whsec_ keys (never printed). */
+static bool
+standard_secrets_ok(const struct config_source *s)
+{
+    unsigned char key[SIG_STANDARD_KEY_MAX];
+    bool ok = sig_standard_key(s->secret, key) >= 0 &&
+              (s->secret_previous == NULL || s->secret_previous[0] == '\0' ||
+               sig_standard_key(s->secret_previous, key) >= 0);
+
+    memset(key, 0, sizeof key);
+    return ok;
+}
+
 static int
 validate(struct config *cf, char *err, size_t errlen)
 {
@@ -406,6 +439,11 @@ validate(struct config *cf, char *err, size_t errlen)
             return fail(err, errlen, "webhook source %s: no secret", s->name);
         if (s->account == NULL || s->account[0] == '\0')
             return fail(err, errlen, "webhook source %s: no account", s->name);
+        if (s->scheme == CONFIG_SCHEME_STANDARD && !standard_secrets_ok(s))
+            return fail(err, errlen,
+                        "webhook source %s: scheme standard needs secrets of the form "
+                        "whsec_<base64 of 24-64 bytes>",
+                        s->name);
     }
     return 0;
 }
@@ -761,7 +799,7 @@ sources_differ(const struct config *a, const struct config *b)
 
         if (y == NULL || !same_text(x->secret, y->secret) ||
             !same_text(x->secret_previous, y->secret_previous) ||
-            !same_text(x->account, y->account))
+            !same_text(x->account, y->account) || x->scheme != y->scheme)
             return true;
     }
     return false;

@@ -12,10 +12,12 @@
 #include "inboxd/lib/sig.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <nettle/base64.h>
 #include <nettle/memops.h>
 
 #define MAC_LEN 32
@@ -83,22 +85,32 @@ parse_signature(const char *s, unsigned char mac[MAC_LEN])
     return s[2 * MAC_LEN] == '\0';
 }
 
-/* HMAC-SHA256(secret, ts "." body). Returns false if gnutls fails. */
+/* HMAC-SHA256(key, [id "."] ts "." body): the inboxd scheme has no id
+ * (NULL), Standard Webhooks does. Returns false if gnutls fails. */
 static bool
-compute_mac(const char *secret, const char *ts, size_t ts_len, const void *body, size_t body_len,
-            unsigned char mac[MAC_LEN])
+mac_over(const void *key, size_t keylen, const char *id, size_t id_len, const char *ts,
+         size_t ts_len, const void *body, size_t body_len, unsigned char mac[MAC_LEN])
 {
     gnutls_hmac_hd_t h;
 
-    if (gnutls_hmac_init(&h, GNUTLS_MAC_SHA256, secret, strlen(secret)) < 0)
+    if (gnutls_hmac_init(&h, GNUTLS_MAC_SHA256, key, keylen) < 0)
         return false;
-    if (gnutls_hmac(h, ts, ts_len) < 0 || gnutls_hmac(h, ".", 1) < 0 ||
+    if ((id != NULL && (gnutls_hmac(h, id, id_len) < 0 || gnutls_hmac(h, ".", 1) < 0)) ||
+        gnutls_hmac(h, ts, ts_len) < 0 || gnutls_hmac(h, ".", 1) < 0 ||
         (body_len > 0 && gnutls_hmac(h, body, body_len) < 0)) {
         gnutls_hmac_deinit(h, NULL);
         return false;
     }
     gnutls_hmac_deinit(h, mac);
     return true;
+}
+
+/* HMAC-SHA256(secret, ts "." body). */
+static bool
+compute_mac(const char *secret, const char *ts, size_t ts_len, const void *body, size_t body_len,
+            unsigned char mac[MAC_LEN])
+{
+    return mac_over(secret, strlen(secret), NULL, 0, ts, ts_len, body, body_len, mac);
 }
 
 /* 1 if secret is usable and its MAC over the delivery equals want, else 0.
@@ -197,5 +209,168 @@ sig_sha256_hex(const void *data, size_t n, char out[SIG_SHA256_HEX + 1])
         out[2 * i + 1] = hex[d[i] & 15];
     }
     out[SIG_SHA256_HEX] = '\0';
+    return 0;
+}
+
+/* --- Standard Webhooks ------------------------------------------------------- */
+
+#define STD_PREFIX "whsec_"
+#define STD_PREFIX_LEN (sizeof STD_PREFIX - 1)
+#define STD_KEY_MIN 24
+#define STD_ID_MAX 200
+#define STD_MAX_SIGS 16 /* entries of one webhook-signature header */
+
+/* Strict standard base64 (RFC 4648 section 4, padded) of n characters into
+ * at most max (<= 64) bytes, decoded by nettle once the text is known to be
+ * nothing but the alphabet (nettle itself skips white space). Returns the
+ * byte count, or -1: a length that is not a multiple of 4, a character
+ * outside the alphabet, padding anywhere but at the end, or more than max
+ * bytes. */
+static long
+b64_decode(const char *s, size_t n, unsigned char *out, size_t max)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+    struct base64_decode_ctx ctx;
+    uint8_t buf[BASE64_DECODE_LENGTH(128)];
+    size_t len = 0;
+
+    if (n == 0 || n % 4 != 0 || n > 128)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (memchr(alphabet, s[i], sizeof alphabet - 1) == NULL)
+            return -1;
+    base64_decode_init(&ctx);
+    if (!base64_decode_update(&ctx, &len, buf, n, s) || !base64_decode_final(&ctx) || len > max)
+        return -1;
+    memcpy(out, buf, len);
+    return (long)len;
+}
+
+long
+sig_standard_key(const char *secret, unsigned char key[SIG_STANDARD_KEY_MAX])
+{
+    long n;
+
+    if (secret == NULL || strncmp(secret, STD_PREFIX, STD_PREFIX_LEN) != 0)
+        return -1;
+    secret += STD_PREFIX_LEN;
+    n = b64_decode(secret, strlen(secret), key, SIG_STANDARD_KEY_MAX);
+    return n >= STD_KEY_MIN ? n : -1;
+}
+
+/* A webhook-id: 1-200 visible ASCII characters. */
+static bool
+standard_id_ok(const char *id, size_t *len)
+{
+    size_t n = 0;
+
+    for (; id[n] != '\0'; n++)
+        if (n == STD_ID_MAX || (unsigned char)id[n] <= 0x20 || (unsigned char)id[n] >= 0x7f)
+            return false;
+    *len = n;
+    return n > 0;
+}
+
+/* The v1 entries of a webhook-signature header into sigs; entries of other
+ * versions (v1a, ...) are skipped. Returns how many, or -1 when an entry
+ * has no version, a v1 entry is not base64 of 32 bytes, or there are more
+ * than STD_MAX_SIGS entries. */
+static int
+parse_standard_sigs(const char *h, unsigned char sigs[STD_MAX_SIGS][MAC_LEN])
+{
+    int entries = 0, n = 0;
+
+    while (*h != '\0') {
+        size_t len = strcspn(h, " ");
+        const char *comma = memchr(h, ',', len);
+
+        if (len == 0) { /* runs of spaces separate too */
+            h++;
+            continue;
+        }
+        if (comma == NULL || comma == h || ++entries > STD_MAX_SIGS)
+            return -1;
+        if (comma - h == 2 && h[0] == 'v' && h[1] == '1') {
+            if (b64_decode(comma + 1, len - 3, sigs[n], MAC_LEN) != MAC_LEN)
+                return -1;
+            n++;
+        }
+        h += len;
+    }
+    return n;
+}
+
+/* 1 if secret is a usable whsec_ key whose MAC over the delivery equals any
+ * of the n signatures, else 0. Every signature is compared, in constant
+ * time each, whatever matched before. */
+static int
+standard_matches(const char *secret, const char *id, size_t id_len, const char *ts, size_t ts_len,
+                 const void *body, size_t body_len, unsigned char sigs[][MAC_LEN], int n)
+{
+    unsigned char key[SIG_STANDARD_KEY_MAX], mac[MAC_LEN];
+    long keylen = sig_standard_key(secret, key);
+    int eq = 0;
+
+    if (keylen < 0)
+        return 0;
+    if (mac_over(key, (size_t)keylen, id, id_len, ts, ts_len, body, body_len, mac))
+        for (int i = 0; i < n; i++)
+            eq |= memeql_sec(mac, sigs[i], MAC_LEN) != 0;
+    gnutls_memset(key, 0, sizeof key);
+    gnutls_memset(mac, 0, sizeof mac);
+    return eq;
+}
+
+enum sig_result
+sig_verify_standard(const char *id_hdr, const char *timestamp_hdr, const char *signature_hdr,
+                    const void *body, size_t body_len, const char *secret,
+                    const char *secret_previous, int64_t now_unix, int max_skew_seconds)
+{
+    unsigned char sigs[STD_MAX_SIGS][MAC_LEN];
+    int64_t ts, skew = max_skew_seconds > 0 ? max_skew_seconds : 0;
+    size_t ts_len, id_len;
+    int n, ok;
+
+    if (id_hdr == NULL || timestamp_hdr == NULL || signature_hdr == NULL || id_hdr[0] == '\0' ||
+        timestamp_hdr[0] == '\0' || signature_hdr[0] == '\0')
+        return SIG_MISSING;
+    if (!standard_id_ok(id_hdr, &id_len) || !parse_timestamp(timestamp_hdr, &ts_len, &ts) ||
+        (n = parse_standard_sigs(signature_hdr, sigs)) <= 0)
+        return SIG_MALFORMED;
+    if (now_unix < ts - skew || now_unix > ts + skew)
+        return SIG_STALE;
+    if (body == NULL)
+        body_len = 0;
+    /* Bitwise OR, not ||: both secrets are always checked. */
+    ok = standard_matches(secret, id_hdr, id_len, timestamp_hdr, ts_len, body, body_len, sigs, n) |
+         standard_matches(secret_previous, id_hdr, id_len, timestamp_hdr, ts_len, body, body_len,
+                          sigs, n);
+    return ok ? SIG_OK : SIG_MISMATCH;
+}
+
+int
+sig_sign_standard(const char *secret, const char *id, int64_t ts, const void *body,
+                  size_t body_len, char out[SIG_STANDARD_LEN + 1])
+{
+    unsigned char key[SIG_STANDARD_KEY_MAX], mac[MAC_LEN];
+    char ts_text[TS_MAX_DIGITS + 2];
+    long keylen = sig_standard_key(secret, key);
+    size_t id_len;
+    bool ok;
+
+    if (keylen < 0 || id == NULL || !standard_id_ok(id, &id_len) || ts < 0 ||
+        ts > 999999999999LL)
+        return -1;
+    snprintf(ts_text, sizeof ts_text, "%lld", (long long)ts);
+    if (body == NULL)
+        body_len = 0;
+    ok = mac_over(key, (size_t)keylen, id, id_len, ts_text, strlen(ts_text), body, body_len, mac);
+    gnutls_memset(key, 0, sizeof key);
+    if (!ok)
+        return -1;
+    memcpy(out, "v1,", 3);
+    base64_encode_raw(out + 3, MAC_LEN, mac);
+    out[SIG_STANDARD_LEN] = '\0';
     return 0;
 }

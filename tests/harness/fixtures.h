@@ -140,8 +140,24 @@ char *big_object_body(const char *prefix, const char *field);
  *   rot       secret "rot-new", previous "rot-old"      -> "Hook Shop"
  *   other     secret "other-secret"                     -> "Other Shop"
  *   ghost     secret "ghost-secret"                     -> "Nobody" (no such account)
+ *   std       Standard Webhooks, STD_SECRET_NEW, previous STD_SECRET_OLD -> "Hook Shop"
  */
 void webhook_sources(void);
+/* The secrets of the source "std" (Standard Webhooks, "Hook Shop"): the
+ * current one and, as its previous one, a second. */
+#define STD_SECRET_NEW "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define STD_SECRET_OLD "whsec_c2Vjb25kLWtleS1vZi1hdC1sZWFzdC0yNC1ieXRlcw=="
+/* The Standard Webhooks signature "v1,<base64>" of a delivery, computed
+ * by python3's hmac (not by sig.c) into out. */
+void standard_sign(const char *secret, const char *id, long long ts, const char *body, char *out,
+                   size_t outlen);
+/* POSTs body to /v1/webhooks/<source> with webhook-id `id`, the
+ * webhook-timestamp ts and webhook-signature `signature` as given. */
+void deliver_standard(const char *source, const char *id, long long ts, const char *signature,
+                      const char *body, struct resp *r);
+/* The same, signed by standard_sign() with secret. */
+void deliver_standard_signed(const char *source, const char *secret, const char *id, long skew,
+                             const char *body, struct resp *r);
 /* POSTs body to /v1/webhooks/<source>, signed with secret at now + skew
  * seconds (secret NULL: no signature headers at all), with one more header
  * when `extra` is not NULL. */

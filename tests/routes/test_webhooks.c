@@ -347,6 +347,108 @@ Test(webhooks, both_secrets_verify_during_a_rotation)
                  2);
 }
 
+/* --- Standard Webhooks (source "std") ------------------------------------------------ */
+
+Test(webhooks, standard_webhooks_signed_by_python_verify_and_webhook_id_deduplicates)
+{
+    char body[2048], again[2048];
+    struct webhook_ids first, second;
+    struct resp r;
+
+    webhook_delivery(body, sizeof(body), "std-body-1", "ZT-S1", "std-m-1");
+    deliver_standard_signed("std", STD_SECRET_NEW, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", 0, body,
+                            &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    take_ids(&r, &first);
+    resp_free(&r);
+    /* The same webhook-id, even with another body deliveryId: a duplicate. */
+    webhook_delivery(again, sizeof(again), "std-body-2", "ZT-S1", "std-m-2");
+    deliver_standard_signed("std", STD_SECRET_NEW, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", 0, again,
+                            &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(json_is_true(json_object_get(r.json, "duplicate")));
+    take_ids(&r, &second);
+    cr_assert_str_eq(second.event, first.event);
+    cr_assert_str_eq(second.msg, first.msg);
+    resp_free(&r);
+    cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE account_id = '%s' "
+                          "AND source = 'std' AND delivery_id = 'msg_2KWPBgLlAfxdpx2AI54pPJ85f4W'",
+                          account),
+                 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE account_id = '%s' "
+                          "AND external_id LIKE 'std-m-%%'",
+                          account),
+                 1);
+}
+
+Test(webhooks, standard_webhooks_rotation_signs_with_both_and_any_one_suffices)
+{
+    char body[2048], good_old[128], good_new[128], list[512];
+    struct resp r;
+    long long now = (long long)time(NULL);
+
+    webhook_delivery(body, sizeof(body), "std-rot-1", "ZT-S2", "std-rot-m1");
+    standard_sign(STD_SECRET_OLD, "msg_rot_1", now, body, good_old, sizeof(good_old));
+    standard_sign(STD_SECRET_NEW, "msg_rot_1", now, body, good_new, sizeof(good_new));
+    /* A sender in a rotation sends both; an unknown v1a entry is skipped. */
+    snprintf(list, sizeof(list), "v1a,AAAA %s %s", good_old, good_new);
+    deliver_standard("std", "msg_rot_1", now, list, body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+    /* The previous secret alone still verifies. */
+    webhook_delivery(body, sizeof(body), "std-rot-2", "ZT-S2", "std-rot-m2");
+    deliver_standard_signed("std", STD_SECRET_OLD, "msg_rot_2", 0, body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+}
+
+Test(webhooks, standard_webhooks_bad_stale_or_other_scheme_is_401_and_stores_nothing)
+{
+    char body[2048], sig[128];
+    struct resp r;
+    long before = all_rows();
+    long long now = (long long)time(NULL);
+
+    webhook_delivery(body, sizeof(body), "std-bad", "ZT-S3", "std-bad-m");
+    /* Signed with a key that is not the source's. */
+    deliver_standard_signed("std", "whsec_d3Jvbmctc2VjcmV0LWtleS1vZi1hbnktc29ydHM=", "msg_b1", 0,
+                            body, &r);
+    expect_problem(&r, 401);
+    resp_free(&r);
+    /* Older than webhook_max_skew_s. */
+    deliver_standard_signed("std", STD_SECRET_NEW, "msg_b2", -301, body, &r);
+    expect_problem(&r, 401);
+    cr_assert_not_null(strstr(r.body, "stale"), "%s", r.body);
+    resp_free(&r);
+    /* Signed for another webhook-id than the one sent. */
+    standard_sign(STD_SECRET_NEW, "msg_b3", now, body, sig, sizeof(sig));
+    deliver_standard("std", "msg_b4", now, sig, body, &r);
+    expect_problem(&r, 401);
+    resp_free(&r);
+    /* inboxd's own headers do not sign for a standard source. */
+    deliver("std", STD_SECRET_NEW, body, &r);
+    expect_problem(&r, 401);
+    cr_assert_not_null(strstr(r.body, "missing"), "%s", r.body);
+    resp_free(&r);
+    /* Nor do the standard headers for an inboxd source. */
+    deliver_standard_signed("hookshop", STD_SECRET_NEW, "msg_b5", 0, body, &r);
+    expect_problem(&r, 401);
+    resp_free(&r);
+    /* A webhook-id sent twice is refused before anything is read. */
+    standard_sign(STD_SECRET_NEW, "msg_b6", now, body, sig, sizeof(sig));
+    {
+        char ts_h[64], sig_h[256];
+        const char *h[] = {"webhook-id: msg_b6", "webhook-id: msg_b7", ts_h, sig_h, NULL};
+
+        snprintf(ts_h, sizeof(ts_h), "webhook-timestamp: %lld", now);
+        snprintf(sig_h, sizeof(sig_h), "webhook-signature: %s", sig);
+        th_http(&t, "POST", "/v1/webhooks/std", NULL, body, h, &r);
+        expect_problem(&r, 400);
+        resp_free(&r);
+    }
+    cr_assert_eq(all_rows(), before);
+}
+
 Test(webhooks, unknown_or_reserved_sources_are_404_and_store_nothing)
 {
     char body[2048];

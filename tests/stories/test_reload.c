@@ -265,6 +265,53 @@ Test(reload, sighup_rotates_webhook_secrets_and_the_log_level_without_failing_a_
     cr_assert_eq(log_count((const char *const[]){"-secret", NULL}), 0);
 }
 
+/* A reload moves a source to Standard Webhooks (webhook.zoho.scheme) and
+ * back: each signature scheme verifies exactly while it is configured. */
+Test(reload, sighup_switches_a_source_to_standard_webhooks_and_back)
+{
+    char body[2048], id[64];
+    struct resp r;
+
+    snprintf(dir, sizeof(dir), "/tmp/inboxd-reload-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(conf, sizeof(conf), "%s/inboxd.conf", dir);
+    snprintf(logpath, sizeof(logpath), "%s/inboxd.log", dir);
+    write_conf(STD_SECRET_NEW, NULL, "info", NULL);
+    th_app_stop(&t);
+    start_child();
+
+    webhook_delivery(body, sizeof(body), "std-reload-0", "std-reload-0", "std-reload-0");
+    deliver_standard_signed("zoho", STD_SECRET_NEW, "std-reload-0", 0, body, &r);
+    cr_assert_eq(r.status, 401, "the inboxd scheme by default: %s", r.body);
+    resp_free(&r);
+
+    write_conf(STD_SECRET_NEW, NULL, "info", "webhook.zoho.scheme = standard");
+    reload("\"event\":\"config.reloaded\"", 1);
+    cr_assert_eq(log_count((const char *const[]){"config.reloaded", "webhook", NULL}), 1);
+    for (int i = 1; i <= 2; i++) {
+        snprintf(id, sizeof(id), "std-reload-%d", i);
+        webhook_delivery(body, sizeof(body), id, id, id);
+        if (i == 1)
+            deliver_standard_signed("zoho", STD_SECRET_NEW, id, 0, body, &r);
+        else
+            deliver("zoho", STD_SECRET_NEW, body, &r);
+        cr_assert_eq(r.status, i == 1 ? 201 : 401, "%s: %s", id, r.body);
+        resp_free(&r);
+    }
+
+    write_conf(STD_SECRET_NEW, NULL, "info", "webhook.zoho.scheme = inboxd");
+    reload("\"event\":\"config.reloaded\"", 2);
+    webhook_delivery(body, sizeof(body), "std-reload-3", "std-reload-3", "std-reload-3");
+    deliver_standard_signed("zoho", STD_SECRET_NEW, "std-reload-3", 0, body, &r);
+    cr_assert_eq(r.status, 401, "%s", r.body);
+    resp_free(&r);
+    deliver("zoho", STD_SECRET_NEW, body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+    stop_child();
+    cr_assert_eq(log_count((const char *const[]){"whsec_", NULL}), 0, "secrets are never logged");
+}
+
 /* --- the timeouts, in-process ----------------------------------------------- */
 
 struct shown {

@@ -155,6 +155,13 @@ Test(config, errors_name_the_key_and_its_source)
          NULL, "expected name=scope"},
         {"tls_cert = a\ntls_key = b\ntls_client_ca = c\ntls_client_names = x=fly\n", NULL,
          NULL, "unknown or no scope"},
+        {"webhook.s.secret = x\nwebhook.s.account = A\nwebhook.s.scheme = svix\n", NULL, NULL,
+         "webhook.s.scheme (" },
+        {"webhook.s.secret = x\nwebhook.s.account = A\n", "INBOXD_WEBHOOK_S_SCHEME", "standard",
+         "webhook source s: scheme standard needs secrets of the form whsec_"},
+        {"webhook.s.secret = whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\nwebhook.s.account = A\n"
+         "webhook.s.secret_previous = old\nwebhook.s.scheme = standard\n",
+         NULL, NULL, "webhook source s: scheme standard"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -213,6 +220,56 @@ Test(config, webhook_sources_from_file_and_environment)
     unsetenv("INBOXD_WEBHOOK_SHOPIFY_ACCOUNT");
     unsetenv("INBOXD_WEBHOOK_ZOHO_SECRET");
     unlink(path);
+}
+
+Test(config, a_webhook_source_scheme_from_file_or_environment)
+{
+    struct config cf;
+    char err[256];
+    const char *path = write_conf("webhook.a.secret = whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"
+                                  "webhook.a.account = A\nwebhook.a.scheme = Standard\n"
+                                  "webhook.b.secret = s\nwebhook.b.account = A\n"
+                                  "webhook.c.secret = s\nwebhook.c.account = A\n"
+                                  "webhook.c.scheme = inboxd\n");
+    char *argv[] = {"inboxd", NULL};
+    int argc = 1;
+
+    setenv("INBOXD_WEBHOOK_D_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 1);
+    setenv("INBOXD_WEBHOOK_D_ACCOUNT", "A", 1);
+    setenv("INBOXD_WEBHOOK_D_SCHEME", "standard", 1);
+    cr_assert_eq(config_load(&cf, path, &argc, argv, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(config_source_find(&cf, "a")->scheme, CONFIG_SCHEME_STANDARD);
+    cr_assert_eq(config_source_find(&cf, "b")->scheme, CONFIG_SCHEME_INBOXD, "the default");
+    cr_assert_eq(config_source_find(&cf, "c")->scheme, CONFIG_SCHEME_INBOXD);
+    cr_assert_eq(config_source_find(&cf, "d")->scheme, CONFIG_SCHEME_STANDARD);
+    config_cleanup(&cf);
+    unsetenv("INBOXD_WEBHOOK_D_SECRET");
+    unsetenv("INBOXD_WEBHOOK_D_ACCOUNT");
+    unsetenv("INBOXD_WEBHOOK_D_SCHEME");
+    unlink(path);
+}
+
+/* A reload that changes only a source's scheme is a change of "webhook". */
+Test(config, reconcile_sees_a_changed_scheme)
+{
+    struct config running, next;
+    char err[256], kept[256], changed[256];
+    char *argv1[] = {"inboxd", NULL}, *argv2[] = {"inboxd", NULL};
+    int argc1 = 1, argc2 = 1;
+    const char *a = write_conf("webhook.z.secret = whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"
+                               "webhook.z.account = A\n");
+
+    cr_assert_eq(config_load(&running, a, &argc1, argv1, err, sizeof(err)), 0, "%s", err);
+    unlink(a);
+    a = write_conf("webhook.z.secret = whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"
+                   "webhook.z.account = A\nwebhook.z.scheme = standard\n");
+    cr_assert_eq(config_load(&next, a, &argc2, argv2, err, sizeof(err)), 0, "%s", err);
+    unlink(a);
+    cr_assert_eq(config_reconcile(&next, &running, kept, sizeof(kept), changed, sizeof(changed)),
+                 0);
+    cr_assert_str_eq(changed, "webhook");
+    config_cleanup(&next);
+    config_cleanup(&running);
 }
 
 Test(config, webhook_source_without_account_is_refused)

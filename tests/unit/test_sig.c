@@ -343,3 +343,112 @@ Test(sig, result_strings_are_distinct_and_never_null)
     cr_expect_not_null(sig_result_str((enum sig_result)99));
     cr_expect_not_null(sig_result_str((enum sig_result) - 1));
 }
+
+/* --- Standard Webhooks ---------------------------------------------------------------- */
+
+/* The example of the Standard Webhooks reference libraries' tests
+ * (standard-webhooks/standard-webhooks, its libraries): computed by them, not
+ * by sig.c; python3's hmac gives the same. */
+#define STD_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+#define STD_ID "msg_p5jXN8AQM9LWM0D4loKWxJek"
+#define STD_TS "1614265330"
+#define STD_NOW 1614265330
+#define STD_BODY "{\"test\": 2432232314}"
+#define STD_SIG "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+#define STD_OTHER "whsec_c2Vjb25kLWtleS1vZi1hdC1sZWFzdC0yNC1ieXRlcw=="
+
+static enum sig_result
+verify_std(const char *id, const char *ts, const char *sig, const char *b, const char *secret,
+           const char *previous, int64_t now)
+{
+    return sig_verify_standard(id, ts, sig, b, b ? strlen(b) : 0, secret, previous, now, SKEW);
+}
+
+Test(sig, standard_published_vector_verifies_and_is_what_sign_makes)
+{
+    char out[SIG_STANDARD_LEN + 1];
+
+    cr_assert_eq(verify_std(STD_ID, STD_TS, STD_SIG, STD_BODY, STD_SECRET, NULL, STD_NOW), SIG_OK);
+    cr_assert_eq(sig_sign_standard(STD_SECRET, STD_ID, STD_NOW, STD_BODY, strlen(STD_BODY), out),
+                 0);
+    cr_assert_str_eq(out, STD_SIG);
+}
+
+Test(sig, standard_any_v1_entry_of_either_secret_verifies_during_a_rotation)
+{
+    static const char *const ok[] = {
+        "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= " STD_SIG,
+        STD_SIG " v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "v1a,hnO3f9T8Ytu9HwrXslvumlUpqtNVqkhqw/enGzPCXe5BdqzCInXqYXFymVJaA7AZdpXwVLPo3mNl8EM+m7TBAg== " STD_SIG,
+        "  " STD_SIG "  ",
+    };
+
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        cr_assert_eq(verify_std(STD_ID, STD_TS, ok[i], STD_BODY, STD_SECRET, NULL, STD_NOW), SIG_OK,
+                     "case %zu", i);
+    /* The signing secret is the previous one now. */
+    cr_assert_eq(verify_std(STD_ID, STD_TS, STD_SIG, STD_BODY, STD_OTHER, STD_SECRET, STD_NOW),
+                 SIG_OK);
+    cr_assert_eq(verify_std(STD_ID, STD_TS, STD_SIG, STD_BODY, STD_OTHER, NULL, STD_NOW),
+                 SIG_MISMATCH);
+}
+
+Test(sig, standard_altered_id_timestamp_or_body_is_a_mismatch)
+{
+    cr_assert_eq(verify_std("msg_other", STD_TS, STD_SIG, STD_BODY, STD_SECRET, NULL, STD_NOW),
+                 SIG_MISMATCH);
+    cr_assert_eq(verify_std(STD_ID, "1614265331", STD_SIG, STD_BODY, STD_SECRET, NULL, STD_NOW),
+                 SIG_MISMATCH);
+    cr_assert_eq(verify_std(STD_ID, STD_TS, STD_SIG, "{\"test\": 2432232315}", STD_SECRET, NULL,
+                            STD_NOW),
+                 SIG_MISMATCH);
+}
+
+Test(sig, standard_stale_missing_and_malformed_headers)
+{
+    static const char *const malformed_sigs[] = {
+        "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",     /* no version */
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE",   /* unpadded */
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1O==",  /* 31 bytes */
+        "v1,g0hM9SsE-OTPJTGt_tmIKtSyZlE3uFJELVlNIOLJ1OE=",  /* base64url */
+        "v1a,hnO3f9T8Ytu9HwrXslvumlUpqtNVqkhqw/enGzPCXe5BdqzCInXqYXFymVJaA7AZdpXwVLPo3mNl8EM+m7TBAg==",
+        ",abc",
+        "v1,",
+        " ",
+    };
+
+    cr_assert_eq(verify_std(STD_ID, STD_TS, STD_SIG, STD_BODY, STD_SECRET, NULL, STD_NOW + SKEW),
+                 SIG_OK);
+    cr_assert_eq(verify_std(STD_ID, STD_TS, STD_SIG, STD_BODY, STD_SECRET, NULL,
+                            STD_NOW + SKEW + 1),
+                 SIG_STALE);
+    cr_assert_eq(verify_std(STD_ID, STD_TS, STD_SIG, STD_BODY, STD_SECRET, NULL,
+                            STD_NOW - SKEW - 1),
+                 SIG_STALE);
+    cr_assert_eq(verify_std(NULL, STD_TS, STD_SIG, STD_BODY, STD_SECRET, NULL, STD_NOW),
+                 SIG_MISSING);
+    cr_assert_eq(verify_std(STD_ID, "", STD_SIG, STD_BODY, STD_SECRET, NULL, STD_NOW), SIG_MISSING);
+    cr_assert_eq(verify_std(STD_ID, STD_TS, NULL, STD_BODY, STD_SECRET, NULL, STD_NOW), SIG_MISSING);
+    cr_assert_eq(verify_std("msg 1", STD_TS, STD_SIG, STD_BODY, STD_SECRET, NULL, STD_NOW),
+                 SIG_MALFORMED);
+    cr_assert_eq(verify_std(STD_ID, "16142653.0", STD_SIG, STD_BODY, STD_SECRET, NULL, STD_NOW),
+                 SIG_MALFORMED);
+    for (size_t i = 0; i < sizeof malformed_sigs / sizeof malformed_sigs[0]; i++)
+        cr_assert_eq(verify_std(STD_ID, STD_TS, malformed_sigs[i], STD_BODY, STD_SECRET, NULL,
+                                STD_NOW),
+                     SIG_MALFORMED, "case %zu", i);
+}
+
+Test(sig, standard_secrets_are_whsec_and_24_to_64_bytes)
+{
+    unsigned char key[SIG_STANDARD_KEY_MAX];
+
+    cr_assert_eq(sig_standard_key(STD_SECRET, key), 24);
+    cr_assert_eq(sig_standard_key("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", key), -1);
+    cr_assert_eq(sig_standard_key("whsec_c2hvcnQ=", key), -1); /* "short" */
+    cr_assert_eq(sig_standard_key("whsec_not base64!", key), -1);
+    cr_assert_eq(sig_standard_key(NULL, key), -1);
+    /* A key that does not decode never verifies anything. */
+    cr_assert_eq(verify_std(STD_ID, STD_TS, STD_SIG, STD_BODY, "whsec_c2hvcnQ=", NULL, STD_NOW),
+                 SIG_MISMATCH);
+}

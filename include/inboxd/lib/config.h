@@ -16,12 +16,19 @@
 
 #define CONFIG_MAX_SOURCES 16
 
+/* How a webhook source signs its deliveries (`webhook.<s>.scheme`). */
+enum config_scheme {
+    CONFIG_SCHEME_INBOXD = 0, /* X-Inboxd-Timestamp, X-Inboxd-Signature (the default) */
+    CONFIG_SCHEME_STANDARD,   /* Standard Webhooks: webhook-id, -timestamp, -signature */
+};
+
 /* A webhook source (API.md "Authentication and tenancy"). */
 struct config_source {
     char name[32];           /* as in /v1/webhooks/{source}, lower-case */
     char *secret;
     char *secret_previous;   /* NULL when no rotation is under way */
     char *account;           /* account id or name */
+    enum config_scheme scheme;
 };
 
 struct config {
