@@ -32,6 +32,7 @@
 #include "inboxd/http/input.h"
 #include "inboxd/lib/config.h"
 #include "inboxd/db/keys.h"
+#include "inboxd/lib/jsontext.h"
 #include "inboxd/lib/log.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
@@ -405,16 +406,57 @@ get_event(struct req *rq, struct reply *out, struct problem *pb)
     return 0;
 }
 
-/* POST /v1/webhooks/events/{id}/replay */
+/* The field errors of a corrected payload are named from the replay's
+ * body: "payload.message.bodyText". */
+static void
+prefix_fields(struct problem *pb, const char *prefix)
+{
+    for (int i = 0; i < pb->nfields; i++) {
+        char f[sizeof(pb->fields[i].field)];
+
+        snprintf(f, sizeof(f), "%s%s%s", prefix, pb->fields[i].field[0] ? "." : "",
+                 pb->fields[i].field);
+        memcpy(pb->fields[i].field, f, sizeof(f));
+    }
+}
+
+static const char *const replay_fields[] = {"payload", NULL};
+
+/* POST /v1/webhooks/events/{id}/replay, with an optional body
+ * {"payload": {...}}: the corrected payload, validated by parse_delivery()
+ * as a delivery's is (db_webhooks_replay). Without a body, or with a null
+ * payload, the stored payload is processed again. */
 static int
 replay_event(struct req *rq, struct reply *out, struct problem *pb)
 {
     struct webhook_result res = {0};
-    int rc;
+    const json_t *payload = NULL;
+    char *corrected = NULL;
+    json_t *o = NULL;
+    int rc = -1;
 
-    rc = db_webhooks_replay(&rq->who, req_param(rq, "id"), parse_delivery, &res, pb);
+    if (rq->body_len > 0) {
+        if ((o = body_parse(rq->body, rq->body_len, pb)) == NULL)
+            return -1;
+        body_no_unknown(o, NULL, replay_fields, pb);
+        /* body_object() refuses a NUL character: such a payload cannot be
+         * jsonb. Its size is bounded by body_limit alone, as a delivery's. */
+        body_object(o, "payload", BODY_OPTIONAL, SIZE_MAX, &payload, pb);
+        if (body_failed(pb))
+            goto out;
+        if (payload != NULL && (corrected = jsontext_dump(payload)) == NULL) {
+            problem_internal(pb, "replay: out of memory");
+            goto out;
+        }
+    }
+    rc = db_webhooks_replay(&rq->who, req_param(rq, "id"), corrected, parse_delivery, &res, pb);
+    if (rc != 0 && corrected != NULL && pb->status == 422)
+        prefix_fields(pb, "payload");
     rc = answer(rq, out, rc, &res, pb);
+out:
     free(res.json);
+    free(corrected);
+    json_decref(o);
     return rc;
 }
 
@@ -515,7 +557,7 @@ diagnostics(struct req *rq, struct reply *out, struct problem *pb)
 const struct route routes_webhooks[] = {
     {"GET", "/v1/webhooks/events", SCOPE_READ, ROUTE_NO_BODY, list_events, NULL},
     {"GET", "/v1/webhooks/events/{id}", SCOPE_READ, ROUTE_NO_BODY, get_event, NULL},
-    {"POST", "/v1/webhooks/events/{id}/replay", SCOPE_ADMIN, ROUTE_NO_BODY, replay_event, NULL},
+    {"POST", "/v1/webhooks/events/{id}/replay", SCOPE_ADMIN, 0, replay_event, NULL},
     {"GET", "/v1/webhooks/registry", SCOPE_READ, ROUTE_NO_BODY, list_registry, NULL},
     {"PUT", "/v1/webhooks/registry/{source}/{topicKey...}", SCOPE_ADMIN, 0, put_registry, NULL},
     {"DELETE", "/v1/webhooks/registry/{source}/{topicKey...}", SCOPE_ADMIN, ROUTE_NO_BODY,

@@ -175,6 +175,38 @@ AS $$
         'updatedAt', inboxd_ts(r.updated_at))
 $$;
 
+-- A draft's attachments (0013) as a JSON array, in the order given, [] when
+-- it has none; each an Attachment, its messageId null.
+CREATE OR REPLACE FUNCTION inboxd_draft_attachments(account uuid, draft uuid) RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(
+        (SELECT json_agg(inboxd_json_attachment(a) ORDER BY a.created_at, a.id)
+         FROM attachments a
+         WHERE a.account_id = $1 AND a.draft_id = $2),
+        '[]'::json)
+$$;
+
+-- Draft v2: inboxd_json_draft's keys and its attachments (0013), after topSources.
+CREATE OR REPLACE FUNCTION inboxd_json_draft_v2(r drafts) RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT json_build_object(
+        'id', r.id,
+        'conversationId', r.conversation_id,
+        'triggerMessageId', r.trigger_message_id,
+        'authorUserId', r.author_user_id,
+        'modelKey', r.model_key,
+        'promptVersion', r.prompt_version,
+        'status', r.status,
+        'suggestedText', r.suggested_text,
+        'suggestedHtml', r.suggested_html,
+        'topSources', r.top_sources,
+        'attachments', inboxd_draft_attachments(r.account_id, r.id),
+        'createdAt', inboxd_ts(r.created_at),
+        'updatedAt', inboxd_ts(r.updated_at))
+$$;
+
 -- DraftAction {id, draftId, userId, type, finalText, finalHtml, notes, diffJson, messageId, createdAt} (immutable, no updatedAt).
 CREATE OR REPLACE FUNCTION inboxd_json_draft_action(r draft_actions) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -288,6 +320,31 @@ AS $$
         'status', r.status,
         'error', r.error,
         'payload', r.payload,
+        'receivedAt', inboxd_ts(r.received_at),
+        'processedAt', inboxd_ts(r.processed_at),
+        'result', r.result,
+        'createdAt', inboxd_ts(r.created_at),
+        'updatedAt', inboxd_ts(greatest(r.created_at, r.processed_at)))
+$$;
+
+-- WebhookEvent v2: inboxd_json_webhook_event's keys and, from a replay with
+-- a corrected payload (0013), correctedPayload (the payload processed in
+-- place of the stored one, which stays as delivered) and correctedAt; both
+-- null for an event never corrected. updatedAt is unchanged: the
+-- correction is made by the replay that processed it.
+CREATE OR REPLACE FUNCTION inboxd_json_webhook_event_v2(r webhook_events) RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT json_build_object(
+        'id', r.id,
+        'source', r.source,
+        'deliveryId', r.delivery_id,
+        'topic', r.topic,
+        'status', r.status,
+        'error', r.error,
+        'payload', r.payload,
+        'correctedPayload', r.corrected_payload,
+        'correctedAt', inboxd_ts(r.corrected_at),
         'receivedAt', inboxd_ts(r.received_at),
         'processedAt', inboxd_ts(r.processed_at),
         'result', r.result,

@@ -118,7 +118,9 @@ enum {
 #define EVENTS_OF(c)                                                         \
     "JOIN webhook_events y ON y.account_id = " c ".account_id "              \
     "AND (y.result ->> 'conversationId') = " c ".id::text "
-#define EVENT_TEXT(e) "(" e ".payload IS NOT NULL OR " e ".raw_body IS NOT NULL)"
+#define EVENT_TEXT(e)                                                        \
+    "(" e ".payload IS NOT NULL OR " e ".raw_body IS NOT NULL "              \
+    "OR " e ".corrected_payload IS NOT NULL)"
 
 /* Blanks (`set`) up to $2 rows y of due conversations that `text` says
  * are not blank yet. */
@@ -195,7 +197,7 @@ static const struct db_stmt stmts[] = {
                          3},
     [S_BLANK_PAYLOADS] = {"retention_blank_payloads",
                           BLANK("webhook_events", EVENTS_OF("c"), EVENT_TEXT,
-                                "payload = NULL, raw_body = NULL"),
+                                "payload = NULL, raw_body = NULL, corrected_payload = NULL"),
                           3},
     /* The marker is the conversation's own updated_at, not now(): a write
      * racing with the sweep moves updated_at forward (strictly) and so

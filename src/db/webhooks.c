@@ -53,6 +53,7 @@ enum {
     S_DONE,
     S_FAIL,
     S_ANSWER,
+    S_CORRECT,
     S_LIST,
     S_GET,
     S_REG_LIST,
@@ -100,8 +101,14 @@ static const struct db_stmt stmts[] = {
                 "RETURNING e.id",
                 3},
     [S_ANSWER] = {"wh_answer", ANSWER_SQL, 2},
+    /* A replay's corrected payload (0013): payload and raw_body stay as
+     * delivered. */
+    [S_CORRECT] = {"wh_correct",
+                   "UPDATE webhook_events SET corrected_payload = $3::jsonb, corrected_at = now() "
+                   "WHERE account_id = $1 AND id = $2",
+                   3},
     [S_LIST] = {"wh_list",
-                "SELECT inboxd_json_webhook_event(e), e.received_at, e.id FROM webhook_events e "
+                "SELECT inboxd_json_webhook_event_v2(e), e.received_at, e.id FROM webhook_events e "
                 "WHERE e.account_id = $1 "
                 "  AND " DB_AFTER("e.received_at", "e.id", "$2", "$3") " "
                 "  AND ($4::text IS NULL OR e.source = $4) "
@@ -109,7 +116,7 @@ static const struct db_stmt stmts[] = {
                 "ORDER BY e.received_at, e.id LIMIT $6",
                 6},
     [S_GET] = {"wh_get",
-               "SELECT inboxd_json_webhook_event(e) FROM webhook_events e "
+               "SELECT inboxd_json_webhook_event_v2(e) FROM webhook_events e "
                "WHERE e.account_id = $1 AND e.id = $2",
                2},
     /* Keyset on (source, topic_key), the unique key, found from the id of
@@ -259,6 +266,7 @@ struct proc {
     const struct who *w;
     const char *event_id;
     bool replay;
+    const char *corrected; /* a replay's corrected payload (JSON text), or NULL */
     webhook_parse_fn parse;
     /* Reset by every run of the transaction. */
     bool found;      /* the event exists */
@@ -359,6 +367,36 @@ process_payload(struct dbconn *c, struct proc *x, struct problem *pb)
     return rc;
 }
 
+/* A replay with a corrected payload, after the event was locked and found
+ * 'failed' or 'received': validation of the correction, then the stored
+ * correction, the processing, and their audit rows, all in c's
+ * transaction. A correction that fails validation, or whose processing
+ * fails, changes nothing (the transaction rolls back): the call fails
+ * with that problem and the event stays as it was. */
+static int
+process_corrected(struct dbconn *c, struct proc *x, struct problem *pb)
+{
+    const char *p[] = {x->w->account_id, x->event_id, x->corrected};
+    PGresult *res;
+    json_t *doc;
+    int rc;
+
+    doc = x->parse(x->corrected, strlen(x->corrected), &x->in, pb);
+    if (doc == NULL)
+        return -1;
+    rc = -1;
+    if ((res = run(c, S_CORRECT, p, pb)) == NULL)
+        goto out;
+    PQclear(res);
+    if (db_audit(c, x->w, "webhook_event.correct", "webhook_event", x->event_id, NULL, pb) != 0 ||
+        process_payload(c, x, pb) != 0)
+        goto out;
+    rc = db_audit(c, x->w, "webhook_event.replay", "webhook_event", x->event_id, NULL, pb);
+out:
+    json_decref(doc);
+    return rc;
+}
+
 static int
 process_tx(struct dbconn *c, void *arg, struct problem *pb)
 {
@@ -399,6 +437,12 @@ process_tx(struct dbconn *c, void *arg, struct problem *pb)
         return rc;
     }
 
+    /* A replay with a corrected payload validates and processes that
+     * instead: with the same parse, as if it had been delivered. */
+    if (x->corrected != NULL) {
+        PQclear(res);
+        return process_corrected(c, x, pb);
+    }
     /* Validation runs on the payload as stored, into scratch that the
      * parsed document backs until the end of this run. */
     doc = x->parse(payload, plen, &x->in, &vpb);
@@ -459,8 +503,8 @@ fail_tx(struct dbconn *c, void *arg, struct problem *pb)
 /* Runs the processing transaction on a stored event and turns its outcome
  * into out (success) or pb (failure). */
 static int
-process(const struct who *w, bool replay, webhook_parse_fn parse, struct webhook_result *out,
-        struct problem *pb)
+process(const struct who *w, bool replay, const char *corrected, webhook_parse_fn parse,
+        struct webhook_result *out, struct problem *pb)
 {
     struct proc *x = calloc(1, sizeof(*x));
     int rc = -1;
@@ -470,6 +514,7 @@ process(const struct who *w, bool replay, webhook_parse_fn parse, struct webhook
     x->w = w;
     x->event_id = out->event_id;
     x->replay = replay;
+    x->corrected = corrected;
     x->parse = parse;
     if (db_tx(process_tx, x, pb) != 0) {
         if (!x->found)
@@ -513,16 +558,16 @@ db_webhooks_receive(const struct who *w, const struct webhook_delivery *d, webho
     if (db_tx(store_tx, &s, pb) != 0)
         return -1;
     snprintf(out->event_id, sizeof(out->event_id), "%s", s.found);
-    return process(w, false, parse, out, pb);
+    return process(w, false, NULL, parse, out, pb);
 }
 
 int
-db_webhooks_replay(const struct who *w, const char *id, webhook_parse_fn parse,
-                   struct webhook_result *out, struct problem *pb)
+db_webhooks_replay(const struct who *w, const char *id, const char *corrected,
+                   webhook_parse_fn parse, struct webhook_result *out, struct problem *pb)
 {
     memset(out, 0, sizeof(*out));
     snprintf(out->event_id, sizeof(out->event_id), "%s", id);
-    return process(w, true, parse, out, pb);
+    return process(w, true, corrected, parse, out, pb);
 }
 
 /* --- event log -------------------------------------------------------------------- */

@@ -739,6 +739,160 @@ Test(webhooks, an_invalid_delivery_is_stored_failed_and_replayed_after_the_fix)
     resp_free(&r);
 }
 
+/* A delivery with an invalid payload; returns its event id in event. */
+static void
+failed_delivery(const char *delivery_id, const char *conv_ext, char event[37])
+{
+    char body[1024];
+    struct resp r;
+
+    snprintf(body, sizeof(body),
+             "{\"deliveryId\":\"%s\",\"topic\":\"message.created\","
+             "\"channel\":{\"type\":\"fax\",\"externalId\":\"zoho-support\"},"
+             "\"conversation\":{\"externalId\":\"%s\"},"
+             "\"message\":{\"externalId\":\"m-%s\",\"metadata\":{\"score\":0.82}}}",
+             delivery_id, conv_ext, delivery_id);
+    deliver("hookshop", "shop-secret", body, &r);
+    expect_field(&r, "message.bodyText", NULL);
+    snprintf(event, 37, "%s", jstr(r.json, "eventId"));
+    resp_free(&r);
+}
+
+/* The corrected payload of failed_delivery(delivery_id, conv_ext). */
+static void
+corrected_body(char *out, size_t n, const char *delivery_id, const char *conv_ext,
+               const char *body_text)
+{
+    snprintf(out, n,
+             "{\"payload\":{\"deliveryId\":\"%s\",\"topic\":\"message.created\","
+             "\"channel\":{\"type\":\"email\",\"externalId\":\"zoho-support\"},"
+             "\"conversation\":{\"externalId\":\"%s\"},"
+             "\"message\":{\"externalId\":\"m-%s\",\"bodyText\":\"%s\","
+             "\"metadata\":{\"score\":0.82,\"n\":12345678901234567}}}}",
+             delivery_id, conv_ext, delivery_id, body_text);
+}
+
+Test(webhooks, a_replay_with_a_corrected_payload_keeps_the_original_and_audits_the_change)
+{
+    char event[37], path[160], body[2048], original[2048], text[2048];
+    struct webhook_ids x;
+    struct resp r;
+
+    failed_delivery("fix-1", "ZT-F1", event);
+    sql_text(original, sizeof(original), "SELECT payload::text FROM webhook_events WHERE id = '%s'",
+             event);
+    snprintf(path, sizeof(path), "/v1/webhooks/events/%s/replay", event);
+
+    /* A correction is validated as a delivery is, its fields named from the
+     * replay's body; a failed one changes nothing. */
+    th_post(&t, path, key,
+            "{\"payload\":{\"deliveryId\":\"fix-1\",\"topic\":\"message.created\","
+            "\"channel\":{\"type\":\"fax\",\"externalId\":\"x\"},\"conversation\":{},"
+            "\"message\":{\"externalId\":\"m\",\"bodyText\":\"t\",\"extra\":1}}}",
+            &r);
+    expect_fields(&r, (const char *const[]){"payload.channel.type",
+                                            "payload.conversation.externalId",
+                                            "payload.message.extra", NULL});
+    cr_assert_str_eq(jstr(r.json, "eventId"), event);
+    resp_free(&r);
+    th_post(&t, path, key, "{\"payloads\":{}}", &r);
+    expect_field(&r, "payloads", NULL);
+    resp_free(&r);
+    th_post(&t, path, key, "{\"payload\":[1]}", &r);
+    expect_field(&r, "payload", NULL);
+    resp_free(&r);
+    th_post(&t, path, key, "{\"payload\":{\"deliveryId\":\"fix-1\",\"topic\":\"x\\u0000\"}}", &r);
+    expect_field(&r, "payload", NULL);
+    resp_free(&r);
+    cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE id = '%s' AND status = "
+                          "'failed' AND corrected_payload IS NULL AND corrected_at IS NULL",
+                          event),
+                 1);
+    cr_assert_eq(audit_count("webhook_event.correct", event), 0);
+    cr_assert_eq(audit_count("webhook_event.replay", event), 0);
+
+    /* A valid correction is processed; the delivery stays as it came. */
+    corrected_body(body, sizeof(body), "fix-1", "ZT-F1", "the corrected text");
+    th_post(&t, path, key, body, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(json_is_false(json_object_get(r.json, "duplicate")));
+    take_ids(&r, &x);
+    resp_free(&r);
+    cr_assert_str_eq(x.event, event);
+    sql_text(text, sizeof(text), "SELECT payload::text FROM webhook_events WHERE id = '%s'", event);
+    cr_assert_str_eq(text, original, "the original payload is kept");
+    cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE id = '%s' AND status = "
+                          "'succeeded' AND corrected_at IS NOT NULL AND raw_body LIKE '%%fax%%' "
+                          "AND corrected_payload->'message'->>'bodyText' = 'the corrected text'",
+                          event),
+                 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE id = '%s' "
+                          "AND body_text = 'the corrected text' AND metadata::text = "
+                          "'{\"n\": 12345678901234567, \"score\": 0.82}'",
+                          x.msg),
+                 1, "the corrected payload's numbers are stored as sent");
+    /* Audited: who (the admin key) and what (the request body's hash). */
+    cr_assert_eq(audit_count("webhook_event.correct", event), 1);
+    cr_assert_eq(audit_count("webhook_event.replay", event), 1);
+    {
+        const char *p[] = {event, body};
+
+        cr_assert_eq(sqlp_long("SELECT count(*) FROM audit_log WHERE action = "
+                               "'webhook_event.correct' AND resource_id = $1 "
+                               "AND actor_key_id IS NOT NULL "
+                               "AND request_hash = encode(sha256(convert_to($2, 'UTF8')), 'hex')",
+                               2, p),
+                     1);
+    }
+
+    /* The event shows both payloads, each as it was sent. */
+    snprintf(text, sizeof(text), "/v1/webhooks/events/%s", event);
+    th_get(&t, text, reader, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(jstr(json_object_get(r.json, "payload"), "channel.type"), "fax");
+    cr_assert_str_eq(jstr(json_object_get(r.json, "correctedPayload"), "channel.type"), "email");
+    cr_assert_not_null(strstr(r.body, "\"score\": 0.82") ? r.body : strstr(r.body, "\"score\":0.82"),
+                       "%s", r.body);
+    cr_assert_not_null(jstr(r.json, "correctedAt"));
+    resp_free(&r);
+
+    /* Processed now: another correction is a 409, and so is a plain replay
+     * (a null payload is no correction). */
+    th_post(&t, path, key, body, &r);
+    expect_problem(&r, 409);
+    resp_free(&r);
+    th_post(&t, path, key, "{\"payload\":null}", &r);
+    expect_problem(&r, 409);
+    resp_free(&r);
+    cr_assert_eq(audit_count("webhook_event.correct", event), 1);
+}
+
+Test(webhooks, a_correction_whose_processing_fails_changes_nothing)
+{
+    char event[37], path[160], body[2048];
+    struct resp r;
+
+    failed_delivery("fix-2", "ZT-F2", event);
+    /* The conversation the correction names exists, then is deleted. */
+    webhook_delivery(body, sizeof(body), "fix-2-ok", "ZT-F2", "m-ok");
+    deliver("hookshop", "shop-secret", body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+    sql_exec("UPDATE conversations SET deleted_at = now() WHERE external_id = 'ZT-F2'");
+
+    snprintf(path, sizeof(path), "/v1/webhooks/events/%s/replay", event);
+    corrected_body(body, sizeof(body), "fix-2", "ZT-F2", "too late");
+    th_post(&t, path, key, body, &r);
+    expect_problem(&r, 409);
+    resp_free(&r);
+    cr_assert_eq(sql_long("SELECT count(*) FROM webhook_events WHERE id = '%s' AND status = "
+                          "'failed' AND corrected_payload IS NULL AND error LIKE '%%bodyText%%'",
+                          event),
+                 1, "the event stays as it was");
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE body_text = 'too late'"), 0);
+    cr_assert_eq(audit_count("webhook_event.correct", event), 0);
+}
+
 Test(webhooks, missing_delivery_id_or_topic_is_stored_failed)
 {
     struct resp r;

@@ -121,15 +121,23 @@ int db_webhooks_receive(const struct who *w, const struct webhook_delivery *d,
 
 /*
  * POST /v1/webhooks/events/{id}/replay: processes a 'failed' or 'received'
- * event again with the same processing as db_webhooks_receive(), on the
- * payload as stored now (an operator may have fixed it), audited
+ * event again with the same processing as db_webhooks_receive(), audited
  * "webhook_event.replay". Answers 200 with the result (duplicate false).
  * out->event_id is set when the event exists. Statuses: 404, 409 (already
- * succeeded or skipped), 422 (fails validation again: stays 'failed' with
- * the new error), 500, 503.
+ * succeeded or skipped), 422, 500, 503.
+ *
+ * corrected NULL: on the payload as stored (an operator may have fixed
+ * it); a 422 (fails validation again) leaves it 'failed' with the new
+ * error. corrected, JSON text (borrowed; the compact text of the caller's
+ * object, its numbers as sent): parsed by `parse` exactly as a delivered
+ * payload, then, in the same one transaction, stored as the event's
+ * corrected payload (payload and raw body stay as delivered), audited
+ * "webhook_event.correct", and processed. A correction that fails
+ * validation (422, the fields named as in a delivery) or processing (409)
+ * is rolled back whole: the event stays as it was.
  */
-int db_webhooks_replay(const struct who *w, const char *id, webhook_parse_fn parse,
-                       struct webhook_result *out, struct problem *pb)
+int db_webhooks_replay(const struct who *w, const char *id, const char *corrected,
+                       webhook_parse_fn parse, struct webhook_result *out, struct problem *pb)
     __attribute__((warn_unused_result));
 
 /* GET /v1/webhooks/events filters (validated, borrowed; NULL = any). */
