@@ -10,6 +10,7 @@
 #include "inboxd/http/body.h"
 #include "inboxd/db/drafts.h"
 #include "inboxd/http/conditional.h"
+#include "inboxd/http/input.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
 #include "inboxd/http/reply.h"
@@ -27,7 +28,7 @@
 
 static const char *const create_fields[] = {"triggerMessageId", "draftRequestId", "modelKey",
                                              "promptVersion", "suggestedText", "suggestedHtml",
-                                             "topSources", NULL};
+                                             "topSources", "attachments", NULL};
 
 static const char *const draft_status_names[] = {"pending", "sent", "superseded", "archived", NULL};
 
@@ -70,7 +71,8 @@ check_sources(const json_t *arr, struct problem *pb)
 static int
 create_draft(struct req *rq, struct reply *out, struct problem *pb)
 {
-    struct draft_in in = {0};
+    struct attachment_in atts[MESSAGES_MAX_ATTACHMENTS];
+    struct draft_in in = {.attachments = atts};
     struct draft_out res = {0};
     const json_t *sources = NULL;
     char *sources_text = NULL;
@@ -98,6 +100,8 @@ create_draft(struct req *rq, struct reply *out, struct problem *pb)
         if (pb->nfields == before)
             body_array(o, "topSources", BODY_OPTIONAL, BODY_JSON_MAX, &sources, pb);
     }
+    /* As a message's: one reader, one set of limits. */
+    input_attachments(o, "", atts, &in.nattachments, pb);
     if (body_failed(pb))
         goto out;
     if (sources != NULL) {

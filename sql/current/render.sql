@@ -187,24 +187,14 @@ AS $$
         '[]'::json)
 $$;
 
--- Draft v2: inboxd_json_draft's keys and its attachments (0013), after topSources.
+-- Draft v2: inboxd_json_draft's keys, then attachments (0013), spliced in
+-- before the closing brace so that the keys are listed once.
 CREATE OR REPLACE FUNCTION inboxd_json_draft_v2(r drafts) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-    SELECT json_build_object(
-        'id', r.id,
-        'conversationId', r.conversation_id,
-        'triggerMessageId', r.trigger_message_id,
-        'authorUserId', r.author_user_id,
-        'modelKey', r.model_key,
-        'promptVersion', r.prompt_version,
-        'status', r.status,
-        'suggestedText', r.suggested_text,
-        'suggestedHtml', r.suggested_html,
-        'topSources', r.top_sources,
-        'attachments', inboxd_draft_attachments(r.account_id, r.id),
-        'createdAt', inboxd_ts(r.created_at),
-        'updatedAt', inboxd_ts(r.updated_at))
+    SELECT (left(inboxd_json_draft(r)::text, -1)
+            || ', "attachments" : ' || inboxd_draft_attachments(r.account_id, r.id)::text
+            || '}')::json
 $$;
 
 -- DraftAction {id, draftId, userId, type, finalText, finalHtml, notes, diffJson, messageId, createdAt} (immutable, no updatedAt).

@@ -52,6 +52,7 @@ enum {
     S_PROBE,
     S_USER,
     S_MESSAGE,
+    S_COPY_ATTACHMENTS,
     S_ACTION,
     S_SAMPLE,
     S_CONVERSATION,
@@ -72,7 +73,9 @@ static const struct db_stmt stmts[] = {
                  "  AND c.account_id = d.account_id AND c.id = d.conversation_id "
                  "  AND c.deleted_at IS NULL "
                  "RETURNING d.conversation_id, d.suggested_text, d.suggested_html, "
-                 "          inboxd_json_draft(d)",
+                 "          inboxd_json_draft_v2(d), "
+                 "          (SELECT count(*) FROM attachments a "
+                 "           WHERE a.account_id = d.account_id AND a.draft_id = d.id)",
                  4},
     [S_PROBE] = {"actions_probe",
                  "SELECT d.status, " DRAFT_ETAG " FROM drafts d "
@@ -89,6 +92,29 @@ static const struct db_stmt stmts[] = {
                    "FROM conversations c WHERE c.account_id = $1 AND c.id = $3 "
                    "RETURNING id, inboxd_json_message(messages, '[]'::json)",
                    5},
+    /* The draft's attachments copied onto its outbound message $2 (0013),
+     * as new rows with the ids $4 (made by inboxd, in order, so that they
+     * render in the draft's order), and the message rendered with them: a
+     * statement does not see its own inserts, so the copies are rendered
+     * from RETURNING. */
+    [S_COPY_ATTACHMENTS] = {"actions_copy_attachments",
+                            "WITH src AS ("
+                            "  SELECT a.*, row_number() OVER (ORDER BY a.created_at, a.id) AS k "
+                            "  FROM attachments a WHERE a.account_id = $1 AND a.draft_id = $3), "
+                            "ins AS ("
+                            "  INSERT INTO attachments (account_id, id, message_id, file_name, "
+                            "                           mime_type, size_bytes, file_url) "
+                            "  SELECT src.account_id, n.id, $2, src.file_name, src.mime_type, "
+                            "         src.size_bytes, src.file_url "
+                            "  FROM src JOIN unnest($4::uuid[]) WITH ORDINALITY AS n(id, k) "
+                            "       ON n.k = src.k "
+                            "  RETURNING attachments AS r) "
+                            "SELECT inboxd_json_message(m, coalesce("
+                            "    (SELECT json_agg(inboxd_json_attachment(ins.r) "
+                            "                     ORDER BY (ins.r).created_at, (ins.r).id) "
+                            "     FROM ins), '[]'::json)) "
+                            "FROM messages m WHERE m.account_id = $1 AND m.id = $2",
+                            4},
     [S_ACTION] = {"actions_insert",
                   "INSERT INTO draft_actions (account_id, id, draft_id, user_id, type, "
                   "                           final_text, final_html, notes, diff_json, "
@@ -278,6 +304,41 @@ edit_diff(const char *from, size_t from_len, const char *to, struct problem *pb)
     return text;
 }
 
+/* Copies the draft's n attachments onto the outbound message message_id
+ * (in c's transaction) and renders the message again with them into
+ * a->message. Returns 0 or -1 with pb. */
+static int
+copy_attachments(struct dbconn *c, struct act *a, const char *message_id, long n,
+                 struct problem *pb)
+{
+    struct sbuf ids;
+    char *text, *rendered = NULL;
+    int rc;
+
+    sbuf_init(&ids);
+    sbuf_adds(&ids, "{");
+    for (long i = 0; i < n; i++) {
+        char id[UUID7_STRLEN + 1];
+
+        uuid7_new(id);
+        sbuf_addf(&ids, "%s%s", i ? "," : "", id);
+    }
+    sbuf_adds(&ids, "}");
+    if ((text = sbuf_steal(&ids, NULL)) == NULL)
+        return problem_internal(pb, "actions: out of memory");
+    {
+        const char *p[] = {a->w->account_id, message_id, a->draft_id, text};
+
+        rc = exec_one(c, S_COPY_ATTACHMENTS, p, 0, &rendered, pb);
+    }
+    free(text);
+    if (rc != 0)
+        return -1;
+    free(a->message);
+    a->message = rendered;
+    return 0;
+}
+
 static int
 act_fn(struct dbconn *c, void *arg, struct problem *pb)
 {
@@ -287,6 +348,7 @@ act_fn(struct dbconn *c, void *arg, struct problem *pb)
     char action_id[37], message_id[37], sample_id[37], conv_id[37];
     char *suggested = NULL, *suggested_html = NULL, *diff = NULL;
     size_t suggested_len;
+    long nattach;
     bool sends = in->type != ACTION_REJECT;
     PGresult *res;
     int rc = -1;
@@ -316,6 +378,7 @@ act_fn(struct dbconn *c, void *arg, struct problem *pb)
         suggested = db_strdup(res, 0, 1);
         suggested_html = db_strdup(res, 0, 2);
         a->draft = db_strdup(res, 0, 3);
+        nattach = strtol(PQgetvalue(res, 0, 4), NULL, 10);
         if (suggested == NULL || a->draft == NULL ||
             (suggested_html == NULL && !PQgetisnull(res, 0, 2))) {
             PQclear(res);
@@ -351,6 +414,8 @@ act_fn(struct dbconn *c, void *arg, struct problem *pb)
         const char *p[] = {acct, message_id, conv_id, text, html};
 
         if (exec_one(c, S_MESSAGE, p, 1, &a->message, pb) != 0)
+            goto out;
+        if (nattach > 0 && copy_attachments(c, a, message_id, nattach, pb) != 0)
             goto out;
     }
     {

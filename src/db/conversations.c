@@ -138,7 +138,7 @@ static const struct db_stmt stmts[] = {
          "       || ',' || substr(CASE p.kind "
          "           WHEN 'message' THEN inboxd_json_message(m, "
          "                  inboxd_message_attachments(m.account_id, m.id))::text "
-         "           WHEN 'draft' THEN inboxd_json_draft(d)::text "
+         "           WHEN 'draft' THEN inboxd_json_draft_v2(d)::text "
          "           ELSE inboxd_json_draft_action(a)::text END, 2), "
          "       p.at, p.id "
          "FROM (SELECT t.kind, t.id, t.at FROM ( "

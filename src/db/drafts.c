@@ -13,8 +13,9 @@
  *
  * A soft-deleted conversation hides its drafts: they are neither listed
  * nor read, and no draft can be added to it. Every statement's $1 is the
- * caller's account; every JSON answer is rendered by inboxd_json_draft /
- * inboxd_json_draft_action. Never build SQL in C here.
+ * caller's account; every JSON answer is rendered by inboxd_json_draft_v2
+ * (a draft with its attachments) / inboxd_json_draft_action. Never build
+ * SQL in C here.
  */
 #include "inboxd/db/drafts.h"
 
@@ -28,6 +29,7 @@
 #include "inboxd/db/audit.h"
 #include "inboxd/db/rows.h"
 #include "inboxd/db/etag.h"
+#include "inboxd/db/messages.h"
 #include "inboxd/lib/uuid7.h"
 
 enum {
@@ -39,6 +41,7 @@ enum {
     S_REQUEST_DONE_BY_MESSAGE,
     S_SUPERSEDE,
     S_INSERT,
+    S_RENDER,
     S_CONV_POINT,
     S_NOTIFY,
     S_LIST,
@@ -86,8 +89,13 @@ static const struct db_stmt stmts[] = {
                   "INSERT INTO drafts AS d (account_id, id, conversation_id, trigger_message_id, "
                   "    model_key, prompt_version, suggested_text, suggested_html, top_sources) "
                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9::jsonb, '[]'::jsonb)) "
-                  "RETURNING inboxd_json_draft(d), " ETAG_SQL("d"),
+                  "RETURNING " ETAG_SQL("d"),
                   9},
+    /* The new draft with its attachments, once they are inserted too. */
+    [S_RENDER] = {"drafts_render",
+                  "SELECT inboxd_json_draft_v2(d) FROM drafts d "
+                  "WHERE d.account_id = $1 AND d.id = $2",
+                  2},
     /* The review feed position (brief: draft create): the conversation now
      * waits on this draft, since its latest inbound message, while open. */
     [S_CONV_POINT] = {"drafts_conv_point",
@@ -107,7 +115,7 @@ static const struct db_stmt stmts[] = {
      * drafts_status_idx with a status filter, drafts_conversation_idx with
      * a conversation; DB_AFTER bounds the scan. */
     [S_LIST] = {"drafts_list",
-                "SELECT inboxd_json_draft(d), d.created_at, d.id FROM drafts d "
+                "SELECT inboxd_json_draft_v2(d), d.created_at, d.id FROM drafts d "
                 "JOIN conversations c ON c.account_id = d.account_id "
                 "     AND c.id = d.conversation_id AND c.deleted_at IS NULL "
                 "WHERE d.account_id = $1 "
@@ -115,7 +123,7 @@ static const struct db_stmt stmts[] = {
                 "ORDER BY d.created_at, d.id LIMIT $4",
                 4},
     [S_LIST_STATUS] = {"drafts_list_status",
-                       "SELECT inboxd_json_draft(d), d.created_at, d.id "
+                       "SELECT inboxd_json_draft_v2(d), d.created_at, d.id "
                        "FROM drafts d "
                        "JOIN conversations c ON c.account_id = d.account_id "
                        "     AND c.id = d.conversation_id AND c.deleted_at IS NULL "
@@ -124,7 +132,7 @@ static const struct db_stmt stmts[] = {
                        "ORDER BY d.created_at, d.id LIMIT $4",
                        5},
     [S_LIST_CONV] = {"drafts_list_conv",
-                     "SELECT inboxd_json_draft(d), d.created_at, d.id "
+                     "SELECT inboxd_json_draft_v2(d), d.created_at, d.id "
                      "FROM drafts d "
                      "JOIN conversations c ON c.account_id = d.account_id "
                      "     AND c.id = d.conversation_id AND c.deleted_at IS NULL "
@@ -134,11 +142,11 @@ static const struct db_stmt stmts[] = {
                      "ORDER BY d.created_at, d.id LIMIT $4",
                      6},
     /* The draft's JSON with its actions spliced in before the closing brace
-     * (keeps inboxd_json_draft's key order), and its entity tag. */
+     * (keeps inboxd_json_draft_v2's key order), and its entity tag. */
     /* (clang-format would split the ETAG_SQL() line unreadably.) */
     /* clang-format off */
     [S_GET] = {"drafts_get",
-               "SELECT left(inboxd_json_draft(d)::text, -1) || ', \"actions\" : ' "
+               "SELECT left(inboxd_json_draft_v2(d)::text, -1) || ', \"actions\" : ' "
                "       || coalesce((SELECT json_agg(inboxd_json_draft_action(a) "
                "                                    ORDER BY a.created_at, a.id) "
                "                    FROM draft_actions a "
@@ -312,9 +320,23 @@ insert_tx(struct dbconn *c, void *arg, struct problem *pb)
             PQclear(res);
             return problem_internal(pb, "drafts: insert returned no row");
         }
+        snprintf(x->out.etag, sizeof(x->out.etag), "%s", PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    if (db_attachments_insert_in(c, x->w, NULL, x->id, in->attachments, in->nattachments, pb) != 0)
+        return -1;
+    {
+        const char *p[] = {acct, x->id};
+
+        res = db_exec(c, &stmts[S_RENDER], p, pb);
+        if (res == NULL)
+            return -1;
+        if (PQntuples(res) != 1) {
+            PQclear(res);
+            return problem_internal(pb, "drafts: new draft not found");
+        }
         x->out.len = (size_t)PQgetlength(res, 0, 0);
         x->out.json = db_strdup(res, 0, 0);
-        snprintf(x->out.etag, sizeof(x->out.etag), "%s", PQgetvalue(res, 0, 1));
         PQclear(res);
         if (x->out.json == NULL)
             return problem_internal(pb, "drafts: out of memory");

@@ -102,7 +102,7 @@
     "               'conversation', inboxd_json_conversation(c), "                                 \
     "               'channel', inboxd_json_channel(ch), "                                          \
     "               'latestInbound', li.item, "                                                    \
-    "               'draft', inboxd_json_draft(d)) AS item "                                       \
+    "               'draft', inboxd_json_draft_v2(d)) AS item "                                    \
     "    FROM conversations c "                                                                    \
     "    JOIN channels ch ON ch.account_id = c.account_id AND ch.id = c.channel_id "               \
     "    JOIN drafts d ON d.account_id = c.account_id AND d.id = c.pending_draft_id "              \

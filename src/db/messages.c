@@ -75,15 +75,16 @@ static const struct db_stmt stmts[] = {
                     "WHERE m.account_id = $1 AND m.conversation_id = $2 AND m.external_id = $3",
                     3},
     /* ids are made by inboxd, in input order, so the attachments (rendered
-     * by created_at, id) come back in the order they were given. */
+     * by created_at, id) come back in the order they were given. Of a
+     * message ($2) or of a draft ($4; 0013), never both. */
     [S_ATTACH] = {"msg_attach",
-                  "INSERT INTO attachments (account_id, id, message_id, file_name, mime_type, "
-                  "                         size_bytes, file_url) "
-                  "SELECT $1, x.id, $2, x.\"fileName\", x.\"mimeType\", x.\"sizeBytes\", "
+                  "INSERT INTO attachments (account_id, id, message_id, draft_id, file_name, "
+                  "                         mime_type, size_bytes, file_url) "
+                  "SELECT $1, x.id, $2, $4, x.\"fileName\", x.\"mimeType\", x.\"sizeBytes\", "
                   "       x.\"fileUrl\" "
                   "FROM json_to_recordset($3::json) AS x(id uuid, \"fileName\" text, "
                   "     \"mimeType\" text, \"sizeBytes\" bigint, \"fileUrl\" text)",
-                  3},
+                  4},
     [S_REQUEST] = {"msg_draft_request",
                    "INSERT INTO draft_requests (account_id, id, conversation_id, message_id, "
                    "                            status, attempts) "
@@ -160,15 +161,15 @@ take_json(const PGresult *res, char **json, size_t *len, struct problem *pb)
 /* The attachments as the JSON array the insert statement reads, each with
  * a new id. Returns a new malloc()ed string, or NULL on OOM. */
 static char *
-attachments_param(const struct message_in *in)
+attachments_param(const struct attachment_in *atts, size_t n)
 {
     json_t *arr = json_array();
     char *text = NULL;
 
     if (arr == NULL)
         return NULL;
-    for (size_t i = 0; i < in->nattachments; i++) {
-        const struct attachment_in *a = &in->attachments[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct attachment_in *a = &atts[i];
         char id[UUID7_STRLEN + 1];
         json_t *o;
 
@@ -184,11 +185,34 @@ out:
     return text;
 }
 
-/* The statements of one message post, once its parameters are text. */
+int
+db_attachments_insert_in(struct dbconn *c, const struct who *w, const char *message_id,
+                         const char *draft_id, const struct attachment_in *atts, size_t n,
+                         struct problem *pb)
+{
+    char *text;
+    PGresult *res;
+
+    if (n == 0)
+        return 0;
+    if ((text = attachments_param(atts, n)) == NULL)
+        return problem_internal(pb, "attachments: out of memory");
+    {
+        const char *p[] = {w->account_id, message_id, text, draft_id};
+
+        res = run(c, S_ATTACH, p, pb);
+    }
+    free(text);
+    if (res == NULL)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+/* The statements of one message post, once its metadata is text. */
 static int
 create_run(struct dbconn *c, const struct who *w, const char *conv, const struct message_in *in,
-           const char *metadata, const char *attachments, bool render, struct message_created *out,
-           struct problem *pb)
+           const char *metadata, bool render, struct message_created *out, struct problem *pb)
 {
     const char *acct = w->account_id;
     bool inbound = strcmp(in->direction, "inbound") == 0;
@@ -198,7 +222,6 @@ create_run(struct dbconn *c, const struct who *w, const char *conv, const struct
                         in->direction, in->subject, in->body_text, in->body_html,
                         in->sent_at,   metadata};
     const char *pe[] = {acct, conv, in->external_id};
-    const char *pa[] = {acct, id, attachments};
     const char *pr[] = {acct, request_id, conv, id};
     const char *pm[] = {acct, id};
     char at[64];
@@ -234,11 +257,8 @@ create_run(struct dbconn *c, const struct who *w, const char *conv, const struct
     PQclear(res);
     snprintf(out->id, sizeof(out->id), "%s", id);
 
-    if (attachments != NULL) {
-        if ((res = run(c, S_ATTACH, pa, pb)) == NULL)
-            return -1;
-        PQclear(res);
-    }
+    if (db_attachments_insert_in(c, w, id, NULL, in->attachments, in->nattachments, pb) != 0)
+        return -1;
     if (inbound) {
         if ((res = run(c, S_REQUEST, pr, pb)) == NULL)
             return -1;
@@ -273,7 +293,7 @@ db_messages_create_in(struct dbconn *c, const struct who *w, const char *convers
                       const struct message_in *in, bool render, struct message_created *out,
                       struct problem *pb)
 {
-    char *metadata = NULL, *attachments = NULL;
+    char *metadata = NULL;
     int rc = -1;
 
     /* The caller's transaction may run this again: start from nothing. */
@@ -284,11 +304,7 @@ db_messages_create_in(struct dbconn *c, const struct who *w, const char *convers
         problem_internal(pb, "message metadata: out of memory");
         goto out;
     }
-    if (in->nattachments > 0 && (attachments = attachments_param(in)) == NULL) {
-        problem_internal(pb, "message attachments: out of memory");
-        goto out;
-    }
-    rc = create_run(c, w, conversation_id, in, metadata, attachments, render, out, pb);
+    rc = create_run(c, w, conversation_id, in, metadata, render, out, pb);
     if (rc != 0) {
         free(out->json);
         out->json = NULL;
@@ -296,7 +312,6 @@ db_messages_create_in(struct dbconn *c, const struct who *w, const char *convers
     }
 out:
     free(metadata);
-    free(attachments);
     return rc;
 }
 

@@ -42,8 +42,9 @@ input_email(const json_t *o, const char *field, enum body_req req, size_t max, c
     *out = v;
 }
 
-static void
-attachments(const json_t *m, const char *prefix, struct message_in *in, struct problem *pb)
+void
+input_attachments(const json_t *m, const char *prefix, struct attachment_in *out, size_t *n,
+                  struct problem *pb)
 {
     const json_t *arr = m ? json_object_get(m, "attachments") : NULL;
     const json_t *a;
@@ -62,7 +63,7 @@ attachments(const json_t *m, const char *prefix, struct message_in *in, struct p
         return;
     }
     json_array_foreach (arr, i, a) {
-        struct attachment_in *at = &in->attachments[i];
+        struct attachment_in *at = &out[i];
         char f[4][96];
 
         if (!json_is_object(a)) {
@@ -81,7 +82,7 @@ attachments(const json_t *m, const char *prefix, struct message_in *in, struct p
         body_int(a, f[2], BODY_REQUIRED, 0, LLONG_MAX, &at->size_bytes, NULL, pb);
         body_nonempty_string(a, f[3], BODY_REQUIRED, FILE_URL_MAX, &at->file_url, pb);
     }
-    in->nattachments = json_array_size(arr);
+    *n = json_array_size(arr);
 }
 
 void
@@ -108,5 +109,5 @@ input_message(const json_t *m, const char *prefix, bool external_id_required,
         in->sent_at = sent_buf;
     }
     body_object(m, f[5], BODY_OPTIONAL, BODY_JSON_MAX, &in->metadata, pb);
-    attachments(m, prefix, in, pb);
+    input_attachments(m, prefix, in->attachments, &in->nattachments, pb);
 }

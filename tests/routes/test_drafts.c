@@ -548,3 +548,178 @@ Test(drafts, draft_list_filters_and_pages_oldest_first)
         resp_free(&r);
     }
 }
+
+/* --- attachments (issue 17) ------------------------------------------------ */
+
+#define TWO_ATTACHMENTS                                                                     \
+    "\"attachments\": [{\"fileName\": \"invoice-1042.pdf\", \"mimeType\": \"application/pdf\", " \
+    "\"sizeBytes\": 48213, \"fileUrl\": \"s3://files/invoice-1042.pdf\"}, "                   \
+    "{\"fileName\": \"label.png\", \"mimeType\": \"image/png\", \"sizeBytes\": 0, "           \
+    "\"fileUrl\": \"s3://files/label.png\"}]"
+
+/* A pending draft with TWO_ATTACHMENTS (or none) for a new conversation. */
+static void
+draft_with_attachments(bool with, char conv[37], char draft[37], struct resp *r)
+{
+    char ch[37], msg[37], req[37], body[1024];
+
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
+    mk_request(account, conv, 60, msg, req);
+    snprintf(body, sizeof(body),
+             "{\"triggerMessageId\": \"%s\", \"modelKey\": \"m\", \"promptVersion\": \"v\", "
+             "\"suggestedText\": \"Here is your invoice.\"%s%s}",
+             msg, with ? ", " : "", with ? TWO_ATTACHMENTS : "");
+    post_draft(key, conv, body, r);
+    cr_assert_eq(r->status, 201, "%s", r->body);
+    snprintf(draft, 37, "%s", jstr(r->json, "id"));
+}
+
+/* The attachments array `arr` holds the two of TWO_ATTACHMENTS in order,
+ * each with messageId `message` (NULL: null). */
+static void
+expect_two(const json_t *arr, const char *message)
+{
+    cr_assert_eq(json_array_size(arr), 2);
+    cr_assert_str_eq(jstr(json_array_get(arr, 0), "fileName"), "invoice-1042.pdf");
+    cr_assert_str_eq(jstr(json_array_get(arr, 0), "mimeType"), "application/pdf");
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(arr, 0), "sizeBytes")), 48213);
+    cr_assert_str_eq(jstr(json_array_get(arr, 1), "fileUrl"), "s3://files/label.png");
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *m = json_object_get(json_array_get(arr, i), "messageId");
+
+        if (message == NULL)
+            cr_assert(json_is_null(m), "item %zu", i);
+        else
+            cr_assert_str_eq(json_string_value(m), message, "item %zu", i);
+    }
+}
+
+Test(drafts, a_drafts_attachments_are_kept_in_order_and_shown_wherever_it_is)
+{
+    char conv[37], draft[37], path[128], first[37];
+    struct resp r;
+
+    draft_with_attachments(true, conv, draft, &r);
+    expect_two(json_object_get(r.json, "attachments"), NULL);
+    snprintf(first, sizeof(first), "%s", jstr(json_array_get(json_object_get(r.json,
+                                                                             "attachments"), 0),
+                                              "id"));
+    resp_free(&r);
+    cr_assert_eq(sql_long("SELECT count(*) FROM attachments WHERE draft_id = '%s' "
+                          "AND message_id IS NULL",
+                          draft),
+                 2);
+
+    snprintf(path, sizeof(path), "/v1/drafts/%s", draft);
+    th_get(&t, path, key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    expect_two(json_object_get(r.json, "attachments"), NULL);
+    cr_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "attachments"), 0), "id"), first);
+    cr_assert(json_is_array(json_object_get(r.json, "actions")));
+    resp_free(&r);
+
+    snprintf(path, sizeof(path), "/v1/drafts?conversationId=%s", conv);
+    th_get(&t, path, key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    expect_two(json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "attachments"),
+               NULL);
+    resp_free(&r);
+
+    th_get(&t, "/v1/feed", key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    expect_two(json_object_get(json_object_get(json_array_get(json_object_get(r.json, "items"), 0),
+                                               "draft"),
+                               "attachments"),
+               NULL);
+    resp_free(&r);
+
+    snprintf(path, sizeof(path), "/v1/conversations/%s/timeline", conv);
+    th_get(&t, path, key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    {
+        const json_t *items = json_object_get(r.json, "items"), *it;
+        size_t i;
+        int drafts = 0;
+
+        json_array_foreach (items, i, it)
+            if (strcmp(jstr(it, "kind"), "draft") == 0) {
+                expect_two(json_object_get(it, "attachments"), NULL);
+                drafts++;
+            }
+        cr_assert_eq(drafts, 1);
+    }
+    resp_free(&r);
+}
+
+Test(drafts, a_drafts_attachments_are_validated_as_a_messages)
+{
+    char ch[37], conv[37], msg[37], req[37], body[2048];
+    struct resp r;
+
+    mk_channel(account, NULL, NULL, ch);
+    mk_conv(account, ch, NULL, conv);
+    mk_request(account, conv, 60, msg, req);
+    snprintf(body, sizeof(body),
+             "{\"triggerMessageId\": \"%s\", \"modelKey\": \"m\", \"promptVersion\": \"v\", "
+             "\"suggestedText\": \"x\", \"attachments\": [{\"fileName\": \"\", "
+             "\"mimeType\": \"a/b\", \"sizeBytes\": -1, \"fileUrl\": \"s3://x\", \"extra\": 1}, 7]}",
+             msg);
+    post_draft(key, conv, body, &r);
+    expect_fields(&r, (const char *const[]){"attachments[0].extra", "attachments[0].fileName",
+                                            "attachments[0].sizeBytes", "attachments[1]", NULL});
+    resp_free(&r);
+    snprintf(body, sizeof(body),
+             "{\"triggerMessageId\": \"%s\", \"modelKey\": \"m\", \"promptVersion\": \"v\", "
+             "\"suggestedText\": \"x\", \"attachments\": {}}",
+             msg);
+    post_draft(key, conv, body, &r);
+    expect_field(&r, "attachments", NULL);
+    resp_free(&r);
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM attachments"), 0);
+}
+
+Test(drafts, approve_and_edit_copy_the_drafts_attachments_onto_the_outbound_message)
+{
+    char conv[37], draft[37], user[37], msg[37];
+    struct resp r;
+
+    mk_user(account, "rev@example.com", user);
+    for (int i = 0; i < 3; i++) {
+        /* approve, edit, and an approve of a draft without attachments */
+        draft_with_attachments(i < 2, conv, draft, &r);
+        resp_free(&r);
+        act(draft, key, i == 1 ? "edit" : "approve", user, i == 1 ? "Here it is." : NULL, NULL,
+            NULL, &r);
+        cr_assert_eq(r.status, 201, "%s", r.body);
+        snprintf(msg, sizeof(msg), "%s", jstr(r.json, "message.id"));
+        if (i < 2) {
+            expect_two(json_object_get(json_object_get(r.json, "message"), "attachments"), msg);
+            expect_two(json_object_get(json_object_get(r.json, "draft"), "attachments"), NULL);
+        } else {
+            cr_assert_eq(json_array_size(json_object_get(json_object_get(r.json, "message"),
+                                                         "attachments")),
+                         0);
+        }
+        resp_free(&r);
+        /* New rows of the message; the draft keeps its own. */
+        cr_assert_eq(sql_long("SELECT count(*) FROM attachments WHERE message_id = '%s' "
+                              "AND draft_id IS NULL",
+                              msg),
+                     i < 2 ? 2 : 0);
+        cr_assert_eq(sql_long("SELECT count(*) FROM attachments WHERE draft_id = '%s'", draft),
+                     i < 2 ? 2 : 0);
+        /* The message as read later and as the outbox hands it out. */
+        {
+            char path[128];
+
+            snprintf(path, sizeof(path), "/v1/messages/%s", msg);
+            th_get(&t, path, key, &r);
+            cr_assert_eq(r.status, 200, "%s", r.body);
+            if (i < 2)
+                expect_two(json_object_get(r.json, "attachments"), msg);
+            resp_free(&r);
+        }
+    }
+}

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "inboxd/db/messages.h"
 #include "inboxd/db/who.h"
 #include "inboxd/lib/page.h"
 #include "inboxd/lib/problem.h"
@@ -25,6 +26,8 @@ struct draft_in {
     const char *suggested_text;
     const char *suggested_html; /* or NULL */
     const char *top_sources;    /* compact JSON array text, or NULL for [] */
+    const struct attachment_in *attachments; /* nattachments of them, as a message's */
+    size_t nattachments;
 };
 
 /* Filters of GET /v1/drafts; NULL means no filter. Borrowed. */
@@ -50,6 +53,9 @@ struct draft_out {
  *    most one pending draft per conversation);
  *  - sets conversations.pending_draft_id to the new draft and feed_at to
  *    last_inbound_at while the conversation is open;
+ *  - inserts the draft's attachments (db_attachments_insert_in(), the
+ *    insert of a message's), which an approve or edit copies onto its
+ *    outbound message;
  *  - writes a `draft.ready` notification (draftId, conversationId,
  *    messageId, draftRequestId) and the audit rows.
  * Statuses: 404 (no such conversation, or a deleted one), 409 (a draft of

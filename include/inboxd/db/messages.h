@@ -31,6 +31,17 @@ struct attachment_in {
     const char *file_url;
 };
 
+/*
+ * Inserts n attachments (n may be 0: nothing to do) of the message
+ * message_id or of the draft draft_id (exactly one of them not NULL) in
+ * the caller's transaction c, with new ids in the order given (the order
+ * they are rendered in). The one insert of attachments, for messages and
+ * drafts alike. Returns 0, or -1 with pb (500 on OOM, 503).
+ */
+int db_attachments_insert_in(struct dbconn *c, const struct who *w, const char *message_id,
+                             const char *draft_id, const struct attachment_in *atts, size_t n,
+                             struct problem *pb) __attribute__((warn_unused_result));
+
 /* POST /v1/conversations/{id}/messages, validated. Everything is borrowed
  * (from the parsed body and the route's buffers). */
 struct message_in {

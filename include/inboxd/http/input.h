@@ -35,6 +35,16 @@ void input_email(const json_t *o, const char *field, enum body_req req, size_t m
                  const char **out, struct problem *pb);
 
 /*
+ * Reads the optional `attachments` array of m (a message or a draft) into
+ * out (room for MESSAGES_MAX_ATTACHMENTS) and *n: null or absent is none;
+ * each element an object {fileName, mimeType, sizeBytes, fileUrl} with
+ * nothing else, its errors named with the index
+ * (`<prefix>attachments[2].fileUrl`). *n is left alone when there are none.
+ */
+void input_attachments(const json_t *m, const char *prefix, struct attachment_in *out, size_t *n,
+                       struct problem *pb);
+
+/*
  * Reads a message's fields from m into in: externalId (required when
  * `external_id_required`), subject, bodyText, bodyHtml, sentAt (normalised
  * into sent_buf), metadata and attachments[] (each element's fields named
