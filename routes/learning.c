@@ -24,6 +24,9 @@
 #include <strings.h>
 
 #include "inboxd/db/learning.h"
+#include "inboxd/http/body.h"
+#include "inboxd/http/resource.h"
+#include "inboxd/lib/jsontext.h"
 #include "inboxd/lib/log.h"
 #include "inboxd/http/query.h"
 #include "inboxd/routes/routes.h"
@@ -206,7 +209,42 @@ list_samples(struct req *rq, struct reply *out, struct problem *pb)
     return 0;
 }
 
+static const char *const embeddings_fields[] = {"embeddingsJson", NULL};
+
+/* PATCH /v1/learning-samples/{id} {"embeddingsJson": any JSON | null}:
+ * the vectors of the corrections layer, stored as the caller sent them
+ * (jsontext: 0.82 stays 0.82), at most 64 KiB as compact JSON. */
+static int
+set_embeddings(struct req *rq, const json_t *o, const void *arg, char **json, size_t *len,
+               int *status, struct problem *pb)
+{
+    const json_t *v = NULL;
+    char *text = NULL;
+    int rc;
+
+    (void)arg;
+    (void)status;
+    body_no_unknown(o, NULL, embeddings_fields, pb);
+    if (json_object_get(o, "embeddingsJson") == NULL)
+        problem_field(pb, "embeddingsJson", "is required (null clears it)");
+    body_value(o, "embeddingsJson", BODY_OPTIONAL, BODY_JSON_MAX, &v, pb);
+    if (body_failed(pb))
+        return -1;
+    if (v != NULL && (text = jsontext_dump(v)) == NULL)
+        return problem_internal(pb, "learning: out of memory");
+    rc = db_learning_set_embeddings(&rq->who, req_param(rq, "id"), text, json, len, pb);
+    free(text);
+    return rc;
+}
+
+static int
+patch_sample(struct req *rq, struct reply *out, struct problem *pb)
+{
+    return resource_write(rq, out, pb, set_embeddings, NULL);
+}
+
 const struct route routes_learning[] = {
     {"GET", "/v1/learning-samples", SCOPE_READ, ROUTE_NO_BODY, list_samples, NULL},
+    {"PATCH", "/v1/learning-samples/{id}", SCOPE_JOBS_WRITE, 0, patch_sample, NULL},
     {NULL, NULL, 0, 0, NULL, NULL},
 };

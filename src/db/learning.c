@@ -47,6 +47,7 @@ enum {
     S_TIMEOUT,
     S_MARK,
     S_STREAM,
+    S_EMBEDDINGS,
 };
 
 #define NIL_ID "'00000000-0000-0000-0000-000000000000'::uuid"
@@ -81,6 +82,14 @@ static const struct db_stmt stmts[] = {
     [S_MARK] = {"learning_mark", "SELECT inboxd_watermark()::text", 0},
     [S_STREAM] = {"learning_stream",
                   "SELECT inboxd_json_learning_sample(s) " SAMPLE_RANGE("$7::xid8"), 7},
+    /* $3 the vectors as JSON text, or NULL. The sample takes the commit
+     * position of this transaction, as a new one would (see the header). */
+    [S_EMBEDDINGS] = {"learning_embeddings",
+                      "UPDATE learning_samples s SET embeddings_json = $3::jsonb, "
+                      "       write_xid = pg_current_xact_id() "
+                      "WHERE s.account_id = $1 AND s.id = $2 "
+                      "RETURNING inboxd_json_learning_sample(s)",
+                      3},
 };
 
 /* The parameters $1-$6 of the range, from the page's cursor. */
@@ -293,6 +302,23 @@ db_learning_stream_close(struct learning_stream *s)
      * the connection dropped) by the pool. */
     db_return(s->c);
     free(s);
+}
+
+/* --- embeddings -------------------------------------------------------------- */
+
+int
+db_learning_set_embeddings(const struct who *w, const char *id, const char *embeddings,
+                           char **json, size_t *len, struct problem *pb)
+{
+    const char *p[] = {w->account_id, id, embeddings};
+    const struct db_write wr = {.st = &stmts[S_EMBEDDINGS],
+                                .params = p,
+                                .action = "learning_sample.embeddings",
+                                .type = "learning_sample",
+                                .id = id,
+                                .what = "learning sample"};
+
+    return db_write(w, &wr, json, len, pb);
 }
 
 DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

@@ -575,9 +575,12 @@ scan_chunk(const char *buf, size_t n, void *data)
     return sc->size > sc->max ? -1 : 0;
 }
 
+/* The JSON types read_stored_json() takes. */
+enum stored { STORED_ANY, STORED_OBJECT, STORED_ARRAY };
+
 static int
 read_stored_json(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
-                 bool want_object, const json_t **out, struct problem *pb)
+                 enum stored want, const json_t **out, struct problem *pb)
 {
     const json_t *v = NULL;
     int rc = lookup(obj, field, req, &v, pb);
@@ -590,13 +593,15 @@ read_stored_json(const json_t *obj, const char *field, enum body_req req, size_t
         *out = NULL;
         return 0;
     }
-    if (want_object ? !json_is_object(v) : !json_is_array(v))
-        return problem_field(pb, field, want_object ? "must be an object" : "must be an array");
+    if (want == STORED_OBJECT && !json_is_object(v))
+        return problem_field(pb, field, "must be an object");
+    if (want == STORED_ARRAY && !json_is_array(v))
+        return problem_field(pb, field, "must be an array");
     if (walk_nul(v, &numbers))
         return problem_field(pb, field, "must not contain NUL characters");
     /* A wrapped number is written longer than the caller's token. */
     sc.max += numbers * JSONTEXT_WRAP_EXTRA;
-    if (json_dump_callback(v, scan_chunk, &sc, JSON_COMPACT) != 0) {
+    if (json_dump_callback(v, scan_chunk, &sc, JSON_COMPACT | JSON_ENCODE_ANY) != 0) {
         if (sc.size > sc.max)
             return problem_field(pb, field, "must be at most %zu bytes as JSON", max_bytes);
         return problem_internal(pb, "json_dump_callback failed on %s", field);
@@ -609,14 +614,21 @@ int
 body_object(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
             const json_t **out, struct problem *pb)
 {
-    return read_stored_json(obj, field, req, max_bytes, true, out, pb);
+    return read_stored_json(obj, field, req, max_bytes, STORED_OBJECT, out, pb);
 }
 
 int
 body_array(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
            const json_t **out, struct problem *pb)
 {
-    return read_stored_json(obj, field, req, max_bytes, false, out, pb);
+    return read_stored_json(obj, field, req, max_bytes, STORED_ARRAY, out, pb);
+}
+
+int
+body_value(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
+           const json_t **out, struct problem *pb)
+{
+    return read_stored_json(obj, field, req, max_bytes, STORED_ANY, out, pb);
 }
 
 int

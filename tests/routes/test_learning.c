@@ -1087,3 +1087,121 @@ Test(learning_streams, a_stream_over_the_limit_is_503_and_pages_still_answer)
     resp_free(&r);
     big_free(&b);
 }
+
+/* --- embeddings (issue 17) ------------------------------------------------- */
+
+static void
+patch_sample(const char *id, const char *k, const char *body, struct resp *r)
+{
+    char path[128];
+
+    snprintf(path, sizeof(path), "/v1/learning-samples/%s", id);
+    th_http(&t, "PATCH", path, k, body, NULL, r);
+}
+
+Test(learning, patch_sets_embeddings_as_sent_and_the_export_carries_them_again)
+{
+    char id[37], resume[128], path[256], text[512];
+    struct resp r;
+    json_t *lines, *vec;
+
+    make_samples(account, "e", 3, 0);
+    sample_id(account, "e", 2, id);
+    th_http(&t, "GET", "/v1/learning-samples", key, NULL, NDJSON_HDR, &r);
+    lines = ndjson_lines(&r);
+    cr_assert_eq(json_array_size(lines), 3);
+    cr_assert(json_is_null(json_object_get(json_array_get(lines, 1), "embeddingsJson")));
+    json_decref(lines);
+    cr_assert(resp_header(&r, "Inboxd-Resume-Cursor", resume, sizeof(resume)));
+    resp_free(&r);
+
+    patch_sample(id, key,
+                 "{\"embeddingsJson\": {\"model\": \"e5-small\", "
+                 "\"vector\": [0.82, -0.1, 0.3, 12345678901234567]}}",
+                 &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_str_eq(jstr(r.json, "id"), id);
+    cr_assert_str_eq(jstr(r.json, "embeddingsJson.model"), "e5-small");
+    cr_assert_not_null(strstr(r.body, "0.82"), "%s", r.body);
+    cr_assert_null(strstr(r.body, "0.8199"), "%s", r.body);
+    resp_free(&r);
+    /* Stored exactly as sent: PostgreSQL was handed the caller's numbers. */
+    sql_text(text, sizeof(text), "SELECT embeddings_json::text FROM learning_samples WHERE id = '%s'",
+             id);
+    cr_assert_str_eq(text,
+                     "{\"model\": \"e5-small\", \"vector\": [0.82, -0.1, 0.3, 12345678901234567]}");
+    cr_assert_eq(audit_count("learning_sample.embeddings", id), 1);
+
+    /* The export hands the sample out again, after the position passed. */
+    wait_exportable();
+    snprintf(path, sizeof(path), "/v1/learning-samples?cursor=%s", resume);
+    th_http(&t, "GET", path, key, NULL, NDJSON_HDR, &r);
+    cr_assert_not_null(strstr(r.body, "0.82, -0.1, 0.3, 12345678901234567"), "%s", r.body);
+    lines = ndjson_lines(&r);
+    cr_assert_eq(json_array_size(lines), 1);
+    cr_assert_str_eq(jstr(json_array_get(lines, 0), "id"), id);
+    vec = json_object_get(json_object_get(json_array_get(lines, 0), "embeddingsJson"), "vector");
+    cr_assert_eq(json_array_size(vec), 4);
+    cr_assert_eq(json_real_value(json_array_get(vec, 0)), 0.82);
+    json_decref(lines);
+    resp_free(&r);
+    /* And as a page. */
+    th_get(&t, path, key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1);
+    cr_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "items"), 0), "embeddingsJson.model"),
+                     "e5-small");
+    resp_free(&r);
+
+    /* null clears them; any JSON value is taken. */
+    patch_sample(id, key, "{\"embeddingsJson\": null}", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(json_is_null(json_object_get(r.json, "embeddingsJson")));
+    resp_free(&r);
+    patch_sample(id, key, "{\"embeddingsJson\": [[0.5, 0.25], [1e-3]]}", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(json_is_array(json_object_get(r.json, "embeddingsJson")));
+    resp_free(&r);
+    cr_assert_eq(audit_count("learning_sample.embeddings", id), 3);
+}
+
+Test(learning, patch_embeddings_checks_scope_body_and_tenancy)
+{
+    char id[37], other[37], other_key[64], reader[64], *big;
+    struct resp r;
+
+    make_samples(account, "v", 1, 0);
+    sample_id(account, "v", 1, id);
+    th_tenant(&t, "Other", other, other_key);
+    th_key(&t, account, "read drafts:write", reader);
+
+    patch_sample(id, reader, "{\"embeddingsJson\": [1]}", &r);
+    expect_problem(&r, 403);
+    resp_free(&r);
+    patch_sample(id, other_key, "{\"embeddingsJson\": [1]}", &r);
+    expect_problem(&r, 404);
+    resp_free(&r);
+    patch_sample("0190d6a0-0000-7000-8000-000000000000", key, "{\"embeddingsJson\": [1]}", &r);
+    expect_problem(&r, 404);
+    resp_free(&r);
+    patch_sample(id, key, "{}", &r);
+    expect_field(&r, "embeddingsJson", NULL);
+    resp_free(&r);
+    patch_sample(id, key, "{\"embeddingsJson\": [1], \"vectors\": []}", &r);
+    expect_field(&r, "vectors", NULL);
+    resp_free(&r);
+    patch_sample(id, key, "{\"embeddingsJson\": {\"k\": \"a\\u0000b\"}}", &r);
+    expect_field(&r, "embeddingsJson", NULL);
+    resp_free(&r);
+    big = big_object_body("", "embeddingsJson");
+    patch_sample(id, key, big, &r);
+    expect_field(&r, "embeddingsJson", NULL);
+    resp_free(&r);
+    free(big);
+    patch_sample(id, key, "[1]", &r);
+    expect_problem(&r, 400);
+    resp_free(&r);
+    cr_assert_eq(sql_long("SELECT count(*) FROM learning_samples WHERE embeddings_json IS NOT NULL"),
+                 0);
+    cr_assert_eq(audit_count("learning_sample.embeddings", id), 0);
+}

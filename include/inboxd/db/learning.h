@@ -29,6 +29,20 @@
 int db_learning_list(const struct who *w, const char *since, const struct page *pg, char **json,
                      size_t *len, struct problem *pb) __attribute__((warn_unused_result));
 
+/*
+ * PATCH /v1/learning-samples/{id} {embeddingsJson}: sets the sample's
+ * vectors to `embeddings` (compact JSON text, the caller's numbers as
+ * sent; NULL clears them), audited "learning_sample.embeddings", in one
+ * transaction. The sample takes that transaction's commit position
+ * (write_xid), exactly as if it were written now: the export hands it out
+ * again, with its vectors, after every position handed out before, and
+ * a consumer following it by cursor receives it once more (the same id).
+ * *json: the sample, new malloc()ed. Statuses: 404, 503.
+ */
+int db_learning_set_embeddings(const struct who *w, const char *id, const char *embeddings,
+                               char **json, size_t *len, struct problem *pb)
+    __attribute__((warn_unused_result));
+
 /* An open export: a borrowed connection streaming rows. Opaque. */
 struct learning_stream;
 

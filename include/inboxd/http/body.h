@@ -142,6 +142,11 @@ int body_object(const json_t *obj, const char *field, enum body_req req, size_t 
 int body_array(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
                const json_t **out, struct problem *pb);
 
+/* body_object() for any JSON value but null (embeddingsJson): a null is
+ * absent, as for every reader. Returns 0 or -1. */
+int body_value(const json_t *obj, const char *field, enum body_req req, size_t max_bytes,
+               const json_t **out, struct problem *pb);
+
 /* A JSON object that the caller reads field by field with the readers above
  * (the webhook's "message"): type check only, since its fields carry their
  * own limits and errors. *out is borrowed, or NULL when absent; start it at
