@@ -722,4 +722,21 @@ Test(drafts, approve_and_edit_copy_the_drafts_attachments_onto_the_outbound_mess
             resp_free(&r);
         }
     }
+    /* The sync service gets them with the outbox items. */
+    th_post(&t, "/v1/outbox/claim", key, "{\"limit\": 10, \"leaseSeconds\": 60}", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    {
+        const json_t *items = json_object_get(r.json, "items"), *it;
+        size_t i;
+        int with = 0;
+
+        cr_assert_eq(json_array_size(items), 3);
+        json_array_foreach (items, i, it)
+            if (json_array_size(json_object_get(it, "attachments")) > 0) {
+                expect_two(json_object_get(it, "attachments"), jstr(it, "id"));
+                with++;
+            }
+        cr_assert_eq(with, 2);
+    }
+    resp_free(&r);
 }
