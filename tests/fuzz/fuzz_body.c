@@ -24,7 +24,8 @@ static const char *const kinds[] = {"approve", "edit", "reject", NULL};
 static const char *const known[] = {"text",  "name",     "kind",     "n",          "min",
                                     "max",   "flag",     "id",       "at",         "metadata",
                                     "topSources", "message", "email", "externalId", "subject",
-                                    "bodyText",   "bodyHtml", "sentAt", "attachments", NULL};
+                                    "bodyText",   "bodyHtml", "sentAt", "attachments",
+                                    "embeddingsJson", NULL};
 static const char *const known_message[] = {"externalId", "subject",  "bodyText",   "bodyHtml",
                                             "sentAt",     "metadata", "attachments", NULL};
 
@@ -64,7 +65,7 @@ static bool
 read_all(const json_t *o, struct problem *pb)
 {
     const char *text = NULL, *name = NULL, *id = NULL, *email = NULL;
-    const json_t *meta = NULL, *top = NULL, *msg = NULL;
+    const json_t *meta = NULL, *top = NULL, *msg = NULL, *any = NULL;
     long long n = 50, lo = 0, hi = 0;
     bool flag = false, has_n = false, has_at = false;
     int64_t at = 0;
@@ -85,6 +86,7 @@ read_all(const json_t *o, struct problem *pb)
     body_timestamp(o, "at", BODY_OPTIONAL, &at, &has_at, pb);
     body_object(o, "metadata", BODY_OPTIONAL, 256, &meta, pb);
     body_array(o, "topSources", BODY_OPTIONAL, BODY_JSON_MAX, &top, pb);
+    body_value(o, "embeddingsJson", BODY_OPTIONAL, 256, &any, pb);
     body_nested(o, "message", BODY_OPTIONAL, &msg, pb);
     input_message(msg, "message.", true, &in, sent, pb);
     input_message(o, "", false, &top_in, top_sent, pb);
@@ -116,6 +118,8 @@ read_all(const json_t *o, struct problem *pb)
     }
     if (top != NULL)
         FUZZ_CHECK(json_is_array(top));
+    if (any != NULL)
+        FUZZ_CHECK(!json_is_null(any));
     if (email != NULL)
         FUZZ_CHECK(input_is_email(email));
     check_message(&in, sent);
