@@ -599,8 +599,11 @@ read_stored_json(const json_t *obj, const char *field, enum body_req req, size_t
         return problem_field(pb, field, "must be an array");
     if (walk_nul(v, &numbers))
         return problem_field(pb, field, "must not contain NUL characters");
-    /* A wrapped number is written longer than the caller's token. */
-    sc.max += numbers * JSONTEXT_WRAP_EXTRA;
+    /* A wrapped number is written longer than the caller's token (and
+     * SIZE_MAX, no limit, stays no limit). */
+    sc.max = numbers > (SIZE_MAX - sc.max) / JSONTEXT_WRAP_EXTRA
+                 ? SIZE_MAX
+                 : sc.max + numbers * JSONTEXT_WRAP_EXTRA;
     if (json_dump_callback(v, scan_chunk, &sc, JSON_COMPACT | JSON_ENCODE_ANY) != 0) {
         if (sc.size > sc.max)
             return problem_field(pb, field, "must be at most %zu bytes as JSON", max_bytes);

@@ -6,6 +6,7 @@
 
 #include <criterion/criterion.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -865,6 +866,7 @@ Test(body, stored_json_size_counts_the_tokens_as_sent)
     json_t *o = parse_ok(text);
     const json_t *m = NULL;
 
+    cr_assert_eq(body_array(o, "m", BODY_REQUIRED, SIZE_MAX, &m, &pb), 0, "no limit");
     cr_assert_eq(body_array(o, "m", BODY_REQUIRED, 13, &m, &pb), 0, "%s", pb.detail);
     cr_assert_eq(body_array(o, "m", BODY_REQUIRED, 12, &m, &pb), -1);
     assert_one_error(&pb, "m", "must be at most 12 bytes as JSON");
