@@ -3,6 +3,8 @@
  *
  * /healthz answers while the process serves; /readyz only when the
  * database answers and its schema is the version this binary carries.
+ * A replica that is down is reported, never unready: reads go to the
+ * primary.
  * Neither needs a key; /metrics needs one only when configured to.
  */
 #include <stdio.h>
@@ -11,6 +13,7 @@
 
 #include "build_config.h"
 #include "inboxd/db/queues.h"
+#include "inboxd/db/replica.h"
 #include "inboxd/lib/embedded.h"
 #include "inboxd/http/metrics.h"
 #include "inboxd/db/migrate.h"
@@ -26,6 +29,21 @@ get_healthz(struct req *rq, struct reply *out, struct problem *pb)
                       pb);
 }
 
+/* The replica's part of /readyz: null without one. It never makes the
+ * instance unready: reads go to the primary while it is down. */
+static json_t *
+replica_doc(void)
+{
+    struct db_replica_info ri;
+
+    db_replica_state(&ri);
+    if (ri.state == DB_REPLICA_NONE)
+        return json_null();
+    return json_pack("{s:s, s:o, s:o}", "state", db_replica_state_name(ri.state), "lagBytes",
+                     ri.lag_bytes >= 0 ? json_integer(ri.lag_bytes) : json_null(), "lagSeconds",
+                     ri.lag_seconds >= 0 ? json_real(ri.lag_seconds) : json_null());
+}
+
 static int
 get_readyz(struct req *rq, struct reply *out, struct problem *pb)
 {
@@ -36,17 +54,19 @@ get_readyz(struct req *rq, struct reply *out, struct problem *pb)
 
     (void)rq;
     if (migrate_current(&version, &db) != 0) {
-        doc = json_pack("{s:s, s:s, s:n, s:i}", "status", "unavailable", "reason",
+        doc = json_pack("{s:s, s:s, s:n, s:i, s:o}", "status", "unavailable", "reason",
                         "database unreachable", "schemaVersion", "expectedSchemaVersion",
-                        expected);
+                        expected, "replica", replica_doc());
     } else if (version != expected) {
         snprintf(reason, sizeof(reason), "schema version %d, expected %d", version, expected);
-        doc = json_pack("{s:s, s:s, s:i, s:i}", "status", "unavailable", "reason", reason,
-                        "schemaVersion", version, "expectedSchemaVersion", expected);
+        doc = json_pack("{s:s, s:s, s:i, s:i, s:o}", "status", "unavailable", "reason", reason,
+                        "schemaVersion", version, "expectedSchemaVersion", expected, "replica",
+                        replica_doc());
     } else {
         return reply_json(out, 200,
-                          json_pack("{s:s, s:n, s:i, s:i}", "status", "ready", "reason",
-                                    "schemaVersion", version, "expectedSchemaVersion", expected),
+                          json_pack("{s:s, s:n, s:i, s:i, s:o}", "status", "ready", "reason",
+                                    "schemaVersion", version, "expectedSchemaVersion", expected,
+                                    "replica", replica_doc()),
                           pb);
     }
     out->retry_after = 5;

@@ -20,6 +20,7 @@
 
 #include "inboxd/http/auth.h"
 #include "inboxd/db/db.h"
+#include "inboxd/db/replica.h"
 #include "inboxd/db/retention.h"
 #include "inboxd/lib/clock.h"
 #include "inboxd/lib/feed_cache.h"
@@ -192,6 +193,13 @@ app_start(const struct config *cf, char *err, size_t errlen)
         db_shutdown();
         goto fail;
     }
+    if (db_replica_watch_start() != 0) {
+        snprintf(err, errlen, "cannot start the replica watcher");
+        retention_end();
+        server_stop();
+        db_shutdown();
+        goto fail;
+    }
     return 0;
 fail:
     config_publish(NULL);
@@ -245,6 +253,7 @@ app_stop(void)
 {
     retention_end();
     server_stop();
+    db_replica_watch_stop();
     db_shutdown();
     feed_pages_configure(0);
     feed_cache_clear();

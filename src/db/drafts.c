@@ -418,7 +418,9 @@ db_drafts_get(const struct who *w, const char *id, struct draft_out *out, struct
     const char *p[] = {w->account_id, id};
     struct get g = {p, {0}};
 
-    if (db_read(get_fn, &g, true, pb) != 0) {
+    /* The primary, not a replica: the ETag read here comes back as the
+     * If-Match of a write, compared with the primary's row. */
+    if (db_read(get_fn, &g, false, pb) != 0) {
         free(g.out.json);
         return -1;
     }

@@ -8,6 +8,7 @@
  * db layer.
  */
 #include "inboxd/db/pool.h"
+#include "inboxd/db/replica.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include "inboxd/lib/clock.h"
 #include "inboxd/lib/log.h"
+#include "inboxd/lib/lsn.h"
 
 /* --- errors ---------------------------------------------------------------- */
 
@@ -315,12 +317,56 @@ fresh_conn_failure(const struct dbconn *c)
     return c->broken && c->nok == 0;
 }
 
+/*
+ * COMMIT, and in the same round trip the WAL position its record ends
+ * at or before (pg_current_wal_insert_lsn() right after it, on the same
+ * session: at least the end of our commit record, perhaps a little past
+ * it when others wrote meanwhile, which only asks a replica for a little
+ * more). The position is noted for db_position_committed(). Returns 0,
+ * or -1 with pb: the COMMIT failed, or its answer was lost (then whether
+ * it committed is unknown, and the caller must not run the transaction
+ * again).
+ */
+static int
+commit(struct dbconn *c, struct problem *pb)
+{
+    PGresult *res;
+    uint64_t lsn = 0;
+    int rc = 0;
+
+    if (!PQsendQuery(c->pg, "COMMIT; SELECT pg_current_wal_insert_lsn()::text"))
+        return db_fail(c, NULL, "commit", pb);
+    /* COMMIT is checked like any statement: a deferred constraint or a
+     * serialization failure can still fail here. */
+    res = PQgetResult(c->pg);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(res), "COMMIT") != 0)
+        rc = db_fail(c, res, "commit", pb);
+    PQclear(res);
+    while ((res = PQgetResult(c->pg)) != NULL) {
+        if (rc == 0 && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+            lsn_parse_pg(db_val(res, 0, 0), &lsn);
+        PQclear(res);
+    }
+    if (rc == 0 && PQstatus(c->pg) != CONNECTION_OK)
+        c->broken = true; /* committed; the connection went after */
+    if (rc == 0)
+        db_position_note(lsn);
+    return rc;
+}
+
+/*
+ * A transaction runs again on a fresh connection once when its connection
+ * broke before COMMIT was sent (the server rolls back a transaction whose
+ * session is gone, so nothing of it happened: a restart, a failover to a
+ * new primary). Never when COMMIT was sent: its answer may be what got
+ * lost, and the caller gets a 503 with Retry-After instead.
+ */
 int
 db_tx(db_fn fn, void *arg, struct problem *pb)
 {
     for (int attempt = 0;; attempt++) {
         struct dbconn *c = pool_acquire(&pool_primary, attempt == 0, pb);
-        bool again;
+        bool again, committing = false;
         int rc;
 
         if (c == NULL)
@@ -331,17 +377,11 @@ db_tx(db_fn fn, void *arg, struct problem *pb)
         if (rc == 0 && PQtransactionStatus(c->pg) != PQTRANS_INTRANS)
             rc = problem_internal(pb, "transaction not open before COMMIT");
         if (rc == 0) {
-            /* COMMIT is checked like any statement: a deferred constraint or
-             * a serialization failure can still fail here. */
-            PGresult *res = PQexec(c->pg, "COMMIT");
-
-            if (PQresultStatus(res) != PGRES_COMMAND_OK ||
-                strcmp(PQcmdStatus(res), "COMMIT") != 0)
-                rc = db_fail(c, res, "commit", pb);
-            PQclear(res);
+            committing = true;
+            rc = commit(c, pb);
         }
         again = rc != 0 && attempt < pool_cfg->tx_retries &&
-                (db_is_retryable(pb) || (attempt == 0 && fresh_conn_failure(c)));
+                (db_is_retryable(pb) || (attempt == 0 && c->broken && !committing));
         pool_release(c);
         if (rc == 0)
             return 0;
@@ -362,10 +402,20 @@ db_read(db_fn fn, void *arg, bool replica_ok, struct problem *pb)
         bool again;
         int rc;
 
-        if (c == NULL)
-            return -1;
+        if (c == NULL) {
+            if (!replica_fall_back(p, NULL, pb))
+                return -1;
+            p = &pool_primary;
+            memset(pb, 0, sizeof(*pb));
+            continue;
+        }
         rc = fn(c, arg, pb);
         again = rc != 0 && attempt == 0 && fresh_conn_failure(c);
+        if (rc != 0 && replica_fall_back(p, c, pb)) {
+            p = &pool_primary;
+            again = true;
+            attempt = -1; /* the primary gets its own retry */
+        }
         pool_release(c);
         if (rc == 0 || !again)
             return rc;

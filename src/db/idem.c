@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "inboxd/db/db.h"
+#include "inboxd/db/replica.h"
+#include "inboxd/lib/lsn.h"
 
 enum { S_CLAIM, S_GET, S_FINISH, S_ABORT };
 
@@ -28,9 +30,11 @@ static const struct db_stmt stmts[] = {
                  "   OR (k.state = 'in_flight' AND k.created_at < now() - make_interval(secs => $6)) "
                  "RETURNING k.created_at::text",
                  6},
+    /* With the WAL position now: a replay answers with it (Inboxd-Position),
+     * and a record is done only after its request committed. */
     [S_GET] = {"idem_get",
                "SELECT method, path, request_hash, state, response_status, response_body, "
-               "       response_etag "
+               "       response_etag, pg_current_wal_insert_lsn()::text "
                "FROM idempotency_keys WHERE account_id = $1 AND key = $2",
                2},
     [S_FINISH] = {"idem_finish",
@@ -62,6 +66,7 @@ begin_fn(struct dbconn *c, void *arg, struct problem *pb)
     const char *p[] = {b->w->account_id, b->key, b->method, b->path, b->w->request_hash,
                        b->lease};
     PGresult *res = db_exec(c, &stmts[S_CLAIM], p, pb);
+    uint64_t lsn;
     bool same;
 
     if (res == NULL)
@@ -108,6 +113,8 @@ begin_fn(struct dbconn *c, void *arg, struct problem *pb)
     memcpy(b->rp->body, PQgetvalue(res, 0, 5), b->rp->len + 1);
     if (!PQgetisnull(res, 0, 6))
         snprintf(b->rp->etag, sizeof(b->rp->etag), "%s", PQgetvalue(res, 0, 6));
+    if (lsn_parse_pg(db_val(res, 0, 7), &lsn))
+        db_position_note(lsn);
     PQclear(res);
     b->state = IDEM_REPLAY;
     return 0;

@@ -202,7 +202,9 @@ db_jobs_get(const struct who *w, const char *id, char **json, size_t *len,
 {
     struct get x = {.w = w, .id = id};
 
-    if (db_read(get_fn, &x, true, pb) != 0) {
+    /* The primary, not a replica: the ETag read here comes back as the
+     * If-Match of a write, compared with the primary's row. */
+    if (db_read(get_fn, &x, false, pb) != 0) {
         free(x.json);
         return -1;
     }

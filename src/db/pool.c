@@ -466,7 +466,7 @@ db_shutdown(void)
 struct pool *
 pool_for_reads(bool replica_ok)
 {
-    return replica_ok && pool_replica.on ? &pool_replica : &pool_primary;
+    return replica_ok && pool_replica.on && replica_serves() ? &pool_replica : &pool_primary;
 }
 
 const struct db_settings *
@@ -535,6 +535,10 @@ db_borrow(bool replica_ok, struct problem *pb)
         pthread_mutex_lock(&p->mu);
         p->streams--;
         pthread_mutex_unlock(&p->mu);
+        if (replica_fall_back(p, NULL, pb)) {
+            memset(pb, 0, sizeof(*pb));
+            return db_borrow(false, pb);
+        }
     }
     return c;
 }

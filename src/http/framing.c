@@ -29,6 +29,7 @@ static const char *const singletons[] = {
     MHD_HTTP_HEADER_CONTENT_TYPE,
     MHD_HTTP_HEADER_IF_MATCH,
     "Idempotency-Key",
+    "Inboxd-Position",
     "X-Inboxd-Signature",
     "X-Inboxd-Timestamp",
     "webhook-id",

@@ -14,6 +14,7 @@
 
 #include "build_config.h"
 #include "inboxd/db/db.h"
+#include "inboxd/db/replica.h"
 #include "inboxd/http/admission.h"
 #include "inboxd/db/retention.h"
 #include "inboxd/lib/feed_cache.h"
@@ -104,6 +105,48 @@ retention_render(struct sbuf *b)
               last);
 }
 
+/* The read replica (database_url_ro), when there is one: whether reads
+ * go there, how far behind it is, and the reads that went to the primary
+ * instead (README "Read-your-writes with a replica"). */
+static void
+replica_render(struct sbuf *b)
+{
+    struct db_replica_info ri;
+
+    db_replica_state(&ri);
+    if (ri.state == DB_REPLICA_NONE)
+        return;
+    sbuf_addf(b,
+              "# HELP inboxd_db_replica_up Whether reads may go to the replica (1), or go to "
+              "the primary because it is down or not a standby (0).\n"
+              "# TYPE inboxd_db_replica_up gauge\n"
+              "inboxd_db_replica_up %d\n"
+              "# HELP inboxd_db_replica_reads_total Reads that could use the replica, by where "
+              "they went: the replica, or the primary because the replica had not replayed the "
+              "caller's Inboxd-Position (behind) or was down.\n"
+              "# TYPE inboxd_db_replica_reads_total counter\n"
+              "inboxd_db_replica_reads_total{to=\"replica\"} %llu\n"
+              "inboxd_db_replica_reads_total{to=\"primary\",reason=\"behind\"} %llu\n"
+              "inboxd_db_replica_reads_total{to=\"primary\",reason=\"down\"} %llu\n",
+              ri.state == DB_REPLICA_UP || ri.state == DB_REPLICA_UNKNOWN, ri.reads_replica,
+              ri.reads_fallback_position, ri.reads_fallback_down);
+    if (ri.lag_bytes >= 0)
+        sbuf_addf(b,
+                  "# HELP inboxd_db_replica_lag_bytes WAL the primary has written that the "
+                  "replica has not replayed yet.\n"
+                  "# TYPE inboxd_db_replica_lag_bytes gauge\n"
+                  "inboxd_db_replica_lag_bytes %lld\n",
+                  ri.lag_bytes);
+    if (ri.lag_seconds >= 0)
+        sbuf_addf(b,
+                  "# HELP inboxd_db_replica_lag_seconds Age of the last transaction the replica "
+                  "replayed while it has more to replay; 0 when it has replayed all it "
+                  "received.\n"
+                  "# TYPE inboxd_db_replica_lag_seconds gauge\n"
+                  "inboxd_db_replica_lag_seconds %.3f\n",
+                  ri.lag_seconds);
+}
+
 char *
 metrics_render(const char *extra, size_t *len)
 {
@@ -192,6 +235,7 @@ metrics_render(const char *extra, size_t *len)
               "inboxd_db_read_round_trips_total %llu\n",
               ds.size, ds.in_use, ds.waiting, ds.errors, ds.reconnects, ds.timeouts, ds.reads,
               ds.read_trips);
+    replica_render(&b);
     feed_cache_stats(&fc);
     sbuf_addf(&b,
               "# HELP inboxd_feed_cache_lookups_total Feed items looked up in the cache.\n"

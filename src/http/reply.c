@@ -139,6 +139,8 @@ add_common_headers(struct req *rq, struct MHD_Response *resp)
 {
     MHD_add_response_header(resp, "X-Request-Id", rq->request_id);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (rq->position[0] != '\0')
+        MHD_add_response_header(resp, "Inboxd-Position", rq->position);
     if (rq->close || server_stopping())
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 }

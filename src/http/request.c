@@ -189,6 +189,16 @@ req_guard(struct req *rq, const char *url)
             return -1;
     }
 
+    /* Read-your-writes: any request may bring back the position a write
+     * answered with; only the reads that may use a replica heed it. */
+    {
+        const char *pos = req_header(rq, "Inboxd-Position");
+
+        if (pos != NULL && !lsn_decode(pos, &rq->position_need))
+            return problem_set(pb, 400, "invalid-header",
+                               "Inboxd-Position must be a value a write answered with");
+    }
+
     {
         const char *bad = NULL;
 

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "inboxd/db/db.h"
+#include "inboxd/db/replica.h"
 #include "inboxd/http/admission.h"
 #include "inboxd/http/auth.h"
 #include "inboxd/http/framing.h"
@@ -88,6 +89,7 @@ server_handle(struct req *rq)
 
     log_bind(&rq->log);
     rq->ok = false;
+    db_position_begin(rq->position_need);
     if (rq->auth_later) {
         rq->auth_later = false;
         if (auth_bearer(req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION), &rq->who, &rq->pb) != 0 ||
@@ -114,6 +116,9 @@ server_handle(struct req *rq)
     if (rq->idem_key != NULL)
         req_idempotency_settle(rq, rq->idem_key, &rq->out, &rq->pb, rq->ok);
 out:
+    /* What this request committed (or replayed), for Inboxd-Position. */
+    if (db_position_committed() != 0)
+        lsn_encode(db_position_committed(), rq->position);
     log_bind(NULL);
 }
 

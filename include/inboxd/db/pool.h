@@ -65,8 +65,20 @@ extern atomic_int pool_statement_timeout_ms, pool_lock_timeout_ms;
 extern atomic_ullong pool_stat_errors, pool_stat_reconnects, pool_stat_timeouts;
 extern atomic_ullong pool_stat_reads, pool_stat_read_trips;
 
-/* The pool reads of `replica_ok` go to. */
+/* The pool reads of `replica_ok` go to: the replica when one is up and
+ * has replayed as far as this thread's reads need (replica.c). */
 struct pool *pool_for_reads(bool replica_ok);
+
+/* replica.c: whether this thread's next read may use the replica (counted
+ * in db_replica_state()); the replica failed a read (reads go to the
+ * primary until the watcher reaches it again). */
+bool replica_serves(void);
+void replica_failed(const char *why);
+
+/* A read on the replica failed for want of the replica (pb from
+ * pool_acquire, or a connection that broke before any statement
+ * succeeded): it goes to the primary instead. Marks the replica down. */
+bool replica_fall_back(struct pool *p, const struct dbconn *c, const struct problem *pb);
 
 /* Takes a connection, waiting up to pool_wait_ms; NULL with pb (503).
  * `retryable`: the caller runs again when the first statement finds the

@@ -23,6 +23,7 @@
 #include "inboxd/http/router.h"
 #include "inboxd/http/tls.h"
 #include "inboxd/lib/log.h"
+#include "inboxd/lib/lsn.h"
 #include "inboxd/lib/problem.h"
 
 struct MHD_Connection;
@@ -50,6 +51,8 @@ struct req {
     const char *idem_key;     /* Idempotency-Key being honoured (req_idempotency) */
     char idem_claim[48];      /* its record's claim, which a release names */
     bool idem_replayed;       /* the answer is the first request's */
+    uint64_t position_need;   /* Inboxd-Position sent: what a replica must have replayed */
+    char position[LSN_TOKEN_LEN + 1]; /* Inboxd-Position answered: "" when nothing committed */
     /* Answering off the loop (a job thread, or the route's start()). */
     atomic_int phase;         /* REQ_* below */
     atomic_uint resumed;      /* futex word: 1 once req_resume() ran (run_started) */
