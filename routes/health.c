@@ -2,9 +2,9 @@
  * routes/health: liveness, readiness, metrics and the OpenAPI document.
  *
  * /healthz answers while the process serves; /readyz only when the
- * database answers and its schema is the version this binary carries.
- * A replica that is down is reported, never unready: reads go to the
- * primary.
+ * database answers and its schema is one this binary serves: its own
+ * version, one older or one newer (migrate_schema_ready). A replica that
+ * is down is reported, never unready: reads go to the primary.
  * Neither needs a key; /metrics needs one only when configured to.
  */
 #include <stdio.h>
@@ -48,29 +48,26 @@ static int
 get_readyz(struct req *rq, struct reply *out, struct problem *pb)
 {
     struct problem db = {0};
-    int expected = migrate_expected(), version = 0;
-    char reason[128];
+    struct migrate_schema m;
+    char reason[160] = "";
+    bool ready = false;
     json_t *doc;
 
     (void)rq;
-    if (migrate_current(&version, &db) != 0) {
-        doc = json_pack("{s:s, s:s, s:n, s:i, s:o}", "status", "unavailable", "reason",
-                        "database unreachable", "schemaVersion", "expectedSchemaVersion",
-                        expected, "replica", replica_doc());
-    } else if (version != expected) {
-        snprintf(reason, sizeof(reason), "schema version %d, expected %d", version, expected);
-        doc = json_pack("{s:s, s:s, s:i, s:i, s:o}", "status", "unavailable", "reason", reason,
-                        "schemaVersion", version, "expectedSchemaVersion", expected, "replica",
-                        replica_doc());
+    if (migrate_schema(&m, &db) != 0) {
+        snprintf(reason, sizeof(reason), "database unreachable");
     } else {
-        return reply_json(out, 200,
-                          json_pack("{s:s, s:n, s:i, s:i, s:o}", "status", "ready", "reason",
-                                    "schemaVersion", version, "expectedSchemaVersion", expected,
-                                    "replica", replica_doc()),
-                          pb);
+        ready = migrate_schema_ready(&m, reason, sizeof(reason));
     }
-    out->retry_after = 5;
-    return reply_json(out, 503, doc, pb);
+    doc = json_pack("{s:s, s:s?, s:s, s:o, s:i, s:i, s:o}", "status",
+                    ready ? "ready" : "unavailable", "reason", ready ? NULL : reason, "version",
+                    INBOXD_VERSION, "schemaVersion",
+                    db.status != 0 ? json_null() : json_integer(m.version),
+                    "expectedSchemaVersion", m.expected, "previousSchemaVersion", m.previous,
+                    "replica", replica_doc());
+    if (!ready)
+        out->retry_after = 5;
+    return reply_json(out, ready ? 200 : 503, doc, pb);
 }
 
 static int

@@ -6,10 +6,23 @@
  * any number of statements and is applied entirely or not at all. After
  * the migrations, every time, the files of sql/current/ (embedded_current)
  * go the same way: the definition of every function and view as it is now.
+ *
+ * A migration whose first line is `-- inboxd: no-transaction` runs outside
+ * a transaction instead, one statement at a time, without the session's
+ * timeouts: for CREATE INDEX CONCURRENTLY on a large table, which must not
+ * run in a transaction and must not hold writes back for as long as it
+ * builds. It is recorded once all its statements succeeded, so an
+ * interrupted one runs again from its first statement on the next migrate:
+ * each statement must be re-runnable (IF NOT EXISTS), and an index that an
+ * interrupted CREATE INDEX CONCURRENTLY left INVALID is dropped before its
+ * statement runs again.
  */
 #include "inboxd/db/migrate.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -50,9 +63,109 @@ static const char create_schema_migrations[] =
     " applied_at timestamptz NOT NULL DEFAULT now())";
 
 static bool
-is_migration(const struct embedded_file *f)
+is_migration(const char *name)
 {
-    return strlen(f->name) > 5 && f->name[4] == '_' && f->name[0] >= '0' && f->name[0] <= '9';
+    return strlen(name) > 5 && name[4] == '_' && name[0] >= '0' && name[0] <= '9';
+}
+
+/*
+ * The migrations this binary applies, in order: the embedded ones, and in
+ * builds with assertions (not release builds) also the NNNN_<what>.sql
+ * files of the folder INBOXD_TEST_MIGRATIONS_DIR names, after them. That
+ * is how a test makes "the next release's binary" (one migration more)
+ * without another build (README "Rolling upgrades"); a release build never
+ * looks. Read once per process.
+ */
+static const struct embedded_file **migrations;
+static pthread_once_t migrations_once = PTHREAD_ONCE_INIT;
+
+#ifndef NDEBUG
+static int
+by_name(const void *a, const void *b)
+{
+    return strcmp((*(const struct embedded_file *const *)a)->name,
+                  (*(const struct embedded_file *const *)b)->name);
+}
+
+/* The file dir/name as a migration entry, or NULL. Never freed: it lives
+ * as long as the embedded ones. */
+static struct embedded_file *
+test_migration(const char *dir, const char *name)
+{
+    char path[4096];
+    struct embedded_file *f = calloc(1, sizeof(*f));
+    char *base = strdup(name), *data = NULL;
+    FILE *in;
+    long n;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    in = fopen(path, "rb");
+    if (f == NULL || base == NULL || in == NULL || fseek(in, 0, SEEK_END) != 0 ||
+        (n = ftell(in)) < 0 || fseek(in, 0, SEEK_SET) != 0 ||
+        (data = malloc((size_t)n + 1)) == NULL || fread(data, 1, (size_t)n, in) != (size_t)n) {
+        fprintf(stderr, "inboxd: cannot read the test migration %s\n", path);
+        free(f);
+        free(base);
+        free(data);
+        if (in)
+            fclose(in);
+        return NULL;
+    }
+    fclose(in);
+    data[n] = '\0';
+    base[strlen(base) - 4] = '\0'; /* ".sql" */
+    *f = (struct embedded_file){.name = base, .data = data, .len = (size_t)n};
+    return f;
+}
+#endif
+
+static void
+migrations_load(void)
+{
+    size_t n = 0, cap = 16;
+    const struct embedded_file **all = malloc(cap * sizeof(*all));
+
+    if (all == NULL)
+        abort(); /* at start-up, before anything could be served */
+    for (const struct embedded_file *f = embedded_files; f->name; f++) {
+        if (!is_migration(f->name))
+            continue;
+        if (n + 2 > cap && (all = realloc(all, (cap *= 2) * sizeof(*all))) == NULL)
+            abort();
+        all[n++] = f;
+    }
+#ifndef NDEBUG
+    {
+        const char *dir = getenv("INBOXD_TEST_MIGRATIONS_DIR");
+        DIR *d = dir && dir[0] ? opendir(dir) : NULL;
+        struct dirent *e;
+        size_t first = n;
+
+        while (d != NULL && (e = readdir(d)) != NULL) {
+            size_t len = strlen(e->d_name);
+            struct embedded_file *f;
+
+            if (!is_migration(e->d_name) || len < 5 || strcmp(e->d_name + len - 4, ".sql") != 0 ||
+                (f = test_migration(dir, e->d_name)) == NULL)
+                continue;
+            if (n + 2 > cap && (all = realloc(all, (cap *= 2) * sizeof(*all))) == NULL)
+                abort();
+            all[n++] = f;
+        }
+        if (d != NULL)
+            closedir(d);
+        qsort(all + first, n - first, sizeof(*all), by_name);
+    }
+#endif
+    all[n] = NULL;
+    migrations = all;
+}
+
+static const struct embedded_file *const *
+migration_list(void)
+{
+    pthread_once(&migrations_once, migrations_load);
+    return migrations;
 }
 
 int
@@ -60,9 +173,20 @@ migrate_expected(void)
 {
     int v = 0;
 
-    for (const struct embedded_file *f = embedded_files; f->name; f++)
-        if (is_migration(f) && atoi(f->name) > v)
-            v = atoi(f->name);
+    for (const struct embedded_file *const *f = migration_list(); *f; f++)
+        if (atoi((*f)->name) > v)
+            v = atoi((*f)->name);
+    return v;
+}
+
+int
+migrate_previous(void)
+{
+    int top = migrate_expected(), v = 0;
+
+    for (const struct embedded_file *const *f = migration_list(); *f; f++)
+        if (atoi((*f)->name) > v && atoi((*f)->name) < top)
+            v = atoi((*f)->name);
     return v;
 }
 
@@ -205,6 +329,254 @@ apply_current(struct dbconn *c, FILE *out, bool dry, int npending, int *napplied
     return 0;
 }
 
+/* --- migrations outside a transaction --------------------------------------- */
+
+#define NO_TX_MARKER "-- inboxd: no-transaction"
+
+static bool
+is_no_transaction(const struct embedded_file *f)
+{
+    size_t n = strlen(NO_TX_MARKER);
+
+    return strncmp(f->data, NO_TX_MARKER, n) == 0 &&
+           (f->data[n] == '\n' || f->data[n] == '\r' || f->data[n] == '\0');
+}
+
+/* Past a '...' or "..." quote that starts at p (E'' strings take
+ * backslash escapes); a doubled quote stays inside. */
+static const char *
+skip_quoted(const char *p, bool backslashes)
+{
+    char q = *p++;
+
+    for (; *p; p++) {
+        if (backslashes && *p == '\\' && p[1]) {
+            p++;
+        } else if (*p == q) {
+            if (p[1] != q)
+                return p + 1;
+            p++;
+        }
+    }
+    return p;
+}
+
+/* Past a $tag$...$tag$ body that starts at p, or NULL when p starts no
+ * dollar quote. */
+static const char *
+skip_dollar(const char *p)
+{
+    const char *t = p + 1, *end;
+    size_t n;
+
+    while (*t == '_' || (*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') ||
+           (t > p + 1 && *t >= '0' && *t <= '9'))
+        t++;
+    if (*t != '$')
+        return NULL;
+    n = (size_t)(t - p + 1);
+    for (end = t + 1; *end; end++)
+        if (strncmp(end, p, n) == 0)
+            return end + n;
+    return end;
+}
+
+/* Past spaces and comments. */
+static const char *
+skip_blank(const char *p)
+{
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+            p++;
+        if (p[0] == '-' && p[1] == '-') {
+            p += strcspn(p, "\n");
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+
+            p = e ? e + 2 : p + strlen(p);
+        } else {
+            return p;
+        }
+    }
+}
+
+/* The next statement of a no-transaction migration from *pp: its start,
+ * and *len its length without the ';'. NULL at the end. Knows quotes,
+ * dollar quotes and comments, so a ';' inside them does not split. */
+static const char *
+next_statement(const char **pp, size_t *len)
+{
+    const char *start = skip_blank(*pp), *p = start;
+
+    if (*start == '\0')
+        return NULL;
+    while (*p && *p != ';') {
+        const char *d;
+
+        if (*p == '\'' || *p == '"') {
+            p = skip_quoted(p, *p == '\'' && p > start && (p[-1] == 'E' || p[-1] == 'e'));
+        } else if (*p == '$' && (d = skip_dollar(p)) != NULL) {
+            p = d;
+        } else if ((p[0] == '-' && p[1] == '-') || (p[0] == '/' && p[1] == '*')) {
+            p = skip_blank(p);
+        } else {
+            p++;
+        }
+    }
+    *len = (size_t)(p - start);
+    *pp = *p ? p + 1 : p;
+    return start;
+}
+
+/* The next word of [*p, end): up to a space or '('; its length in *n. */
+static const char *
+next_word(const char **p, const char *end, size_t *n)
+{
+    const char *w = *p;
+
+    while (w < end && (*w == ' ' || *w == '\t' || *w == '\n' || *w == '\r'))
+        w++;
+    *n = 0;
+    while (w + *n < end && strchr(" \t\r\n(", w[*n]) == NULL)
+        (*n)++;
+    *p = w + *n;
+    return w;
+}
+
+static bool
+is_word(const char *w, size_t n, const char *keyword)
+{
+    return strlen(keyword) == n && strncasecmp(w, keyword, n) == 0;
+}
+
+/* Whether the statement is CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT
+ * EXISTS] <name> ...; its name, as written, into name. */
+static bool
+concurrent_index(const char *stmt, size_t len, char *name, size_t namelen)
+{
+    const char *p = stmt, *end = stmt + len, *w;
+    size_t n;
+
+    w = next_word(&p, end, &n);
+    if (!is_word(w, n, "CREATE"))
+        return false;
+    w = next_word(&p, end, &n);
+    if (is_word(w, n, "UNIQUE"))
+        w = next_word(&p, end, &n);
+    if (!is_word(w, n, "INDEX"))
+        return false;
+    w = next_word(&p, end, &n);
+    if (!is_word(w, n, "CONCURRENTLY"))
+        return false;
+    w = next_word(&p, end, &n);
+    if (is_word(w, n, "IF")) {
+        next_word(&p, end, &n); /* NOT */
+        next_word(&p, end, &n); /* EXISTS */
+        w = next_word(&p, end, &n);
+    }
+    if (n == 0 || n >= namelen || is_word(w, n, "ON"))
+        return false; /* an index without a name cannot be looked up */
+    memcpy(name, w, n);
+    name[n] = '\0';
+    return true;
+}
+
+/* Drops the index `name` when an interrupted CREATE INDEX CONCURRENTLY
+ * left it INVALID, so that its statement builds it anew. */
+static int
+drop_if_invalid(struct dbconn *c, const char *name, FILE *out, char *err, size_t errlen)
+{
+    static const struct db_stmt st = {
+        "migrate_index_invalid",
+        "SELECT NOT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)", 1};
+    struct problem pb = {0};
+    const char *p[] = {name};
+    PGresult *res = db_exec(c, &st, p, &pb);
+    bool invalid;
+    char sql[400];
+
+    if (res == NULL) {
+        snprintf(err, errlen, "%s", pb.internal);
+        return -1;
+    }
+    invalid = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (!invalid)
+        return 0;
+    if (out)
+        fprintf(out, "dropping the invalid index %s an interrupted build left\n", name);
+    snprintf(sql, sizeof(sql), "DROP INDEX CONCURRENTLY IF EXISTS %s", name);
+    return run(c, sql, err, errlen);
+}
+
+/* The session's timeouts are lifted for a no-transaction migration (an
+ * index build takes as long as the table needs, and waits for every
+ * transaction older than it) and put back after. */
+static const char lift_timeouts[] =
+    "SELECT set_config('inboxd.saved_statement_timeout', current_setting('statement_timeout'), "
+    "false), set_config('inboxd.saved_lock_timeout', current_setting('lock_timeout'), false), "
+    "set_config('statement_timeout', '0', false), set_config('lock_timeout', '0', false)";
+static const char restore_timeouts[] =
+    "SELECT set_config('statement_timeout', current_setting('inboxd.saved_statement_timeout'), "
+    "false), set_config('lock_timeout', current_setting('inboxd.saved_lock_timeout'), false)";
+
+/* Runs a no-transaction migration statement by statement, then records it. */
+static int
+apply_no_transaction(struct dbconn *c, const struct embedded_file *f, int version,
+                     const char *sum, FILE *out, char *err, size_t errlen)
+{
+    const char *p = f->data, *stmt;
+    size_t len;
+    int rc = run(c, lift_timeouts, err, errlen);
+
+    while (rc == 0 && (stmt = next_statement(&p, &len)) != NULL) {
+        char *one = strndup(stmt, len), name[200];
+
+        if (one == NULL) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            break;
+        }
+        if (concurrent_index(one, len, name, sizeof(name)))
+            rc = drop_if_invalid(c, name, out, err, errlen);
+        if (rc == 0)
+            rc = run(c, one, err, errlen);
+        free(one);
+    }
+    if (rc == 0)
+        rc = run(c, restore_timeouts, err, errlen);
+    if (rc == 0)
+        rc = record(c, version, f->name, sum, err, errlen);
+    if (rc != 0) {
+        char why[400];
+
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, errlen, "migration %s failed: %s (it runs again from its first statement "
+                              "on the next migrate)", f->name, why);
+    }
+    return rc;
+}
+
+/* The highest version applied, 0 when none (or no schema_migrations). */
+static int
+schema_version(struct dbconn *c, bool exists, int *version, char *err, size_t errlen)
+{
+    struct problem pb = {0};
+    PGresult *res;
+
+    *version = 0;
+    if (!exists)
+        return 0;
+    res = db_exec(c, &st_version, NULL, &pb);
+    if (res == NULL) {
+        snprintf(err, errlen, "%s", pb.internal);
+        return -1;
+    }
+    *version = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
 /* 1 when schema_migrations exists, 0 when not, -1 with pb. */
 static int
 table_exists(struct dbconn *c, struct problem *pb)
@@ -228,7 +600,7 @@ static int
 apply_all(struct dbconn *c, FILE *out, bool dry, int *nchanged, char *err, size_t errlen)
 {
     struct problem pb = {0};
-    int napplied = 0, npending = 0, exists = 1;
+    int napplied = 0, npending = 0, exists = 1, have_version;
 
     if (!dry && run(c, create_schema_migrations, err, errlen) != 0)
         return -1;
@@ -236,13 +608,12 @@ apply_all(struct dbconn *c, FILE *out, bool dry, int *nchanged, char *err, size_
         snprintf(err, errlen, "%s", pb.internal);
         return -1;
     }
-    /* Embedded files come in build order; meson lists them sorted. */
-    for (const struct embedded_file *f = embedded_files; f->name; f++) {
+    /* In order: meson lists the embedded ones sorted, the test ones follow. */
+    for (const struct embedded_file *const *fp = migration_list(); *fp; fp++) {
+        const struct embedded_file *f = *fp;
         char sum[SIG_SHA256_HEX + 1], have[SIG_SHA256_HEX + 1];
         int version, st = 0;
 
-        if (!is_migration(f))
-            continue;
         version = atoi(f->name);
         if (sig_sha256_hex(f->data, f->len, sum) != 0) {
             snprintf(err, errlen, "sha256 failed");
@@ -270,17 +641,32 @@ apply_all(struct dbconn *c, FILE *out, bool dry, int *nchanged, char *err, size_
                 fprintf(out, "pending  %s\n", f->name);
             continue;
         }
-        if (run(c, "BEGIN", err, errlen) != 0)
-            return -1;
-        if (run(c, f->data, err, errlen) != 0 || record(c, version, f->name, sum, err, errlen) != 0 ||
-            run(c, "COMMIT", err, errlen) != 0)
-            return file_failed(c, "migration ", f->name, err, errlen);
+        if (is_no_transaction(f)) {
+            if (apply_no_transaction(c, f, version, sum, out, err, errlen) != 0)
+                return -1;
+        } else {
+            if (run(c, "BEGIN", err, errlen) != 0)
+                return -1;
+            if (run(c, f->data, err, errlen) != 0 ||
+                record(c, version, f->name, sum, err, errlen) != 0 || run(c, "COMMIT", err, errlen) != 0)
+                return file_failed(c, "migration ", f->name, err, errlen);
+        }
         napplied++;
         if (out)
             fprintf(out, "applied  %s\n", f->name);
     }
-    if (apply_current(c, out, dry, npending, &napplied, err, errlen) != 0)
+    /* A database a newer release migrated (a rolling upgrade, while this
+     * binary still runs somewhere) keeps that release's definitions: the
+     * older ones here would undo them under the newer instances. */
+    if (schema_version(c, exists, &have_version, err, errlen) != 0)
         return -1;
+    if (have_version > migrate_expected()) {
+        if (out)
+            fprintf(out, "schema version %d is newer than this binary's %d: sql/current/ left "
+                         "as the newer release made it\n", have_version, migrate_expected());
+    } else if (apply_current(c, out, dry, npending, &napplied, err, errlen) != 0) {
+        return -1;
+    }
     *nchanged = napplied + npending;
     if (out && !dry && napplied == 0)
         fprintf(out, "schema is up to date (version %d)\n", migrate_expected());
@@ -424,35 +810,57 @@ migrate_dump(const char *conninfo, const char *file, char *err, size_t errlen)
     return 0;
 }
 
-struct current {
-    int version;
-};
+static const struct db_stmt st_window = {
+    "migrate_window",
+    "SELECT coalesce(max(version), 0), count(*) FILTER (WHERE version > $1) "
+    "FROM schema_migrations",
+    1};
 
 static int
-current_fn(struct dbconn *c, void *arg, struct problem *pb)
+schema_fn(struct dbconn *c, void *arg, struct problem *pb)
 {
-    struct current *cur = arg;
+    struct migrate_schema *m = arg;
     int exists = table_exists(c, pb);
+    char v[16];
+    const char *p[] = {v};
     PGresult *res;
 
-    cur->version = 0;
+    m->version = m->newer = 0;
     if (exists <= 0)
         return exists;
-    res = db_exec(c, &st_version, NULL, pb);
+    snprintf(v, sizeof(v), "%d", m->expected);
+    res = db_exec(c, &st_window, p, pb);
     if (res == NULL)
         return -1;
-    cur->version = atoi(PQgetvalue(res, 0, 0));
+    m->version = atoi(PQgetvalue(res, 0, 0));
+    m->newer = atoi(PQgetvalue(res, 0, 1));
     PQclear(res);
     return 0;
 }
 
 int
-migrate_current(int *version, struct problem *pb)
+migrate_schema(struct migrate_schema *out, struct problem *pb)
 {
-    struct current cur = {0};
+    memset(out, 0, sizeof(*out));
+    out->expected = migrate_expected();
+    out->previous = migrate_previous();
+    return db_read(schema_fn, out, false, pb);
+}
 
-    if (db_read(current_fn, &cur, false, pb) != 0)
-        return -1;
-    *version = cur.version;
-    return 0;
+bool
+migrate_schema_ready(const struct migrate_schema *m, char *reason, size_t len)
+{
+    if (m->version == m->expected && m->newer == 0)
+        return true;
+    if (m->version > m->expected && m->newer == 1)
+        return true; /* the next release migrated; its migrations only expand */
+    if (m->version > 0 && m->version == m->previous)
+        return true; /* this release's migration is still to come */
+    if (m->version > m->expected)
+        snprintf(reason, len, "schema version %d is %d migrations ahead of %d; this binary serves "
+                              "one ahead at most", m->version, m->newer, m->expected);
+    else
+        snprintf(reason, len, "schema version %d, expected %d (or %d)", m->version, m->expected,
+                 m->previous);
+    return false;
 }

@@ -7,6 +7,10 @@
  * applied migration whose text changed is an error: a deployed database
  * never silently diverges from the files.
  *
+ * A migration whose first line is `-- inboxd: no-transaction` runs
+ * outside a transaction, statement by statement (CREATE INDEX
+ * CONCURRENTLY), and runs again from its start when it was interrupted.
+ *
  * After them, every time, the files of sql/current/ (the definition of
  * every function and view as it is now; README, "Schema") run the same
  * way, each in its own transaction under the same lock. They only CREATE
@@ -63,8 +67,29 @@ int migrate_roles(const char *conninfo, char *err, size_t errlen)
 int migrate_seed(const char *conninfo, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* For /readyz, on a pooled connection: *version = highest applied (0 when
- * none). Returns 0, or -1 with pb (503 when the database is down). */
-int migrate_current(int *version, struct problem *pb) __attribute__((warn_unused_result));
+/* The version before this binary's newest (0 when it has one migration). */
+int migrate_previous(void);
+
+/* The schema as /readyz sees it. */
+struct migrate_schema {
+    int version;  /* highest applied; 0 when none */
+    int newer;    /* applied migrations this binary does not know */
+    int expected; /* migrate_expected() */
+    int previous; /* migrate_previous() */
+};
+
+/* Reads the schema's version on a pooled primary connection. Returns 0,
+ * or -1 with pb (503 when the database is down). */
+int migrate_schema(struct migrate_schema *out, struct problem *pb)
+    __attribute__((warn_unused_result));
+
+/*
+ * Whether this binary serves that schema (README "Rolling upgrades"):
+ * its own version; one migration newer (the next release migrated while
+ * this one still runs: migrations only expand); or the previous version
+ * (this release's binary started before its migration ran). Else false
+ * with the reason.
+ */
+bool migrate_schema_ready(const struct migrate_schema *m, char *reason, size_t len);
 
 #endif
