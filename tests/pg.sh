@@ -166,6 +166,16 @@ EOF
   chmod 755 "$file"
 }
 
+# DIR made, and as root handed to the postgres user (mode 700).
+_pg_make_dir() {
+  mkdir -p "$1" || return 1
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$1" || return 1
+    chmod 700 "$1" || return 1
+    _pg_check_reachable "$1" || return 1
+  fi
+}
+
 pg_start() {
   local dir bindir sock
   dir="$(_pg_abs "${1:?usage: pg_start DIR}")"
@@ -177,12 +187,7 @@ pg_start() {
   sock="$dir/.s.PGSQL.$PG_PORT"
   [ "${#sock}" -le 100 ] || _pg_die "directory path too long for a unix socket (${#sock} > 100 bytes): $dir" || return 1
 
-  mkdir -p "$dir" || return 1
-  if [ "$(id -u)" -eq 0 ]; then
-    chown postgres: "$dir" || return 1
-    chmod 700 "$dir" || return 1
-    _pg_check_reachable "$dir" || return 1
-  fi
+  _pg_make_dir "$dir" || return 1
 
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     rm -rf "$dir/data"
@@ -267,4 +272,26 @@ pg_stop() {
     return 1
   fi
   return 0
+}
+
+# pg_replica SRC DIR: a streaming hot standby of the running cluster in SRC,
+# made by pg_basebackup -R (which writes standby.signal and primary_conninfo)
+# into DIR/data once, then started like pg_start (its own socket folder,
+# the same settings). PostgreSQL's defaults (wal_level replica, 10 WAL
+# senders, initdb's "local replication all trust") let it connect.
+pg_replica() {
+  local src dir bindir
+  src="$(_pg_abs "${1:?usage: pg_replica SRC DIR}")"
+  dir="$(_pg_abs "${2:?usage: pg_replica SRC DIR}")"
+  bindir="$(pg_bindir)" || return 1
+  _pg_make_dir "$dir" || return 1
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    if ! _pg_run "$bindir/pg_basebackup" -h "$src" -p "$PG_PORT" -U postgres -D "$dir/data" \
+      -R -X stream -c fast >"$dir/basebackup.log" 2>&1; then
+      cat "$dir/basebackup.log" >&2
+      _pg_die "pg_basebackup from $src failed"
+      return 1
+    fi
+  fi
+  pg_start "$dir"
 }
