@@ -78,9 +78,13 @@ db_fail(struct dbconn *c, const PGresult *res, const char *what, struct problem 
     snprintf(pb->internal, sizeof(pb->internal), "%.60s: %.190s", what, err);
 
     if (c != NULL && (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK || !state ||
-                      strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)) {
+                      strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+                      strcmp(state, "25006") == 0)) {
         /* Connection trouble (or a server shutting down): this connection is
-         * done; the next borrow opens a fresh one. */
+         * done; the next borrow opens a fresh one. A write refused as read
+         * only (25006) met a server that is no primary (any more): a fresh
+         * connection finds the one that is, with a multi-host database_url
+         * and target_session_attrs=read-write (README "Failover"). */
         c->broken = true;
         log_event(LOG_WARN, NULL, "db.conn_error", LOG_S("stmt", what), LOG_S("sqlstate", state),
                   LOG_S("err", err));
