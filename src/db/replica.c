@@ -34,6 +34,9 @@
  * whose position is newer than the last answer goes to the primary, so
  * this bounds how long after a write its reads keep going there. */
 #define REPLICA_CHECK_MS 100
+/* While it is down, how often the watcher tries to reach it again: each
+ * failed try logs db.connect_failed. */
+#define REPLICA_RETRY_MS 1000
 
 enum { S_REPLICA, S_PRIMARY };
 
@@ -127,7 +130,13 @@ replica_fall_back(struct pool *p, const struct dbconn *c, const struct problem *
         return false;
     /* A read that already had answers may have handed some on: only one
      * that got nothing runs again, like db_read's own retry. */
-    if (c == NULL ? strcmp(pb->type, "database-unavailable") != 0 : !(c->broken && c->nok == 0))
+    if (c != NULL && c->nok > 0)
+        return false;
+    /* A hot standby cancels a query that conflicts with what it replays
+     * (40001): the replica is fine, this read goes to the primary. */
+    if (c != NULL && !c->broken)
+        return strcmp(pb->sqlstate, "40001") == 0;
+    if (c == NULL && strcmp(pb->type, "database-unavailable") != 0)
         return false;
     replica_failed(pb->internal[0] ? pb->internal : pb->detail);
     return true;
@@ -241,10 +250,14 @@ watch_main(void *arg)
     while (!watch.stop) {
         struct timespec until;
 
+        long ms;
+
         pthread_mutex_unlock(&watch.mu);
         check_once();
+        ms = atomic_load(&state) == DB_REPLICA_DOWN ? REPLICA_RETRY_MS : REPLICA_CHECK_MS;
         clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += REPLICA_CHECK_MS * 1000000L;
+        until.tv_sec += ms / 1000;
+        until.tv_nsec += (ms % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;

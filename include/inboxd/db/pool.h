@@ -77,7 +77,9 @@ void replica_failed(const char *why);
 
 /* A read on the replica failed for want of the replica (pb from
  * pool_acquire, or a connection that broke before any statement
- * succeeded): it goes to the primary instead. Marks the replica down. */
+ * succeeded: the replica is marked down), or was cancelled by a conflict
+ * with recovery before any statement succeeded: it goes to the primary
+ * instead. */
 bool replica_fall_back(struct pool *p, const struct dbconn *c, const struct problem *pb);
 
 /* Takes a connection, waiting up to pool_wait_ms; NULL with pb (503).
