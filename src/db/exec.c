@@ -411,6 +411,7 @@ db_read(db_fn fn, void *arg, bool replica_ok, struct problem *pb)
                 return -1;
             p = &pool_primary;
             memset(pb, 0, sizeof(*pb));
+            attempt = -1; /* the primary gets its own retry */
             continue;
         }
         rc = fn(c, arg, pb);
