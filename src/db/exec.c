@@ -313,6 +313,22 @@ retry_pause(int attempt)
     nanosleep(&ts, NULL);
 }
 
+/* BEGIN, carrying the timeouts in force when they travel with each
+ * transaction (pool_per_transaction): one simple query, so they cost no
+ * round trip of their own. */
+static int
+begin(struct dbconn *c, struct problem *pb)
+{
+    char sql[128];
+
+    if (!pool_per_transaction())
+        return db_simple(c, "BEGIN", pb);
+    snprintf(sql, sizeof(sql),
+             "BEGIN; SET LOCAL statement_timeout = %d; SET LOCAL lock_timeout = %d",
+             atomic_load(&pool_statement_timeout_ms), atomic_load(&pool_lock_timeout_ms));
+    return db_simple(c, sql, pb);
+}
+
 /* A failure worth one more go on a fresh connection: the connection broke
  * before any statement of this borrow succeeded, so nothing was committed. */
 static bool
@@ -375,7 +391,7 @@ db_tx(db_fn fn, void *arg, struct problem *pb)
 
         if (c == NULL)
             return -1;
-        rc = db_simple(c, "BEGIN", pb);
+        rc = begin(c, pb);
         if (rc == 0)
             rc = fn(c, arg, pb);
         if (rc == 0 && PQtransactionStatus(c->pg) != PQTRANS_INTRANS)
@@ -396,6 +412,17 @@ db_tx(db_fn fn, void *arg, struct problem *pb)
     }
 }
 
+/* Behind a transaction pooler a read of several statements would run
+ * each on whichever server connection is free, none of them with the
+ * timeouts: it runs as one transaction that carries them. */
+static int
+read_in_tx(struct dbconn *c, db_fn fn, void *arg, struct problem *pb)
+{
+    if (begin(c, pb) != 0 || fn(c, arg, pb) != 0)
+        return -1;
+    return db_simple(c, "COMMIT", pb);
+}
+
 int
 db_read(db_fn fn, void *arg, bool replica_ok, struct problem *pb)
 {
@@ -414,7 +441,7 @@ db_read(db_fn fn, void *arg, bool replica_ok, struct problem *pb)
             attempt = -1; /* the primary gets its own retry */
             continue;
         }
-        rc = fn(c, arg, pb);
+        rc = pool_per_transaction() ? read_in_tx(c, fn, arg, pb) : fn(c, arg, pb);
         again = rc != 0 && attempt == 0 && fresh_conn_failure(c);
         if (rc != 0 && replica_fall_back(p, c, pb)) {
             p = &pool_primary;

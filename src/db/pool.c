@@ -129,8 +129,17 @@ on_notice(void *arg, const char *message)
     log_event(LOG_DEBUG, NULL, "db.notice", LOG_S("msg", msg));
 }
 
+bool
+pool_per_transaction(void)
+{
+    return pool_cfg != NULL && !pool_cfg->prepare;
+}
+
 /* Sets the connection's statement_timeout and lock_timeout to the ones
- * in force and notes their generation. Returns 0 or -1 with err. */
+ * in force and notes their generation. Returns 0 or -1 with err. Behind a
+ * transaction pooler a session SET would land on whichever server
+ * connection ran it and stay there: the timeouts travel with each
+ * transaction instead (exec.c, reader.c), and none is set here. */
 static int
 set_timeouts(struct dbconn *c, char *err, size_t errlen)
 {
@@ -139,6 +148,10 @@ set_timeouts(struct dbconn *c, char *err, size_t errlen)
     PGresult *res;
     int rc = 0;
 
+    if (pool_per_transaction()) {
+        c->timeouts_gen = gen;
+        return 0;
+    }
     snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET lock_timeout = %d",
              atomic_load(&pool_statement_timeout_ms), atomic_load(&pool_lock_timeout_ms));
     res = PQexec(c->pg, sql);

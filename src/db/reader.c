@@ -224,6 +224,24 @@ reader_give_conn(void)
     rd.c = NULL;
 }
 
+/* Behind a transaction pooler (pool_per_transaction) the timeouts go
+ * first in each group: the statements up to a Sync are one implicit
+ * transaction, on one server connection, and set_config(..., true) holds
+ * until its end. Its answer is nobody's (an expect without a read). */
+static bool
+send_timeouts(PGconn *pg)
+{
+    static const char sql[] = "SELECT set_config('statement_timeout', $1, true), "
+                              "set_config('lock_timeout', $2, true)";
+    char st[16], lk[16];
+    const char *params[] = {st, lk};
+
+    snprintf(st, sizeof(st), "%d", atomic_load(&pool_statement_timeout_ms));
+    snprintf(lk, sizeof(lk), "%d", atomic_load(&pool_lock_timeout_ms));
+    return PQsendQueryParams(pg, sql, 2, NULL, params, NULL, NULL, 0) &&
+           x_push(X_QUERY, NULL) != NULL;
+}
+
 /* Sends every queued read, then a Sync. Returns false when the connection
  * is to be dropped. */
 static bool
@@ -234,6 +252,8 @@ reader_send(void)
 
     if (rd.xn == 0)
         rd.progress_ms = clock_ms();
+    if (pool_per_transaction() && rd.todo != NULL && !send_timeouts(pg))
+        return false;
     while (rd.todo != NULL) {
         struct aread *r = rd.todo;
         const struct db_stmt *st = r->st;

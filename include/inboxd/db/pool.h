@@ -61,6 +61,12 @@ extern const struct db_settings *pool_cfg;
 /* The statement_timeout and lock_timeout in force (db_set_timeouts). */
 extern atomic_int pool_statement_timeout_ms, pool_lock_timeout_ms;
 
+/* True behind a transaction pooler (prepare = false): a session setting
+ * does not follow the client from one transaction to the next, so the
+ * timeouts are sent with every transaction (SET LOCAL) instead of once per
+ * connection. */
+bool pool_per_transaction(void);
+
 /* Counters for db_stats(). */
 extern atomic_ullong pool_stat_errors, pool_stat_reconnects, pool_stat_timeouts;
 extern atomic_ullong pool_stat_reads, pool_stat_read_trips;
