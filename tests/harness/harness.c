@@ -174,6 +174,9 @@ load_config(struct th *t, const char *const *settings)
     FLAG("--log-level=%s", getenv("INBOXD_TEST_LOG") ? getenv("INBOXD_TEST_LOG") : "error");
     FLAG("--shutdown-timeout-s=10");
     FLAG("--pool-wait-ms=3000");
+    /* Behind a transaction pooler (INBOXD_TEST_POOLER), as README says. */
+    if (getenv("INBOXD_TEST_POOLER") != NULL)
+        FLAG("--prepare=false");
     for (int i = 0; settings && settings[i]; i++) {
         char key[128];
         const char *eq = strchr(settings[i], '=');
@@ -265,6 +268,7 @@ void
 th_start(struct th *t, bool migrate, const char *const *settings)
 {
     const char *role = getenv("INBOXD_TEST_DB_ROLE");
+    const char *pooler = getenv("INBOXD_TEST_POOLER");
     char sql[300], tpl[64];
 
     memset(t, 0, sizeof(*t));
@@ -291,6 +295,15 @@ th_start(struct th *t, bool migrate, const char *const *settings)
 
         cr_assert_eq(migrate_roles(t->conninfo, err, sizeof(err)), 0, "roles: %s", err);
         snprintf(t->app_conninfo, sizeof(t->app_conninfo), "%s user=%s", t->conninfo, role);
+    }
+    /* INBOXD_TEST_POOLER: "host=... port=..." of a PgBouncer in front of
+     * the cluster (tests/topology/with-pgbouncer.sh); inboxd goes through
+     * it, the test's own SQL connection does not. */
+    if (pooler != NULL && pooler[0] != '\0') {
+        size_t len = strlen(t->app_conninfo);
+
+        cr_assert_lt(len + 1 + strlen(pooler), sizeof(t->app_conninfo), "INBOXD_TEST_POOLER");
+        snprintf(t->app_conninfo + len, sizeof(t->app_conninfo) - len, " %s", pooler);
     }
     load_config(t, settings);
     th_app_start(t);
