@@ -1,0 +1,504 @@
+#!/usr/bin/env bash
+# tests/topology/run.sh INBOXD LOAD — the deployment of README "Deploying",
+# on this machine, in a temporary folder, and the drills run against it:
+#
+#   PostgreSQL 15 primary (durable: fsync and synchronous_commit on)
+#     ├─ streaming hot-standby replica (pg_basebackup -R)
+#     └─ PgBouncer 1.18, transaction pooling
+#   inboxd "a": through PgBouncer, prepare = false   ┐ both with
+#   inboxd "b": straight to the primary              ┘ DATABASE_URL_RO on the replica
+#   HAProxy: balances a and b, health check GET /readyz, L7 retries
+#
+# PostgreSQL and PgBouncer run as the postgres user, inboxd and HAProxy as
+# nobody (when started as root). Everything listens on unix sockets in the
+# folder, but inboxd, which takes a loopback port the system picks: no
+# port can collide with another test's. LOAD is topology_load
+# (tests/topology/load.c), the sender of the drills' write load.
+#
+# Steps, each a function below (a later drill, e.g. failover or a rolling
+# upgrade, is one more step_ function and one more line in the list at the
+# end):
+#   story     the callers' whole workflow through HAProxy
+#   timeouts  a statement held by a lock is cancelled through PgBouncer
+#   crash     the primary killed with -9 and restarted, under write load
+#   bouncer   PgBouncer restarted under write load
+#   instance  inboxd "a" killed with -9 under write load, then back
+#   replica   the replica stopped under read and write load, then back
+#   rotate    a webhook secret rotated on both instances by SIGHUP
+#
+# Every drill prints its figures ("drill: NAME VALUE") and asserts them:
+# an acknowledged write lost, or stored twice, fails the test.
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../drills/lib.sh
+source "$here/../drills/lib.sh"
+# shellcheck source=pgbouncer.sh
+source "$here/pgbouncer.sh"
+drill_init "${1:?usage: run.sh INBOXD LOAD}"
+LOAD="$(realpath "${2:?usage: run.sh INBOXD LOAD}")"
+for p in haproxy pgbouncer openssl jq; do
+  command -v "$p" >/dev/null || { echo "drill: $p is not installed (./dev.sh deps)" >&2; exit 1; }
+done
+
+SOURCE=topo
+ACCOUNT="Drill Shop"
+LB="$DRILL/lb/api.sock"         # HAProxy's frontend
+LB_STATS="$DRILL/lb/stats.sock" # its stats page, CSV
+declare -A PID=() PORT=()       # inboxd instances
+LOAD_PID=""
+HAPROXY_PID=""
+
+# As root, the daemons that allow it run as an unprivileged user. A
+# command prefix, not a function: `"${AS_NOBODY[@]}" cmd &` leaves $! the
+# daemon's own pid (setpriv execs it), which the drills kill.
+AS_NOBODY=()
+[ "$(id -u)" -eq 0 ] && AS_NOBODY=(setpriv --reuid nobody --regid nogroup --clear-groups --)
+own_nobody() {
+  [ "$(id -u)" -eq 0 ] && chown nobody:nogroup "$@"
+  return 0
+}
+
+topo_cleanup() {
+  local rc=$? n
+  # set -e holds here too: a stopped process's status must not end the
+  # cleanup half-way.
+  [ -n "$LOAD_PID" ] && { kill "$LOAD_PID" 2>/dev/null || true; }
+  for n in "${!PID[@]}"; do
+    kill -TERM "${PID[$n]}" 2>/dev/null && { wait "${PID[$n]}" 2>/dev/null || true; }
+  done
+  [ -n "$HAPROXY_PID" ] && { kill -TERM "$HAPROXY_PID" 2>/dev/null || true; }
+  [ -n "$HAPROXY_PID" ] && { wait "$HAPROXY_PID" 2>/dev/null || true; }
+  pgb_stop "$DRILL/pgb" TERM || true
+  if [ "$rc" -ne 0 ]; then
+    for n in "$DRILL"/inboxd-*.log "$DRILL"/pgb/pgbouncer.log "$DRILL"/lb/haproxy.log; do
+      [ -f "$n" ] && { echo "---- $n (last lines)"; tail -n 30 "$n"; }
+    done
+  fi
+  (exit "$rc")
+  drill_cleanup
+}
+trap topo_cleanup EXIT
+
+now_ms() { date +%s%3N; }
+
+# ---- the topology ------------------------------------------------------------
+
+start_primary() {
+  PG_DURABLE=1 PG_EXTRA_CONF="wal_level = replica
+max_wal_senders = 5
+wal_keep_size = 256MB" drill_cluster primary
+  set_up_db primary
+  open_socket primary
+}
+
+# pg.sh makes a cluster's folder 700; inboxd, as nobody, needs to reach the
+# socket in it (the data folder inside stays 700).
+open_socket() {
+  [ "$(id -u)" -eq 0 ] && chmod 711 "$DRILL/$1"
+  return 0
+}
+
+start_replica() {
+  local dir="$DRILL/replica"
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$dir" && chmod 700 "$dir"
+  _pg_run "$(pg_bindir)/pg_basebackup" -D "$dir/data" -h "$DRILL/primary" -p "$PG_PORT" \
+    -U postgres -R -X stream -c fast
+  drill_cluster replica
+  open_socket replica
+  wait_for "the replica to stream" 60 replica_streams
+  [ "$(sql replica 'SELECT pg_is_in_recovery()')" = t ]
+}
+
+replica_streams() {
+  [ "$(sql primary "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")" = 1 ]
+}
+
+# write_conf NAME SECRET [PREVIOUS]: inboxd NAME's configuration file; the
+# webhook source lives in the file so that a SIGHUP can change it.
+write_conf() {
+  local f="$DRILL/inboxd-$1.conf"
+  {
+    echo "webhook.$SOURCE.secret = $2"
+    echo "webhook.$SOURCE.account = $ACCOUNT"
+    [ -n "${3:-}" ] && echo "webhook.$SOURCE.secret_previous = $3"
+    # Small, so that the timeouts step waits one second, not five.
+    echo "lock_timeout_ms = 1000"
+  } >"$f.new"
+  chmod 600 "$f.new"
+  own_nobody "$f.new"
+  mv "$f.new" "$f"
+}
+
+# start_instance NAME PORT URL [FLAGS...]: inboxd serving on 127.0.0.1:PORT
+# (0: the system picks; PORT[NAME] says which).
+start_instance() {
+  local name="$1" port="$2" url="$3" log="$DRILL/inboxd-$1.log" n
+  shift 3
+  n="$(grep -c '"event":"server.start"' "$log" 2>/dev/null || true)"
+  "${AS_NOBODY[@]}" "$INBOXD" --config "$DRILL/inboxd-$name.conf" --database-url "$url" \
+    --database-url-ro "$(db_url replica inboxd_runtime)" --listen "127.0.0.1:$port" \
+    --log-level info "$@" serve 2>>"$log" &
+  PID[$name]=$!
+  wait_for "inboxd $name to serve" 60 started "$log" "$((${n:-0} + 1))"
+  PORT[$name]="$(grep '"event":"server.start"' "$log" | tail -n 1 | jq -r .port)"
+}
+
+started() {
+  [ "$(grep -c '"event":"server.start"' "$1")" -ge "$2" ]
+}
+
+start_a() {
+  start_instance a "${PORT[a]:-0}" "$(pgb_url "$DRILL/pgb") dbname=inboxd user=inboxd_runtime" \
+    --prepare false
+}
+
+start_b() {
+  start_instance b "${PORT[b]:-0}" "$(db_url primary inboxd_runtime)"
+}
+
+start_haproxy() {
+  mkdir -p "$DRILL/lb"
+  own_nobody "$DRILL/lb"
+  # L7 retries: a request that finds no connection, no answer or a 503 goes
+  # to the other instance (redispatch), up to 3 times. Every write the
+  # callers send is idempotent (Idempotency-Key, a delivery's id), so a
+  # POST may be sent again; HAProxy keeps the request to resend it.
+  cat >"$DRILL/lb/haproxy.cfg" <<CFG
+global
+  maxconn 2000
+
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 60s
+  timeout server 60s
+  timeout check 2s
+  retries 3
+  option redispatch 1
+  retry-on conn-failure empty-response response-timeout 503
+
+frontend api
+  bind unix@$LB mode 666
+  default_backend inboxd
+
+backend inboxd
+  balance roundrobin
+  option httpchk GET /readyz
+  http-check expect status 200
+  default-server inter 500ms fall 2 rise 2
+  server a 127.0.0.1:${PORT[a]} check
+  server b 127.0.0.1:${PORT[b]} check
+
+listen stats
+  bind unix@$LB_STATS mode 666
+  stats enable
+  stats uri /stats
+CFG
+  # Its own session: HAProxy stopping signals its whole process group,
+  # which would otherwise be this script's.
+  setsid "${AS_NOBODY[@]}" haproxy -db -f "$DRILL/lb/haproxy.cfg" 2>"$DRILL/lb/haproxy.log" &
+  HAPROXY_PID=$!
+  wait_for "HAProxy to see a up" 60 server_is a UP
+  wait_for "HAProxy to see b up" 60 server_is b UP
+}
+
+# server_is NAME STATE: HAProxy's check says so (UP, DOWN).
+server_is() {
+  curl -sS --unix-socket "$LB_STATS" 'http://lb/stats;csv' |
+    awk -F, -v s="$1" -v want="$2" '$1 == "inboxd" && $2 == s { found = ($18 == want) } END { exit !found }'
+}
+
+# lb METHOD PATH [BODY]: the API through HAProxy; prints the body, fails
+# unless 2xx.
+lb() {
+  local method="$1" path="$2" body="${3:-}" args=()
+  [ -n "$body" ] && args=(-H 'Content-Type: application/json' --data-binary "$body")
+  curl -sS --fail-with-body --unix-socket "$LB" -X "$method" -H "Authorization: Bearer $KEY" \
+    "${args[@]}" "http://inboxd$path"
+}
+
+# deliver SECRET BODY: a signed webhook delivery through HAProxy.
+deliver() {
+  local ts sig
+  ts="$(date +%s)"
+  sig="$(printf '%s.%s' "$ts" "$2" | openssl dgst -sha256 -hmac "$1" | awk '{print $NF}')"
+  curl -sS --fail-with-body --unix-socket "$LB" -X POST "http://inboxd/v1/webhooks/$SOURCE" \
+    -H 'Content-Type: application/json' -H "X-Inboxd-Timestamp: $ts" \
+    -H "X-Inboxd-Signature: sha256=$sig" --data-binary "$2"
+}
+
+# ---- write load ----------------------------------------------------------------
+
+# lb_retries: HAProxy's retries and redispatches so far (the backend's
+# wretr + wredis).
+lb_retries() {
+  curl -sS --unix-socket "$LB_STATS" 'http://lb/stats;csv' |
+    awk -F, '$1 == "inboxd" && $2 == "BACKEND" { print $16 + $17 }'
+}
+
+# load_start PHASE [WRITERS [READERS]]
+load_start() {
+  LOAD_PHASE="$1"
+  LB_RETRIES_BEFORE="$(lb_retries)"
+  "$LOAD" --base http://inboxd --unix "$LB" --source "$SOURCE" --secret-file "$DRILL/secret" \
+    --key-file "$DRILL/key" --prefix "$1" --stop-file "$DRILL/stop-$1" \
+    --writers "${2:-2}" --readers "${3:-0}" --pace-ms 20 --max-seconds 200 \
+    --log "$DRILL/load-$1.log" 2>>"$DRILL/load.out" &
+  LOAD_PID=$!
+}
+
+# acks_after MS: writes of this phase acknowledged after MS.
+acks_after() {
+  awk -v t="$1" '$1 == "ack" && $2 > t { n++ } END { print n + 0 }' "$DRILL/load-$LOAD_PHASE.log" 2>/dev/null
+}
+reads_after() {
+  awk -v t="$1" '$1 == "rok" && $2 > t { n++ } END { print n + 0 }' "$DRILL/load-$LOAD_PHASE.log" 2>/dev/null
+}
+acked_since() { [ "$(acks_after "$1")" -ge "$2" ]; }
+read_since() { [ "$(reads_after "$1")" -ge "$2" ]; }
+
+# first_ack_after MS: when the first write after MS was acknowledged.
+first_ack_after() {
+  awk -v t="$1" '$1 == "ack" && $2 > t && (m == "" || $2 < m) { m = $2 } END { print m }' \
+    "$DRILL/load-$LOAD_PHASE.log"
+}
+
+# load_stop: the sender finishes the writes under way and exits; then
+# every acknowledged write must be in the database exactly once.
+load_stop() {
+  local log="$DRILL/load-$LOAD_PHASE.log" lost dupes
+  touch "$DRILL/stop-$LOAD_PHASE"
+  wait "$LOAD_PID"
+  LOAD_PID=""
+  awk '$1 == "ack" { print $3 }' "$log" >"$DRILL/acked-$LOAD_PHASE"
+  lost="$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$(db_url primary)" <<SQL
+CREATE TEMP TABLE acked (id text PRIMARY KEY);
+\\copy acked FROM '$DRILL/acked-$LOAD_PHASE'
+SELECT count(*) FROM acked a WHERE NOT EXISTS (SELECT FROM messages m WHERE m.external_id = a.id);
+SQL
+)"
+  dupes="$(sql primary "SELECT count(*) FROM (SELECT external_id FROM messages
+    WHERE external_id LIKE '$LOAD_PHASE-%' GROUP BY external_id HAVING count(*) > 1) d")"
+  W_ACKED="$(grep -c '^ack ' "$log" || true)"
+  W_FAILED="$(grep -c '^fail ' "$log" || true)"
+  W_GAVEUP="$(grep -c '^gaveup ' "$log" || true)"
+  R_FAILED="$(grep -c '^rfail ' "$log" || true)"
+  R_OK="$(grep -c '^rok ' "$log" || true)"
+  figure "$LOAD_PHASE: writes acknowledged" "$W_ACKED"
+  figure "$LOAD_PHASE: acknowledged writes lost" "$lost"
+  figure "$LOAD_PHASE: writes stored twice" "$dupes"
+  figure "$LOAD_PHASE: failed attempts (sent again)" "$W_FAILED"
+  figure "$LOAD_PHASE: writes given up" "$W_GAVEUP"
+  figure "$LOAD_PHASE: HAProxy retries+redispatches" "$(($(lb_retries) - LB_RETRIES_BEFORE))"
+  [ "$R_OK" -gt 0 ] || [ "$R_FAILED" -gt 0 ] && {
+    figure "$LOAD_PHASE: reads answered" "$R_OK"
+    figure "$LOAD_PHASE: reads failed" "$R_FAILED"
+  }
+  [ "$lost" -eq 0 ] || { echo "drill: $LOAD_PHASE lost $lost acknowledged writes" >&2; return 1; }
+  [ "$dupes" -eq 0 ] || { echo "drill: $LOAD_PHASE stored $dupes writes twice" >&2; return 1; }
+  [ "$W_GAVEUP" -eq 0 ] || { echo "drill: $LOAD_PHASE gave up $W_GAVEUP writes" >&2; return 1; }
+  [ "$W_ACKED" -gt 0 ]
+}
+
+# ---- steps ------------------------------------------------------------------------
+
+# The callers' whole workflow, each call through HAProxy: the sync
+# service's signed delivery, the assistants service's claim and draft, the
+# dashboard's feed and edit, the sync service's outbox claim and delivery
+# report, the corrections export. Reads may come from the replica, which
+# may not have replayed the write before them yet: they wait for it.
+step_story() {
+  local user body ids conv msg req draft out
+  user="$(lb POST /v1/users '{"email":"reviewer@topology.example","displayName":"Reviewer"}' | jq -r .id)"
+  body='{"deliveryId":"story-1","topic":"message.created",
+ "channel":{"type":"email","externalId":"story","name":"Support inbox"},
+ "conversation":{"externalId":"ST-1042","subject":"Order 1042","customerEmail":"anna@example.com"},
+ "message":{"externalId":"story-msg-1","bodyText":"Where is my order 1042?"}}'
+  ids="$(deliver "$(cat "$DRILL/secret")" "$body")"
+  conv="$(jq -r .conversationId <<<"$ids")"
+  msg="$(jq -r .messageId <<<"$ids")"
+  req="$(jq -r .draftRequestId <<<"$ids")"
+  [ "$(deliver "$(cat "$DRILL/secret")" "$body" | jq -r .duplicate)" = true ]
+
+  [ "$(lb POST /v1/draft-requests/claim '{"limit":5,"leaseSeconds":60,"workerId":"w-1"}' |
+    jq -r '.items[0].id')" = "$req" ]
+  draft="$(lb POST "/v1/conversations/$conv/drafts" "{\"triggerMessageId\":\"$msg\",
+    \"draftRequestId\":\"$req\",\"modelKey\":\"m\",\"promptVersion\":\"v1\",
+    \"suggestedText\":\"It ships today.\"}" | jq -r .id)"
+  wait_for "the draft in the feed" 30 feed_has "$draft"
+  out="$(lb POST "/v1/drafts/$draft/actions" "{\"type\":\"edit\",\"userId\":\"$user\",
+    \"finalText\":\"It ships today, with tracking.\"}" | jq -r .message.id)"
+  [ "$(lb POST /v1/outbox/claim '{"limit":10,"leaseSeconds":60}' |
+    jq -r --arg id "$out" '[.items[] | select(.id == $id)] | length')" = 1 ]
+  lb POST "/v1/outbox/$out/delivered" '{"externalId":"story-reply-1"}' >/dev/null
+  wait_for "the correction in the export" 30 exported "$draft"
+  [ "$(sql primary "SELECT delivery_status FROM messages WHERE id = '$out'")" = delivered ]
+  [ "$(sql primary "SELECT status FROM draft_requests WHERE id = '$req'")" = done ]
+  STORY_CONV="$conv"
+  figure "story: steps through HAProxy" "ok"
+}
+
+feed_has() {
+  lb GET /v1/feed | jq -e --arg d "$1" '[.items[] | select(.draft.id == $d)] | length == 1'
+}
+
+exported() {
+  lb GET '/v1/learning-samples' |
+    jq -e --arg d "$1" '[.items[] | select(.draftId == $d and .finalText == "It ships today, with tracking.")] | length == 1'
+}
+
+# A write held by a lock is cancelled at lock_timeout_ms (1 s here) through
+# PgBouncer: inboxd a's transactions carry their timeouts (SET LOCAL).
+# PgBouncer first closes its server connections (RECONNECT), so none of
+# them carries a setting from a session SET of earlier.
+step_timeouts() {
+  local t0 status body
+  psql -X -q -h "$DRILL/pgb" -p "$PGB_PORT" -U postgres -d pgbouncer -c 'RECONNECT inboxd' >/dev/null
+  psql -X -q -d "$(db_url primary)" -c "BEGIN" \
+    -c "SELECT 1 FROM conversations WHERE id = '$STORY_CONV' FOR UPDATE" \
+    -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
+  local holder=$!
+  wait_for "the lock to be held" 30 lock_held
+  t0=$SECONDS
+  body="$(curl -sS -o - -w '\n%{http_code}' -X POST -H "Authorization: Bearer $KEY" \
+    -H 'Content-Type: application/json' \
+    --data-binary '{"externalId":"held-1","direction":"inbound","bodyText":"Hello?"}' \
+    "http://127.0.0.1:${PORT[a]}/v1/conversations/$STORY_CONV/messages")"
+  status="$(tail -n 1 <<<"$body")"
+  sql primary "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+    WHERE query LIKE 'SELECT pg_sleep(120)%' AND pid <> pg_backend_pid()" >/dev/null
+  wait "$holder" 2>/dev/null || true
+  figure "timeouts: held write through PgBouncer" "$status in $((SECONDS - t0)) s"
+  [ "$status" = 503 ] || { echo "drill: expected 503, got $body" >&2; return 1; }
+  grep -q 'database-busy' <<<"$body"
+  grep -q '"sqlstate":"55P03"' "$DRILL/inboxd-a.log"
+}
+
+lock_held() {
+  [ "$(sql primary "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(120)%'")" = 1 ]
+}
+
+step_crash() {
+  local back first
+  load_start crash
+  wait_for "writes before the crash" 60 acked_since 0 20
+  "$DRILL/primary/crash.sh"
+  back="$(now_ms)"
+  wait_for "writes after the restart" 120 acked_since "$back" 20
+  first="$(first_ack_after "$back")"
+  load_stop
+  figure "crash: s until writes succeed after restart" "$(awk -v a="$first" -v b="$back" 'BEGIN { printf "%.2f", (a - b) / 1000 }')"
+  wait_for "the replica to stream again" 60 replica_streams
+}
+
+step_bouncer() {
+  local down back
+  load_start bouncer
+  wait_for "writes before the restart" 60 acked_since 0 20
+  down="$(now_ms)"
+  pgb_stop "$DRILL/pgb" INT
+  pgb_start "$DRILL/pgb" "$DRILL/primary"
+  back="$(now_ms)"
+  wait_for "writes after the restart" 60 acked_since "$back" 20
+  wait_for "HAProxy to see a up" 60 server_is a UP
+  load_stop
+  figure "bouncer: s PgBouncer was down" "$(awk -v a="$back" -v b="$down" 'BEGIN { printf "%.2f", (a - b) / 1000 }')"
+}
+
+step_instance() {
+  local killed
+  load_start instance
+  wait_for "writes before the kill" 60 acked_since 0 20
+  kill -KILL "${PID[a]}"
+  wait "${PID[a]}" 2>/dev/null || true
+  killed="$(now_ms)"
+  wait_for "HAProxy to drop a" 60 server_is a DOWN
+  wait_for "writes with a down" 60 acked_since "$(now_ms)" 20
+  start_a
+  wait_for "HAProxy to take a back" 60 server_is a UP
+  wait_for "writes with a back" 60 acked_since "$(now_ms)" 20
+  load_stop
+  figure "instance: requests failed (client saw)" "$W_FAILED"
+  [ "$W_FAILED" -eq 0 ] || { echo "drill: $W_FAILED requests failed with one instance killed" >&2; return 1; }
+}
+
+step_replica() {
+  local stopped fallbacks
+  load_start replica 2 2
+  wait_for "reads and writes before the stop" 60 read_since 0 20
+  pg_stop "$DRILL/replica"
+  stopped="$(now_ms)"
+  wait_for "reads with the replica down" 60 read_since "$stopped" 40
+  wait_for "writes with the replica down" 60 acked_since "$stopped" 20
+  pg_start "$DRILL/replica"
+  open_socket replica
+  wait_for "the replica to stream again" 60 replica_streams
+  wait_for "reads with the replica back" 60 read_since "$(now_ms)" 20
+  load_stop
+  fallbacks="$(cat "$DRILL"/inboxd-[ab].log | grep -c '"event":"db.replica_unavailable"' || true)"
+  figure "replica: reads sent to the primary instead" "$fallbacks times (1 s each)"
+  [ "$fallbacks" -gt 0 ] || { echo "drill: no read found the replica down" >&2; return 1; }
+  [ "$R_FAILED" -eq 0 ] || { echo "drill: $R_FAILED reads failed with the replica down" >&2; return 1; }
+  [ "$W_FAILED" -eq 0 ] || { echo "drill: $W_FAILED writes failed with the replica down" >&2; return 1; }
+}
+
+# README "Signing webhook deliveries": the new secret in, the old one kept
+# as the previous; every instance reloaded; the sender switched; the
+# previous removed and every instance reloaded again. Not one delivery
+# may fail on the way.
+step_rotate() {
+  local old new t
+  old="$(cat "$DRILL/secret")"
+  new="rotated-$(openssl rand -hex 16)"
+  load_start rotate
+  wait_for "deliveries before the rotation" 60 acked_since 0 10
+  reload_all "$new" "$old"
+  printf '%s\n' "$new" >"$DRILL/secret.new" && mv "$DRILL/secret.new" "$DRILL/secret"
+  t="$(now_ms)"
+  wait_for "deliveries signed with the new secret" 60 acked_since "$t" 10
+  reload_all "$new"
+  wait_for "deliveries after the rotation" 60 acked_since "$(now_ms)" 10
+  load_stop
+  [ "$W_FAILED" -eq 0 ] || { echo "drill: $W_FAILED deliveries failed during the rotation" >&2; return 1; }
+  # The old secret is refused now.
+  ! deliver "$old" '{"deliveryId":"rotate-old","topic":"message.created"}' >/dev/null 2>&1
+}
+
+# reload_all SECRET [PREVIOUS]: both instances' files rewritten, SIGHUP,
+# and each has logged that it reloaded.
+reload_all() {
+  local n c
+  for n in a b; do
+    c="$(grep -c '"event":"config.reloaded"' "$DRILL/inboxd-$n.log" || true)"
+    write_conf "$n" "$@"
+    kill -HUP "${PID[$n]}"
+    wait_for "inboxd $n to reload" 30 reloaded "$n" "$((c + 1))"
+  done
+}
+
+reloaded() {
+  [ "$(grep -c '"event":"config.reloaded"' "$DRILL/inboxd-$1.log")" -ge "$2" ]
+}
+
+# ---- the run ------------------------------------------------------------------------
+
+start=$SECONDS
+start_primary
+start_replica
+pgb_start "$DRILL/pgb" "$DRILL/primary" "inboxd = host=$DRILL/primary port=$PG_PORT dbname=inboxd"
+secret="topology-$(openssl rand -hex 16)"
+printf '%s\n' "$secret" >"$DRILL/secret"
+printf '%s\n' "$KEY" >"$DRILL/key"
+for n in a b; do write_conf "$n" "$secret"; done
+start_a
+start_b
+start_haproxy
+figure "topology: up in s" "$((SECONDS - start))"
+
+# TOPOLOGY_STEPS picks some (story first: the others use what it made).
+for step in ${TOPOLOGY_STEPS:-story timeouts crash bouncer instance replica rotate}; do
+  t=$SECONDS
+  "step_$step"
+  figure "$step: step took s" "$((SECONDS - t))"
+done
+figure "topology: total s" "$((SECONDS - start))"
