@@ -156,44 +156,23 @@ start_b() {
   start_instance b "${PORT[b]:-0}" "$(db_url primary inboxd_runtime)"
 }
 
+# deploy/haproxy.cfg, its frontend on a unix socket here and its servers
+# the two instances; and a stats page to read the health checks from.
 start_haproxy() {
   mkdir -p "$DRILL/lb"
   own_nobody "$DRILL/lb"
-  # L7 retries: a request that finds no connection, no answer or a 503 goes
-  # to the other instance (redispatch), up to 3 times. Every write the
-  # callers send is idempotent (Idempotency-Key, a delivery's id), so a
-  # POST may be sent again; HAProxy keeps the request to resend it.
-  cat >"$DRILL/lb/haproxy.cfg" <<CFG
-global
-  maxconn 2000
-
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 60s
-  timeout server 60s
-  timeout check 2s
-  retries 3
-  option redispatch 1
-  retry-on conn-failure empty-response response-timeout 503
-
-frontend api
-  bind unix@$LB mode 666
-  default_backend inboxd
-
-backend inboxd
-  balance roundrobin
-  option httpchk GET /readyz
-  http-check expect status 200
-  default-server inter 500ms fall 2 rise 2
-  server a 127.0.0.1:${PORT[a]} check
-  server b 127.0.0.1:${PORT[b]} check
+  sed -e "s|^  bind .*|  bind unix@$LB mode 666|" \
+    -e "s|^  server inboxd-a .*|  server inboxd-a 127.0.0.1:${PORT[a]} check|" \
+    -e "s|^  server inboxd-b .*|  server inboxd-b 127.0.0.1:${PORT[b]} check|" \
+    "$here/../../deploy/haproxy.cfg" >"$DRILL/lb/haproxy.cfg"
+  cat >>"$DRILL/lb/haproxy.cfg" <<CFG
 
 listen stats
   bind unix@$LB_STATS mode 666
   stats enable
   stats uri /stats
 CFG
+  [ "$(grep -c '127.0.0.1' "$DRILL/lb/haproxy.cfg")" = 2 ] || { echo "drill: deploy/haproxy.cfg has other servers" >&2; return 1; }
   # Its own session: HAProxy stopping signals its whole process group,
   # which would otherwise be this script's.
   setsid "${AS_NOBODY[@]}" haproxy -db -f "$DRILL/lb/haproxy.cfg" 2>"$DRILL/lb/haproxy.log" &
@@ -205,7 +184,7 @@ CFG
 # server_is NAME STATE: HAProxy's check says so (UP, DOWN).
 server_is() {
   curl -sS --unix-socket "$LB_STATS" 'http://lb/stats;csv' |
-    awk -F, -v s="$1" -v want="$2" '$1 == "inboxd" && $2 == s { found = ($18 == want) } END { exit !found }'
+    awk -F, -v s="inboxd-$1" -v want="$2" '$1 == "inboxd" && $2 == s { found = ($18 == want) } END { exit !found }'
 }
 
 # lb METHOD PATH [BODY]: the API through HAProxy; prints the body, fails
