@@ -1,10 +1,10 @@
 #!/bin/sh
 # The postgres image runs this once, as the superuser, when the volume is
 # first initialised: inboxd's login roles with their passwords (from the
-# compose secrets), and the runtime role's timeouts. They are set on the
-# role because behind PgBouncer's transaction pooling inboxd's own
-# per-connection SET does not follow it from one server connection to the
-# next (pgbouncer.ini). `inboxd roles` then grants; it keeps roles that
+# compose secrets), and the runtime role's timeouts. `inboxd serve` sends
+# its own with each transaction (pgbouncer.ini); the role's are the floor
+# for what connects as inboxd_runtime without them (the command line
+# through PgBouncer). `inboxd roles` then grants; it keeps roles that
 # exist as they are.
 set -eu
 psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname "$POSTGRES_DB" \
