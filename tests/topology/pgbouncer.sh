@@ -7,7 +7,6 @@
 #                                  is in PGDIR; DBLINE is its [databases]
 #                                  line (default: every database, "* = ...")
 #   pgb_url DIR                    conninfo pieces that reach it: host and port
-#   pgb_xacts DIR                  transactions passed on so far
 #   pgb_stop DIR [SIGNAL]          SIGINT (safe shutdown: waits for the
 #                                  transactions under way) unless told; waits
 #                                  until it is gone
@@ -59,12 +58,6 @@ INI
   echo "pgbouncer in $dir does not answer" >&2
   tail -n 20 "$dir/pgbouncer.log" >&2
   return 1
-}
-
-# pgb_xacts DIR: transactions PgBouncer has passed on, over every database.
-pgb_xacts() {
-  psql -X -A -t -q -h "$1" -p "$PGB_PORT" -U postgres -d pgbouncer -c 'SHOW STATS' |
-    awk -F'|' '{ n += $2 } END { print n + 0 }'
 }
 
 pgb_pid() {

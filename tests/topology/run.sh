@@ -234,6 +234,12 @@ reads_after() {
   awk -v t="$1" '$1 == "rok" && $2 > t { n++ } END { print n + 0 }' "$DRILL/load-$LOAD_PHASE.log" 2>/dev/null
 }
 acked_since() { [ "$(acks_after "$1")" -ge "$2" ]; }
+# each_acked_since MS N: every sender has had N writes acknowledged after
+# MS (so none still has one under way from before).
+each_acked_since() {
+  awk -v t="$1" -v n="$2" -v w="$3" '$1 == "ack" && $2 > t { split($3, p, "-w"); split(p[2], q, "-"); c[q[1]]++ }
+    END { for (i = 0; i < w; i++) if (c[i] < n) exit 1 }' "$DRILL/load-$LOAD_PHASE.log" 2>/dev/null
+}
 read_since() { [ "$(reads_after "$1")" -ge "$2" ]; }
 
 # first_ack_after MS: when the first write after MS was acknowledged.
@@ -434,7 +440,7 @@ step_rotate() {
   reload_all "$new" "$old"
   printf '%s\n' "$new" >"$DRILL/secret.new" && mv "$DRILL/secret.new" "$DRILL/secret"
   t="$(now_ms)"
-  wait_for "deliveries signed with the new secret" 60 acked_since "$t" 10
+  wait_for "deliveries signed with the new secret" 60 each_acked_since "$t" 5 2
   reload_all "$new"
   wait_for "deliveries after the rotation" 60 acked_since "$(now_ms)" 10
   load_stop
