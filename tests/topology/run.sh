@@ -114,15 +114,17 @@ replica_streams() {
 }
 
 # write_conf NAME SECRET [PREVIOUS]: inboxd NAME's configuration file; the
-# webhook source lives in the file so that a SIGHUP can change it.
+# webhook source and $TIMEOUTS live in the file so that a SIGHUP can
+# change them. The lock timeout is small so that the timeouts step waits
+# one second, not five.
+TIMEOUTS="lock_timeout_ms = 1000"
 write_conf() {
   local f="$DRILL/inboxd-$1.conf"
   {
     echo "webhook.$SOURCE.secret = $2"
     echo "webhook.$SOURCE.account = $ACCOUNT"
     [ -n "${3:-}" ] && echo "webhook.$SOURCE.secret_previous = $3"
-    # Small, so that the timeouts step waits one second, not five.
-    echo "lock_timeout_ms = 1000"
+    printf '%s\n' "$TIMEOUTS"
   } >"$f.new"
   chmod 600 "$f.new"
   own_nobody "$f.new"
@@ -332,31 +334,55 @@ exported() {
     jq -e --arg d "$1" '[.items[] | select(.draftId == $d and .finalText == "It ships today, with tracking.")] | length == 1'
 }
 
-# A write held by a lock is cancelled at lock_timeout_ms (1 s here) through
-# PgBouncer: inboxd a's transactions carry their timeouts (SET LOCAL).
-# PgBouncer first closes its server connections (RECONNECT), so none of
-# them carries a setting from a session SET of earlier.
-step_timeouts() {
-  local t0 status body
-  psql -X -q -h "$DRILL/pgb" -p "$PGB_PORT" -U postgres -d pgbouncer -c 'RECONNECT inboxd' >/dev/null
+# held_write N: with the story's conversation locked by another session,
+# a write to it straight to inboxd a (through PgBouncer); prints the HTTP
+# status (the answer in $DRILL/held.out), the lock released after.
+held_write() {
+  local holder status
   psql -X -q -d "$(db_url primary)" -c "BEGIN" \
     -c "SELECT 1 FROM conversations WHERE id = '$STORY_CONV' FOR UPDATE" \
     -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
-  local holder=$!
+  holder=$!
   wait_for "the lock to be held" 30 lock_held
-  t0=$SECONDS
-  body="$(curl -sS -o - -w '\n%{http_code}' -X POST -H "Authorization: Bearer $KEY" \
-    -H 'Content-Type: application/json' \
-    --data-binary '{"externalId":"held-1","direction":"inbound","bodyText":"Hello?"}' \
+  status="$(curl -sS -o "$DRILL/held.out" -w '%{http_code}' -X POST \
+    -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+    --data-binary "{\"externalId\":\"held-$1\",\"direction\":\"inbound\",\"bodyText\":\"Hello?\"}" \
     "http://127.0.0.1:${PORT[a]}/v1/conversations/$STORY_CONV/messages")"
-  status="$(tail -n 1 <<<"$body")"
   sql primary "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
     WHERE query LIKE 'SELECT pg_sleep(120)%' AND pid <> pg_backend_pid()" >/dev/null
   wait "$holder" 2>/dev/null || true
-  figure "timeouts: held write through PgBouncer" "$status in $((SECONDS - t0)) s"
-  [ "$status" = 503 ] || { echo "drill: expected 503, got $body" >&2; return 1; }
-  grep -q 'database-busy' <<<"$body"
-  grep -q '"sqlstate":"55P03"' "$DRILL/inboxd-a.log"
+  echo "$status"
+}
+
+# cancelled STATUS SQLSTATE BEFORE: the held write was answered 503
+# database-busy, and inboxd a logged SQLSTATE once more than BEFORE times.
+cancelled() {
+  [ "$1" = 503 ] || { echo "drill: expected 503, got $1: $(cat "$DRILL/held.out")" >&2; return 1; }
+  grep -q 'database-busy' "$DRILL/held.out"
+  [ "$(sqlstates "$2")" -gt "$3" ] || { echo "drill: inboxd a did not log $2" >&2; return 1; }
+}
+sqlstates() { grep -c "\"sqlstate\":\"$1\"" "$DRILL/inboxd-a.log" || true; }
+
+# A write held by a lock is cancelled at lock_timeout_ms (1 s here) through
+# PgBouncer: inboxd a's transactions carry their timeouts (SET LOCAL).
+# PgBouncer first closes its server connections (RECONNECT), so none of
+# them carries a setting from a session SET of earlier. Then a reload
+# turns lock_timeout off and statement_timeout down to 1 s: the next held
+# write is cancelled by the statement timeout (57014), not the lock's.
+step_timeouts() {
+  local status before
+  psql -X -q -h "$DRILL/pgb" -p "$PGB_PORT" -U postgres -d pgbouncer -c 'RECONNECT inboxd' >/dev/null
+  before="$(sqlstates 55P03)"
+  status="$(held_write 1)"
+  figure "timeouts: held write, lock_timeout" "$status"
+  cancelled "$status" 55P03 "$before"
+
+  before="$(sqlstates 57014)"
+  TIMEOUTS=$'lock_timeout_ms = 0\nstatement_timeout_ms = 1000' reload a "$(cat "$DRILL/secret")"
+  status="$(held_write 2)"
+  figure "timeouts: held write, reloaded statement_timeout" "$status"
+  cancelled "$status" 57014 "$before"
+  reload a "$(cat "$DRILL/secret")"
 }
 
 lock_held() {
@@ -449,16 +475,20 @@ step_rotate() {
   ! deliver "$old" '{"deliveryId":"rotate-old","topic":"message.created"}' >/dev/null 2>&1
 }
 
-# reload_all SECRET [PREVIOUS]: both instances' files rewritten, SIGHUP,
-# and each has logged that it reloaded.
+# reload NAME SECRET [PREVIOUS]: inboxd NAME's file rewritten, SIGHUP, and
+# it has logged that it reloaded.
+reload() {
+  local n="$1" c
+  shift
+  c="$(grep -c '"event":"config.reloaded"' "$DRILL/inboxd-$n.log" || true)"
+  write_conf "$n" "$@"
+  kill -HUP "${PID[$n]}"
+  wait_for "inboxd $n to reload" 30 reloaded "$n" "$((c + 1))"
+}
+
 reload_all() {
-  local n c
-  for n in a b; do
-    c="$(grep -c '"event":"config.reloaded"' "$DRILL/inboxd-$n.log" || true)"
-    write_conf "$n" "$@"
-    kill -HUP "${PID[$n]}"
-    wait_for "inboxd $n to reload" 30 reloaded "$n" "$((c + 1))"
-  done
+  reload a "$@"
+  reload b "$@"
 }
 
 reloaded() {
