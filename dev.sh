@@ -18,7 +18,7 @@ DEB_PACKAGES=(
   gnutls-bin
   docker-compose systemd
   clang-14 libclang-rt-14-dev
-  haproxy
+  haproxy openssl
 )
 # npm ci installs these tools of the test suite (tests/openapi/package.json).
 NODE_TOOLS_DIR="tests/openapi"

@@ -51,7 +51,15 @@ HAPROXY_PID=""
 # command prefix, not a function: `"${AS_NOBODY[@]}" cmd &` leaves $! the
 # daemon's own pid (setpriv execs it), which the drills kill.
 AS_NOBODY=()
-[ "$(id -u)" -eq 0 ] && AS_NOBODY=(setpriv --reuid nobody --regid nogroup --clear-groups --)
+if [ "$(id -u)" -eq 0 ]; then
+  AS_NOBODY=(setpriv --reuid nobody --regid nogroup --clear-groups --)
+  # A checkout nobody may not enter (under /root, say) must not matter.
+  mkdir -p "$DRILL/bin"
+  install -m 755 "$INBOXD" "$DRILL/bin/inboxd"
+  SERVE_BIN="$DRILL/bin/inboxd"
+else
+  SERVE_BIN="$INBOXD"
+fi
 own_nobody() {
   [ "$(id -u)" -eq 0 ] && chown nobody:nogroup "$@"
   return 0
@@ -137,7 +145,7 @@ start_instance() {
   local name="$1" port="$2" url="$3" log="$DRILL/inboxd-$1.log" n
   shift 3
   n="$(grep -c '"event":"server.start"' "$log" 2>/dev/null || true)"
-  "${AS_NOBODY[@]}" "$INBOXD" --config "$DRILL/inboxd-$name.conf" --database-url "$url" \
+  "${AS_NOBODY[@]}" "$SERVE_BIN" --config "$DRILL/inboxd-$name.conf" --database-url "$url" \
     --database-url-ro "$(db_url replica inboxd_runtime)" --listen "127.0.0.1:$port" \
     --log-level info "$@" serve 2>>"$log" &
   PID[$name]=$!
