@@ -19,7 +19,8 @@
 # upgrade, is one more step_ function and one more line in the list at the
 # end):
 #   story     the callers' whole workflow through HAProxy
-#   timeouts  a statement held by a lock is cancelled through PgBouncer
+#   timeouts  a write held by a lock is cancelled through PgBouncer, by
+#             lock_timeout, then (after a reload) by statement_timeout
 #   crash     the primary killed with -9 and restarted, under write load
 #   bouncer   PgBouncer restarted under write load
 #   instance  inboxd "a" killed with -9 under write load, then back
