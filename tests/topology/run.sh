@@ -68,8 +68,9 @@ own_nobody() {
 
 topo_cleanup() {
   local rc=$? n
-  # set -e holds here too: a stopped process's status must not end the
-  # cleanup half-way.
+  # Not set -e here: a stopped process's status, or handing rc on to
+  # drill_cleanup through $?, must not end the cleanup half-way.
+  set +e
   [ -n "$LOAD_PID" ] && { kill "$LOAD_PID" 2>/dev/null || true; }
   for n in "${!PID[@]}"; do
     kill -TERM "${PID[$n]}" 2>/dev/null && { wait "${PID[$n]}" 2>/dev/null || true; }
