@@ -32,8 +32,8 @@
 
 static const char *const role_names[] = {"agent", "admin", NULL};
 
-static const char *const user_fields[] = {"email",        "displayName", "role",
-                                          "authProvider", "authSubject", NULL};
+static const char *const user_fields[] = {"email",       "displayName", "role", "authProvider",
+                                          "authSubject", "active",      NULL};
 
 static void
 read_email(const json_t *o, enum body_req req, const char **out, struct problem *pb)
@@ -83,13 +83,16 @@ static int
 parse_user(const json_t *o, bool patch, struct user_in *in, struct problem *pb)
 {
     int role = -1;
+    bool active = true, has_active = false;
 
     body_no_unknown(o, NULL, user_fields, pb);
     read_email(o, patch ? BODY_OPTIONAL : BODY_REQUIRED, &in->email, pb);
     body_enum(o, "role", BODY_OPTIONAL, role_names, &role, pb);
+    body_bool(o, "active", BODY_OPTIONAL, &active, &has_active, pb);
     if (patch) {
         reject_null(o, "email", pb);
         reject_null(o, "role", pb);
+        reject_null(o, "active", pb);
         read_nullable(o, "displayName", NAME_MAX_CHARS, &in->display_name, &in->set_display_name,
                       pb);
         read_nullable(o, "authProvider", PROVIDER_MAX, &in->auth_provider, &in->set_auth_provider,
@@ -105,13 +108,33 @@ parse_user(const json_t *o, bool patch, struct user_in *in, struct problem *pb)
     if (body_failed(pb))
         return -1;
     in->role = role >= 0 ? role_names[role] : NULL;
+    in->active = !has_active ? NULL : active ? "t" : "f";
     return 0;
 }
 
+/* GET /v1/users, or with ?authProvider=&authSubject= the user of that
+ * identity: both or neither, since one alone names no user (400). */
 static int
 list_users(struct req *rq, struct reply *out, struct problem *pb)
 {
-    return resource_list(rq, out, pb, db_users_list);
+    const char *provider = NULL, *subject = NULL;
+    struct page pg;
+    char *json;
+    size_t len;
+
+    if (query_text(rq, "authProvider", PROVIDER_MAX, &provider, pb) != 0 ||
+        query_text(rq, "authSubject", SUBJECT_MAX, &subject, pb) != 0)
+        return -1;
+    if (provider == NULL && subject == NULL)
+        return resource_list(rq, out, pb, db_users_list);
+    if (provider == NULL || subject == NULL)
+        return query_invalid(pb, provider ? "authSubject" : "authProvider",
+                             "authProvider and authSubject go together");
+    if (query_page(rq, false, &pg, pb) != 0 ||
+        db_users_find(&rq->who, provider, subject, &pg, &json, &len, pb) != 0)
+        return -1;
+    reply_text(out, 200, json, len, "application/json");
+    return 0;
 }
 
 static int

@@ -70,6 +70,23 @@ AS $$
         'updatedAt', inboxd_ts(r.updated_at))
 $$;
 
+-- User {id, accountId, email, displayName, role, authProvider, authSubject, active, createdAt, updatedAt}: the User of v1.1 (active, migration 0012); inboxd_json_user stays for the binary one release older.
+CREATE OR REPLACE FUNCTION inboxd_json_user_v2(r users) RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT json_build_object(
+        'id', r.id,
+        'accountId', r.account_id,
+        'email', r.email,
+        'displayName', r.display_name,
+        'role', r.role,
+        'authProvider', r.auth_provider,
+        'authSubject', r.auth_subject,
+        'active', r.active,
+        'createdAt', inboxd_ts(r.created_at),
+        'updatedAt', inboxd_ts(r.updated_at))
+$$;
+
 -- Channel {id, accountId, type, externalId, name, metadata, createdAt, updatedAt}.
 CREATE OR REPLACE FUNCTION inboxd_json_channel(r channels) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE

@@ -83,7 +83,12 @@ static const struct db_stmt stmts[] = {
                  "                    AND c.id = d.conversation_id "
                  "WHERE d.account_id = $1 AND d.id = $2 AND c.deleted_at IS NULL",
                  2},
-    [S_USER] = {"actions_user", "SELECT 1 FROM users WHERE account_id = $1 AND id = $2", 2},
+    /* The acting user must be active. FOR SHARE: a deactivation waits for
+     * the actions already past this check to commit, and an action waits
+     * for a deactivation in flight and then reads its outcome, so no
+     * action of a user commits after the commit that deactivated them. */
+    [S_USER] = {"actions_user",
+                "SELECT active FROM users WHERE account_id = $1 AND id = $2 FOR SHARE", 2},
     /* The outbox entry: outbound, delivery pending, the conversation's subject. */
     [S_MESSAGE] = {"actions_message",
                    "INSERT INTO messages (account_id, id, conversation_id, direction, subject, "
@@ -396,6 +401,11 @@ act_fn(struct dbconn *c, void *arg, struct problem *pb)
         if (PQntuples(res) == 0) {
             PQclear(res);
             problem_field(pb, "userId", "is not a user of this account");
+            goto out;
+        }
+        if (PQgetvalue(res, 0, 0)[0] != 't') {
+            PQclear(res);
+            problem_field(pb, "userId", "is a deactivated user");
             goto out;
         }
         PQclear(res);

@@ -23,6 +23,7 @@
 
 enum {
     S_LIST,
+    S_BY_SUBJECT,
     S_GET,
     S_INSERT,
     S_EXISTING,
@@ -33,35 +34,45 @@ enum {
 
 static const struct db_stmt stmts[] = {
     [S_LIST] = {"users_list",
-                "SELECT inboxd_json_user(u), u.id FROM users u "
+                "SELECT inboxd_json_user_v2(u), u.id FROM users u "
                 "WHERE u.account_id = $1 AND ($2::uuid IS NULL OR u.id > $2::uuid) "
                 "ORDER BY u.id LIMIT $3",
                 3},
+    /* The user of one identity (users_auth_subject_key, migration 0012):
+     * a page of at most one, so the answer is a list like any filter's. */
+    [S_BY_SUBJECT] = {"users_by_subject",
+                      "SELECT inboxd_json_user_v2(u), u.id FROM users u "
+                      "WHERE u.account_id = $1 AND u.auth_provider = $4 AND u.auth_subject = $5 "
+                      "  AND ($2::uuid IS NULL OR u.id > $2::uuid) "
+                      "ORDER BY u.id LIMIT $3",
+                      5},
     [S_GET] = {"users_get",
-               "SELECT inboxd_json_user(u) FROM users u WHERE u.account_id = $1 AND u.id = $2", 2},
+               "SELECT inboxd_json_user_v2(u) FROM users u WHERE u.account_id = $1 AND u.id = $2", 2},
     [S_INSERT] = {"users_insert",
                   "INSERT INTO users AS u (account_id, id, email, display_name, role, "
-                  "                        auth_provider, auth_subject) "
-                  "VALUES ($1, $2, $3, $4, coalesce($5::user_role, 'agent'), $6, $7) "
+                  "                        auth_provider, auth_subject, active) "
+                  "VALUES ($1, $2, $3, $4, coalesce($5::user_role, 'agent'), $6, $7, "
+                  "        coalesce($8::bool, true)) "
                   "ON CONFLICT (account_id, email) DO NOTHING "
-                  "RETURNING inboxd_json_user(u)",
-                  7},
+                  "RETURNING inboxd_json_user_v2(u)",
+                  8},
     /* The stored user of an email, and whether every field the request gave
      * (not NULL) equals it: the 200-or-409 decision of a repeated POST. */
     [S_EXISTING] = {"users_existing",
-                    "SELECT inboxd_json_user(u), "
+                    "SELECT inboxd_json_user_v2(u), "
                     "       coalesce(($3::text IS NULL OR u.display_name = $3) "
                     "            AND ($4::user_role IS NULL OR u.role = $4::user_role) "
                     "            AND ($5::text IS NULL OR u.auth_provider = $5) "
-                    "            AND ($6::text IS NULL OR u.auth_subject = $6), false) "
+                    "            AND ($6::text IS NULL OR u.auth_subject = $6) "
+                    "            AND ($7::bool IS NULL OR u.active = $7::bool), false) "
                     "FROM users u WHERE u.account_id = $1 AND u.email = $2",
-                    6},
+                    7},
     [S_LOCK] = {"users_lock", "SELECT 1 FROM users WHERE account_id = $1 AND id = $2 FOR UPDATE",
                 2},
     [S_EMAIL_TAKEN] = {"users_email_taken",
                        "SELECT 1 FROM users WHERE account_id = $1 AND email = $2 AND id <> $3", 3},
-    /* email and role change when given; the nullable fields when their flag
-     * ($4, $7, $9) is true, possibly to NULL. */
+    /* email, role and active change when given; the nullable fields when
+     * their flag ($4, $7, $9) is true, possibly to NULL. */
     [S_UPDATE] = {"users_update",
                   "UPDATE users AS u SET "
                   "  email = coalesce($3, u.email), "
@@ -69,10 +80,11 @@ static const struct db_stmt stmts[] = {
                   "  role = coalesce($6::user_role, u.role), "
                   "  auth_provider = CASE WHEN $7::bool THEN $8 ELSE u.auth_provider END, "
                   "  auth_subject = CASE WHEN $9::bool THEN $10 ELSE u.auth_subject END, "
+                  "  active = coalesce($11::bool, u.active), "
                   "  updated_at = now() "
                   "WHERE u.account_id = $1 AND u.id = $2 "
-                  "RETURNING inboxd_json_user(u)",
-                  10},
+                  "RETURNING inboxd_json_user_v2(u)",
+                  11},
 };
 
 /* Copies row 0, column 0 of res into *json / *len. Returns 0 or -1 (OOM). */
@@ -91,6 +103,28 @@ db_users_list(const struct who *w, const struct page *pg, char **json, size_t *l
     const char *p[] = {w->account_id, pg->after_id, pg->fetch};
 
     return db_list(&stmts[S_LIST], p, pg, -1, 1, json, len, pb);
+}
+
+int
+db_users_find(const struct who *w, const char *provider, const char *subject,
+              const struct page *pg, char **json, size_t *len, struct problem *pb)
+{
+    const char *p[] = {w->account_id, pg->after_id, pg->fetch, provider, subject};
+
+    return db_list(&stmts[S_BY_SUBJECT], p, pg, -1, 1, json, len, pb);
+}
+
+/* The unique key a write can still meet once the email is settled:
+ * users_auth_subject_key. Rewrites db_fail()'s generic 409 into one that
+ * says which. Returns -1. */
+static int
+identity_taken(struct problem *pb)
+{
+    if (strcmp(pb->sqlstate, "23505") != 0)
+        return -1;
+    problem_init(pb);
+    return problem_set(pb, 409, "conflict",
+                       "another user of the account has this authProvider and authSubject");
 }
 
 int
@@ -118,9 +152,9 @@ insert_tx(struct dbconn *c, void *arg, struct problem *pb)
     struct insert *x = arg;
     const struct user_in *in = x->in;
     const char *p[] = {x->w->account_id,  x->id,           in->email, in->display_name, in->role,
-                       in->auth_provider, in->auth_subject};
-    const char *q[] = {x->w->account_id, in->email,         in->display_name,
-                       in->role,         in->auth_provider, in->auth_subject};
+                       in->auth_provider, in->auth_subject, in->active};
+    const char *q[] = {x->w->account_id,  in->email,        in->display_name, in->role,
+                       in->auth_provider, in->auth_subject, in->active};
     PGresult *res;
     bool same;
 
@@ -130,9 +164,11 @@ insert_tx(struct dbconn *c, void *arg, struct problem *pb)
     x->len = 0;
     x->created = false;
 
+    /* ON CONFLICT settles the email; the identity's unique key is the only
+     * other one an insert can meet. */
     res = db_exec(c, &stmts[S_INSERT], p, pb);
     if (res == NULL)
-        return -1;
+        return identity_taken(pb);
     if (PQntuples(res) == 1) {
         int rc = take_json(res, &x->json, &x->len, pb);
 
@@ -213,7 +249,8 @@ update_tx(struct dbconn *c, void *arg, struct problem *pb)
                         in->set_auth_provider ? "t" : "f",
                         in->auth_provider,
                         in->set_auth_subject ? "t" : "f",
-                        in->auth_subject};
+                        in->auth_subject,
+                        in->active};
     const struct db_write wr = {.st = &stmts[S_UPDATE],
                                 .params = up,
                                 .action = "user.update",
@@ -249,7 +286,9 @@ update_tx(struct dbconn *c, void *arg, struct problem *pb)
             return problem_set(pb, 409, "conflict", "another user of the account has this email");
     }
 
-    return db_write_in(c, x->w, &wr, &x->json, &x->len, pb);
+    if (db_write_in(c, x->w, &wr, &x->json, &x->len, pb) != 0)
+        return identity_taken(pb);
+    return 0;
 }
 
 int

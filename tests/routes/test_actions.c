@@ -44,6 +44,25 @@ feed_has(const char *conv)
     return found;
 }
 
+/* Refused actions changed nothing: the draft is pending and in the feed,
+ * and the account has no action and no outbound message. */
+static void
+expect_untouched(const char *conv, const char *draft)
+{
+    const char *p[] = {account, draft};
+
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM drafts WHERE account_id = $1 AND id = $2 "
+                           "AND status = 'pending'",
+                           2, p),
+                 1);
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM draft_actions WHERE account_id = $1", 1, p), 0);
+    cr_assert_eq(sqlp_long("SELECT count(*) FROM messages WHERE account_id = $1 "
+                           "AND direction = 'outbound'",
+                           1, p),
+                 0);
+    cr_assert(feed_has(conv));
+}
+
 /* --- approve / edit / reject ----------------------------------------------- */
 
 Test(actions, approve_sends_the_suggested_text_and_leaves_the_feed)
@@ -320,7 +339,6 @@ Test(actions, reject_archives_without_message_or_sample)
 Test(actions, invalid_actions_are_422_and_change_nothing)
 {
     char conv[37], draft[37], other_acct[37], other_key[64], stranger[37];
-    const char *p[] = {account, NULL};
     struct resp r;
 
     mk_pending(account, channel, "V-1", 1, "Same words.", "<p>x</p>", conv, draft);
@@ -376,17 +394,7 @@ Test(actions, invalid_actions_are_422_and_change_nothing)
     }
     /* An equal finalText with approve is just the approval. Not sent here:
      * nothing may have changed yet. */
-    p[1] = draft;
-    cr_assert_eq(sqlp_long("SELECT count(*) FROM drafts WHERE account_id = $1 AND id = $2 "
-                           "AND status = 'pending'",
-                           2, p),
-                 1);
-    cr_assert_eq(sqlp_long("SELECT count(*) FROM draft_actions WHERE account_id = $1", 1, p), 0);
-    cr_assert_eq(sqlp_long("SELECT count(*) FROM messages WHERE account_id = $1 "
-                           "AND direction = 'outbound'",
-                           1, p),
-                 0);
-    cr_assert(feed_has(conv));
+    expect_untouched(conv, draft);
     act(draft, key, "approve", user, "Same words.", "<p>x</p>", NULL, &r);
     cr_assert_eq(r.status, 201, "%s", r.body);
     resp_free(&r);
@@ -740,4 +748,69 @@ Test(actions, malformed_query_parameters_are_400)
         cr_assert_not_null(strstr(r.body, bad[i][1]), "%s: %s", bad[i][0], r.body);
         resp_free(&r);
     }
+}
+
+/* --- the acting user (issue 17: users can be deactivated) ------------------ */
+
+Test(actions, an_unknown_or_deactivated_user_is_422_and_changes_nothing)
+{
+    char conv[37], draft[37];
+    struct resp r;
+
+    mk_pending(account, channel, "U-1", 1, "Hello.", NULL, conv, draft);
+    act(draft, key, "approve", "0199fa04-b7e5-7001-9e37-000000000001", NULL, NULL, NULL, &r);
+    expect_field(&r, "userId", NULL);
+    resp_free(&r);
+
+    sql_exec("UPDATE users SET active = false WHERE id = '%s'", user);
+    for (int i = 0; i < 3; i++) {
+        static const char *const types[] = {"approve", "edit", "reject"};
+
+        act(draft, key, types[i], user, i == 1 ? "Changed." : NULL, NULL, NULL, &r);
+        expect_field(&r, "userId", NULL);
+        cr_assert_not_null(strstr(r.body, "deactivated"), "%s", r.body);
+        resp_free(&r);
+    }
+    expect_untouched(conv, draft);
+
+    sql_exec("UPDATE users SET active = true WHERE id = '%s'", user);
+    act(draft, key, "approve", user, NULL, NULL, NULL, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+}
+
+struct held_action {
+    const char *draft;
+    struct resp r;
+};
+
+static void *
+held_act(void *arg)
+{
+    struct held_action *h = arg;
+
+    act(h->draft, key, "approve", user, NULL, NULL, NULL, &h->r);
+    return NULL;
+}
+
+Test(actions, an_action_waits_for_a_deactivation_in_flight_and_is_refused)
+{
+    char conv[37], draft[37], q[160];
+    struct held_action h = {.draft = draft};
+    pthread_t th;
+
+    mk_pending(account, channel, "U-2", 1, "Hello.", NULL, conv, draft);
+    /* The deactivation has run but not committed when the action reads
+     * the user: the action must wait for it and then see it. */
+    snprintf(q, sizeof(q), "BEGIN; UPDATE users SET active = false WHERE id = '%s'", user);
+    PQclear(th_sql(&t, q));
+    cr_assert_eq(pthread_create(&th, NULL, held_act, &h), 0);
+    TH_WAIT_UNTIL(th_lock_waiters(&t) >= 1, "the action never waited for the deactivation");
+    PQclear(th_sql(&t, "COMMIT"));
+    pthread_join(th, NULL);
+    expect_field(&h.r, "userId", NULL);
+    resp_free(&h.r);
+    cr_assert_eq(sql_long("SELECT count(*) FROM drafts WHERE id = '%s' AND status = 'pending'",
+                          draft),
+                 1);
 }

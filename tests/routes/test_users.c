@@ -567,3 +567,165 @@ Test(users, simultaneous_identical_posts_make_one_row)
     cr_assert_eq(sql_long("SELECT count(*) FROM channels WHERE account_id = '%s'", account), 1);
     cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE account_id = '%s'", account), 2);
 }
+
+/* --- identities and deactivation (issue 17, API.md "Additions in v1.1") ---- */
+
+/* GET path: 200 with a page; its items' ids into ids (at most 4). */
+static int
+list_ids(const char *path, char ids[4][37])
+{
+    struct resp r;
+    const json_t *items;
+    int n;
+
+    th_get(&t, path, key, &r);
+    cr_assert_eq(r.status, 200, "%s: %s", path, r.body);
+    items = json_object_get(r.json, "items");
+    n = (int)json_array_size(items);
+    for (int i = 0; i < n && i < 4; i++)
+        snprintf(ids[i], 37, "%s", jstr(json_array_get(items, (size_t)i), "id"));
+    cr_assert(json_is_null(json_object_get(r.json, "nextCursor")));
+    resp_free(&r);
+    return n;
+}
+
+Test(users, a_user_is_found_by_their_identity)
+{
+    char ana[37], bo[37], ids[4][37];
+
+    post_status("/v1/users", key,
+                "{\"email\":\"ana@hotrod.example\",\"authProvider\":\"google\","
+                "\"authSubject\":\"1087\"}",
+                201, ana);
+    /* The same subject at another provider is another identity. */
+    post_status("/v1/users", key,
+                "{\"email\":\"bo@hotrod.example\",\"authProvider\":\"okta\","
+                "\"authSubject\":\"1087\"}",
+                201, bo);
+    post_status("/v1/users", key, "{\"email\":\"cy@hotrod.example\"}", 201, NULL);
+
+    cr_assert_eq(list_ids("/v1/users?authProvider=google&authSubject=1087", ids), 1);
+    cr_assert_str_eq(ids[0], ana);
+    cr_assert_eq(list_ids("/v1/users?authSubject=1087&authProvider=okta", ids), 1);
+    cr_assert_str_eq(ids[0], bo);
+    /* Subjects are compared exactly, as providers issue them. */
+    cr_assert_eq(list_ids("/v1/users?authProvider=google&authSubject=1087%20", ids), 0);
+    cr_assert_eq(list_ids("/v1/users?authProvider=Google&authSubject=1087", ids), 0);
+    cr_assert_eq(list_ids("/v1/users?authProvider=google&authSubject=nobody", ids), 0);
+    /* Without the pair the list is every user. */
+    cr_assert_eq(list_ids("/v1/users", ids), 3);
+}
+
+Test(users, one_half_of_an_identity_is_400)
+{
+    static const char *const paths[] = {
+        "/v1/users?authProvider=google",
+        "/v1/users?authSubject=1087",
+    };
+    static const char *const fields[] = {"authSubject", "authProvider"};
+
+    for (size_t i = 0; i < 2; i++) {
+        struct resp r;
+
+        th_get(&t, paths[i], key, &r);
+        expect_problem(&r, 400);
+        cr_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "errors"), 0), "field"),
+                         fields[i], "%s: %s", paths[i], r.body);
+        resp_free(&r);
+    }
+}
+
+Test(users, an_identity_names_one_user_of_an_account)
+{
+    char other_acct[37], other_key[64], ana[37], bo[37], path[128];
+    struct resp r;
+
+    post_status("/v1/users", key,
+                "{\"email\":\"ana@hotrod.example\",\"authProvider\":\"google\","
+                "\"authSubject\":\"1087\"}",
+                201, ana);
+    /* Another user with that identity: 409, nothing written. */
+    th_post(&t, "/v1/users", key,
+            "{\"email\":\"bo@hotrod.example\",\"authProvider\":\"google\","
+            "\"authSubject\":\"1087\"}",
+            &r);
+    expect_problem(&r, 409);
+    cr_assert(strstr(jstr(r.json, "detail"), "authSubject") != NULL, "%s", r.body);
+    resp_free(&r);
+    cr_assert_eq(sql_long("SELECT count(*) FROM users WHERE account_id = '%s'", account), 1);
+
+    /* Nor may a PATCH give a user someone else's identity, in one field
+     * or both. */
+    post_status("/v1/users", key,
+                "{\"email\":\"bo@hotrod.example\",\"authProvider\":\"google\","
+                "\"authSubject\":\"2000\"}",
+                201, bo);
+    snprintf(path, sizeof(path), "/v1/users/%s", bo);
+    th_http(&t, "PATCH", path, key, "{\"authSubject\":\"1087\"}", NULL, &r);
+    expect_problem(&r, 409);
+    resp_free(&r);
+    cr_assert_eq(sql_long("SELECT count(*) FROM users WHERE id = '%s' AND auth_subject = '2000'",
+                          bo),
+                 1);
+
+    /* Users without an identity never collide. */
+    post_status("/v1/users", key, "{\"email\":\"cy@hotrod.example\"}", 201, NULL);
+    post_status("/v1/users", key, "{\"email\":\"di@hotrod.example\"}", 201, NULL);
+
+    /* Another account may have the same identity: it is another person's
+     * login there, and neither account sees the other's. */
+    th_tenant(&t, "Other Shop", other_acct, other_key);
+    post_status("/v1/users", other_key,
+                "{\"email\":\"ana@other.example\",\"authProvider\":\"google\","
+                "\"authSubject\":\"1087\"}",
+                201, NULL);
+    th_get(&t, "/v1/users?authProvider=google&authSubject=1087", other_key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(json_object_get(r.json, "items")), 1);
+    cr_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "items"), 0), "email"),
+                     "ana@other.example");
+    resp_free(&r);
+}
+
+Test(users, users_are_active_until_deactivated)
+{
+    char id[37], path[128];
+    struct resp r;
+
+    th_post(&t, "/v1/users", key, "{\"email\":\"ana@hotrod.example\"}", &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    cr_assert(json_is_true(json_object_get(r.json, "active")), "%s", r.body);
+    snprintf(id, sizeof(id), "%s", jstr(r.json, "id"));
+    resp_free(&r);
+
+    snprintf(path, sizeof(path), "/v1/users/%s", id);
+    th_http(&t, "PATCH", path, key, "{\"active\":false}", NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert(json_is_false(json_object_get(r.json, "active")), "%s", r.body);
+    cr_assert_str_eq(jstr(r.json, "email"), "ana@hotrod.example", "the rest stays");
+    resp_free(&r);
+    th_get(&t, path, key, &r);
+    cr_assert(json_is_false(json_object_get(r.json, "active")), "%s", r.body);
+    resp_free(&r);
+    cr_assert_eq(sql_long("SELECT count(*) FROM users WHERE id = '%s' AND NOT active", id), 1);
+
+    th_http(&t, "PATCH", path, key, "{\"active\":true}", NULL, &r);
+    cr_assert(json_is_true(json_object_get(r.json, "active")), "%s", r.body);
+    resp_free(&r);
+
+    /* A user may be made inactive from the start; active is a boolean. */
+    post_status("/v1/users", key, "{\"email\":\"bo@hotrod.example\",\"active\":false}", 201, id);
+    cr_assert_eq(sql_long("SELECT count(*) FROM users WHERE id = '%s' AND NOT active", id), 1);
+    /* A repeated POST with another active value is a conflict, like any
+     * other field. */
+    post_status("/v1/users", key, "{\"email\":\"bo@hotrod.example\",\"active\":true}", 409, NULL);
+    post_status("/v1/users", key, "{\"email\":\"bo@hotrod.example\",\"active\":false}", 200, NULL);
+    th_http(&t, "PATCH", path, key, "{\"active\":null}", NULL, &r);
+    expect_problem(&r, 422);
+    resp_free(&r);
+    th_http(&t, "PATCH", path, key, "{\"active\":\"no\"}", NULL, &r);
+    expect_problem(&r, 422);
+    cr_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "errors"), 0), "field"),
+                     "active");
+    resp_free(&r);
+}

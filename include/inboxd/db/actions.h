@@ -53,7 +53,7 @@ struct action_in {
  * was written) and an audit row naming the acting user.
  * Statuses: 404 (no such draft in the account, or its conversation is
  * deleted), 412 (if_match given and stale), 409 "draft-not-pending" (the
- * draft is sent/superseded/archived), 422 (userId not a user of the account;
+ * draft is sent/superseded/archived), 422 (userId not an active user of the account;
  * finalText equal to / different from the suggested text as above), 503.
  * On success *json is `{action, draft, message, learningSample}` (null
  * where none), a new malloc()ed string (caller free()s) of *len bytes.
