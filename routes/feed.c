@@ -2,7 +2,7 @@
  * routes/feed: the review feed (API.md "Review": GET /v1/feed).
  *
  * Reads ?channelId, ?order and the page, and answers the page db_feed
- * rendered. No SQL here.
+ * rendered; the summary (GET /v1/feed/summary) likewise. No SQL here.
  */
 #include "inboxd/db/feed.h"
 #include "inboxd/http/query.h"
@@ -80,7 +80,24 @@ get_feed(struct req *rq, struct reply *out, struct problem *pb)
     return 0;
 }
 
+/* GET /v1/feed/summary?channelId=: the queue's counts. */
+static int
+get_summary(struct req *rq, struct reply *out, struct problem *pb)
+{
+    char channel_buf[37];
+    const char *channel_id;
+    char *json;
+    size_t len;
+
+    if (query_uuid(rq, "channelId", channel_buf, &channel_id, pb) != 0 ||
+        db_feed_summary(&rq->who, channel_id, &json, &len, pb) != 0)
+        return -1;
+    reply_text(out, 200, json, len, "application/json");
+    return 0;
+}
+
 const struct route routes_feed[] = {
     {"GET", "/v1/feed", SCOPE_READ, ROUTE_NO_BODY, get_feed, start_feed},
+    {"GET", "/v1/feed/summary", SCOPE_READ, ROUTE_NO_BODY, get_summary, NULL},
     {NULL, NULL, 0, 0, NULL, NULL},
 };

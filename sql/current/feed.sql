@@ -90,3 +90,25 @@ BEGIN
     END IF;
 END
 $$;
+
+-- The review queue's counts (feed_counts, migration 0012): the triggers
+-- on conversations run this when a row enters the queue (feed_at set),
+-- leaves it (feed_at cleared, the row deleted) or moves to another
+-- channel while in it, in the transaction that does so. GET
+-- /v1/feed/summary reads the counts instead of counting the queue.
+CREATE OR REPLACE FUNCTION inboxd_feed_count() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' AND OLD.feed_at IS NOT NULL THEN
+        UPDATE feed_counts SET n = n - 1
+        WHERE account_id = OLD.account_id AND channel_id = OLD.channel_id;
+    END IF;
+    IF TG_OP <> 'DELETE' AND NEW.feed_at IS NOT NULL THEN
+        INSERT INTO feed_counts AS f (account_id, channel_id, n)
+        VALUES (NEW.account_id, NEW.channel_id, 1)
+        ON CONFLICT (account_id, channel_id) DO UPDATE SET n = f.n + 1;
+    END IF;
+    RETURN NULL;
+END
+$$;

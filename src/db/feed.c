@@ -29,6 +29,9 @@
  * Dashboards poll the first pages of the queue; between two commits they
  * all get the page without the page statement.
  *
+ * The summary's counts are rows that triggers keep (feed_counts), one per
+ * channel, read with each channel's first feed index entry.
+ *
  * Must never: sort or count the whole queue, run a statement per item,
  * show a cached item whose version is not the one just read, or send a
  * kept page unless the database's snapshot is still the one it was read at.
@@ -115,16 +118,47 @@
     "        ORDER BY m.created_at DESC, m.id DESC LIMIT 1) li ON true "                           \
     "    WHERE c.account_id = $1 AND c.id = u.id AND c.feed_at IS NOT NULL) x"
 
+/*
+ * The summary (GET /v1/feed/summary), as one JSON object: the counts are
+ * the rows of feed_counts (kept by triggers on conversations in the
+ * writing transaction, migration 0012), one per channel, never a count of
+ * the queue; each channel's oldest waiting time is the first entry of its
+ * partial feed index (one index probe per channel). One statement, so the
+ * counts and the times come from one snapshot and always agree. $2: one
+ * channel, or NULL for all. Channels with nothing waiting are left out.
+ */
+#define SUMMARY                                                                                    \
+    "WITH ch AS ("                                                                                 \
+    "  SELECT f.channel_id, f.n, "                                                                 \
+    "         (SELECT c.feed_at FROM conversations c "                                             \
+    "          WHERE c.account_id = f.account_id AND c.channel_id = f.channel_id "                 \
+    "            AND c.feed_at IS NOT NULL "                                                       \
+    "          ORDER BY c.feed_at LIMIT 1) AS oldest "                                             \
+    "  FROM feed_counts f "                                                                        \
+    "  WHERE f.account_id = $1 AND f.n > 0 "                                                       \
+    "    AND ($2::uuid IS NULL OR f.channel_id = $2::uuid)"                                        \
+    ") "                                                                                           \
+    "SELECT json_build_object("                                                                    \
+    "  'total', coalesce(sum(ch.n), 0), "                                                          \
+    "  'oldestWaitingSince', inboxd_ts(min(ch.oldest)), "                                          \
+    "  'byChannel', coalesce(json_agg(json_build_object("                                          \
+    "      'channelId', ch.channel_id, "                                                           \
+    "      'count', ch.n, "                                                                        \
+    "      'oldestWaitingSince', inboxd_ts(ch.oldest)) ORDER BY ch.channel_id), '[]'::json)) "     \
+    "FROM ch"
+
 enum {
     S_PAGE,
     S_ITEMS,
     S_SNAPSHOT,
+    S_SUMMARY,
 };
 
 static const struct db_stmt stmts[] = {
     [S_PAGE] = {"feed_page", PAGE, 6},
     [S_ITEMS] = {"feed_items", ITEMS, 2},
     [S_SNAPSHOT] = {"feed_snapshot", SNAPSHOT, 0},
+    [S_SUMMARY] = {"feed_summary", SUMMARY, 2},
 };
 
 /* An item's key in the feed cache: its id as text and its version (the
@@ -446,6 +480,15 @@ db_feed_list_start(const struct who *w, const char *channel_id, bool newest,
     }
     *k = (struct kept_call){page, gzip, body, done, arg};
     db_query_start(&stmts[S_SNAPSHOT], NULL, kept_checked, k);
+}
+
+int
+db_feed_summary(const struct who *w, const char *channel_id, char **json, size_t *len,
+                struct problem *pb)
+{
+    const char *p[] = {w->account_id, channel_id};
+
+    return db_one(&stmts[S_SUMMARY], p, "summary", json, len, pb);
 }
 
 DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

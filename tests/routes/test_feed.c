@@ -6,6 +6,8 @@
  * suite depends only on the routes it tests.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,4 +429,269 @@ Test(feed, feed_leaves_out_closed_deleted_and_acted_on_conversations)
     (void)da;
     (void)db;
     (void)dd;
+}
+
+/* --- the summary (GET /v1/feed/summary) ------------------------------------ */
+
+/* A summary's figures, read from its JSON. */
+struct summary {
+    long total;
+    char oldest[40];  /* "" when null */
+    int nchan;
+    char chan[8][37];
+    long count[8];
+    char chan_oldest[8][40];
+};
+
+static void
+copy_ts(const json_t *v, char out[40])
+{
+    snprintf(out, 40, "%s", json_is_string(v) ? json_string_value(v) : "");
+}
+
+/* GET path; fails the test unless it is a well-formed, self-consistent
+ * summary: the total is the sum of the channels' counts, each count is
+ * positive with a waiting time, and the oldest time is the channels'
+ * earliest (RFC 3339 text of one format compares in time order). */
+static void
+get_summary(const char *k, const char *path, struct summary *s)
+{
+    struct resp r;
+    const json_t *by;
+    long sum = 0;
+    char min[40] = "";
+
+    memset(s, 0, sizeof(*s));
+    th_get(&t, path, k, &r);
+    cr_assert_eq(r.status, 200, "%s: %s", path, r.body);
+    cr_assert(json_is_integer(json_object_get(r.json, "total")), "%s", r.body);
+    s->total = (long)json_integer_value(json_object_get(r.json, "total"));
+    copy_ts(json_object_get(r.json, "oldestWaitingSince"), s->oldest);
+    by = json_object_get(r.json, "byChannel");
+    cr_assert(json_is_array(by), "%s", r.body);
+    s->nchan = (int)json_array_size(by);
+    cr_assert_leq(s->nchan, 8, "%s", r.body);
+    for (int i = 0; i < s->nchan; i++) {
+        const json_t *c = json_array_get(by, (size_t)i);
+
+        snprintf(s->chan[i], 37, "%s", jstr(c, "channelId"));
+        s->count[i] = (long)json_integer_value(json_object_get(c, "count"));
+        copy_ts(json_object_get(c, "oldestWaitingSince"), s->chan_oldest[i]);
+        cr_assert_gt(s->count[i], 0, "%s", r.body);
+        cr_assert_neq(s->chan_oldest[i][0], '\0', "a count without a waiting time: %s", r.body);
+        if (i > 0)
+            cr_assert_lt(strcmp(s->chan[i - 1], s->chan[i]), 0, "not by channel id: %s", r.body);
+        sum += s->count[i];
+        if (min[0] == '\0' || strcmp(s->chan_oldest[i], min) < 0)
+            snprintf(min, sizeof(min), "%s", s->chan_oldest[i]);
+    }
+    cr_assert_eq(s->total, sum, "total is not the channels' sum: %s", r.body);
+    cr_assert_str_eq(s->oldest, min, "%s", r.body);
+    resp_free(&r);
+}
+
+/* The summary's count of channel ch (0 when it is not listed). */
+static long
+count_of(const struct summary *s, const char *ch)
+{
+    for (int i = 0; i < s->nchan; i++)
+        if (strcmp(s->chan[i], ch) == 0)
+            return s->count[i];
+    return 0;
+}
+
+Test(feed, the_summary_counts_the_queue_by_channel)
+{
+    char chat[37], other_acct[37], other_key[64], other_chan[37], path[128];
+    char a[37], b[37], c[37], d[37], da[37], db[37], dc[37], dd[37], x[37], dx[37];
+    struct summary s;
+    struct resp r;
+
+    get_summary(key, "/v1/feed/summary", &s);
+    cr_assert_eq(s.total, 0);
+    cr_assert_eq(s.nchan, 0);
+    cr_assert_str_eq(s.oldest, "", "null with nothing waiting");
+
+    mk_channel(account, "chat", "chat-1", chat);
+    mk_pending(account, channel, "S-A", 7, "a", NULL, a, da);
+    mk_pending(account, channel, "S-B", 3, "b", NULL, b, db);
+    mk_pending(account, chat, "S-C", 5, "c", NULL, c, dc);
+    mk_pending(account, chat, "S-D", 9, "d", NULL, d, dd);
+    /* Another tenant's queue is not counted. */
+    th_tenant(&t, "Other Shop", other_acct, other_key);
+    mk_channel(other_acct, NULL, "other-mail", other_chan);
+    mk_pending(other_acct, other_chan, "S-X", 1, "x", NULL, x, dx);
+
+    get_summary(key, "/v1/feed/summary", &s);
+    cr_assert_eq(s.total, 4);
+    cr_assert_eq(s.nchan, 2);
+    cr_assert_eq(count_of(&s, channel), 2);
+    cr_assert_eq(count_of(&s, chat), 2);
+    cr_assert_str_eq(s.oldest, "2026-01-01T00:03:00.000Z");
+    for (int i = 0; i < 2; i++)
+        cr_assert_str_eq(s.chan_oldest[i], strcmp(s.chan[i], channel) == 0
+                                               ? "2026-01-01T00:03:00.000Z"
+                                               : "2026-01-01T00:05:00.000Z");
+    snprintf(path, sizeof(path), "/v1/feed/summary?channelId=%s", chat);
+    get_summary(key, path, &s);
+    cr_assert_eq(s.total, 2);
+    cr_assert_eq(s.nchan, 1);
+    cr_assert_str_eq(s.oldest, "2026-01-01T00:05:00.000Z");
+    /* Another tenant's channel, or none at all, counts nothing. */
+    snprintf(path, sizeof(path), "/v1/feed/summary?channelId=%s", other_chan);
+    get_summary(key, path, &s);
+    cr_assert_eq(s.total, 0);
+    get_summary(other_key, "/v1/feed/summary", &s);
+    cr_assert_eq(s.total, 1);
+
+    /* Every way out of the queue counts: an action, closing, deleting, a
+     * move to another channel; and a newer inbound message moves the
+     * waiting time without changing the count. */
+    act(db, key, "approve", user, NULL, NULL, NULL, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+    get_summary(key, "/v1/feed/summary", &s);
+    cr_assert_eq(count_of(&s, channel), 1);
+    cr_assert_str_eq(s.oldest, "2026-01-01T00:05:00.000Z");
+    snprintf(path, sizeof(path), "/v1/conversations/%s", c);
+    th_http(&t, "PATCH", path, key, "{\"status\":\"closed\"}", NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+    get_summary(key, "/v1/feed/summary", &s);
+    cr_assert_eq(s.total, 2);
+    cr_assert_eq(count_of(&s, chat), 1);
+    cr_assert_str_eq(s.oldest, "2026-01-01T00:07:00.000Z");
+    th_http(&t, "DELETE", path, key, NULL, NULL, &r);
+    cr_assert_eq(r.status, 204, "%s", r.body);
+    resp_free(&r);
+    sql_exec("UPDATE conversations SET channel_id = '%s' WHERE id = '%s'", chat, a);
+    get_summary(key, "/v1/feed/summary", &s);
+    cr_assert_eq(s.total, 2);
+    cr_assert_eq(s.nchan, 1);
+    cr_assert_eq(count_of(&s, chat), 2);
+    sql_exec("UPDATE conversations SET pending_draft_id = NULL, feed_at = NULL WHERE id = '%s'",
+             d);
+    get_summary(key, "/v1/feed/summary", &s);
+    cr_assert_eq(s.total, 1);
+    cr_assert_str_eq(s.oldest, "2026-01-01T00:07:00.000Z");
+    sql_exec("UPDATE conversations SET feed_at = feed_at + interval '1 hour' WHERE id = '%s'", a);
+    get_summary(key, "/v1/feed/summary", &s);
+    cr_assert_eq(s.total, 1);
+    cr_assert_str_eq(s.oldest, "2026-01-01T01:07:00.000Z");
+    (void)da;
+    (void)dc;
+    (void)dd;
+    (void)dx;
+}
+
+Test(feed, the_summarys_bad_parameters_are_400)
+{
+    struct resp r;
+
+    th_get(&t, "/v1/feed/summary?channelId=42", key, &r);
+    expect_problem(&r, 400);
+    resp_free(&r);
+}
+
+/*
+ * Writers race the summary: each writer, on its own connection, drafts
+ * replies to conversations of two channels (in the queue) and approves
+ * two of every three (out again), so the count rows of both channels are
+ * written by every writer at once; a reader takes summaries meanwhile.
+ * Each summary must be consistent; once the writers stop, it must be
+ * exactly the queue.
+ */
+#define SUMMARY_WRITERS 4
+#define SUMMARY_ROUNDS 12
+
+/* A writer's conversations, each with an inbound message to reply to,
+ * made beforehand: the test's SQL connection is not shared by threads. */
+struct summary_writer {
+    char conv[SUMMARY_ROUNDS][37];
+    char msg[SUMMARY_ROUNDS][37];
+};
+
+static atomic_int writers_left;
+
+static void *
+summary_write(void *arg)
+{
+    const struct summary_writer *w = arg;
+
+    for (int i = 0; i < SUMMARY_ROUNDS; i++) {
+        char draft[37], path[128], body[400];
+        struct resp r;
+
+        snprintf(path, sizeof(path), "/v1/conversations/%s/drafts", w->conv[i]);
+        snprintf(body, sizeof(body),
+                 "{\"triggerMessageId\":\"%s\",\"modelKey\":\"m\",\"promptVersion\":\"v1\","
+                 "\"suggestedText\":\"Reply %d\"}",
+                 w->msg[i], i);
+        th_post(&t, path, key, body, &r);
+        cr_assert_eq(r.status, 201, "%s", r.body);
+        snprintf(draft, sizeof(draft), "%s", jstr(r.json, "id"));
+        resp_free(&r);
+        if (i % 3 != 0) {
+            act(draft, key, "approve", user, NULL, NULL, NULL, &r);
+            cr_assert_eq(r.status, 201, "%s", r.body);
+            resp_free(&r);
+        }
+    }
+    atomic_fetch_sub(&writers_left, 1);
+    return NULL;
+}
+
+Test(feed, the_summary_is_exact_while_writers_race_it)
+{
+    struct summary_writer w[SUMMARY_WRITERS];
+    pthread_t th[SUMMARY_WRITERS];
+    struct summary s;
+    char chat[37], truth[4096], got[4096];
+    long reads = 0, per_writer = (SUMMARY_ROUNDS + 2) / 3;
+    char ids[200][37];
+
+    mk_channel(account, "chat", "chat-1", chat);
+    atomic_store(&writers_left, SUMMARY_WRITERS);
+    for (int i = 0; i < SUMMARY_WRITERS; i++)
+        for (int k = 0; k < SUMMARY_ROUNDS; k++) {
+            mk_conv(account, (i + k) % 2 ? chat : channel, NULL, w[i].conv[k]);
+            mk_msg(account, w[i].conv[k], "inbound", 60, w[i].msg[k]);
+        }
+    for (int i = 0; i < SUMMARY_WRITERS; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, summary_write, &w[i]), 0);
+    /* At least one summary, and then as many as the writers leave time
+     * for: each must hold together (get_summary checks it). */
+    do {
+        get_summary(key, "/v1/feed/summary", &s);
+        /* What each writer keeps, and at most one draft in flight. */
+        cr_assert_leq(s.total, SUMMARY_WRITERS * (per_writer + 1));
+        reads++;
+    } while (atomic_load(&writers_left) > 0);
+    for (int i = 0; i < SUMMARY_WRITERS; i++)
+        pthread_join(th[i], NULL);
+
+    get_summary(key, "/v1/feed/summary", &s);
+    cr_assert_eq(s.total, SUMMARY_WRITERS * per_writer, "reads during the race: %ld", reads);
+    /* The queue itself, counted row by row, and as the feed pages it. */
+    sql_text(truth, sizeof(truth),
+             "SELECT string_agg(channel_id || ' ' || n || ' ' || inboxd_ts(oldest), ',' "
+             "                  ORDER BY channel_id) "
+             "FROM (SELECT channel_id, count(*) AS n, min(feed_at) AS oldest FROM conversations "
+             "      WHERE account_id = '%s' AND feed_at IS NOT NULL GROUP BY channel_id) q",
+             account);
+    got[0] = '\0';
+    for (int i = 0; i < s.nchan; i++)
+        snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s %ld %s", i ? "," : "",
+                 s.chan[i], s.count[i], s.chan_oldest[i]);
+    cr_assert_str_eq(got, truth);
+    {
+        struct resp r;
+
+        th_get(&t, "/v1/feed?limit=200", key, &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        cr_assert_eq(feed_ids(r.json, ids, 0), s.total);
+        resp_free(&r);
+    }
+    cr_assert_eq(sql_long("SELECT sum(n) FROM feed_counts WHERE account_id = '%s'", account),
+                 s.total);
 }

@@ -163,3 +163,29 @@ Test(plans, every_keyset_list_bounds_its_generic_plan_at_the_cursor)
         free(plan);
     }
 }
+
+/*
+ * GET /v1/feed/summary never counts the queue (issue 17): it reads the
+ * account's rows of feed_counts by their primary key and, per channel,
+ * the first entry of the partial channel feed index (a Limit over an index
+ * scan), whatever the queue holds; nothing is scanned whole or sorted.
+ */
+Test(plans, the_feed_summary_reads_counts_and_one_index_entry_per_channel)
+{
+    static const char *const channel_args[] = {"NULL", "'0199fa04-b7e5-7001-9e37-000000000002'"};
+
+    for (size_t i = 0; i < 2; i++)
+        for (int generic = 0; generic < 2; generic++) {
+            char args[128], *plan;
+
+            snprintf(args, sizeof(args), "'%s', %s", account, channel_args[i]);
+            plan = plan_of("feed_summary", args, generic);
+            cr_assert(strstr(plan, "\"Index Name\": \"feed_counts_pkey\"") != NULL, "%s", plan);
+            cr_assert(strstr(plan, "\"Index Name\": \"conversations_channel_feed_idx\"") != NULL,
+                      "%s", plan);
+            cr_assert(strstr(plan, "\"Node Type\": \"Limit\"") != NULL, "%s", plan);
+            cr_assert(strstr(plan, "\"Node Type\": \"Seq Scan\"") == NULL, "%s", plan);
+            cr_assert(strstr(plan, "\"Node Type\": \"Sort\"") == NULL, "%s", plan);
+            free(plan);
+        }
+}

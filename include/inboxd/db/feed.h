@@ -46,4 +46,15 @@ void db_feed_list_start(const struct who *w, const char *channel_id, bool newest
                         const struct page *pg, bool gzip, struct parts **body,
                         db_feed_done_fn done, void *arg);
 
+/*
+ * GET /v1/feed/summary: `{total, oldestWaitingSince, byChannel: [{channelId,
+ * count, oldestWaitingSince}]}` of the queue the feed pages through (of
+ * one channel when channel_id is not NULL; an unknown one counts 0), read
+ * from the counts the schema keeps per channel, never by counting the
+ * queue; exact at the statement's snapshot. byChannel lists the channels
+ * with something waiting, by id. *json: new malloc()ed. Statuses: 503.
+ */
+int db_feed_summary(const struct who *w, const char *channel_id, char **json, size_t *len,
+                    struct problem *pb) __attribute__((warn_unused_result));
+
 #endif
