@@ -163,6 +163,10 @@ router_match(const char *method, const char *path, struct route_match *m, struct
     int n = split(path, segs, lens);
     size_t alen = 0;
     bool path_known = false;
+    /* HEAD is answered by every GET route (RFC 9110 9.3.2): the same
+     * handler, and libmicrohttpd sends its status and headers without the
+     * body. */
+    const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
 
     memset(m, 0, sizeof(*m));
     if (n < 0)
@@ -173,10 +177,11 @@ router_match(const char *method, const char *path, struct route_match *m, struct
 
         if (!path_matches(c, n, segs, lens))
             continue;
-        if (strcmp(table[r]->method, method) != 0) {
+        if (strcmp(table[r]->method, want) != 0) {
             /* Remember the method for the Allow header of a 405. */
-            int w = snprintf(pb->allow + alen, sizeof(pb->allow) - alen, "%s%s",
-                             path_known ? ", " : "", table[r]->method);
+            bool get = strcmp(table[r]->method, "GET") == 0;
+            int w = snprintf(pb->allow + alen, sizeof(pb->allow) - alen, "%s%s%s",
+                             path_known ? ", " : "", table[r]->method, get ? ", HEAD" : "");
             if (w > 0 && (size_t)w < sizeof(pb->allow) - alen)
                 alen += (size_t)w;
             path_known = true;

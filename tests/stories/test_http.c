@@ -38,7 +38,149 @@ Test(http, wrong_method_is_405_with_allow)
     th_http(&t, "PUT", "/v1/account", key, NULL, NULL, &r);
     expect_problem(&r, 405);
     cr_assert(resp_header(&r, "Allow", allow, sizeof(allow)));
-    cr_assert_str_eq(allow, "GET");
+    cr_assert_str_eq(allow, "GET, HEAD");
+    resp_free(&r);
+}
+
+/* --- HEAD (RFC 9110 9.3.2; API.md "Additions in v1.1") ---------------------- */
+
+/* A concrete path for a route pattern: every {id} or {…Id} an existing
+ * row's id when `ids` gives one for the segment before it, else a UUID no
+ * row has; other parameters a word. */
+static void
+concrete_path(const char *pattern, const char *conv, char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    for (const char *p = pattern; *p && o + 40 < outlen;) {
+        if (*p == '{') {
+            const char *end = strchr(p, '}');
+            bool id = (end - p == 3 && strncmp(p, "{id", 3) == 0) ||
+                      (end - p > 3 && strncmp(end - 2, "Id", 2) == 0);
+
+            o += (size_t)snprintf(out + o, outlen - o, "%s",
+                                  !id ? "not-found"
+                                  : strncmp(pattern, "/v1/conversations/", 18) == 0
+                                      ? conv
+                                      : "0199fa04-b7e5-7001-9e37-00000000dead");
+            p = end + 1;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+}
+
+/* The value of header `name` of r, "" when absent. */
+static void
+header_or_empty(const struct resp *r, const char *name, char *out, size_t n)
+{
+    if (!resp_header(r, name, out, n))
+        out[0] = '\0';
+}
+
+/* HEAD path answers what GET path answers, without the body: the same
+ * status and the same representation headers. */
+static void
+expect_head_like_get(const char *path, const char *const *headers)
+{
+    static const char *const same[] = {"Content-Type", "ETag",  "Vary",         "Cache-Control",
+                                       "Allow",        "Location", "Content-Encoding",
+                                       "Retry-After",  NULL};
+    struct resp g, h;
+
+    th_http(&t, "GET", path, key, NULL, headers, &g);
+    th_http(&t, "HEAD", path, key, NULL, headers, &h);
+    cr_assert_eq(h.status, g.status, "HEAD %s: %ld, GET: %ld", path, h.status, g.status);
+    cr_assert_eq(h.len, 0, "HEAD %s answered a body", path);
+    cr_assert(resp_header(&h, "X-Request-Id", (char[80]){0}, 80), "HEAD %s", path);
+    for (int i = 0; same[i]; i++) {
+        char gv[256], hv[256];
+
+        header_or_empty(&g, same[i], gv, sizeof(gv));
+        header_or_empty(&h, same[i], hv, sizeof(hv));
+        cr_assert_str_eq(hv, gv, "HEAD %s: %s differs from GET's", path, same[i]);
+    }
+    resp_free(&g);
+    resp_free(&h);
+}
+
+Test(http, head_answers_every_get_route_like_get_without_the_body)
+{
+    const struct route *const *all;
+    char conv[37], channel[37], path[512];
+    size_t n;
+    int heads = 0;
+
+    mk_channel(account, NULL, NULL, channel);
+    mk_conv(account, channel, NULL, conv);
+    all = router_routes(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(all[i]->method, "GET") != 0)
+            continue;
+        concrete_path(all[i]->pattern, conv, path, sizeof(path));
+        expect_head_like_get(path, NULL);
+        heads++;
+    }
+    cr_assert_gt(heads, 20);
+
+    /* The answers that are not one buffer: a feed page kept and sent in
+     * pieces (gzip-compressed from its 16th request), the NDJSON export
+     * streamed, and a problem. */
+    {
+        static const char *const gz[] = {"Accept-Encoding: gzip", NULL};
+        static const char *const nd[] = {"Accept: application/x-ndjson", NULL};
+        struct resp h;
+
+        for (int i = 0; i < 20; i++)
+            expect_head_like_get("/v1/feed", gz);
+        expect_head_like_get("/v1/learning-samples", nd);
+        expect_head_like_get("/v1/feed?limit=0", NULL);
+        th_http(&t, "HEAD", "/v1/feed", NULL, NULL, NULL, &h);
+        cr_assert_eq(h.status, 401);
+        cr_assert_eq(h.len, 0);
+        resp_free(&h);
+    }
+}
+
+/* On the wire: a HEAD answer ends with its headers (libmicrohttpd sends no
+ * body, and says the Content-Length a GET would get), so a request
+ * pipelined after it on the same connection is read correctly. */
+Test(http, a_head_answer_is_headers_only_on_a_kept_connection)
+{
+    static const char req[] = "HEAD /v1/openapi.json HTTP/1.1\r\nHost: t\r\n\r\n"
+                              "GET /v1/openapi.json HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    char *raw = NULL;
+    size_t n = th_raw(&t, req, sizeof(req) - 1, &raw);
+    const char *second, *body;
+    long head_len, get_len;
+
+    cr_assert_eq(strncmp(raw, "HTTP/1.1 200", 12), 0, "%.300s", raw);
+    second = strstr(raw, "\r\n\r\n");
+    cr_assert_not_null(second);
+    second += 4;
+    cr_assert_eq(strncmp(second, "HTTP/1.1 200", 12), 0, "bytes after the HEAD headers: %.300s",
+                 second);
+    cr_assert_not_null(strcasestr(raw, "Content-Length: "));
+    head_len = strtol(strcasestr(raw, "Content-Length: ") + 16, NULL, 10);
+    cr_assert_not_null(strcasestr(second, "Content-Length: "));
+    get_len = strtol(strcasestr(second, "Content-Length: ") + 16, NULL, 10);
+    body = strstr(second, "\r\n\r\n");
+    cr_assert_not_null(body);
+    cr_assert_eq(get_len, (long)(n - (size_t)(body + 4 - raw)));
+    cr_assert_eq(head_len, get_len);
+    free(raw);
+}
+
+Test(http, head_on_a_path_without_get_is_405_naming_the_methods)
+{
+    struct resp r;
+    char allow[64];
+
+    th_http(&t, "HEAD", "/v1/draft-requests/claim", key, NULL, NULL, &r);
+    cr_assert_eq(r.status, 405);
+    cr_assert(resp_header(&r, "Allow", allow, sizeof(allow)));
+    cr_assert_str_eq(allow, "POST");
     resp_free(&r);
 }
 

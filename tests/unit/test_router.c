@@ -64,7 +64,26 @@ Test(router, wrong_method_is_405_with_allow)
 
     cr_assert_eq(router_match("POST", "/v1/account", &m, &pb), -1);
     cr_assert_eq(pb.status, 405);
-    cr_assert_str_eq(pb.allow, "GET");
+    cr_assert_str_eq(pb.allow, "GET, HEAD");
+    cr_assert_eq(router_match("PUT", "/v1/users/0190f2a4-5b6c-7d8e-9f00-112233445566", &m, &pb),
+                 -1);
+    cr_assert_str_eq(pb.allow, "GET, HEAD, PATCH");
+}
+
+Test(router, head_is_answered_by_the_get_route)
+{
+    struct route_match m;
+    struct problem pb = {0};
+
+    cr_assert_eq(router_match("HEAD", "/v1/users/0190f2a4-5b6c-7d8e-9f00-112233445566", &m, &pb),
+                 0);
+    cr_assert_str_eq(m.route->method, "GET");
+    cr_assert_str_eq(m.route->pattern, "/v1/users/{id}");
+    cr_assert_str_eq(router_param(&m, "id"), "0190f2a4-5b6c-7d8e-9f00-112233445566");
+    /* A path without a GET route has no HEAD either. */
+    cr_assert_eq(router_match("HEAD", "/v1/draft-requests/claim", &m, &pb), -1);
+    cr_assert_eq(pb.status, 405);
+    cr_assert_str_eq(pb.allow, "POST");
 }
 
 Test(router, malformed_id_does_not_match)

@@ -6,7 +6,8 @@
  * key "orders/create" arrives that way, MHD having decoded %2F). A parameter named
  * `id` or ending in `Id` must be a UUID or the path does not match (so a
  * malformed id is a 404, like any unknown resource). Unknown path: 404;
- * known path, other method: 405 with the Allow list.
+ * known path, other method: 405 with the Allow list. A HEAD request
+ * matches the GET route of its path (and Allow names HEAD after GET).
  */
 #ifndef INBOXD_ROUTER_H
 #define INBOXD_ROUTER_H
