@@ -15,6 +15,7 @@
 #include "inboxd/routes/routes.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
+#include "inboxd/http/resource.h"
 
 #include <jansson.h>
 
@@ -114,9 +115,17 @@ list_actions(struct req *rq, struct reply *out, struct problem *pb)
     return 0;
 }
 
+/* GET /v1/actions/{id}: one action, where a 201's Location points. */
+static int
+get_action(struct req *rq, struct reply *out, struct problem *pb)
+{
+    return resource_get(rq, out, pb, db_actions_get);
+}
+
 const struct route routes_actions[] = {
     {"POST", "/v1/drafts/{id}/actions", SCOPE_ACTIONS_WRITE, 0, post_action, NULL},
     {"GET", "/v1/drafts/{id}/actions", SCOPE_READ, ROUTE_NO_BODY, list_draft_actions, NULL},
     {"GET", "/v1/actions", SCOPE_READ, ROUTE_NO_BODY, list_actions, NULL},
+    {"GET", "/v1/actions/{id}", SCOPE_READ, ROUTE_NO_BODY, get_action, NULL},
     {NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -87,9 +87,18 @@ read_notification(struct req *rq, struct reply *out, struct problem *pb)
     return 0;
 }
 
+/* GET /v1/notifications/{id}: one notification, where a 201's Location
+ * points. */
+static int
+get_notification(struct req *rq, struct reply *out, struct problem *pb)
+{
+    return resource_get(rq, out, pb, db_notifications_get);
+}
+
 const struct route routes_notifications[] = {
     {"GET", "/v1/notifications", SCOPE_READ, ROUTE_NO_BODY, list_notifications, NULL},
     {"POST", "/v1/notifications", SCOPE_JOBS_WRITE, 0, post_notification, NULL},
+    {"GET", "/v1/notifications/{id}", SCOPE_READ, ROUTE_NO_BODY, get_notification, NULL},
     {"POST", "/v1/notifications/{id}/read", SCOPE_ACTIONS_WRITE, ROUTE_NO_BODY, read_notification, NULL},
     {NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -169,7 +169,7 @@ app_start(const struct config *cf, char *err, size_t errlen)
     config_publish(live);
     current = cf;
     log_set_level(cf->log_level);
-    if (router_init(routes_all) != 0) {
+    if (router_init(routes_all) != 0 || router_locations(routes_created) != 0) {
         snprintf(err, errlen, "route table is invalid");
         goto fail;
     }

@@ -60,6 +60,7 @@ enum {
     S_LIST_DRAFT,
     S_LIST_ALL,
     S_LIST_USER,
+    S_GET,
 };
 
 static const struct db_stmt stmts[] = {
@@ -193,6 +194,14 @@ static const struct db_stmt stmts[] = {
                      "  AND a.user_id = $6 "
                      "ORDER BY a.created_at, a.id LIMIT $5",
                      6},
+    /* One action; hidden with its conversation, as in the lists. */
+    [S_GET] = {"actions_get",
+               "SELECT inboxd_json_draft_action(a) FROM draft_actions a "
+               "JOIN drafts d ON d.account_id = a.account_id AND d.id = a.draft_id "
+               "JOIN conversations c ON c.account_id = d.account_id "
+               "                    AND c.id = d.conversation_id "
+               "WHERE a.account_id = $1 AND a.id = $2 AND c.deleted_at IS NULL",
+               2},
 };
 
 /* --- POST /v1/drafts/{id}/actions ------------------------------------------ */
@@ -556,6 +565,14 @@ db_actions_list(const struct who *w, const char *user_id, const char *since, con
     const char *p[] = {w->account_id, since, pg->after_ts, pg->after_id, pg->fetch, user_id};
 
     return db_list(&stmts[user_id ? S_LIST_USER : S_LIST_ALL], p, pg, 1, 2, json, len, pb);
+}
+
+int
+db_actions_get(const struct who *w, const char *id, char **json, size_t *len, struct problem *pb)
+{
+    const char *p[] = {w->account_id, id};
+
+    return db_one(&stmts[S_GET], p, "action", json, len, pb);
 }
 
 DB_STATEMENTS(stmts, sizeof(stmts) / sizeof(stmts[0]))

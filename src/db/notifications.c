@@ -25,6 +25,7 @@ enum {
     S_LIST,
     S_INSERT,
     S_READ,
+    S_GET,
 };
 
 static const struct db_stmt stmts[] = {
@@ -50,7 +51,20 @@ static const struct db_stmt stmts[] = {
                 "WHERE n.account_id = $1 AND n.id = $2 "
                 "RETURNING inboxd_json_notification(n)",
                 2},
+    [S_GET] = {"notifications_get",
+               "SELECT inboxd_json_notification(n) FROM notifications n "
+               "WHERE n.account_id = $1 AND n.id = $2",
+               2},
 };
+
+int
+db_notifications_get(const struct who *w, const char *id, char **json, size_t *len,
+                     struct problem *pb)
+{
+    const char *p[] = {w->account_id, id};
+
+    return db_one(&stmts[S_GET], p, "notification", json, len, pb);
+}
 
 int
 db_notifications_list(const struct who *w, const char *user_id, enum notification_read rd,

@@ -45,6 +45,72 @@ reply_text(struct reply *out, int status, char *text, size_t len, const char *co
     out->content_type = content_type;
 }
 
+/* The string member `path` of o, one level of "a.b" deep; NULL if none. */
+static const char *
+member(const json_t *o, const char *path, size_t len)
+{
+    const char *dot = memchr(path, '.', len);
+    char name[64];
+    size_t n = dot ? (size_t)(dot - path) : len;
+
+    if (n >= sizeof(name))
+        return NULL;
+    memcpy(name, path, n);
+    name[n] = '\0';
+    o = json_object_get(o, name);
+    if (dot != NULL)
+        return member(o, dot + 1, len - n - 1);
+    return json_string_value(o);
+}
+
+void
+reply_locate(struct reply *out, const char *created)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char loc[sizeof(out->location)];
+    size_t o = 0;
+    json_t *doc;
+
+    if (created == NULL || out->status != 201 || out->location[0] || out->body == NULL)
+        return;
+    doc = json_loadb(out->body, out->len, 0, NULL);
+    if (doc == NULL)
+        return;
+    for (const char *p = created; *p; p++) {
+        const char *end = *p == '{' ? strchr(p, '}') : NULL;
+        const char *v;
+
+        if (end == NULL) {
+            if (o + 1 >= sizeof(loc))
+                goto out;
+            loc[o++] = *p;
+            continue;
+        }
+        if ((v = member(doc, p + 1, (size_t)(end - p - 1))) == NULL)
+            goto out;
+        for (; *v; v++) {
+            unsigned char c = (unsigned char)*v;
+            bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || strchr("-._~/", c) != NULL;
+
+            if (o + (plain ? 1 : 3) >= sizeof(loc))
+                goto out;
+            if (plain) {
+                loc[o++] = (char)c;
+            } else {
+                loc[o++] = '%';
+                loc[o++] = hex[c >> 4];
+                loc[o++] = hex[c & 15];
+            }
+        }
+        p = end;
+    }
+    loc[o] = '\0';
+    memcpy(out->location, loc, o + 1);
+out:
+    json_decref(doc);
+}
+
 void
 reply_parts(struct reply *out, int status, struct parts *body)
 {

@@ -28,6 +28,7 @@ struct compiled {
 };
 
 static const struct route *table[MAX_ROUTES + 1];
+static const char *locations[MAX_ROUTES];
 static struct compiled compiled[MAX_ROUTES];
 static size_t nroutes;
 
@@ -79,6 +80,7 @@ int
 router_init(const struct route *const *tables)
 {
     nroutes = 0;
+    memset(locations, 0, sizeof(locations));
     for (int t = 0; tables[t] != NULL; t++)
         for (const struct route *r = tables[t]; r->method != NULL; r++) {
             if (nroutes >= MAX_ROUTES || compile(r->pattern, &compiled[nroutes]) != 0)
@@ -87,6 +89,28 @@ router_init(const struct route *const *tables)
         }
     table[nroutes] = NULL;
     return 0;
+}
+
+int
+router_locations(const struct route_location *list)
+{
+    for (const struct route_location *l = list; l->method != NULL; l++) {
+        size_t r = 0;
+
+        while (r < nroutes && (strcmp(table[r]->method, l->method) != 0 ||
+                               strcmp(table[r]->pattern, l->pattern) != 0))
+            r++;
+        if (r == nroutes)
+            return -1;
+        locations[r] = l->location;
+    }
+    return 0;
+}
+
+const char *
+router_location(int index)
+{
+    return index >= 0 && (size_t)index < nroutes ? locations[index] : NULL;
 }
 
 const struct route *const *

@@ -119,6 +119,11 @@ out:
     /* What this request committed (or replayed), for Inboxd-Position. */
     if (db_position_committed() != 0)
         lsn_encode(db_position_committed(), rq->position);
+
+    /* A 201's Location, from its body: also for an idempotent replay,
+     * whose stored answer is the body. */
+    if (rq->ok)
+        reply_locate(&rq->out, router_location(rq->match.index));
     log_bind(NULL);
 }
 

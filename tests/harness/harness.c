@@ -470,6 +470,19 @@ check_response(const char *method, const char *path, const struct resp *r)
         pattern = m.route->pattern;
         note_route(method, pattern, r->status);
     }
+    /* API.md v1.1: every 201 says where what it created is, a path of a
+     * route (a GET's where the resource has one). */
+    if (r->status == 201) {
+        char loc[600], lp[600];
+        struct route_match lm;
+        struct problem lpb = {0};
+
+        cr_assert(resp_header(r, "Location", loc, sizeof(loc)), "%s %s answered 201 without Location",
+                  method, path);
+        server_path(loc, lp, sizeof(lp));
+        cr_assert(loc[0] == '/' && (router_match("GET", lp, &lm, &lpb) == 0 || lpb.status == 405),
+                  "%s %s: Location %s names no route", method, path, loc);
+    }
     /* A HEAD answer is its GET's without the body (tests/stories/test_http.c
      * compares the two): nothing of it to check against the document. */
     if (strcmp(method, "HEAD") == 0) {

@@ -196,6 +196,23 @@ Test(oas, check_cases)
 /* x-scope names the scope of the route's row (null: scope 0), and the routes
  * that take no key (public, webhook) have "security": []. A document path is
  * the pattern with a last "{name...}" written "{name}". */
+/* The document's operation of route r, or NULL; its path into docpath. */
+static const json_t *
+doc_op(const json_t *paths, const struct route *r, char docpath[256])
+{
+    char lm[16];
+    size_t k, len;
+
+    snprintf(docpath, 256, "%s", r->pattern);
+    len = strlen(docpath);
+    if (len > 4 && strcmp(docpath + len - 4, "...}") == 0)
+        strcpy(docpath + len - 4, "}");
+    for (k = 0; r->method[k] && k + 1 < sizeof(lm); k++)
+        lm[k] = (char)(r->method[k] | 0x20);
+    lm[k] = '\0';
+    return json_object_get(json_object_get(paths, docpath), lm);
+}
+
 Test(oas, document_scopes_match_route_tables)
 {
     const json_t *paths = json_object_get(oas_document(), "paths");
@@ -206,20 +223,12 @@ Test(oas, document_scopes_match_route_tables)
     all = router_routes(&n);
     for (size_t i = 0; i < n; i++) {
         const struct route *r = all[i];
-        char docpath[256], lm[16];
-        size_t k, len;
+        char docpath[256];
         const json_t *op, *xs, *sec;
         const char *want = r->scope ? scope_name(r->scope) : NULL;
         bool keyless = r->flags & (ROUTE_PUBLIC | ROUTE_WEBHOOK);
 
-        snprintf(docpath, sizeof(docpath), "%s", r->pattern);
-        len = strlen(docpath);
-        if (len > 4 && strcmp(docpath + len - 4, "...}") == 0)
-            strcpy(docpath + len - 4, "}");
-        for (k = 0; r->method[k] && k + 1 < sizeof(lm); k++)
-            lm[k] = (char)(r->method[k] | 0x20);
-        lm[k] = '\0';
-        op = json_object_get(json_object_get(paths, docpath), lm);
+        op = doc_op(paths, r, docpath);
         cr_expect_not_null(op, "%s %s is not in the document", r->method, docpath);
         if (op == NULL)
             continue;
@@ -239,5 +248,33 @@ Test(oas, document_scopes_match_route_tables)
         else
             cr_expect(sec == NULL || json_array_size(sec) > 0,
                       "%s %s needs a key, but its security is []", r->method, docpath);
+    }
+}
+
+/* A route has a Location for its 201 (routes_created) exactly when the
+ * document says it can answer 201, and the document's 201 names the
+ * Location header (API.md v1.1: every 201 carries Location). */
+Test(oas, every_201_of_the_document_has_a_location)
+{
+    const json_t *paths = json_object_get(oas_document(), "paths");
+    const struct route *const *all;
+    size_t n;
+
+    cr_assert_eq(router_init(routes_all), 0);
+    cr_assert_eq(router_locations(routes_created), 0);
+    all = router_routes(&n);
+    for (size_t i = 0; i < n; i++) {
+        const struct route *r = all[i];
+        char docpath[256];
+        const json_t *created =
+            json_object_get(json_object_get(doc_op(paths, r, docpath), "responses"), "201");
+
+        cr_expect((created != NULL) == (router_location((int)i) != NULL),
+                  "%s %s: a 201 in the document %s, a Location in routes_created %s", r->method,
+                  docpath, created ? "yes" : "no", router_location((int)i) ? "yes" : "no");
+        if (created != NULL)
+            cr_expect_not_null(json_object_get(json_object_get(created, "headers"), "Location"),
+                               "%s %s: the document's 201 has no Location header", r->method,
+                               docpath);
     }
 }

@@ -42,6 +42,76 @@ Test(http, wrong_method_is_405_with_allow)
     resp_free(&r);
 }
 
+/* --- Location (API.md "Additions in v1.1": every 201 carries it) ----------- */
+
+/* The Location of r (a 201), checked to be `prefix` and an id; the GET of
+ * it answers 200 with that id as "id". The harness checks every 201 of
+ * every suite for a Location that names a route. */
+static void
+expect_located(const struct resp *r, const char *prefix, const char *id)
+{
+    char loc[300], want[300];
+    struct resp g;
+
+    cr_assert_eq(r->status, 201, "%s", r->body);
+    cr_assert(resp_header(r, "Location", loc, sizeof(loc)));
+    snprintf(want, sizeof(want), "%s%s", prefix, id);
+    cr_assert_str_eq(loc, want);
+    th_get(&t, loc, key, &g);
+    cr_assert_eq(g.status, 200, "GET %s: %s", loc, g.body);
+    cr_assert_str_eq(jstr(g.json, "id"), id);
+    resp_free(&g);
+}
+
+Test(http, a_201_says_where_with_location_also_when_replayed)
+{
+    static const char *const idem[] = {"Idempotency-Key: loc-1", NULL};
+    char user[37], channel[37], conv[37], draft[37], path[128];
+    struct resp r, again;
+
+    th_http(&t, "POST", "/v1/users", key, "{\"email\":\"loc@hotrod.example\"}", idem, &r);
+    snprintf(user, sizeof(user), "%s", jstr(r.json, "id"));
+    expect_located(&r, "/v1/users/", user);
+    /* The replay of the first answer says the same. */
+    th_http(&t, "POST", "/v1/users", key, "{\"email\":\"loc@hotrod.example\"}", idem, &again);
+    cr_assert(resp_header(&again, "Idempotent-Replayed", (char[8]){0}, 8));
+    expect_located(&again, "/v1/users/", user);
+    resp_free(&again);
+    resp_free(&r);
+    /* A POST that finds the row is a 200 without one. */
+    th_post(&t, "/v1/users", key, "{\"email\":\"loc@hotrod.example\"}", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_not(resp_header(&r, "Location", (char[8]){0}, 8));
+    resp_free(&r);
+
+    /* A draft action's resource is the action; a notification's, itself. */
+    mk_channel(account, NULL, NULL, channel);
+    mk_pending(account, channel, "LOC-1", 1, "Hi.", NULL, conv, draft);
+    act(draft, key, "approve", user, NULL, NULL, NULL, &r);
+    expect_located(&r, "/v1/actions/", jstr(r.json, "action.id"));
+    snprintf(path, sizeof(path), "/v1/actions/%s", jstr(r.json, "action.id"));
+    resp_free(&r);
+    th_get(&t, path, key, &r);
+    cr_assert_str_eq(jstr(r.json, "type"), "approve");
+    cr_assert_str_eq(jstr(r.json, "draftId"), draft);
+    resp_free(&r);
+    th_post(&t, "/v1/notifications", key, "{\"type\":\"note\",\"payload\":{\"a\":1}}", &r);
+    expect_located(&r, "/v1/notifications/", jstr(r.json, "id"));
+    resp_free(&r);
+    th_get(&t, "/v1/notifications/0199fa04-b7e5-7001-9e37-00000000dead", key, &r);
+    expect_problem(&r, 404);
+    resp_free(&r);
+
+    /* A PUT that creates: a topic key's slash stays a path separator,
+     * anything else a path cannot hold is percent-encoded. */
+    th_http(&t, "PUT", "/v1/webhooks/registry/shopify/orders/create%20now", key,
+            "{\"deliveryMethod\":\"http\"}", NULL, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    cr_assert(resp_header(&r, "Location", path, sizeof(path)));
+    cr_assert_str_eq(path, "/v1/webhooks/registry/shopify/orders/create%20now");
+    resp_free(&r);
+}
+
 /* --- HEAD (RFC 9110 9.3.2; API.md "Additions in v1.1") ---------------------- */
 
 /* A concrete path for a route pattern: every {id} or {…Id} an existing

@@ -10,6 +10,7 @@ static void
 setup(void)
 {
     cr_assert_eq(router_init(routes_all), 0);
+    cr_assert_eq(router_locations(routes_created), 0);
 }
 
 TestSuite(router, .init = setup);

@@ -77,4 +77,9 @@ int db_actions_list(const struct who *w, const char *user_id, const char *since,
                     const struct page *pg, char **json, size_t *len, struct problem *pb)
     __attribute__((warn_unused_result));
 
+/* GET /v1/actions/{id}: one action (hidden, like the lists, once its
+ * conversation is deleted). *json: new malloc()ed. Statuses: 404, 503. */
+int db_actions_get(const struct who *w, const char *id, char **json, size_t *len,
+                   struct problem *pb) __attribute__((warn_unused_result));
+
 #endif

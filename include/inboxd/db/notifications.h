@@ -54,6 +54,10 @@ int db_notifications_list(const struct who *w, const char *user_id, enum notific
 int db_notifications_insert(const struct who *w, const struct notification_in *in, char **json,
                             size_t *len, struct problem *pb) __attribute__((warn_unused_result));
 
+/* GET /v1/notifications/{id}. *json: new malloc()ed. Statuses: 404, 503. */
+int db_notifications_get(const struct who *w, const char *id, char **json, size_t *len,
+                         struct problem *pb) __attribute__((warn_unused_result));
+
 /*
  * POST /v1/notifications/{id}/read: sets read_at unless it is set already
  * (the first read_at stays) and audits "notification.read". *json: new

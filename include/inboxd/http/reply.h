@@ -51,6 +51,17 @@ int reply_json(struct reply *out, int status, json_t *doc, struct problem *pb)
 /* Takes ownership of text (malloc()ed, len bytes) as the reply body. */
 void reply_text(struct reply *out, int status, char *text, size_t len, const char *content_type);
 
+/*
+ * A 201's Location (API.md v1.1 "Every 201 carries Location"): when out
+ * is a 201 with a JSON body and no location yet, sets out->location to
+ * `created` (the route's router_location()) with each {member} replaced by that
+ * string member of the body ("{action.id}" reaches one level down),
+ * percent-encoded but for '/'. Nothing happens for another status, a NULL
+ * `created`, or a body without the member (the answer itself is never
+ * failed for its Location).
+ */
+void reply_locate(struct reply *out, const char *created);
+
 /* Takes ownership of body as the reply body (application/json). */
 void reply_parts(struct reply *out, int status, struct parts *body);
 

@@ -51,6 +51,18 @@ struct route {
     route_start_fn start;
 };
 
+/* Where a route's 201 answers point (API.md v1.1: every 201 carries
+ * Location): the route by method and pattern, and the Location as a path
+ * whose {member} parts ("{id}", "{action.id}") are string members of the
+ * answer's JSON (reply_locate). A list ends with an entry whose method is
+ * NULL. Kept beside the route tables rather than in them, so a table row
+ * stays six fields. */
+struct route_location {
+    const char *method;
+    const char *pattern;
+    const char *location;
+};
+
 struct route_match {
     const struct route *route;
     int index;                  /* position in router_routes(), for metrics */
@@ -68,6 +80,14 @@ int router_init(const struct route *const *tables) __attribute__((warn_unused_re
  * (pb->allow filled for 405). `path` has no query string. */
 int router_match(const char *method, const char *path, struct route_match *m,
                  struct problem *pb) __attribute__((warn_unused_result));
+
+/* Gives the routes of `list` (which must outlive the router) their 201
+ * Location, after router_init. -1 when an entry names no route. */
+int router_locations(const struct route_location *list) __attribute__((warn_unused_result));
+
+/* The Location template of the route at `index` (route_match.index), or
+ * NULL for a route without one. Borrowed (static). */
+const char *router_location(int index);
 
 /* Every route, in table order; *n set to the count. Borrowed (static). */
 const struct route *const *router_routes(size_t *n);

@@ -40,4 +40,7 @@ void routes_retention_opts(const struct config *cf, const atomic_bool *cancel,
 /* All tables, NULL-terminated, in matching order (routes/routes.c). */
 extern const struct route *const routes_all[];
 
+/* The Location of every route's 201 (router_locations). */
+extern const struct route_location routes_created[];
+
 #endif
