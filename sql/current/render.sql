@@ -171,6 +171,17 @@ AS $$
         'updatedAt', inboxd_ts(m.updated_at))
 $$;
 
+-- An outbox item's message: the Message with leaseExpiresAt (when its
+-- lease ends while leased, else null) after its last key, as text for the
+-- claim to splice its conversation and channel into (src/db/outbox.c).
+CREATE OR REPLACE FUNCTION inboxd_json_outbox_message(m messages, attachments json) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT left(inboxd_json_message(m, attachments)::text, -1)
+           || ', "leaseExpiresAt" : ' || coalesce(to_json(inboxd_ts(m.lease_expires_at))::text, 'null')
+           || '}'
+$$;
+
 -- ---------------------------------------------------------------- drafting and review
 
 -- Draft {id, conversationId, triggerMessageId, authorUserId, modelKey, promptVersion, status, suggestedText, suggestedHtml, topSources, createdAt, updatedAt}.

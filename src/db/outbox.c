@@ -35,6 +35,7 @@ enum {
     S_DELIVERED,
     S_FAILED,
     S_STATUS,
+    S_DELIVERED_AS,
     S_LIST,
     S_LIST_STATUS,
 };
@@ -49,8 +50,9 @@ static const struct db_stmt stmts[] = {
      * must not make its messages unclaimable. The channel type filter ($4)
      * goes through the conversation's channel. The pre-claim claimable_at
      * rides along to order the answer oldest first. Each item is the
-     * message's JSON with the conversation and channel spliced in before
-     * its closing brace, so inboxd_json_message's key order is kept.
+     * outbox message's JSON (the message and its leaseExpiresAt) with the
+     * conversation and channel spliced in before its closing brace, so
+     * inboxd_json_message's key order is kept.
      */
     [S_CLAIM] = {"outbox_claim",
                  "WITH picked AS MATERIALIZED ("
@@ -72,10 +74,10 @@ static const struct db_stmt stmts[] = {
                  "  FROM picked p "
                  "  WHERE u.account_id = $1 AND u.id = p.id "
                  "  RETURNING u.id, u.conversation_id, p.claimable_at AS was, "
-                 "            inboxd_json_message(u, inboxd_message_attachments(u.account_id, "
-                 "                                                              u.id)) AS j"
+                 "            inboxd_json_outbox_message(u, inboxd_message_attachments("
+                 "                u.account_id, u.id)) AS j"
                  ") "
-                 "SELECT left(l.j::text, -1) "
+                 "SELECT left(l.j, -1) "
                  "       || ', \"conversation\" : ' || inboxd_json_conversation(cv)::text "
                  "       || ', \"channel\" : ' || inboxd_json_channel(ch)::text "
                  "       || '}', "
@@ -141,11 +143,21 @@ static const struct db_stmt stmts[] = {
                   "SELECT m.delivery_status FROM messages m "
                   "WHERE m.account_id = $1 AND m.id = $2 AND m.direction = 'outbound'",
                   2},
+    /* A message delivered already with externalId $3: a delivered report
+     * sent again (its first answer lost) answers it unchanged. */
+    [S_DELIVERED_AS] = {"outbox_delivered_as",
+                        "SELECT inboxd_json_message(m, inboxd_message_attachments(m.account_id, "
+                        "                                                         m.id)) "
+                        "FROM messages m "
+                        "WHERE m.account_id = $1 AND m.id = $2 AND m.direction = 'outbound' "
+                        "  AND m.delivery_status = 'delivered' AND m.external_id = $3",
+                        3},
     /* Lists: oldest first by (created_at, id). With a status filter the scan
      * follows messages_outbox_status_idx; without one
      * messages_outbox_created_idx (0005_outbox.sql). */
     [S_LIST] = {"outbox_list",
-                "SELECT inboxd_json_message(m, inboxd_message_attachments(m.account_id, m.id)), "
+                "SELECT inboxd_json_outbox_message(m, inboxd_message_attachments(m.account_id, "
+                "                                                                 m.id)), "
                 "       m.created_at, m.id "
                 "FROM messages m "
                 "JOIN conversations c ON c.account_id = m.account_id "
@@ -155,8 +167,8 @@ static const struct db_stmt stmts[] = {
                 "ORDER BY m.created_at, m.id LIMIT $4",
                 4},
     [S_LIST_STATUS] = {"outbox_list_status",
-                       "SELECT inboxd_json_message(m, inboxd_message_attachments(m.account_id, "
-                       "                                                         m.id)), "
+                       "SELECT inboxd_json_outbox_message(m, inboxd_message_attachments("
+                       "           m.account_id, m.id)), "
                        "       m.created_at, m.id "
                        "FROM messages m "
                        "JOIN conversations c ON c.account_id = m.account_id "
@@ -203,9 +215,34 @@ db_outbox_delivered(const struct who *w, const char *id, const char *external_id
                     size_t *len, struct problem *pb)
 {
     const char *p[] = {w->account_id, id, external_id};
+    struct problem again;
+    PGresult *res;
 
     if (lease_done(&queue, w, id, &stmts[S_DELIVERED], p, "message.deliver", json, len, pb) == 0)
         return 0;
+    /* Not leased: when it is delivered already, with this externalId, this
+     * is the first report again (its answer was lost), not a conflict. Read
+     * on the primary, where the report just found it so; delivered is
+     * final. Otherwise the 409 stands. */
+    if (strcmp(pb->type, queue.not_leased) == 0) {
+        problem_init(&again);
+        res = db_query(&stmts[S_DELIVERED_AS], p, false, &again);
+        if (res == NULL) {
+            *pb = again;
+            return -1;
+        }
+        if (PQntuples(res) == 1) {
+            *len = (size_t)PQgetlength(res, 0, 0);
+            *json = db_strdup(res, 0, 0);
+            PQclear(res);
+            if (*json == NULL)
+                return problem_internal(pb, "outbox: out of memory");
+            problem_init(pb);
+            return 0;
+        }
+        PQclear(res);
+        return -1;
+    }
     /* The unique index of (conversation, externalId): the provider's id
      * already names another message of this conversation. */
     if (strcmp(pb->sqlstate, "23505") == 0) {

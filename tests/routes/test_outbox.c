@@ -342,11 +342,46 @@ Test(outbox, concurrent_claimers_never_share_a_message_and_get_each_once)
                  RACE_MESSAGES);
 }
 
+/* leaseExpiresAt (API.md v1.1): a claimed item shows when its lease ends,
+ * as the database holds it, and so does the list while it is leased;
+ * null once the lease is over. */
+Test(outbox, items_carry_their_lease_expiry)
+{
+    char ids[2][37], conv[37], want[40];
+    struct resp r;
+    json_t *items;
+
+    mk_outbox(account, "email", "zoho", 2, ids, conv);
+    items = claim_n(key, 1, 90, NULL, 1, &r);
+    sql_text(want, sizeof(want), "SELECT inboxd_ts(lease_expires_at) FROM messages WHERE id = '%s'",
+             ids[0]);
+    cr_assert_str_eq(jstr(json_array_get(items, 0), "leaseExpiresAt"), want);
+    resp_free(&r);
+
+    th_get(&t, "/v1/outbox", key, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    items = json_object_get(r.json, "items");
+    cr_assert_eq(json_array_size(items), 2);
+    cr_assert_str_eq(jstr(json_array_get(items, 0), "leaseExpiresAt"), want);
+    cr_assert(json_is_null(json_object_get(json_array_get(items, 1), "leaseExpiresAt")),
+              "a pending message has no lease: %s", r.body);
+    resp_free(&r);
+
+    report(key, ids[0], "delivered", "{\"externalId\": \"p-1\"}", &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    resp_free(&r);
+    th_get(&t, "/v1/outbox?status=delivered", key, &r);
+    cr_assert(json_is_null(json_object_get(json_array_get(json_object_get(r.json, "items"), 0),
+                                           "leaseExpiresAt")),
+              "%s", r.body);
+    resp_free(&r);
+}
+
 /* --- delivered ------------------------------------------------------------- */
 
 Test(outbox, delivered_stores_the_external_id_and_only_once)
 {
-    char ids[1][37], conv[37], before[64], after[64];
+    char ids[1][37], conv[37], before[64], after[64], *first;
     struct resp r;
 
     mk_outbox(account, "email", "zoho", 1, ids, conv);
@@ -360,15 +395,30 @@ Test(outbox, delivered_stores_the_external_id_and_only_once)
     cr_assert_str_eq(jstr(delivery(r.json), "status"), "delivered");
     cr_assert_eq(json_integer_value(json_object_get(delivery(r.json), "attempts")), 1);
     cr_assert(json_is_string(json_object_get(delivery(r.json), "deliveredAt")));
+    first = strdup(r.body);
     resp_free(&r);
     cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE id = '%s' AND external_id = "
                           "'zoho-msg-77' AND delivery_status = 'delivered' AND delivered_at IS NOT "
                           "NULL AND lease_expires_at IS NULL AND claimable_at IS NULL",
                           ids[0]),
                  1);
-
-    /* Reported again: it is no longer leased. */
     sql_text(before, sizeof(before), "SELECT updated_at FROM messages WHERE id = '%s'", ids[0]);
+
+    /* The same report again, its answer lost: the same answer, and
+     * nothing written (no second audit row). */
+    for (int i = 0; i < 2; i++) {
+        report(key, ids[0], "delivered", "{\"externalId\": \"zoho-msg-77\"}", &r);
+        cr_assert_eq(r.status, 200, "%s", r.body);
+        cr_assert_str_eq(r.body, first);
+        resp_free(&r);
+    }
+    free(first);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'message.deliver' "
+                          "AND resource_id = '%s'",
+                          ids[0]),
+                 1);
+
+    /* Another externalId: it is no longer leased. */
     report(key, ids[0], "delivered", "{\"externalId\": \"zoho-msg-78\"}", &r);
     expect_problem(&r, 409);
     cr_assert_str_eq(jstr(r.json, "type"), "/problems/message-not-leased");

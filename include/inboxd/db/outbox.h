@@ -34,8 +34,9 @@
  * conversations. Each leased message gets delivery_status leased,
  * lease_expires_at = now() + lease_seconds and delivery_attempts + 1, and
  * a "message.claim" audit row.
- * *json gets `{"items":[…]}`, each item the message with its `conversation`
- * and `channel` embedded (rendered by SQL in the same statement).
+ * *json gets `{"items":[…]}`, each item the message with its
+ * `leaseExpiresAt`, `conversation` and `channel` (rendered by SQL in the
+ * same statement).
  * Statuses: 503. *json: new malloc()ed string (caller free()s), length in
  * *len; untouched on failure.
  */
@@ -46,9 +47,11 @@ int db_outbox_claim(const struct who *w, const struct lease_claim_in *in, char *
  * POST /v1/outbox/{messageId}/delivered: a leased message becomes
  * delivered: delivered_at = now(), external_id = external_id (the
  * provider's id), lease cleared; audited "message.deliver". *json gets the
- * message in its new state.
+ * message in its new state. A message delivered already with this very
+ * external_id is the same report again: *json gets it, nothing changes.
  * Statuses: 404 (no such outbound message in the account), 409
- * "message-not-leased" (nothing changes), 409 "external-id-conflict"
+ * "message-not-leased" (nothing changes; a delivered message with another
+ * externalId among them), 409 "external-id-conflict"
  * (another message of the conversation has that externalId; nothing
  * changes), 503. *json: new malloc()ed (caller free()s); untouched on
  * failure.
@@ -77,8 +80,9 @@ int db_outbox_failed(const struct who *w, const char *id, const struct lease_fai
 /*
  * GET /v1/outbox?status=: a page of the account's outbound messages, in
  * delivery status `status` (a DeliveryStatus name) or any when NULL, oldest
- * first by (createdAt, id); messages of soft-deleted conversations are
- * hidden. *json: new malloc()ed page text (caller free()s), length in *len.
+ * first by (createdAt, id), each with its leaseExpiresAt; messages of
+ * soft-deleted conversations are hidden. *json: new malloc()ed page text
+ * (caller free()s), length in *len.
  * Statuses: 503.
  */
 int db_outbox_list(const struct who *w, const char *status, const struct page *pg, char **json,
