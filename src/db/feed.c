@@ -126,9 +126,10 @@
  * partial feed index (one index probe per channel). One statement, so the
  * counts and the times come from one snapshot and always agree. $2: one
  * channel, or NULL for all. Channels with nothing waiting are left out.
+ * MATERIALIZED: each channel's probe runs once, not once per use.
  */
 #define SUMMARY                                                                                    \
-    "WITH ch AS ("                                                                                 \
+    "WITH ch AS MATERIALIZED ("                                                                    \
     "  SELECT f.channel_id, f.n, "                                                                 \
     "         (SELECT c.feed_at FROM conversations c "                                             \
     "          WHERE c.account_id = f.account_id AND c.channel_id = f.channel_id "                 \
