@@ -428,6 +428,55 @@ Test(outbox, delivered_stores_the_external_id_and_only_once)
     cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE external_id = 'zoho-msg-77'"), 1);
 }
 
+struct twin_report {
+    const char *id;
+    pthread_barrier_t *go;
+    long status;
+};
+
+static void *
+twin_delivered(void *arg)
+{
+    struct twin_report *z = arg;
+    struct resp r;
+
+    pthread_barrier_wait(z->go);
+    report(key, z->id, "delivered", "{\"externalId\": \"twin-1\"}", &r);
+    z->status = r.status;
+    resp_free(&r);
+    return NULL;
+}
+
+/* A retry that overtakes the first report: both are the same report, so
+ * both are answered 200, and it is stored once. */
+Test(outbox, simultaneous_identical_delivered_reports_are_both_200_and_one_write)
+{
+    enum { TWINS = 8 };
+    char ids[1][37], conv[37];
+    struct twin_report z[TWINS];
+    pthread_t th[TWINS];
+    pthread_barrier_t go;
+    struct resp r;
+
+    mk_outbox(account, "email", "zoho", 1, ids, conv);
+    claim_n(key, 1, 60, NULL, 1, &r);
+    resp_free(&r);
+    pthread_barrier_init(&go, NULL, TWINS);
+    for (int i = 0; i < TWINS; i++) {
+        z[i] = (struct twin_report){.id = ids[0], .go = &go};
+        cr_assert_eq(pthread_create(&th[i], NULL, twin_delivered, &z[i]), 0);
+    }
+    for (int i = 0; i < TWINS; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(z[i].status, 200, "report %d: %ld", i, z[i].status);
+    }
+    pthread_barrier_destroy(&go);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'message.deliver' "
+                          "AND resource_id = '%s'",
+                          ids[0]),
+                 1);
+}
+
 Test(outbox, delivered_on_a_message_that_is_not_leased_is_409_and_changes_nothing)
 {
     char ids[2][37], conv[37];
