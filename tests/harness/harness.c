@@ -473,7 +473,7 @@ check_response(const char *method, const char *path, const struct resp *r)
     /* API.md v1.1: every 201 says where what it created is, a path of a
      * route (a GET's where the resource has one). */
     if (r->status == 201) {
-        char loc[600], lp[600];
+        char loc[1100], lp[1100];
         struct route_match lm;
         struct problem lpb = {0};
 

@@ -110,6 +110,20 @@ Test(http, a_201_says_where_with_location_also_when_replayed)
     cr_assert(resp_header(&r, "Location", path, sizeof(path)));
     cr_assert_str_eq(path, "/v1/webhooks/registry/shopify/orders/create%20now");
     resp_free(&r);
+    /* The longest topic key the router takes (255 bytes), of the widest
+     * characters, still fits. */
+    {
+        char url[1100] = "/v1/webhooks/registry/shopify/", want[1100], got[1100];
+
+        for (int i = 0; i < 63; i++)
+            strcat(url, "%F0%9F%98%80");
+        snprintf(want, sizeof(want), "%s", url);
+        th_http(&t, "PUT", url, key, "{\"deliveryMethod\":\"http\"}", NULL, &r);
+        cr_assert_eq(r.status, 201, "%s", r.body);
+        cr_assert(resp_header(&r, "Location", got, sizeof(got)));
+        cr_assert_str_eq(got, want);
+        resp_free(&r);
+    }
 }
 
 /* --- HEAD (RFC 9110 9.3.2; API.md "Additions in v1.1") ---------------------- */

@@ -30,7 +30,9 @@ struct reply {
     size_t len;
     const char *content_type; /* static; default application/json */
     char etag[72];            /* with quotes; "" for none */
-    char location[200];
+    char location[1024];      /* a 201's: a registry path with the longest
+                               * topic key the router takes (255 bytes),
+                               * percent-encoded, fits */
     char resume_cursor[64];   /* "" for none: Inboxd-Resume-Cursor */
     int retry_after;
     reply_stream_fn stream;   /* when set, body is ignored: chunked response */
