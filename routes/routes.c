@@ -25,6 +25,7 @@ const struct route *const routes_all[] = {
     routes_learning,
     routes_search,
     routes_admin,
+    routes_events,
     routes_problems,
     NULL,
 };

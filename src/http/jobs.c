@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "inboxd/http/live.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
 #include "inboxd/http/server.h"
@@ -116,6 +117,14 @@ job_main(void *arg)
             reply_pump_fill(p);
         } else {
             server_handle(rq);
+            /* A claim that found nothing to claim waits in the hub,
+             * which runs it again when work arrives or its wait ends. */
+            if (rq->wait.park) {
+                rq->wait.park = false;
+                rq->wait.rerun = true;
+                live_park(rq);
+                continue;
+            }
         }
         resume(rq);
     }
@@ -127,6 +136,18 @@ req_suspend(struct req *rq)
     atomic_store(&rq->phase, REQ_WAITING);
     atomic_fetch_add(&suspended, 1);
     MHD_suspend_connection(rq->conn);
+}
+
+void
+req_wake(struct req *rq)
+{
+    resume(rq);
+}
+
+void
+jobs_rerun(struct req *rq)
+{
+    job_push(rq);
 }
 
 void

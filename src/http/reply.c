@@ -346,7 +346,17 @@ reply_send(struct req *rq, struct reply *out)
     const char *encoding = NULL;
     char num[16];
 
-    if (out->stream != NULL) {
+    if (out->stream != NULL && out->live) {
+        /* Served on the loop: the stream never waits (live.c). */
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, out->stream,
+                                                 out->stream_ctx, out->stream_free);
+        if (resp == NULL)
+            return MHD_NO;
+        out->stream_ctx = NULL;
+        /* Neither a cache nor a buffering proxy may hold events back. */
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    } else if (out->stream != NULL) {
         /* The response owns a copy of the reply for the stream's life. */
         struct pump *copy = calloc(1, sizeof(*copy));
 

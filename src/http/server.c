@@ -52,6 +52,7 @@
 #include "inboxd/http/auth.h"
 #include "inboxd/http/framing.h"
 #include "inboxd/http/jobs.h"
+#include "inboxd/http/live.h"
 #include "inboxd/http/metrics.h"
 #include "inboxd/http/reply.h"
 #include "inboxd/http/request.h"
@@ -90,6 +91,10 @@ server_handle(struct req *rq)
     log_bind(&rq->log);
     rq->ok = false;
     db_position_begin(rq->position_need);
+    /* A claim run again after its wait: everything before the handler
+     * was done on its first run. */
+    if (rq->wait.rerun)
+        goto handle;
     if (rq->auth_later) {
         rq->auth_later = false;
         if (auth_bearer(req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION), &rq->who, &rq->pb) != 0 ||
@@ -106,11 +111,17 @@ server_handle(struct req *rq)
         rq->ok = st == 1;
         goto out;
     }
+handle:
     rq->finish = false;
     rq->ok = (r->start && !rq->started ? req_run_started(rq, &rq->out, &rq->pb)
                                        : r->fn(rq, &rq->out, &rq->pb)) == 0;
     if (!rq->ok && rq->pb.status == 0)
         problem_internal(&rq->pb, "handler failed without a problem");
+    if (rq->wait.park) {
+        if (rq->ok)
+            goto out; /* no answer yet: it waits (jobs.c) */
+        rq->wait.park = false;
+    }
     /* Settled before the answer leaves, so a repeat that follows the
      * answer always finds it. */
     if (rq->idem_key != NULL)
@@ -549,6 +560,15 @@ server_start(const struct config *cf, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start %d job threads", JOB_THREADS);
         return -1;
     }
+    /* The hub connects on its own thread, and again whenever it must:
+     * the database may be down now. */
+    if (live_start(cf->database_listen_url[0] ? cf->database_listen_url : cf->database_url,
+                   cf->events_heartbeat_s) != 0) {
+        jobs_stop();
+        tls_clear();
+        snprintf(err, errlen, "cannot start the live event hub");
+        return -1;
+    }
     daemon_ = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, NULL,
         /* First, so that MHD's own messages from the other options reach it. */
@@ -564,6 +584,7 @@ server_start(const struct config *cf, char *err, size_t errlen)
         MHD_OPTION_ARRAY, tls ? tls_opts : &tls_opts[sizeof(tls_opts) / sizeof(tls_opts[0]) - 1],
         MHD_OPTION_END);
     if (daemon_ == NULL) {
+        live_stop();
         jobs_stop();
         tls_clear();
         snprintf(err, errlen, "cannot serve on %s (address in use or not available)", cf->listen);
@@ -574,6 +595,7 @@ server_start(const struct config *cf, char *err, size_t errlen)
     if (loop_start() != 0) {
         MHD_stop_daemon(daemon_);
         daemon_ = NULL;
+        live_stop();
         jobs_stop();
         tls_clear();
         snprintf(err, errlen, "cannot start the HTTP loop");
@@ -615,6 +637,9 @@ server_stop(void)
         return;
     atomic_store(&stopping, true);
     loop_tell(LOOP_QUIESCE);
+    /* Event streams end and waiting claims answer now: neither is a
+     * request that finishes by itself. */
+    live_drain();
     deadline = clock_ns() + (int64_t)cfg->shutdown_timeout_s * 1000000000LL;
     while (atomic_load(&inflight) > 0 && clock_ns() < deadline) {
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000L};
@@ -633,6 +658,7 @@ server_stop(void)
     loop_end();
     MHD_stop_daemon(daemon_);
     daemon_ = NULL;
+    live_stop();
     jobs_stop();
     tls_clear();
 }

@@ -146,6 +146,16 @@ const struct config_key config_keys[] = {
     LIVE("tls_client_names", "INBOXD_TLS_CLIENT_NAMES", "--tls-client-names", CONFIG_STR, "", 0,
          0, tls_client_names,
          "scopes a client certificate name may use: \"name=scope scope, ...\"; empty: any"),
+    /* The live event stream and waiting claims (README "Live events"). */
+    KEY("database_listen_url", "DATABASE_LISTEN_URL", "--database-listen-url", CONFIG_STR, "", 0,
+        0, database_listen_url,
+        "direct connection to the primary that LISTENs for events (never PgBouncer, never a "
+        "replica; empty: database_url)"),
+    KEY("events_heartbeat_s", "INBOXD_EVENTS_HEARTBEAT_S", "--events-heartbeat-s", CONFIG_INT,
+        "15", 1, 3600, events_heartbeat_s, "a comment line on every idle event stream this often"),
+    KEY("retention_events_days", "INBOXD_RETENTION_EVENTS_DAYS", "--retention-events-days",
+        CONFIG_INT, "7", 0, 36500, retention_events_days,
+        "live events are deleted after this (a client further behind gets `reset`); 0 = kept"),
     {NULL, NULL, NULL, 0, NULL, 0, 0, 0, NULL, false},
 };
 

@@ -96,6 +96,9 @@ const struct problem_type problem_types[] = {
      "Retry after `Retry-After` seconds."},
     {"source-unavailable", 503, "The webhook source's account is not available now.",
      "Retry the delivery later."},
+    /* The live event stream (routes/events.c). */
+    {"stopping", 503, "This inboxd instance is stopping; it takes no new event streams.",
+     "Reconnect (another instance answers behind a balancer), with Last-Event-ID."},
     {"not-implemented", 501, "The request uses a transfer coding inboxd does not support (only "
                              "chunked is).",
      "Send the body with Content-Length, or with Transfer-Encoding: chunked alone."},

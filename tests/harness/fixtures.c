@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <libgen.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -691,4 +692,184 @@ audit_count(const char *action, const char *id)
     return sql_long("SELECT count(*) FROM audit_log WHERE account_id = '%s' AND action = '%s' "
                     "AND resource_id = '%s'",
                     account, action, id);
+}
+
+/* --- live event streams ------------------------------------------------------ */
+
+static void
+sse_grow(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return;
+    *cap = need * 2;
+    *buf = realloc(*buf, *cap);
+    cr_assert_not_null(*buf);
+}
+
+/* De-chunks what raw holds into body. */
+static void
+sse_dechunk(struct sse *s)
+{
+    for (;;) {
+        char *crlf = s->rlen ? memmem(s->raw, s->rlen, "\r\n", 2) : NULL;
+        size_t size, head;
+
+        if (crlf == NULL)
+            return;
+        size = strtoul(s->raw, NULL, 16);
+        head = (size_t)(crlf - s->raw) + 2;
+        if (size == 0) {
+            s->closed = true;
+            s->rlen = 0;
+            return;
+        }
+        if (s->rlen < head + size + 2)
+            return;
+        sse_grow(&s->body, &s->bcap, s->blen + size + 1);
+        memcpy(s->body + s->blen, s->raw + head, size);
+        s->blen += size;
+        s->body[s->blen] = '\0';
+        memmove(s->raw, s->raw + head + size + 2, s->rlen - head - size - 2);
+        s->rlen -= head + size + 2;
+    }
+}
+
+/* Reads what comes within ms; false when nothing came. */
+static bool
+sse_read(struct sse *s, int ms)
+{
+    struct pollfd p = {.fd = s->fd, .events = POLLIN};
+    ssize_t n;
+
+    if (s->closed || poll(&p, 1, ms) <= 0)
+        return false;
+    sse_grow(&s->raw, &s->rcap, s->rlen + 65536);
+    n = read(s->fd, s->raw + s->rlen, 65536);
+    if (n <= 0) {
+        s->closed = true;
+        return false;
+    }
+    s->rlen += (size_t)n;
+    return true;
+}
+
+void
+sse_open(struct sse *s, const char *base, const char *path, const char *k, const char *last)
+{
+    struct th at = {0};
+    char req[1024], *end;
+    long long start = th_now_ms();
+
+    memset(s, 0, sizeof(*s));
+    snprintf(at.base, sizeof(at.base), "%s", base);
+    s->fd = th_connect(&at, NULL);
+    snprintf(req, sizeof(req),
+             "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n"
+             "%s%s%s\r\n",
+             path, k, last ? "Last-Event-ID: " : "", last ? last : "", last ? "\r\n" : "");
+    cr_assert_eq(write(s->fd, req, strlen(req)), (ssize_t)strlen(req));
+    while ((end = s->rlen ? memmem(s->raw, s->rlen, "\r\n\r\n", 4) : NULL) == NULL) {
+        cr_assert_lt(th_now_ms() - start, TH_PATIENCE_MS, "no answer to GET %s", path);
+        sse_read(s, 100);
+        cr_assert(!s->closed || s->rlen > 0, "closed without an answer");
+        if (s->closed)
+            break;
+    }
+    cr_assert(s->rlen > 12);
+    s->status = strtol(s->raw + 9, NULL, 10);
+    if (end != NULL) {
+        size_t head = (size_t)(end - s->raw) + 4;
+
+        memmove(s->raw, s->raw + head, s->rlen - head);
+        s->rlen -= head;
+    }
+    if (s->status != 200)
+        s->closed = true;
+}
+
+/* Takes one block ("...\n\n") off body: an event (true) or comments. */
+static bool
+sse_take(struct sse *s, struct sse_event *e, bool *got)
+{
+    char *end = s->blen ? strstr(s->body, "\n\n") : NULL;
+    char *line;
+
+    *got = false;
+    if (end == NULL)
+        return false;
+    *end = '\0';
+    memset(e, 0, sizeof(*e));
+    for (line = s->body; line && *line; ) {
+        char *nl = strchr(line, '\n');
+
+        if (nl)
+            *nl = '\0';
+        if (line[0] == ':')
+            s->comments++;
+        else if (strncmp(line, "id: ", 4) == 0)
+            snprintf(e->id, sizeof(e->id), "%s", line + 4);
+        else if (strncmp(line, "event: ", 7) == 0)
+            snprintf(e->type, sizeof(e->type), "%s", line + 7);
+        else if (strncmp(line, "data: ", 6) == 0)
+            snprintf(e->data, sizeof(e->data), "%s", line + 6);
+        line = nl ? nl + 1 : NULL;
+    }
+    *got = e->type[0] != '\0';
+    s->blen -= (size_t)(end + 2 - s->body);
+    memmove(s->body, end + 2, s->blen + 1);
+    return true;
+}
+
+bool
+sse_poll(struct sse *s, struct sse_event *e, int ms)
+{
+    long long start = th_now_ms();
+
+    for (;;) {
+        bool got;
+
+        sse_dechunk(s);
+        while (sse_take(s, e, &got))
+            if (got)
+                return true;
+        if (th_now_ms() - start >= ms || s->closed)
+            return false;
+        sse_read(s, 50);
+    }
+}
+
+void
+sse_next(struct sse *s, struct sse_event *e)
+{
+    cr_assert(sse_poll(s, e, TH_PATIENCE_MS), "no event came (closed: %d)", s->closed);
+}
+
+void
+sse_wait_comments(struct sse *s, int n)
+{
+    long long start = th_now_ms();
+    struct sse_event e;
+
+    while (s->comments < n) {
+        bool got;
+
+        cr_assert_lt(th_now_ms() - start, TH_PATIENCE_MS, "only %d comments came", s->comments);
+        cr_assert(!s->closed, "the stream ended");
+        sse_dechunk(s);
+        while (sse_take(s, &e, &got))
+            cr_assert(!got, "unexpected event %s", e.type);
+        if (s->comments < n)
+            sse_read(s, 50);
+    }
+}
+
+void
+sse_close(struct sse *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    free(s->raw);
+    free(s->body);
+    s->raw = s->body = NULL;
 }

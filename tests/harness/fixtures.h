@@ -190,4 +190,37 @@ void expect_param(const struct resp *r, const char *name, const char *what);
 /* The audit rows of this test's account with that action on resource id. */
 long audit_count(const char *action, const char *id);
 
+/* --- live event streams (GET /v1/events) ----------------------------------- */
+
+/* One text/event-stream answer read off a raw connection: the status, and
+ * then its events one by one. */
+struct sse {
+    int fd;
+    long status;
+    char *raw;       /* bytes read, not yet de-chunked */
+    size_t rlen, rcap;
+    char *body;      /* de-chunked, not yet parsed */
+    size_t blen, bcap;
+    int comments;    /* comment lines seen (": keepalive") */
+    bool closed;     /* the server ended the answer */
+};
+struct sse_event {
+    char id[80];
+    char type[40];
+    char data[2048];
+};
+
+/* GET path on server `base` ("http://127.0.0.1:PORT") with key k and, when
+ * not NULL, Last-Event-ID last; reads the status line and headers. */
+void sse_open(struct sse *s, const char *base, const char *path, const char *k, const char *last);
+/* The next event, waiting up to TH_PATIENCE_MS (a test failure past it). */
+void sse_next(struct sse *s, struct sse_event *e);
+/* Waits until `n` comment lines have been seen in all (events, if any
+ * come meanwhile, fail the test). */
+void sse_wait_comments(struct sse *s, int n);
+/* Whether an event arrives within ms (for "nothing more came" checks,
+ * after something that would have sent it is known to be done). */
+bool sse_poll(struct sse *s, struct sse_event *e, int ms);
+void sse_close(struct sse *s);
+
 #endif

@@ -107,8 +107,8 @@ Test(current_sql, every_function_and_view_is_the_one_sql_current_defines)
     migrated = definitions();
     /* Gone, every one: what comes back next comes from sql/current/ alone,
      * and one the files do not define does not come back. CASCADE: a
-     * trigger function goes with its triggers (migration 0012's), which
-     * are tables' parts, not definitions this compares. */
+     * trigger function goes with its triggers (migrations 0011's and
+     * 0012's), which are tables' parts, not definitions this compares. */
     PQclear(th_sql(&t, "DO $$ DECLARE o record; BEGIN"
                        " FOR o IN SELECT c.oid::regclass AS v, c.relkind FROM pg_class c"
                        "  WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('v', 'm')"

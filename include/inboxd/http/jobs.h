@@ -31,6 +31,14 @@ void jobs_wait(struct req *rq);
  * POST): start, wait here for the reader, render. */
 int req_run_started(struct req *rq, struct reply *out, struct problem *pb);
 
+/* Resumes rq's suspended connection (req_suspend) from any thread: the
+ * loop then calls it again. */
+void req_wake(struct req *rq);
+
+/* Runs rq's handler again on a job thread; its connection is suspended
+ * already (a claim that waited: live.h). */
+void jobs_rerun(struct req *rq);
+
 /* Connections suspended now: their job or read still uses them. */
 int jobs_suspended(void);
 

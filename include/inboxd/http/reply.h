@@ -38,6 +38,9 @@ struct reply {
     reply_stream_fn stream;   /* when set, body is ignored: chunked response */
     void *stream_ctx;
     void (*stream_free)(void *ctx);
+    bool live;                /* the stream is called on the loop and, when it
+                               * has nothing, suspends the connection itself
+                               * until it has (an event stream: live.h) */
     bool replayed;            /* an idempotent repeat: `Idempotent-Replayed: true` */
     struct parts *parts;      /* when set (and no stream): the body in pieces,
                                * sent without copying (parts.h), with

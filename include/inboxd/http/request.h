@@ -68,6 +68,19 @@ struct req {
     void (*state_cleanup)(void *state);
     struct req *next_job;
     struct pump *pump;        /* a streamed reply a job thread is to refill */
+    /* A claim that waits for work (POST …/claim with waitSeconds; live.h):
+     * between its runs it is parked in the hub, its connection suspended,
+     * on no job thread. */
+    struct {
+        int64_t deadline_ms;  /* clock_ms() at which the wait ends; 0 before the first run */
+        int64_t parked_ms;    /* when it was last parked */
+        uint64_t gen;         /* live_work_gen() before its last claim */
+        char queue;           /* 'd' draft requests, 'o' the outbox */
+        bool park;            /* the handler found nothing and asks to wait */
+        bool rerun;           /* the handler runs again after a wait */
+        bool gone;            /* the client hung up while it waited */
+        struct req *next;     /* in the hub's list */
+    } wait;
     /* Last: req_new() zeroes everything before them, and problem_init()s
      * them, rather than clearing 9 KB a request. */
     struct problem early;     /* found before the handler ran (413, 415, 401, ...) */

@@ -77,6 +77,9 @@ struct config {
     int retention_job_runs_days;
     int retention_learning_samples_days;
     int retention_audit_log_days;
+    char *database_listen_url;   /* the hub's LISTEN; empty: database_url */
+    int events_heartbeat_s;
+    int retention_events_days;
     int nsources;
     struct config_source sources[CONFIG_MAX_SOURCES];
     struct shared shared;    /* a published copy's references (config_hold) */

@@ -30,6 +30,7 @@ extern const struct route routes_notifications[];
 extern const struct route routes_learning[];
 extern const struct route routes_search[];
 extern const struct route routes_admin[];
+extern const struct route routes_events[];
 
 /* The retention settings of cf as the sweep takes them (routes/admin.c):
  * the one place that maps them, for the route, the timer and the command
