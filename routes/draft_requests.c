@@ -32,6 +32,7 @@ static const struct lease_route queue = {
     .claim = db_draft_requests_claim,
     .fail = db_draft_requests_fail,
     .id_param = "id",
+    .wake = 'd',
     .retry_after = false, /* the backoff alone decides */
 };
 

@@ -44,6 +44,7 @@ static const struct lease_route queue = {
     .claim = db_outbox_claim,
     .fail = db_outbox_failed,
     .id_param = "messageId",
+    .wake = 'o',
     .retry_after = true, /* a provider's Retry-After */
 };
 

@@ -112,6 +112,7 @@ static struct {
 } hub = {.mu = PTHREAD_MUTEX_INITIALIZER, .efd = -1};
 
 static atomic_ullong work_gen;
+static atomic_bool listening;
 
 /* Wakes the hub's thread. */
 static void
@@ -655,6 +656,7 @@ hub_main(void *arg)
                 next_connect = now + RECONNECT_MS;
             } else {
                 log_event(LOG_INFO, NULL, "live.listening", LOG_S("channel", "inboxd_events"));
+                atomic_store(&listening, true);
                 after_reconnect();
             }
         }
@@ -673,6 +675,7 @@ hub_main(void *arg)
         if (listener != NULL && (db_listener_drain(listener, on_notice, NULL) != 0 ||
                                  read_dirty(&held) != 0)) {
             log_event(LOG_WARN, NULL, "live.listen_lost", LOG_S("detail", "reconnecting"));
+            atomic_store(&listening, false);
             db_listener_close(listener);
             listener = NULL;
             next_connect = now + RECONNECT_MS;
@@ -703,6 +706,7 @@ hub_main(void *arg)
     }
     db_listener_close(listener);
     listener = NULL;
+    atomic_store(&listening, false);
     return NULL;
 }
 
@@ -728,6 +732,19 @@ fail:
         close(hub.efd);
     hub.efd = -1;
     return -1;
+}
+
+void
+live_stats(struct live_counts *out)
+{
+    *out = (struct live_counts){0};
+    pthread_mutex_lock(&hub.mu);
+    for (struct live_stream *s = hub.streams; s; s = s->next)
+        out->streams++;
+    for (struct req *rq = hub.parked; rq; rq = rq->wait.next)
+        out->waiting++;
+    pthread_mutex_unlock(&hub.mu);
+    out->listening = atomic_load(&listening);
 }
 
 void

@@ -16,6 +16,7 @@
 #include "inboxd/db/db.h"
 #include "inboxd/db/replica.h"
 #include "inboxd/http/admission.h"
+#include "inboxd/http/live.h"
 #include "inboxd/db/retention.h"
 #include "inboxd/lib/feed_cache.h"
 #include "inboxd/lib/procstat.h"
@@ -154,6 +155,7 @@ metrics_render(const char *extra, size_t *len)
     struct db_stats ds;
     struct feed_cache_stats fc;
     struct admission_counts ac;
+    struct live_counts ls;
     struct procstat ps;
     struct sbuf b;
 
@@ -277,6 +279,19 @@ metrics_render(const char *extra, size_t *len)
               "inboxd_http_connections_shut_total{reason=\"reserve\"} %llu\n"
               "inboxd_http_connections_shut_total{reason=\"per_ip\"} %llu\n",
               ac.open, ac.deadline, ac.reserve, ac.per_ip);
+    live_stats(&ls);
+    sbuf_addf(&b,
+              "# HELP inboxd_events_streams Live event streams open now (GET /v1/events).\n"
+              "# TYPE inboxd_events_streams gauge\n"
+              "inboxd_events_streams %d\n"
+              "# HELP inboxd_claims_waiting Claims waiting for work now (waitSeconds).\n"
+              "# TYPE inboxd_claims_waiting gauge\n"
+              "inboxd_claims_waiting %d\n"
+              "# HELP inboxd_events_listening Whether the hub's LISTEN connection is up (1) or "
+              "being reopened (0).\n"
+              "# TYPE inboxd_events_listening gauge\n"
+              "inboxd_events_listening %d\n",
+              ls.streams, ls.waiting, ls.listening ? 1 : 0);
     if (procstat_read(&ps) == 0)
         sbuf_addf(&b,
                   "# HELP process_cpu_seconds_total Total user and system CPU time spent in "

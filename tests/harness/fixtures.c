@@ -694,6 +694,23 @@ audit_count(const char *action, const char *id)
                     account, action, id);
 }
 
+void
+post_request_draft(struct th *at, const char *k, const struct webhook_ids *x, char draft[37])
+{
+    char path[160], body[512];
+    struct resp r;
+
+    snprintf(path, sizeof(path), "/v1/conversations/%s/drafts", x->conv);
+    snprintf(body, sizeof(body),
+             "{\"triggerMessageId\":\"%s\",\"draftRequestId\":\"%s\",\"modelKey\":\"m\","
+             "\"promptVersion\":\"v1\",\"suggestedText\":\"It ships today.\"}",
+             x->msg, x->req);
+    th_post(at, path, k, body, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    snprintf(draft, 37, "%s", jstr(r.json, "id"));
+    resp_free(&r);
+}
+
 /* --- live event streams ------------------------------------------------------ */
 
 static void

@@ -175,6 +175,10 @@ struct webhook_ids {
     char event[37], conv[37], msg[37], req[37];
 };
 void take_ids(const struct resp *r, struct webhook_ids *x);
+/* The assistants service's draft for a delivery's request, posted to
+ * instance `at` with key k (201 asserted); its id into draft. */
+void post_request_draft(struct th *at, const char *k, const struct webhook_ids *x,
+                        char draft[37]);
 
 /* --- assertions ------------------------------------------------------------- */
 

@@ -271,15 +271,7 @@ Test(story_webhooks, sync_service_end_to_end_delivery_draft_approve_outbox_deliv
     cr_assert_str_eq(jstr(item, "messageId"), x.msg);
     cr_assert_str_eq(jstr(json_object_get(item, "channel"), "externalId"), "zoho-support");
     resp_free(&r);
-    snprintf(path, sizeof(path), "/v1/conversations/%s/drafts", x.conv);
-    snprintf(body, sizeof(body),
-             "{\"triggerMessageId\":\"%s\",\"draftRequestId\":\"%s\",\"modelKey\":\"m\","
-             "\"promptVersion\":\"v1\",\"suggestedText\":\"It ships today.\"}",
-             x.msg, x.req);
-    th_post(&t, path, assistant_key, body, &r);
-    cr_assert_eq(r.status, 201, "%s", r.body);
-    snprintf(draft, sizeof(draft), "%s", jstr(r.json, "id"));
-    resp_free(&r);
+    post_request_draft(&t, assistant_key, &x, draft);
 
     /* The dashboard approves it. */
     snprintf(path, sizeof(path), "/v1/drafts/%s/actions", draft);

@@ -8,7 +8,8 @@
  * and lease_route_fail() with it. The bodies they read (API.md "Drafting",
  * "Outbound delivery (sync service)"):
  *
- *   claim  {"limit": 1-200, "leaseSeconds": 1-3600, and the queue's own}
+ *   claim  {"limit": 1-200, "leaseSeconds": 1-3600, "waitSeconds": 0-30
+ *           (optional, 0: answer at once), and the queue's own}
  *   fail   {"error": non-empty, at most 64 KiB, "retryable": true|false,
  *           "retryAfterSeconds": 0-86400, optional, for queues that take it}
  *
@@ -40,10 +41,14 @@ struct lease_route {
     int (*fail)(const struct who *w, const char *id, const struct lease_fail_in *in, char **json,
                 size_t *len, struct problem *pb);
     const char *id_param; /* the path parameter that names the row */
+    char wake;            /* the kind of the NOTIFY that says work arrived (live.h) */
     bool retry_after;     /* the failure report may carry retryAfterSeconds */
 };
 
-/* POST …/claim: reads the claim body and leases with lr->claim. */
+/* POST …/claim: reads the claim body and leases with lr->claim. With
+ * waitSeconds and nothing to claim, the request waits (parked in the
+ * hub, live.h) and claims again when work arrives, until the time is up;
+ * a client that hung up meanwhile gets nothing claimed for it. */
 int lease_route_claim(struct req *rq, struct reply *out, struct problem *pb,
                       const struct lease_route *lr) __attribute__((warn_unused_result));
 

@@ -31,6 +31,13 @@ void live_drain(void);
  * and once no connection is served any more. */
 void live_stop(void);
 
+/* For /metrics: streams open, claims waiting, the LISTEN connection up. */
+struct live_counts {
+    int streams, waiting;
+    bool listening;
+};
+void live_stats(struct live_counts *out);
+
 /* --- streams --------------------------------------------------------------- */
 
 /* The event types, in the order of their bits in a filter. */
