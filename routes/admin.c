@@ -59,6 +59,7 @@ routes_retention_opts(const struct config *cf, const atomic_bool *cancel,
                 .job_runs_days = cf->retention_job_runs_days,
                 .learning_samples_days = cf->retention_learning_samples_days,
                 .audit_log_days = cf->retention_audit_log_days,
+                .events_days = cf->retention_events_days,
             },
         .cancel = cancel,
     };

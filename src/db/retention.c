@@ -66,6 +66,7 @@ enum {
     S_DRAFT_REQUESTS,
     S_JOB_RUNS,
     S_AUDIT_LOG,
+    S_EVENTS,
     S_LOCK,
 };
 
@@ -248,6 +249,25 @@ static const struct db_stmt stmts[] = {
                                "AND x.finished_at < " CUTOFF),
                     3},
     [S_AUDIT_LOG] = {"retention_audit_log", DELETE_OLD("audit_log", "id", "at", ""), 3},
+    /* Live events: deleted, and the furthest position deleted kept as
+     * the account's horizon, so that a Last-Event-ID before it gets
+     * `reset` instead of a silent gap. The count is the SELECT's rows. */
+    [S_EVENTS] = {"retention_events",
+                  "WITH d AS ("
+                  "  DELETE FROM events t "
+                  "  WHERE t.account_id = $1 AND (t.write_xid, t.id) IN ("
+                  "    SELECT x.write_xid, x.id FROM events x "
+                  "    WHERE x.account_id = $1 AND x.created_at < " CUTOFF " "
+                  "    LIMIT $2 FOR UPDATE SKIP LOCKED) "
+                  "  RETURNING t.write_xid, t.id), "
+                  "h AS ("
+                  "  INSERT INTO event_horizons AS h (account_id, write_xid, id) "
+                  "  SELECT $1, d.write_xid, d.id FROM d ORDER BY d.write_xid DESC, d.id DESC LIMIT 1 "
+                  "  ON CONFLICT (account_id) DO UPDATE "
+                  "  SET write_xid = EXCLUDED.write_xid, id = EXCLUDED.id "
+                  "  WHERE (h.write_xid, h.id) < (EXCLUDED.write_xid, EXCLUDED.id)) "
+                  "SELECT 1 FROM d",
+                  3},
     /* Session level, on a connection of its own: held for the whole
      * sweep, across its many short transactions. */
     [S_LOCK] = {"retention_lock", "SELECT pg_try_advisory_lock(" RETENTION_LOCK_KEY ")", 0},
@@ -406,6 +426,7 @@ static const struct table {
     {"draft_requests", "draftRequests", PERIOD(draft_requests_days), S_DRAFT_REQUESTS, -1, 0, NULL},
     {"job_runs", "jobRuns", PERIOD(job_runs_days), S_JOB_RUNS, -1, 0, NULL},
     {"audit_log", "auditLog", PERIOD(audit_log_days), S_AUDIT_LOG, -1, 0, NULL},
+    {"events", "events", PERIOD(events_days), S_EVENTS, -1, 0, NULL},
 };
 
 const char *

@@ -671,12 +671,12 @@ run_http(const char *k, const char *want)
         "drafts",          "messageBodies",   "draftTexts",
         "actionTexts",     "webhookPayloads", "conversationSubjects",
         "conversations",   "notifications",   "draftRequests",
-        "jobRuns",         "auditLog"};
+        "jobRuns",         "auditLog",        "events"};
     struct resp r;
 
     th_post(&t, "/v1/admin/retention/run", k, NULL, &r);
     cr_assert_eq(r.status, 200, "%s", r.body);
-    cr_assert_eq(json_object_size(r.json), 14, "%s", r.body);
+    cr_assert_eq(json_object_size(r.json), 15, "%s", r.body);
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         cr_assert_eq(ival(r.json, fields[i]), wanted(want, fields[i]), "%s: %s", fields[i], r.body);
     resp_free(&r);
@@ -898,7 +898,7 @@ Test(retention, the_command_line_sweeps_every_account)
     }
     status = pclose(p);
     cr_assert_eq(status, 0, "inboxd retention exited with %d", status);
-    cr_assert_eq(nlines, 14);
+    cr_assert_eq(nlines, 15);
     expect_swept(&mine);
     expect_swept(&theirs);
 }
@@ -1091,7 +1091,7 @@ Test(retention_big, a_sweep_of_100000_back_dated_rows)
                              "\"actionTexts\":0,\"webhookPayloads\":0,"
                              "\"conversationSubjects\":0,\"conversations\":0,"
                              "\"notifications\":0,\"draftRequests\":0,\"jobRuns\":0,"
-                             "\"auditLog\":0}");
+                             "\"auditLog\":0,\"events\":0}");
     fprintf(stderr, "retention: the following empty sweep took %lld ms\n", ms);
     resp_free(&r);
 }

@@ -218,14 +218,20 @@ Test(events, last_event_id_resumes_after_that_event)
 
 Test(events, an_id_past_retention_or_not_ours_gets_one_reset)
 {
+    struct resp r;
     struct sse s;
     struct sse_event first, e;
     char ch[37], c2[37], d2[37];
 
     first_draft(ch, &first);
-    /* Retention swept everything written so far. */
-    sql_exec("DELETE FROM events WHERE account_id = '%s'", account);
-    sql_exec("INSERT INTO event_horizons SELECT '%s', pg_current_xact_id(), 0", account);
+    /* Retention sweeps everything written so far, once it is 8 days old. */
+    sql_exec("UPDATE events SET created_at = now() - interval '8 days' WHERE account_id = '%s'",
+             account);
+    th_post(&t, "/v1/admin/retention/run", key, NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_gt(json_integer_value(json_object_get(r.json, "events")), 0, "%s", r.body);
+    resp_free(&r);
+    cr_assert_eq(sql_long("SELECT count(*) FROM events WHERE account_id = '%s'", account), 0);
     open_stream(&s, "/v1/events?types=draft.ready", key, first.id);
     expect_event(&s, "reset", NULL, &e);
     /* From there on, as a new stream. */

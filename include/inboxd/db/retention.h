@@ -21,6 +21,8 @@
  *   draft_requests         done/failed ones, 30 d after they finished
  *   job_runs               succeeded/failed ones, 90 d after they finished
  *   audit_log              after `audit_log_days` (0 by default: kept)
+ *   events                 the live event log, after `events_days` (7); the
+ *                          furthest position deleted is the account's horizon
  *
  * Each table is a loop of short transactions of at most `batch` rows each
  * (rows locked by someone else are skipped, not waited for), so a large
@@ -45,6 +47,7 @@ struct retention_periods {
     int job_runs_days;         /* retention_job_runs_days (finished ones) */
     int learning_samples_days; /* retention_learning_samples_days */
     int audit_log_days;        /* retention_audit_log_days */
+    int events_days;           /* retention_events_days */
 };
 
 struct retention_opts {
@@ -54,7 +57,7 @@ struct retention_opts {
 };
 
 /* The tables of a sweep, in the order it works through them. */
-#define RETENTION_TABLES 14
+#define RETENTION_TABLES 15
 
 /* What one sweep did, per table: rows deleted or blanked. */
 struct retention_counts {
