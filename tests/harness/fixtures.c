@@ -796,6 +796,12 @@ sse_open(struct sse *s, const char *base, const char *path, const char *k, const
     s->status = strtol(s->raw + 9, NULL, 10);
     if (end != NULL) {
         size_t head = (size_t)(end - s->raw) + 4;
+        struct resp r = {.status = s->status};
+
+        r.headers = strndup(s->raw, head);
+        cr_assert_not_null(r.headers);
+        th_check_response("GET", path, &r);
+        free(r.headers);
 
         memmove(s->raw, s->raw + head, s->rlen - head);
         s->rlen -= head;

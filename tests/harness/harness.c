@@ -456,8 +456,8 @@ server_path(const char *path, char *out, size_t outlen)
 
 /* STYLE.md section 11: every response is checked against openapi.json, and
  * every matched route is noted for the coverage check. */
-static void
-check_response(const char *method, const char *path, const struct resp *r)
+void
+th_check_response(const char *method, const char *path, const struct resp *r)
 {
     struct route_match m;
     struct problem pb = {0};
@@ -637,7 +637,7 @@ th_http_try(struct th *t, const char *method, const char *path, const char *key,
     r->json = r->len ? th_json(r->body, r->len) : NULL;
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
-    check_response(method, path, r);
+    th_check_response(method, path, r);
     return 0;
 }
 

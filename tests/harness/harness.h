@@ -73,6 +73,10 @@ int th_http_try(struct th *t, const char *method, const char *path, const char *
 void th_get(struct th *t, const char *path, const char *key, struct resp *r);
 void th_post(struct th *t, const char *path, const char *key, const char *body, struct resp *r);
 
+/* Checks an answer read some other way (a raw connection) as th_http
+ * checks its own: against openapi.json, and noted for route coverage. */
+void th_check_response(const char *method, const char *path, const struct resp *r);
+
 /* A response header's value (case-insensitive name) copied into out, or
  * false when absent. */
 bool resp_header(const struct resp *r, const char *name, char *out, size_t outlen);
