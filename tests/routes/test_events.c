@@ -314,3 +314,30 @@ Test(heartbeat, idle_streams_get_one_and_outlive_request_timeouts)
     expect_event(&s, "draft.ready", draft, NULL);
     sse_close(&s);
 }
+
+/* The hub's LISTEN connection, as PostgreSQL sees it. */
+static long
+listener_pid(void)
+{
+    return sql_long("SELECT coalesce(max(pid), 0) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND (query LIKE 'LISTEN inboxd_events%%' OR query LIKE '%%inboxd_watermark() AS mark%%')");
+}
+
+Test(events, a_lost_listening_connection_is_reopened_and_nothing_is_lost)
+{
+    struct sse s;
+    char ch[37], conv[37], draft[37];
+    long before;
+
+    mk_channel(account, NULL, NULL, ch);
+    open_stream(&s, "/v1/events?types=draft.ready", key, NULL);
+    TH_WAIT_UNTIL((before = listener_pid()) > 0, "no listening connection");
+    sql_exec("SELECT pg_terminate_backend(%ld)", before);
+    /* Written while the hub may be deaf. */
+    draft_in(ch, conv, draft);
+    expect_event(&s, "draft.ready", draft, NULL);
+    TH_WAIT_UNTIL(listener_pid() > 0 && listener_pid() != before, "not reopened");
+    cr_assert_eq(th_metric(&t, NULL, "inboxd_events_listening"), 1);
+    sse_close(&s);
+}
