@@ -348,7 +348,8 @@ reply_send(struct req *rq, struct reply *out)
 
     if (out->stream != NULL && out->live) {
         /* Served on the loop: the stream never waits (live.c). */
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, out->stream,
+        /* Small blocks: a stream is mostly idle, and there may be many. */
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4 * 1024, out->stream,
                                                  out->stream_ctx, out->stream_free);
         if (resp == NULL)
             return MHD_NO;
