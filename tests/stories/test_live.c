@@ -359,7 +359,15 @@ Test(live, two_instances_two_dashboards_one_story)
     expect_log_order(&two, &saw2, "the second dashboard");
     for (int i = 0; i < saw1.n; i++)
         cr_assert_str_eq(saw1.ids[i], saw2.ids[i], "event %d", i);
+    /* SIGTERM ends the second instance's stream: it exits at once, and
+     * cleanly (stop_second), with a dashboard still connected. */
+    stop_second();
+    {
+        struct sse_event e;
+
+        cr_assert_not(sse_poll(&two, &e, TH_PATIENCE_MS), "an event after SIGTERM: %s", e.type);
+        cr_assert(two.closed);
+    }
     sse_close(&one);
     sse_close(&two);
-    stop_second();
 }
