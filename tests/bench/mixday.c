@@ -14,7 +14,7 @@
  *
  *   mixday -u URL -k KEY -s SECRET -S SOURCE -U USER_ID -c CONVS -r RATE
  *          -d SECONDS [-R REVIEWERS] [-A ASSISTANTS] [-D DELIVERERS] [-W WAIT]
- *          [-t RUN_TAG]
+ *          [-t RUN_TAG] [-E EVENTS_FILE]
  *
  * CONVS: one conversation per line, "type<TAB>channelExternalId<TAB>
  * channelName<TAB>conversationExternalId", as run.sh writes it. Workers
@@ -24,7 +24,13 @@
  * Prints one line:
  *   MIXRESULT rate=.. sent=.. achieved=.. webhook_bad=.. feed_reads=..
  *             feed_p50_ms=.. feed_p99_ms=.. feed_bad=.. drafts=.. actions=..
- *             action_conflicts=.. delivered=.. bad=..
+ *             action_conflicts=.. delivered=.. bad=.. request_claim_p50_ms=..
+ *             request_claim_p99_ms=.. outbox_claim_p50_ms=.. outbox_claim_p99_ms=..
+ * (claims: from the item's createdAt, when it was queued, to the claim's
+ * answer; the outbox item's createdAt is the approval's)
+ * With -E, a dashboard also listens to GET /v1/events?types=draft.ready
+ * and writes "<arrival, µs since the epoch> <draftId>" per event to
+ * EVENTS_FILE, which run.sh sets beside each draft's commit.
  * The times from webhook to draft, to approval and to delivery are read
  * afterwards from the database by run.sh (the rows' own timestamps), for
  * the messages whose externalId starts with "mixm-RUN_TAG-".
@@ -56,7 +62,7 @@ struct conv {
 };
 
 static struct {
-    const char *url, *key, *secret, *source, *user, *tag;
+    const char *url, *key, *secret, *source, *user, *tag, *events_out;
     double rate, seconds;
     int reviewers, assistants, deliverers, wait_s;
     struct conv *convs;
@@ -69,10 +75,58 @@ static atomic_bool stopping;
 static atomic_long sent, webhook_bad, feed_bad, drafts, actions, action_conflicts, delivered,
     other_bad;
 
-/* Feed read latencies in µs, appended under a lock (a few hundred a run). */
-static pthread_mutex_t samples_mu = PTHREAD_MUTEX_INITIALIZER;
-static long *samples;
-static size_t nsamples;
+/* Latencies in µs, appended under a lock: the feed reads as the reviewers
+ * saw them, and for each claimed item the time from its createdAt (queued)
+ * to the claim's answer. */
+struct samples {
+    pthread_mutex_t mu;
+    long *v;
+    size_t n;
+};
+static struct samples feed_lat = {PTHREAD_MUTEX_INITIALIZER, NULL, 0},
+                      request_claim_lat = {PTHREAD_MUTEX_INITIALIZER, NULL, 0},
+                      outbox_claim_lat = {PTHREAD_MUTEX_INITIALIZER, NULL, 0};
+
+static void
+sample_add(struct samples *s, long us)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->v == NULL)
+        s->v = malloc(MAX_SAMPLES * sizeof(*s->v));
+    if (s->v != NULL && s->n < MAX_SAMPLES)
+        s->v[s->n++] = us;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* An RFC 3339 UTC time as inboxd writes it (2026-12-07T03:32:48.442Z) in
+ * µs since the epoch; -1 if it is not one. */
+static long long
+utc_us(const char *t)
+{
+    struct tm tm = {0};
+    const char *rest;
+    long long us;
+
+    if (t == NULL || (rest = strptime(t, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+        return -1;
+    us = (long long)timegm(&tm) * 1000000;
+    if (*rest == '.') {
+        long long scale = 100000;
+
+        for (rest++; *rest >= '0' && *rest <= '9'; rest++, scale /= 10)
+            us += (*rest - '0') * scale;
+    }
+    return *rest == 'Z' ? us : -1;
+}
+
+static long long
+wall_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* The first few failures, on stderr (run.sh keeps it in its log). */
 static atomic_int reported;
@@ -292,17 +346,25 @@ claim(struct http *h, const char *path, const char *worker)
 
 /* Claims from path until the run ends, handing each item to each(). */
 static void
-work_loop(const char *path, const char *worker, void (*each)(struct http *, const json_t *))
+work_loop(const char *path, const char *worker, struct samples *lat,
+          void (*each)(struct http *, const json_t *))
 {
     struct http h;
 
     http_init(&h);
     while (!stopping && now_s() < t_end) {
         json_t *items = claim(&h, path, worker), *it;
+        long long claimed = wall_us();
         size_t i;
 
         if (json_array_size(items) == 0 && !opt.wait_s)
             sleep_until(now_s() + IDLE_RETRY_MS / 1000.0);
+        json_array_foreach (items, i, it) {
+            long long queued = utc_us(json_string_value(json_object_get(it, "createdAt")));
+
+            if (queued > 0)
+                sample_add(lat, (long)(claimed - queued));
+        }
         json_array_foreach (items, i, it)
             each(&h, it);
         json_decref(items);
@@ -353,7 +415,7 @@ assistant(void *arg)
     char worker[32];
 
     snprintf(worker, sizeof(worker), "mix-assistant-%d", (int)(intptr_t)arg);
-    work_loop("/v1/draft-requests/claim", worker, write_draft);
+    work_loop("/v1/draft-requests/claim", worker, &request_claim_lat, write_draft);
     return NULL;
 }
 
@@ -361,7 +423,76 @@ static void *
 deliverer(void *arg)
 {
     (void)arg;
-    work_loop("/v1/outbox/claim", NULL, deliver);
+    work_loop("/v1/outbox/claim", NULL, &outbox_claim_lat, deliver);
+    return NULL;
+}
+
+/* ---- the dashboard's event stream -------------------------------------------------------- */
+
+struct listen {
+    FILE *out;
+    char line[4096];
+    size_t len;
+};
+
+/* SSE lines: each "data: {...}" of a draft.ready names its draft. */
+static size_t
+on_events(char *p, size_t size, size_t n, void *data)
+{
+    struct listen *l = data;
+    size_t add = size * n;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    for (size_t i = 0; i < add; i++) {
+        if (p[i] != '\n') {
+            if (l->len + 1 < sizeof(l->line))
+                l->line[l->len++] = p[i];
+            continue;
+        }
+        l->line[l->len] = '\0';
+        if (strncmp(l->line, "data: ", 6) == 0) {
+            json_t *d = json_loads(l->line + 6, 0, NULL);
+            const char *id = json_string_value(json_object_get(d, "draftId"));
+
+            if (id != NULL)
+                fprintf(l->out, "%lld %s\n",
+                        (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, id);
+            json_decref(d);
+        }
+        l->len = 0;
+    }
+    return stopping ? 0 : add; /* 0 ends the transfer at the end of the run */
+}
+
+/* Called about once a second by libcurl: ends the stream when the run does. */
+static int
+on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)p, (void)dt, (void)dn, (void)ut, (void)un;
+    return stopping ? 1 : 0;
+}
+
+static void *
+listener(void *arg)
+{
+    struct listen l = {.out = arg};
+    struct http h;
+
+    http_init(&h);
+    curl_easy_setopt(h.c, CURLOPT_WRITEFUNCTION, on_events);
+    curl_easy_setopt(h.c, CURLOPT_WRITEDATA, &l);
+    curl_easy_setopt(h.c, CURLOPT_TIMEOUT, 0L);
+    curl_easy_setopt(h.c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h.c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    /* Keep-alive comments every 15 s; a stream cut early is noted. */
+    while (!stopping && now_s() < t_end) {
+        long st = http_do(&h, "GET", "/v1/events?types=draft.ready", NULL, NULL);
+
+        if (!stopping)
+            note_bad(&other_bad, "event stream ended", st, NULL);
+    }
+    http_free(&h);
     return NULL;
 }
 
@@ -389,10 +520,7 @@ reviewer(void *arg)
         next += FEED_EVERY_MS / 1000.0;
         t0 = now_s();
         st = http_do(&h, "GET", "/v1/feed?order=newest", NULL, NULL);
-        pthread_mutex_lock(&samples_mu);
-        if (nsamples < MAX_SAMPLES)
-            samples[nsamples++] = (long)((now_s() - t0) * 1e6);
-        pthread_mutex_unlock(&samples_mu);
+        sample_add(&feed_lat, (long)((now_s() - t0) * 1e6));
         if (st != 200) {
             note_bad(&feed_bad, "feed", st, h.body);
             continue;
@@ -438,15 +566,13 @@ cmp_long(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The p-quantile of s in ms (s sorted); -1 without samples. */
 static double
-pct_ms(double p)
+pct_ms(const struct samples *s, double p)
 {
-    size_t i;
-
-    if (nsamples == 0)
-        return 0;
-    i = (size_t)(p * (double)(nsamples - 1) + 0.5);
-    return (double)samples[i] / 1000.0;
+    if (s->n == 0)
+        return -1;
+    return (double)s->v[(size_t)(p * (double)(s->n - 1) + 0.5)] / 1000.0;
 }
 
 static void
@@ -488,10 +614,12 @@ int
 main(int argc, char **argv)
 {
     const char *convs = NULL;
+    FILE *events_file = NULL;
+    struct samples *all[] = {&feed_lat, &request_claim_lat, &outbox_claim_lat};
     pthread_t th[512];
     int nth = 0, c, nsenders;
 
-    while ((c = getopt(argc, argv, "u:k:s:S:U:c:r:d:R:A:D:W:t:")) != -1) {
+    while ((c = getopt(argc, argv, "u:k:s:S:U:c:r:d:R:A:D:W:t:E:")) != -1) {
         switch (c) {
         case 'u': opt.url = optarg; break;
         case 'k': opt.key = optarg; break;
@@ -506,6 +634,7 @@ main(int argc, char **argv)
         case 'D': opt.deliverers = atoi(optarg); break;
         case 'W': opt.wait_s = atoi(optarg); break;
         case 't': opt.tag = optarg; break;
+        case 'E': opt.events_out = optarg; break;
         default: return 2;
         }
     }
@@ -517,8 +646,6 @@ main(int argc, char **argv)
         return 2;
     }
     load_convs(convs);
-    if ((samples = malloc(MAX_SAMPLES * sizeof(*samples))) == NULL)
-        return 1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     nsenders = (int)(opt.rate / 25) + 1;
     t_start = now_s() + 0.5;
@@ -531,17 +658,31 @@ main(int argc, char **argv)
         pthread_create(&th[nth++], NULL, deliverer, (void *)(intptr_t)i);
     for (int i = 0; i < opt.reviewers && nth < 512; i++)
         pthread_create(&th[nth++], NULL, reviewer, (void *)(intptr_t)i);
+    if (opt.events_out != NULL) {
+        if ((events_file = fopen(opt.events_out, "w")) == NULL) {
+            perror(opt.events_out);
+            return 1;
+        }
+        pthread_create(&th[nth++], NULL, listener, events_file);
+    }
     sleep_until(t_end);
     stopping = true;
     for (int i = 0; i < nth; i++)
         pthread_join(th[i], NULL);
-    qsort(samples, nsamples, sizeof(*samples), cmp_long);
+    if (events_file != NULL)
+        fclose(events_file);
+    for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
+        if (all[k]->n > 0)
+            qsort(all[k]->v, all[k]->n, sizeof(*all[k]->v), cmp_long);
     printf("MIXRESULT rate=%.1f sent=%ld achieved=%.1f webhook_bad=%ld feed_reads=%zu "
            "feed_p50_ms=%.2f feed_p99_ms=%.2f feed_bad=%ld drafts=%ld actions=%ld "
-           "action_conflicts=%ld delivered=%ld bad=%ld\n",
-           opt.rate, (long)sent, (double)sent / opt.seconds, (long)webhook_bad, nsamples,
-           pct_ms(0.50), pct_ms(0.99), (long)feed_bad, (long)drafts, (long)actions,
-           (long)action_conflicts, (long)delivered, (long)other_bad);
+           "action_conflicts=%ld delivered=%ld bad=%ld request_claim_p50_ms=%.1f "
+           "request_claim_p99_ms=%.1f outbox_claim_p50_ms=%.1f outbox_claim_p99_ms=%.1f\n",
+           opt.rate, (long)sent, (double)sent / opt.seconds, (long)webhook_bad, feed_lat.n,
+           pct_ms(&feed_lat, 0.50), pct_ms(&feed_lat, 0.99), (long)feed_bad, (long)drafts,
+           (long)actions, (long)action_conflicts, (long)delivered, (long)other_bad,
+           pct_ms(&request_claim_lat, 0.50), pct_ms(&request_claim_lat, 0.99),
+           pct_ms(&outbox_claim_lat, 0.50), pct_ms(&outbox_claim_lat, 0.99));
     curl_global_cleanup();
     return 0;
 }

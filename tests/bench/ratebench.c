@@ -16,9 +16,10 @@
  *             (-u PATH | -i IDFILE -u PREFIX)
  *       prints: RATERESULT rate=.. achieved=.. requests=.. lost=.. non2xx=.. errors=..
  *               p50_ms=.. p90_ms=.. p99_ms=.. p999_ms=.. max_ms=..
- *   ratebench -p PORT --idle N [--hold SECONDS] [-u PATH]
+ *   ratebench -p PORT --idle N [--hold SECONDS] [-u PATH] [-H 'Name: value']...
  *       opens N connections, sends one request (default GET /healthz) on
- *       each, keeps them open and idle; prints "IDLE connected=N" when all
+ *       each (an event stream stays open: its headers are the answer),
+ *       keeps them open and idle; prints "IDLE connected=N" when all
  *       are up and "IDLE still_open=M" at the end (SIGTERM or --hold).
  *
  * Only to 127.0.0.1 (or -h ADDR, numeric). Bounded in time: it stops by
@@ -555,12 +556,17 @@ static int
 run_idle(void)
 {
     int *fds = xmalloc((size_t)opt.idle * sizeof(int));
-    char req[512], buf[8192];
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s:%d\r\n\r\n", opt.path,
-                     opt.host, opt.port);
+    char req[2048], buf[8192];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s:%d\r\n", opt.path, opt.host,
+                     opt.port);
     int open_now = 0;
     int64_t until;
 
+    for (int i = 0; i < opt.nheaders && n < (int)sizeof(req); i++)
+        n += snprintf(req + n, sizeof(req) - (size_t)n, "%s\r\n", opt.headers[i]);
+    if (n + 2 >= (int)sizeof(req))
+        die("%s", "idle: headers too long");
+    n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
     for (int i = 0; i < opt.idle; i++) {
         struct timeval tv = {.tv_sec = 10};
         size_t got = 0;
@@ -586,7 +592,11 @@ run_idle(void)
                 char *cl = strcasestr(buf, "Content-Length:");
                 long len = cl ? strtol(cl + 15, NULL, 10) : 0;
 
-                if ((size_t)(h + 4 - buf) + (size_t)len <= got)
+                if (strncmp(buf, "HTTP/1.1 200", 12) != 0 && opt.nheaders > 0)
+                    die("idle connection: %.80s", buf);
+                /* An event stream has begun once its headers came. */
+                if (strcasestr(buf, "text/event-stream") != NULL ||
+                    (size_t)(h + 4 - buf) + (size_t)len <= got)
                     break;
             }
         }
@@ -603,7 +613,9 @@ run_idle(void)
         char c;
         ssize_t r = recv(fds[i], &c, 1, MSG_DONTWAIT | MSG_PEEK);
 
-        open_now += r < 0 && errno == EAGAIN;
+        /* Nothing to read, or (an event stream) a keep-alive comment:
+         * open; 0 bytes: closed by the server. */
+        open_now += r > 0 || (r < 0 && errno == EAGAIN);
         close(fds[i]);
     }
     printf("IDLE still_open=%d\n", open_now);

@@ -7,7 +7,7 @@
 #   tests/bench/run.sh --rate R        fixed offered rate R req/s (ratebench, no
 #                                      coordinated omission): read and feed latency
 #                                      (the feed at --feed-rate F, default R / 10)
-# Options (for comparisons): --ops read,read_tls,feed,feed_deep,feed_plain,idle,slow,message,node_message,approve,webhook
+# Options (for comparisons): --ops read,read_tls,feed,feed_deep,feed_plain,idle,events_idle,slow,message,node_message,approve,webhook
 #   (feed and feed_deep ask for gzip as a browser does; feed_plain is the first
 #   page without Accept-Encoding; read_tls is read over HTTPS, from a second
 #   inboxd serving TLS on the next port with tests/tls/make-certs.sh's certificate;
@@ -52,7 +52,7 @@ URL="http://127.0.0.1:$PORT"
 # shellcheck source=tests/pg.sh
 source "$ROOT/tests/pg.sh"
 
-OPS="read,read_tls,feed,feed_deep,feed_plain,idle,slow,message,node_message,approve,webhook"
+OPS="read,read_tls,feed,feed_deep,feed_plain,idle,events_idle,slow,message,node_message,approve,webhook"
 DUR=15
 WARM=3
 POOL=5
@@ -312,7 +312,7 @@ BODY_HASH="$(printf '%s' "$BENCH_BODY" | sha256sum | cut -c1-64)"
 
 # ---- measuring ----------------------------------------------------------------
 
-declare -A R_RPS R_P50 R_P99 R_BAD R_CPU R_PGB R_NOTE
+declare -A R_RPS R_P50 R_P99 R_BAD R_CPU R_PGB R_NOTE R_RSS_DELTA
 ORDER=()
 
 # wrk_run NAME SCRIPT: warm-up, then the measured run with inboxd's CPU around it.
@@ -425,6 +425,7 @@ if [ -n "$MIX" ]; then
           WHERE account_id = '$ACCT' AND delivery_status IN ('pending', 'leased')" >/dev/null
     "$OUT/mixday" -u "$URL" -k "$KEY" -s "$INBOXD_WEBHOOK_BENCH_SECRET" -S bench -U "$USER_ID" \
       -c "$OUT/mix_convs.tsv" -r "$r" -d "$DUR" -t "$tag" ${MIX_WAIT:+-W "$MIX_WAIT"} \
+      -E "$OUT/mix-events-$r.txt" \
       >"$OUT/logs/mix-$r.txt" 2>&1 ||
       die "mixday failed at rate $r: $OUT/logs/mix-$r.txt"
     line="$(grep '^MIXRESULT' "$OUT/logs/mix-$r.txt")"
@@ -450,8 +451,17 @@ if [ -n "$MIX" ]; then
              coalesce(round(percentile_cont(0.99) WITHIN GROUP (ORDER BY to_delivery)), -1)
       FROM t")"
     read -r n n_d n_a n_o d50 d99 a50 a99 o50 o99 <<<"$times"
+    # The dashboard's draft.ready events: arrival against the draft's row.
+    ev="$(psqlb -F ' ' -c "CREATE TEMP TABLE ev (at_us bigint, draft uuid)" \
+      -c "\\copy ev FROM '$OUT/mix-events-$r.txt' (FORMAT text, DELIMITER ' ')" \
+      -c "SELECT count(*),
+                 coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)), -1),
+                 coalesce(round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)), -1)
+          FROM (SELECT (ev.at_us / 1000.0) - extract(epoch FROM d.created_at) * 1000 AS ms
+                FROM ev JOIN drafts d ON d.account_id = '$ACCT' AND d.id = ev.draft) x" | tail -1)"
+    read -r ev_n ev50 ev99 <<<"$ev"
     bad=$(($(g webhook_bad) + $(g feed_bad) + $(g bad)))
-    mix_rows+=("| $r | $(g achieved) | $(g feed_p50_ms) | $(g feed_p99_ms) | $n_d / $n: $d50 / $d99 | $n_a: $a50 / $a99 | $n_o: $o50 / $o99 | $(g actions) ($(g action_conflicts) superseded) | $bad |")
+    mix_rows+=("| $r | $(g achieved) | $(g feed_p50_ms) | $(g feed_p99_ms) | $(g request_claim_p50_ms) / $(g request_claim_p99_ms) | $n_d / $n: $d50 / $d99 | $ev_n: $ev50 / $ev99 | $n_a: $a50 / $a99 | $(g outbox_claim_p50_ms) / $(g outbox_claim_p99_ms) | $n_o: $o50 / $o99 | $(g actions) ($(g action_conflicts) superseded) | $bad |")
     log "mixed day at $r webhooks/s: $line; times (ms, p50/p99): draft $d50/$d99, action $a50/$a99, delivery $o50/$o99"
     if [ "$bad" = 0 ] && awk -v p="$(g feed_p99_ms)" 'BEGIN { exit !(p <= 50) }'; then best="$r"; fi
   done
@@ -462,8 +472,8 @@ if [ -n "$MIX" ]; then
     echo
     echo "Machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); load before: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git -C "$ROOT" rev-parse --short HEAD). inboxd: pool $POOL${INBOXD_ARGS:+, $INBOXD_ARGS}. mixday: ${DUR} s per rate; 4 assistants, 2 deliverers (claims of 5, 200 ms after an empty one), 20 reviewers reading the feed's newest first page every 2 s and approving (3 in 4) or editing what is theirs."
     echo
-    echo "| offered webhooks/s | achieved | feed p50 ms | feed p99 ms | to draft: n / sent, p50 / p99 ms | to action: n, p50 / p99 | to delivery: n, p50 / p99 | actions | failed |"
-    echo "| ---: | ---: | ---: | ---: | --- | --- | --- | --- | ---: |"
+    echo "| offered webhooks/s | achieved | feed p50 ms | feed p99 ms | request queued → claimed p50 / p99 | webhook → draft: n / sent, p50 / p99 | draft → draft.ready event: n, p50 / p99 | webhook → action: n, p50 / p99 | outbox queued → claimed p50 / p99 | webhook → delivery: n, p50 / p99 | actions | failed |"
+    echo "| ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- | --- | --- | ---: |"
     printf '%s\n' "${mix_rows[@]}"
     echo
     echo "Highest rate with the feed's p99 ≤ 50 ms and nothing failed: $best. inboxd peak RSS: $((RSS_KB / 1024)) MiB."
@@ -636,9 +646,11 @@ fi
 # read_beside NAME MARK ARGS...: a read run while `ratebench ARGS` holds its
 # connections open (ratebench prints MARK once they are up); its output is
 # in $OUT/logs/NAME.txt.
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$INBOXD_PID/status"; }
 read_beside() {
-  local name="$1" mark="$2" pid
+  local name="$1" mark="$2" pid rss0
   shift 2
+  rss0="$(rss_kb)"
   "$OUT/ratebench" -p "$PORT" "$@" --hold $((DUR + WARM + 30)) >"$OUT/logs/$name.txt" 2>&1 &
   pid=$!
   BG_PIDS+=("$pid")
@@ -648,6 +660,7 @@ read_beside() {
     sleep 0.1
   done
   grep -q "^$mark" "$OUT/logs/$name.txt" || die "ratebench $*: not up in 30 s"
+  R_RSS_DELTA[$name]=$(($(rss_kb) - rss0))
   wrk_run "read_$name" read.lua
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
@@ -661,6 +674,13 @@ if has_op idle; then
 fi
 if has_op slow; then
   read_beside slow 'SLOW connected' --slow "$SLOW_CONNS"
+fi
+# events_idle: as idle, each connection an open event stream of the
+# account (GET /v1/events), which the hub holds suspended.
+if has_op events_idle; then
+  read_beside events 'IDLE connected' --idle "$IDLE_CONNS" -u /v1/events \
+    -H "Authorization: Bearer $KEY"
+  EVENTS_OPEN="$(sed -n 's/^IDLE still_open=//p' "$OUT/logs/events.txt")"
 fi
 
 if has_op message; then
@@ -811,6 +831,7 @@ label_of() {
     feed_plain) echo "GET /v1/feed (first page, 50, no gzip)" ;;
     read_idle) echo "GET /v1/conversations/{id} + $IDLE_CONNS idle conns" ;;
     read_slow) echo "GET /v1/conversations/{id} + $SLOW_CONNS slow clients" ;;
+    read_events) echo "GET /v1/conversations/{id} + $IDLE_CONNS open event streams" ;;
     message) echo "POST …/messages (inbound)" ;;
     node_message) echo "the same, plain Node service (fastify + pg)" ;;
     approve) echo "POST /v1/drafts/{id}/actions (approve)" ;;
@@ -873,6 +894,11 @@ label_of() {
     echo "- message ≥ 1.0 × the plain Node service: $r — $(verdict "$(awk -v r="$r" 'BEGIN { print (r >= 1.0) }')")"
   fi
   echo "- peak RSS ≤ 64 MiB: $((RSS_KB / 1024)) MiB — $(verdict "$((RSS_KB <= 65536))")"
+  if [ -n "${R_RPS[read_events]:-}" ] && [ -n "${R_RPS[read]:-}" ]; then
+    r="$(ratio "${R_RPS[read_events]}" "${R_RPS[read]}")"
+    mib="$(awk -v k="${R_RSS_DELTA[events]}" 'BEGIN { printf "%.1f", k / 1024 }')"
+    echo "- $IDLE_CONNS open event streams cost ≤ 10 % read throughput and ≤ 32 MiB: ${R_RPS[read_events]} vs ${R_RPS[read]} req/s = $r, inboxd RSS +$mib MiB (still open at the end: ${EVENTS_OPEN:-?}) — $(verdict "$(awk -v r="$r" -v m="$mib" 'BEGIN { print (r >= 0.9 && m <= 32) }')")"
+  fi
   if [ -n "$IDLE_RPS" ] && [ -n "${R_RPS[read]:-}" ]; then
     r="$(ratio "$IDLE_RPS" "${R_RPS[read]}")"
     echo "- $IDLE_CONNS idle connections cost ≤ 10 %: $IDLE_RPS vs ${R_RPS[read]} req/s = $r (still open at the end: ${IDLE_OPEN:-?}) — $(verdict "$(awk -v r="$r" 'BEGIN { print (r >= 0.9) }')")"
