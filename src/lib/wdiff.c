@@ -65,7 +65,10 @@
  * 3 ns at -O2. The global budget is WORK_BASE + WORK_PER_TOKEN * (tokens of
  * both texts): 23 million units for two 64 KiB texts of one-byte tokens.
  */
-#define WORK_BASE 2000000LL
+#ifndef WDIFF_WORK_BASE
+#define WDIFF_WORK_BASE 2000000LL /* the fuzz build sets less (meson.build) */
+#endif
+#define WORK_BASE ((long long)WDIFF_WORK_BASE)
 #define WORK_PER_TOKEN 160LL
 /* Hashing a token for anchors or interning. */
 #define KGRAM_COST 4LL
