@@ -7,6 +7,11 @@
 #                                  is in PGDIR; DBLINE is its [databases]
 #                                  line (default: every database, "* = ...")
 #   pgb_url DIR                    conninfo pieces that reach it: host and port
+#   pgb_retarget DIR DBLINE        the [databases] line of DBLINE's database
+#                                  replaced by DBLINE, then RELOAD (how a
+#                                  failover points PgBouncer at a promoted
+#                                  standby: 1.18's host lists are round
+#                                  robin over hosts that must all be up)
 #   pgb_stop DIR [SIGNAL]          SIGINT (safe shutdown: waits for the
 #                                  transactions under way) unless told; waits
 #                                  until it is gone
@@ -74,4 +79,16 @@ pgb_stop() {
   done
   kill -KILL "$pid" 2>/dev/null || true
   rm -f "$dir/pgbouncer.pid"
+}
+
+pgb_retarget() {
+  local dir="${1:?usage: pgb_retarget DIR DBLINE}" dbline="${2:?}" name ini
+  ini="$dir/pgbouncer.ini"
+  name="${dbline%% *}"
+  grep -q "^$name = " "$ini" || { echo "pgb_retarget: no [databases] line for $name" >&2; return 1; }
+  awk -v name="$name" -v line="$dbline" 'index($0, name " = ") == 1 { print line; next } { print }' \
+    "$ini" >"$ini.new"
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$ini.new"
+  mv "$ini.new" "$ini"
+  psql -X -q -h "$dir" -p "$PGB_PORT" -U postgres -d pgbouncer -c RELOAD >/dev/null
 }

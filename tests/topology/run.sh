@@ -3,10 +3,12 @@
 # on this machine, in a temporary folder, and the drills run against it:
 #
 #   PostgreSQL 15 primary (durable: fsync and synchronous_commit on)
-#     ├─ streaming hot-standby replica (pg_basebackup -R)
+#     ├─ streaming hot-standby replica (pg_basebackup -R; durable too),
+#     │  asynchronous but during syncrep's sync rounds and the failover
 #     └─ PgBouncer 1.18, transaction pooling
 #   inboxd "a": through PgBouncer, prepare = false   ┐ both with
-#   inboxd "b": straight to the primary              ┘ DATABASE_URL_RO on the replica
+#   inboxd "b": straight to the primary, or the      ┘ DATABASE_URL_RO on the replica
+#               replica once promoted (multi-host, target_session_attrs)
 #   HAProxy: balances a and b, health check GET /readyz, L7 retries
 #
 # PostgreSQL and PgBouncer run as the postgres user, inboxd and HAProxy as
@@ -26,6 +28,14 @@
 #   instance  inboxd "a" killed with -9 under write load, then back
 #   replica   the replica stopped under read and write load, then back
 #   rotate    a webhook secret rotated on both instances by SIGHUP
+#   upgrade   a rolling upgrade: b stopped, the schema migrated one step
+#             (the "next release" migration), b and then a started as the
+#             next release's binary
+#   syncrep   write throughput, asynchronous against synchronous
+#             replication (2 rounds each, alternating)
+#   failover  synchronous replication on, the primary killed with -9, the
+#             replica promoted: writes go on, none acknowledged is lost.
+#             Last: the old primary stays gone.
 #
 # Every drill prints its figures ("drill: NAME VALUE") and asserts them:
 # an acknowledged write lost, or stored twice, fails the test.
@@ -47,6 +57,8 @@ LB_STATS="$DRILL/lb/stats.sock" # its stats page, CSV
 declare -A PID=() PORT=()       # inboxd instances
 LOAD_PID=""
 HAPROXY_PID=""
+WRITER=primary                  # the cluster that takes writes (failover: replica)
+declare -A NEXT_RELEASE=()      # instances serving as the next release's binary
 
 # As root, the daemons that allow it run as an unprivileged user. A
 # command prefix, not a function: `"${AS_NOBODY[@]}" cmd &` leaves $! the
@@ -113,10 +125,20 @@ start_replica() {
   [ "$(id -u)" -eq 0 ] && chown postgres: "$dir" && chmod 700 "$dir"
   _pg_run "$(pg_bindir)/pg_basebackup" -D "$dir/data" -h "$DRILL/primary" -p "$PG_PORT" \
     -U postgres -R -X stream -c fast
-  drill_cluster replica
+  replica_cluster drill_cluster
   open_socket replica
   wait_for "the replica to stream" 60 replica_streams
   [ "$(sql replica 'SELECT pg_is_in_recovery()')" = t ]
+}
+
+# replica_cluster drill_cluster|pg_start: the replica (re)started, durable
+# like the primary (a synchronous commit waits for its flush to disk).
+replica_cluster() {
+  if [ "$1" = drill_cluster ]; then
+    PG_DURABLE=1 drill_cluster replica
+  else
+    PG_DURABLE=1 pg_start "$DRILL/replica"
+  fi
 }
 
 replica_streams() {
@@ -142,12 +164,15 @@ write_conf() {
 }
 
 # start_instance NAME PORT URL [FLAGS...]: inboxd serving on 127.0.0.1:PORT
-# (0: the system picks; PORT[NAME] says which).
+# (0: the system picks; PORT[NAME] says which); once NEXT_RELEASE[NAME]
+# names the folder of the next release's migrations, as that release's
+# binary (README "Rolling upgrades": a debug build with one migration
+# more).
 start_instance() {
   local name="$1" port="$2" url="$3" log="$DRILL/inboxd-$1.log" n
   shift 3
   n="$(grep -c '"event":"server.start"' "$log" 2>/dev/null || true)"
-  "${AS_NOBODY[@]}" "$SERVE_BIN" --config "$DRILL/inboxd-$name.conf" --database-url "$url" \
+  INBOXD_TEST_MIGRATIONS_DIR="${NEXT_RELEASE[$name]:-}" "${AS_NOBODY[@]}" "$SERVE_BIN" --config "$DRILL/inboxd-$name.conf" --database-url "$url" \
     --database-url-ro "$(db_url replica inboxd_runtime)" --listen "127.0.0.1:$port" \
     --log-level info "$@" serve 2>>"$log" &
   PID[$name]=$!
@@ -164,8 +189,10 @@ start_a() {
     --prepare false
 }
 
+# b's DATABASE_URL names both clusters (README "Failover"): libpq keeps
+# the one that takes writes, the replica once it is promoted.
 start_b() {
-  start_instance b "${PORT[b]:-0}" "$(db_url primary inboxd_runtime)"
+  start_instance b "${PORT[b]:-0}" "host=$DRILL/primary,$DRILL/replica port=$PG_PORT dbname=inboxd user=inboxd_runtime target_session_attrs=read-write"
 }
 
 # deploy/haproxy.cfg, its frontend on a unix socket here and its servers
@@ -227,13 +254,13 @@ lb_retries() {
     awk -F, '$1 == "inboxd" && $2 == "BACKEND" { print $16 + $17 }'
 }
 
-# load_start PHASE [WRITERS [READERS]]
+# load_start PHASE [WRITERS [READERS [PACE_MS]]]
 load_start() {
   LOAD_PHASE="$1"
   LB_RETRIES_BEFORE="$(lb_retries)"
   "$LOAD" --base http://inboxd --unix "$LB" --source "$SOURCE" --secret-file "$DRILL/secret" \
     --key-file "$DRILL/key" --prefix "$1" --stop-file "$DRILL/stop-$1" \
-    --writers "${2:-2}" --readers "${3:-0}" --pace-ms 20 --max-seconds 200 \
+    --writers "${2:-2}" --readers "${3:-0}" --pace-ms "${4:-20}" --max-seconds 200 \
     --log "$DRILL/load-$1.log" 2>>"$DRILL/load.out" &
   LOAD_PID=$!
 }
@@ -261,40 +288,45 @@ first_ack_after() {
 }
 
 # load_stop: the sender finishes the writes under way and exits; then
-# every acknowledged write must be in the database exactly once.
+# every acknowledged write must be in the database exactly once. With
+# LOAD_QUIET set it prints no figures (it still asserts them).
 load_stop() {
   local log="$DRILL/load-$LOAD_PHASE.log" lost dupes
   touch "$DRILL/stop-$LOAD_PHASE"
   wait "$LOAD_PID"
   LOAD_PID=""
   awk '$1 == "ack" { print $3 }' "$log" >"$DRILL/acked-$LOAD_PHASE"
-  lost="$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$(db_url primary)" <<SQL
+  lost="$(psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$(db_url "$WRITER")" <<SQL
 CREATE TEMP TABLE acked (id text PRIMARY KEY);
 \\copy acked FROM '$DRILL/acked-$LOAD_PHASE'
 SELECT count(*) FROM acked a WHERE NOT EXISTS (SELECT FROM messages m WHERE m.external_id = a.id);
 SQL
 )"
-  dupes="$(sql primary "SELECT count(*) FROM (SELECT external_id FROM messages
+  dupes="$(sql "$WRITER" "SELECT count(*) FROM (SELECT external_id FROM messages
     WHERE external_id LIKE '$LOAD_PHASE-%' GROUP BY external_id HAVING count(*) > 1) d")"
   W_ACKED="$(grep -c '^ack ' "$log" || true)"
   W_FAILED="$(grep -c '^fail ' "$log" || true)"
   W_GAVEUP="$(grep -c '^gaveup ' "$log" || true)"
   R_FAILED="$(grep -c '^rfail ' "$log" || true)"
   R_OK="$(grep -c '^rok ' "$log" || true)"
-  figure "$LOAD_PHASE: writes acknowledged" "$W_ACKED"
-  figure "$LOAD_PHASE: acknowledged writes lost" "$lost"
-  figure "$LOAD_PHASE: writes stored twice" "$dupes"
-  figure "$LOAD_PHASE: failed attempts (sent again)" "$W_FAILED"
-  figure "$LOAD_PHASE: writes given up" "$W_GAVEUP"
-  figure "$LOAD_PHASE: HAProxy retries+redispatches" "$(($(lb_retries) - LB_RETRIES_BEFORE))"
+  load_figure "$LOAD_PHASE: writes acknowledged" "$W_ACKED"
+  load_figure "$LOAD_PHASE: acknowledged writes lost" "$lost"
+  load_figure "$LOAD_PHASE: writes stored twice" "$dupes"
+  load_figure "$LOAD_PHASE: failed attempts (sent again)" "$W_FAILED"
+  load_figure "$LOAD_PHASE: writes given up" "$W_GAVEUP"
+  load_figure "$LOAD_PHASE: HAProxy retries+redispatches" "$(($(lb_retries) - LB_RETRIES_BEFORE))"
   [ "$R_OK" -gt 0 ] || [ "$R_FAILED" -gt 0 ] && {
-    figure "$LOAD_PHASE: reads answered" "$R_OK"
-    figure "$LOAD_PHASE: reads failed" "$R_FAILED"
+    load_figure "$LOAD_PHASE: reads answered" "$R_OK"
+    load_figure "$LOAD_PHASE: reads failed" "$R_FAILED"
   }
   [ "$lost" -eq 0 ] || { echo "drill: $LOAD_PHASE lost $lost acknowledged writes" >&2; return 1; }
   [ "$dupes" -eq 0 ] || { echo "drill: $LOAD_PHASE stored $dupes writes twice" >&2; return 1; }
   [ "$W_GAVEUP" -eq 0 ] || { echo "drill: $LOAD_PHASE gave up $W_GAVEUP writes" >&2; return 1; }
   [ "$W_ACKED" -gt 0 ]
+}
+
+load_figure() {
+  [ -n "${LOAD_QUIET:-}" ] || figure "$@"
 }
 
 # ---- steps ------------------------------------------------------------------------
@@ -451,7 +483,7 @@ step_replica() {
   stopped="$(now_ms)"
   wait_for "reads with the replica down" 60 read_since "$stopped" 40
   wait_for "writes with the replica down" 60 acked_since "$stopped" 20
-  pg_start "$DRILL/replica"
+  replica_cluster pg_start
   open_socket replica
   wait_for "the replica to stream again" 60 replica_streams
   wait_for "reads with the replica back" 60 read_since "$(now_ms)" 20
@@ -509,6 +541,192 @@ reloaded() {
   [ "$(grep -c '"event":"config.reloaded"' "$DRILL/inboxd-$1.log")" -ge "$2" ]
 }
 
+# ---- rolling upgrade, replication modes, failover ---------------------------------
+
+# readyz NAME: inboxd NAME's /readyz document (whatever its status).
+readyz() {
+  curl -sS "http://127.0.0.1:${PORT[$1]}/readyz"
+}
+
+# ready_on NAME SCHEMA EXPECTED: NAME is ready on schema SCHEMA, as a
+# binary built for EXPECTED.
+ready_on() {
+  local doc
+  doc="$(readyz "$1")"
+  jq -e --argjson s "$2" --argjson e "$3" \
+    '.status == "ready" and .schemaVersion == $s and .expectedSchemaVersion == $e' \
+    <<<"$doc" >/dev/null || { echo "drill: inboxd $1 /readyz: $doc" >&2; return 1; }
+}
+
+# check_fails NAME: HAProxy's failed health checks of NAME so far (chkfail).
+check_fails() {
+  curl -sS --unix-socket "$LB_STATS" 'http://lb/stats;csv' |
+    awk -F, -v s="inboxd-$1" '$1 == "inboxd" && $2 == s { print $22 + 0 }'
+}
+
+# stop_instance NAME: SIGTERM, and it exits cleanly.
+stop_instance() {
+  local rc=0
+  kill -TERM "${PID[$1]}"
+  wait "${PID[$1]}" || rc=$?
+  [ "$rc" -eq 0 ] || { echo "drill: inboxd $1 exited $rc on SIGTERM" >&2; return 1; }
+}
+
+# README "Rolling upgrades" under write load through HAProxy: b stopped
+# (HAProxy's check takes it out), the schema migrated one step by the
+# next release's `migrate` (tests/migrations: a CONCURRENTLY index build
+# under the writes), b started as the next release, then a the same way.
+# a, the old binary until its restart, stays ready on the newer schema:
+# HAProxy's checks of it never fail meanwhile. No request may fail.
+step_upgrade() {
+  local old new fails_a
+  mkdir -p "$DRILL/next"
+  cp "$here"/../migrations/[0-9][0-9][0-9][0-9]_*.sql "$DRILL/next/"
+  chmod -R a+rX "$DRILL/next"
+  old="$(readyz a | jq -r .expectedSchemaVersion)"
+  new="$(find "$DRILL/next" -name '[0-9][0-9][0-9][0-9]_*.sql' -printf '%f\n' | sort | tail -n 1)"
+  new="$((10#${new:0:4}))"
+  load_start upgrade
+  wait_for "writes before the upgrade" 60 acked_since 0 20
+  stop_instance b
+  wait_for "HAProxy to drop b" 60 server_is b DOWN
+  fails_a="$(check_fails a)"
+  INBOXD_TEST_MIGRATIONS_DIR="$DRILL/next" "$INBOXD" --config /dev/null \
+    --database-owner-url "$(db_url primary inboxd_owner)" migrate >"$DRILL/migrate-next.log" 2>&1 ||
+    { cat "$DRILL/migrate-next.log" >&2; return 1; }
+  [ "$(sql primary 'SELECT max(version) FROM schema_migrations')" = "$new" ]
+  ready_on a "$new" "$old"
+  NEXT_RELEASE[b]="$DRILL/next"
+  start_b
+  wait_for "HAProxy to see the new b up" 60 server_is b UP
+  wait_for "writes with the new b" 60 acked_since "$(now_ms)" 20
+  ready_on a "$new" "$old"
+  fails_a="$(($(check_fails a) - fails_a))"
+  stop_instance a
+  wait_for "HAProxy to drop a" 60 server_is a DOWN
+  NEXT_RELEASE[a]="$DRILL/next"
+  start_a
+  wait_for "HAProxy to see the new a up" 60 server_is a UP
+  wait_for "writes with both new" 60 acked_since "$(now_ms)" 20
+  load_stop
+  ready_on a "$new" "$new"
+  ready_on b "$new" "$new"
+  figure "upgrade: schema version before, after" "$old, $new"
+  figure "upgrade: old a's failed checks on new schema" "$fails_a"
+  figure "upgrade: requests failed (client saw)" "$W_FAILED"
+  [ "$fails_a" -eq 0 ] || { echo "drill: a failed $fails_a health checks on the newer schema" >&2; return 1; }
+  [ "$W_FAILED" -eq 0 ] || { echo "drill: $W_FAILED requests failed during the upgrade" >&2; return 1; }
+}
+
+# replication sync|async: the primary's synchronous_standby_names set to
+# the replica's application_name (synchronous_commit on: a commit waits
+# for the replica's flush), or reset (asynchronous, as every other step
+# runs: a sole synchronous standby that stops blocks every commit);
+# reloaded, and pg_stat_replication says so.
+replication() {
+  local names=""
+  if [ "$1" = sync ]; then
+    names="$(sql primary "SELECT application_name FROM pg_stat_replication")"
+    sql primary "ALTER SYSTEM SET synchronous_commit = on" >/dev/null
+    sql primary "ALTER SYSTEM SET synchronous_standby_names = '\"$names\"'" >/dev/null
+  else
+    sql primary "ALTER SYSTEM RESET synchronous_standby_names" >/dev/null
+  fi
+  sql primary "SELECT pg_reload_conf()" >/dev/null
+  wait_for "the replica to be $1" 60 sync_state_is "$1"
+}
+
+sync_state_is() {
+  [ "$(sql primary "SELECT sync_state FROM pg_stat_replication")" = "$1" ]
+}
+
+# write_rate PHASE: topology_load's writes through HAProxy, 4 senders
+# without a pause, for SYNCREP_S seconds once the first are acknowledged;
+# RATE is the acknowledged writes per second of that window. The sleep is
+# the measuring window itself: nothing waits on it to have happened.
+SYNCREP_S=4
+write_rate() {
+  local t0 t1
+  load_start "$1" 4 0 0
+  wait_for "writes of $1" 60 acked_since 0 10
+  t0="$(now_ms)"
+  sleep "$SYNCREP_S"
+  t1="$(now_ms)"
+  LOAD_QUIET=1 load_stop
+  RATE="$(awk -v a="$t0" -v b="$t1" '$1 == "ack" && $2 > a && $2 <= b { n++ }
+    END { printf "%.1f", n * 1000 / (b - a) }' "$DRILL/load-$1.log")"
+}
+
+# What synchronous replication costs in write throughput: asynchronous
+# and synchronous rounds alternating, 2 each; left asynchronous.
+step_syncrep() {
+  local round mode
+  declare -A sum=([async]=0 [sync]=0)
+  for round in 1 2; do
+    for mode in async sync; do
+      replication "$mode"
+      write_rate "syncrep-$mode-$round"
+      figure "syncrep: $mode round $round, writes/s" "$RATE"
+      sum[$mode]="$(awk -v s="${sum[$mode]}" -v r="$RATE" 'BEGIN { print s + r }')"
+    done
+  done
+  replication async
+  figure "syncrep: sync costs % of async writes/s" \
+    "$(awk -v a="${sum[async]}" -v s="${sum[sync]}" 'BEGIN { printf "%.0f", (a - s) * 100 / a }')"
+}
+
+# README "Failover" under write load through HAProxy, with synchronous
+# replication on: the primary killed with -9, the replica promoted and
+# its synchronous_standby_names cleared right after (a promoted standby
+# that inherited the setting, and has no standby of its own, would hold
+# every commit), PgBouncer pointed at it (pgb_retarget). b finds it
+# through its multi-host DATABASE_URL; neither instance is restarted.
+# Every acknowledged write must be on the promoted replica, once. The old
+# primary stays gone: this step runs last.
+step_failover() {
+  local pids killed promoted first both
+  replication sync
+  load_start failover
+  wait_for "writes before the failover" 60 acked_since 0 20
+  pids="${PID[a]} ${PID[b]}"
+  kill_primary
+  killed="$(now_ms)"
+  promoted="$(now_ms)"
+  _pg_run "$(pg_bindir)/pg_ctl" -D "$DRILL/replica/data" -w -t 60 promote >/dev/null
+  sql replica "ALTER SYSTEM RESET synchronous_standby_names" >/dev/null
+  sql replica "SELECT pg_reload_conf()" >/dev/null
+  WRITER=replica
+  pgb_retarget "$DRILL/pgb" "inboxd = host=$DRILL/replica port=$PG_PORT dbname=inboxd"
+  wait_for "writes on the promoted replica" 120 acked_since "$promoted" 20
+  first="$(first_ack_after "$promoted")"
+  wait_for "HAProxy to see a up" 60 server_is a UP
+  wait_for "HAProxy to see b up" 60 server_is b UP
+  both="$(now_ms)"
+  wait_for "writes with both up" 60 acked_since "$(now_ms)" 20
+  load_stop
+  if [ "${PID[a]} ${PID[b]}" != "$pids" ] || ! kill -0 "${PID[a]}" || ! kill -0 "${PID[b]}"; then
+    echo "drill: an instance was restarted or is gone" >&2
+    return 1
+  fi
+  figure "failover: s from promote until writes succeed" "$(awk -v a="$first" -v b="$promoted" 'BEGIN { printf "%.2f", (a - b) / 1000 }')"
+  figure "failover: s from kill until writes succeed" "$(awk -v a="$first" -v b="$killed" 'BEGIN { printf "%.2f", (a - b) / 1000 }')"
+  figure "failover: s from promote until both are up" "$(awk -v a="$both" -v b="$promoted" 'BEGIN { printf "%.2f", (a - b) / 1000 }')"
+  figure "failover: instance restarts" 0
+}
+
+# kill_primary: the primary's postmaster killed with -9, as crash.sh does,
+# and not started again.
+kill_primary() {
+  local pid
+  pid="$(head -n 1 "$DRILL/primary/data/postmaster.pid")"
+  kill -KILL "$pid"
+  wait_for "the primary's postmaster to be gone" 60 gone "$pid"
+}
+
+gone() {
+  ! kill -0 "$1" 2>/dev/null
+}
+
 # ---- the run ------------------------------------------------------------------------
 
 start=$SECONDS
@@ -524,8 +742,9 @@ start_b
 start_haproxy
 figure "topology: up in s" "$((SECONDS - start))"
 
-# TOPOLOGY_STEPS picks some (story first: the others use what it made).
-for step in ${TOPOLOGY_STEPS:-story timeouts crash bouncer instance replica rotate}; do
+# TOPOLOGY_STEPS picks some (story first: the others use what it made;
+# failover last: the old primary stays gone).
+for step in ${TOPOLOGY_STEPS:-story timeouts crash bouncer instance replica rotate upgrade syncrep failover}; do
   t=$SECONDS
   "step_$step"
   figure "$step: step took s" "$((SECONDS - t))"
