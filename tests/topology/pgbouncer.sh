@@ -48,6 +48,7 @@ default_pool_size = 20
 max_client_conn = 500
 server_reset_query =
 ignore_startup_parameters = extra_float_digits,options
+server_login_retry = 1
 logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
 admin_users = postgres

@@ -689,8 +689,8 @@ step_failover() {
   load_start failover
   wait_for "writes before the failover" 60 acked_since 0 20
   pids="${PID[a]} ${PID[b]}"
-  kill_primary
   killed="$(now_ms)"
+  kill_primary
   promoted="$(now_ms)"
   _pg_run "$(pg_bindir)/pg_ctl" -D "$DRILL/replica/data" -w -t 60 promote >/dev/null
   sql replica "ALTER SYSTEM RESET synchronous_standby_names" >/dev/null
