@@ -657,22 +657,44 @@ write_rate() {
     END { printf "%.1f", n * 1000 / (b - a) }' "$DRILL/load-$1.log")"
 }
 
-# What synchronous replication costs in write throughput: asynchronous
-# and synchronous rounds alternating, 2 each; left asynchronous.
+# commit_rate: the primary's commits per second alone, without inboxd
+# and HAProxy taking the CPU: pgbench, 4 clients each inserting one row
+# per transaction into a table of the postgres database, for SYNCREP_S
+# seconds; RATE.
+commit_rate() {
+  local out
+  out="$("$(pg_bindir)/pgbench" -n -T "$SYNCREP_S" -c 4 -j 2 -f "$DRILL/commit.sql" \
+    -h "$DRILL/primary" -p "$PG_PORT" -U postgres postgres 2>&1)" || { echo "$out" >&2; return 1; }
+  RATE="$(awk '/^tps = / { printf "%.1f", $3 }' <<<"$out")"
+  [ -n "$RATE" ]
+}
+
+# What synchronous replication costs in write throughput, measured both
+# ways (webhook deliveries through the whole deployment; bare commits):
+# asynchronous and synchronous rounds alternating, 2 each; left
+# asynchronous.
 step_syncrep() {
-  local round mode
-  declare -A sum=([async]=0 [sync]=0)
+  local round mode what
+  declare -A sum=()
+  psql -X -q -v ON_ERROR_STOP=1 -d "$(pg_url "$DRILL/primary")" \
+    -c "CREATE TABLE IF NOT EXISTS syncrep_commits (id bigserial PRIMARY KEY, note text)"
+  echo "INSERT INTO syncrep_commits (note) VALUES ('commit');" >"$DRILL/commit.sql"
   for round in 1 2; do
     for mode in async sync; do
       replication "$mode"
       write_rate "syncrep-$mode-$round"
       figure "syncrep: $mode round $round, writes/s" "$RATE"
-      sum[$mode]="$(awk -v s="${sum[$mode]}" -v r="$RATE" 'BEGIN { print s + r }')"
+      sum[writes-$mode]="$(awk -v s="${sum[writes-$mode]:-0}" -v r="$RATE" 'BEGIN { print s + r }')"
+      commit_rate
+      figure "syncrep: $mode round $round, commits/s" "$RATE"
+      sum[commits-$mode]="$(awk -v s="${sum[commits-$mode]:-0}" -v r="$RATE" 'BEGIN { print s + r }')"
     done
   done
   replication async
-  figure "syncrep: sync costs % of async writes/s" \
-    "$(awk -v a="${sum[async]}" -v s="${sum[sync]}" 'BEGIN { printf "%.0f", (a - s) * 100 / a }')"
+  for what in writes commits; do
+    figure "syncrep: sync costs % of async $what/s" \
+      "$(awk -v a="${sum[$what-async]}" -v s="${sum[$what-sync]}" 'BEGIN { printf "%.0f", (a - s) * 100 / a }')"
+  done
 }
 
 # README "Failover" under write load through HAProxy, with synchronous
