@@ -17,9 +17,8 @@
 # port can collide with another test's. LOAD is topology_load
 # (tests/topology/load.c), the sender of the drills' write load.
 #
-# Steps, each a function below (a later drill, e.g. failover or a rolling
-# upgrade, is one more step_ function and one more line in the list at the
-# end):
+# Steps, each a function below (a new drill is one more step_ function
+# and one more word in the list at the end):
 #   story     the callers' whole workflow through HAProxy
 #   timeouts  a write held by a lock is cancelled through PgBouncer, by
 #             lock_timeout, then (after a reload) by statement_timeout
