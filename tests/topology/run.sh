@@ -171,7 +171,8 @@ start_instance() {
   local name="$1" port="$2" url="$3" log="$DRILL/inboxd-$1.log" n
   shift 3
   n="$(grep -c '"event":"server.start"' "$log" 2>/dev/null || true)"
-  INBOXD_TEST_MIGRATIONS_DIR="${NEXT_RELEASE[$name]:-}" "${AS_NOBODY[@]}" "$SERVE_BIN" --config "$DRILL/inboxd-$name.conf" --database-url "$url" \
+  INBOXD_TEST_MIGRATIONS_DIR="${NEXT_RELEASE[$name]:-}" \
+    "${AS_NOBODY[@]}" "$SERVE_BIN" --config "$DRILL/inboxd-$name.conf" --database-url "$url" \
     --database-url-ro "$(db_url replica inboxd_runtime)" --listen "127.0.0.1:$port" \
     --log-level info "$@" serve 2>>"$log" &
   PID[$name]=$!
@@ -191,7 +192,8 @@ start_a() {
 # b's DATABASE_URL names both clusters (README "Failover"): libpq keeps
 # the one that takes writes, the replica once it is promoted.
 start_b() {
-  start_instance b "${PORT[b]:-0}" "host=$DRILL/primary,$DRILL/replica port=$PG_PORT dbname=inboxd user=inboxd_runtime target_session_attrs=read-write"
+  start_instance b "${PORT[b]:-0}" "host=$DRILL/primary,$DRILL/replica port=$PG_PORT \
+dbname=inboxd user=inboxd_runtime target_session_attrs=read-write"
 }
 
 # deploy/haproxy.cfg, its frontend on a unix socket here and its servers
