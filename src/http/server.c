@@ -463,7 +463,11 @@ loop_main(void *arg)
                 close(fd);
             quiesced = true;
         }
-        if (cmd == LOOP_EXIT)
+        /* Only this thread suspends a connection (a request that came on
+         * a kept-alive one after server_stop saw none suspended, say), so
+         * only here can "none is suspended" hold until MHD_stop_daemon,
+         * which aborts the process on a suspended connection. */
+        if (cmd == LOOP_EXIT && jobs_suspended() == 0)
             break;
         db_reader_pollfds(&fds[2], &timeout);
         due = admission_expire();
