@@ -184,9 +184,13 @@ started() {
   [ "$(grep -c '"event":"server.start"' "$1")" -ge "$2" ]
 }
 
+# a goes through PgBouncer; its LISTEN session for the live events cannot
+# (README "Live events"): that one goes straight to whichever cluster
+# takes writes.
 start_a() {
   start_instance a "${PORT[a]:-0}" "$(pgb_url "$DRILL/pgb") dbname=inboxd user=inboxd_runtime" \
-    --prepare false
+    --prepare false --database-listen-url "host=$DRILL/primary,$DRILL/replica port=$PG_PORT \
+dbname=inboxd user=inboxd_runtime target_session_attrs=read-write"
 }
 
 # b's DATABASE_URL names both clusters (README "Failover"): libpq keeps
@@ -337,8 +341,18 @@ load_figure() {
 # dashboard's feed and edit, the sync service's outbox claim and delivery
 # report, the corrections export. Reads may come from the replica, which
 # may not have replayed the write before them yet: they wait for it.
+# listening NAME: the instance's LISTEN session for live events is up.
+listening() {
+  curl -sS "http://127.0.0.1:${PORT[$1]}/metrics" | grep -qx 'inboxd_events_listening 1'
+}
+
 step_story() {
   local user body ids conv msg req draft out
+  # Both instances LISTEN for live events, a's beside PgBouncer, not
+  # through it (a notification there reaches a pooled connection that
+  # never asked for it).
+  wait_for "a to listen for events" 60 listening a
+  wait_for "b to listen for events" 60 listening b
   user="$(lb POST /v1/users '{"email":"reviewer@topology.example","displayName":"Reviewer"}' | jq -r .id)"
   body='{"deliveryId":"story-1","topic":"message.created",
  "channel":{"type":"email","externalId":"story","name":"Support inbox"},
@@ -772,4 +786,10 @@ for step in ${TOPOLOGY_STEPS:-story timeouts crash bouncer instance replica rota
   "step_$step"
   figure "$step: step took s" "$((SECONDS - t))"
 done
+# No notification ever reached a pooled connection (a LISTEN through
+# PgBouncer would bring them: "got packet 'A' from server when not linked").
+if grep -q "got packet 'A'" "$DRILL/pgb/pgbouncer.log"; then
+  echo "drill: PgBouncer carried NOTIFY messages: a LISTEN went through it" >&2
+  exit 1
+fi
 figure "topology: total s" "$((SECONDS - start))"
