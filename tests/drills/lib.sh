@@ -85,7 +85,12 @@ serve() {
   "$INBOXD" --config /dev/null --database-url "$url" --listen 127.0.0.1:0 \
     --log-level info serve 2>"$DRILL/serve.log" &
   SERVE_PID=$!
-  wait_for "inboxd to serve" 60 _served
+  if ! wait_for "inboxd to serve" 60 _served; then
+    # Why: inboxd's own words (it may have exited, or still wait).
+    kill -0 "$SERVE_PID" 2>/dev/null || echo "drill: inboxd serve exited" >&2
+    tail -n 20 "$DRILL/serve.log" >&2
+    return 1
+  fi
   port="$(grep '"event":"server.start"' "$DRILL/serve.log" | jq -r .port)"
   BASE="http://127.0.0.1:$port"
 }
