@@ -16,7 +16,6 @@
 #include "inboxd/routes/routes.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* ?types: a comma-separated list of event types; empty or absent: all. */
@@ -77,14 +76,8 @@ get_events(struct req *rq, struct reply *out, struct problem *pb)
     if (db_events_start(&rq->who, has_after ? &after : NULL, &start, &too_old, pb) != 0)
         return -1;
     /* HEAD: what a GET would answer first, and no stream to hold open. */
-    if (strcmp(rq->method, "HEAD") == 0) {
-        char *none = strdup("");
-
-        if (none == NULL)
-            return problem_internal(pb, "out of memory");
-        reply_text(out, 200, none, 0, "text/event-stream");
-        return 0;
-    }
+    if (strcmp(rq->method, "HEAD") == 0)
+        return reply_head_of_stream(out, "text/event-stream", pb);
     s = live_stream_new(rq, &f, &start, reset || too_old);
     if (s == NULL)
         return problem_internal(pb, "out of memory");

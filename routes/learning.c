@@ -179,6 +179,11 @@ stream_samples(struct req *rq, const char *since, const struct page *pg, struct 
     snprintf(x->request_id, sizeof(x->request_id), "%s", rq->request_id);
     snprintf(out->resume_cursor, sizeof(out->resume_cursor), "%s",
              db_learning_stream_resume(x->it));
+    /* HEAD: the stream's headers, its connection given back at once. */
+    if (strcmp(rq->method, "HEAD") == 0) {
+        export_free(x);
+        return reply_head_of_stream(out, NDJSON, pb);
+    }
     out->status = 200;
     out->content_type = NDJSON;
     out->stream = export_read;

@@ -115,6 +115,17 @@ out:
     json_decref(doc);
 }
 
+int
+reply_head_of_stream(struct reply *out, const char *content_type, struct problem *pb)
+{
+    char *none = strdup("");
+
+    if (none == NULL)
+        return problem_internal(pb, "out of memory");
+    reply_text(out, 200, none, 0, content_type);
+    return 0;
+}
+
 void
 reply_parts(struct reply *out, int status, struct parts *body)
 {

@@ -67,6 +67,15 @@ void reply_text(struct reply *out, int status, char *text, size_t len, const cha
  */
 void reply_locate(struct reply *out, const char *created);
 
+/*
+ * The answer to a HEAD of a route whose GET answers a stream (the event
+ * stream, the NDJSON export): status and content type with an empty body,
+ * once the handler has checked everything a GET would, so that nothing is
+ * held open for a body that is never sent. Returns 0, or -1 with a 500 in
+ * pb (out of memory).
+ */
+int reply_head_of_stream(struct reply *out, const char *content_type, struct problem *pb);
+
 /* Takes ownership of body as the reply body (application/json). */
 void reply_parts(struct reply *out, int status, struct parts *body);
 
