@@ -66,7 +66,7 @@ expect_located(const struct resp *r, const char *prefix, const char *id)
 Test(http, a_201_says_where_with_location_also_when_replayed)
 {
     static const char *const idem[] = {"Idempotency-Key: loc-1", NULL};
-    char user[37], channel[37], conv[37], draft[37], path[128];
+    char user[37], channel[37], conv[37], draft[37], path[128], other_acct[37], other_key[64];
     struct resp r, again;
 
     th_http(&t, "POST", "/v1/users", key, "{\"email\":\"loc@hotrod.example\"}", idem, &r);
@@ -95,8 +95,17 @@ Test(http, a_201_says_where_with_location_also_when_replayed)
     cr_assert_str_eq(jstr(r.json, "type"), "approve");
     cr_assert_str_eq(jstr(r.json, "draftId"), draft);
     resp_free(&r);
+    /* Another account's key finds neither of the two routes' rows. */
+    th_tenant(&t, "Location elsewhere", other_acct, other_key);
+    th_get(&t, path, other_key, &r);
+    expect_problem(&r, 404);
+    resp_free(&r);
     th_post(&t, "/v1/notifications", key, "{\"type\":\"note\",\"payload\":{\"a\":1}}", &r);
     expect_located(&r, "/v1/notifications/", jstr(r.json, "id"));
+    snprintf(path, sizeof(path), "/v1/notifications/%s", jstr(r.json, "id"));
+    resp_free(&r);
+    th_get(&t, path, other_key, &r);
+    expect_problem(&r, 404);
     resp_free(&r);
     th_get(&t, "/v1/notifications/0199fa04-b7e5-7001-9e37-00000000dead", key, &r);
     expect_problem(&r, 404);
