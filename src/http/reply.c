@@ -17,6 +17,7 @@
 #include "inboxd/http/jobs.h"
 #include "inboxd/http/request.h"
 #include "inboxd/http/server.h"
+#include "inboxd/lib/jsontext.h"
 #include "inboxd/lib/log.h"
 #include "inboxd/lib/problem.h"
 
@@ -65,24 +66,39 @@ member(const json_t *o, const char *path, size_t len)
     return json_string_value(o);
 }
 
+/* The string member `path` of the answer: read off its text, which is
+ * all a 201 needs on the write path; the answer is parsed (once, into
+ * *doc) only for a value with escapes. body_parse(), not json_loadb():
+ * the answer may echo a caller's number beyond what jansson holds. */
+static const char *
+answer_member(const struct reply *out, const char *path, size_t len, json_t **doc, size_t *vlen)
+{
+    const char *v = NULL;
+    int rc = jsontext_member(out->body, out->len, path, len, &v, vlen);
+
+    if (rc >= 0)
+        return rc ? v : NULL;
+    if (*doc == NULL && (*doc = body_parse(out->body, out->len, &(struct problem){0})) == NULL)
+        return NULL;
+    if ((v = member(*doc, path, len)) != NULL)
+        *vlen = strlen(v);
+    return v;
+}
+
 void
 reply_locate(struct reply *out, const char *created)
 {
     static const char hex[] = "0123456789ABCDEF";
     char loc[sizeof(out->location)];
     size_t o = 0;
-    json_t *doc;
+    json_t *doc = NULL;
 
     if (created == NULL || out->status != 201 || out->location[0] || out->body == NULL)
-        return;
-    /* body_parse(), not json_loadb(): the answer may echo a caller's
-     * number beyond what jansson holds (12345678901234567890 in metadata). */
-    doc = body_parse(out->body, out->len, &(struct problem){0});
-    if (doc == NULL)
         return;
     for (const char *p = created; *p; p++) {
         const char *end = *p == '{' ? strchr(p, '}') : NULL;
         const char *v;
+        size_t n;
 
         if (end == NULL) {
             if (o + 1 >= sizeof(loc))
@@ -90,10 +106,10 @@ reply_locate(struct reply *out, const char *created)
             loc[o++] = *p;
             continue;
         }
-        if ((v = member(doc, p + 1, (size_t)(end - p - 1))) == NULL)
+        if ((v = answer_member(out, p + 1, (size_t)(end - p - 1), &doc, &n)) == NULL)
             goto out;
-        for (; *v; v++) {
-            unsigned char c = (unsigned char)*v;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)v[i];
             bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                          (c >= '0' && c <= '9') || strchr("-._~/", c) != NULL;
 

@@ -146,3 +146,98 @@ jsontext_dump(const json_t *v)
     free(text);
     return sbuf_steal(&b, NULL);
 }
+
+/* --- a member, by a scan of the text ------------------------------------- */
+
+static const char *
+skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* p at a '"': past the closing one, or NULL if the text ends first. */
+static const char *
+skip_string(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\')
+            p++;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return NULL;
+}
+
+/* Past the value at p (whitespace first), or NULL. */
+static const char *
+skip_value(const char *p, const char *end)
+{
+    int depth = 0;
+
+    p = skip_ws(p, end);
+    if (p < end && *p == '"')
+        return skip_string(p, end);
+    if (p < end && *p != '{' && *p != '[') {
+        while (p < end && !strchr(",}] \t\r\n", *p))
+            p++;
+        return p;
+    }
+    while (p < end) {
+        if (*p == '"') {
+            if ((p = skip_string(p, end)) == NULL)
+                return NULL;
+            continue;
+        }
+        if (*p == '{' || *p == '[')
+            depth++;
+        else if ((*p == '}' || *p == ']') && --depth == 0)
+            return p + 1;
+        p++;
+    }
+    return NULL;
+}
+
+int
+jsontext_member(const char *json, size_t len, const char *path, size_t plen, const char **val,
+                size_t *vlen)
+{
+    const char *end = json + len, *p = skip_ws(json, end);
+    const char *dot = memchr(path, '.', plen);
+    size_t nlen = dot ? (size_t)(dot - path) : plen;
+
+    if (p == end || *p != '{')
+        return -1;
+    for (p = skip_ws(p + 1, end); p < end && *p != '}';) {
+        const char *key = p + 1, *q;
+
+        if (*p != '"' || (q = skip_string(p, end)) == NULL)
+            return -1;
+        p = skip_ws(q, end);
+        if (p == end || *p != ':')
+            return -1;
+        p = skip_ws(p + 1, end);
+        if ((size_t)(q - 1 - key) == nlen && memcmp(key, path, nlen) == 0) {
+            if (dot != NULL)
+                return (q = skip_value(p, end)) == NULL
+                           ? -1
+                           : jsontext_member(p, (size_t)(q - p), dot + 1, plen - nlen - 1, val, vlen);
+            if (p == end || *p != '"')
+                return 0;
+            if ((q = skip_string(p, end)) == NULL)
+                return -1;
+            if (memchr(p + 1, '\\', (size_t)(q - 1 - (p + 1))) != NULL)
+                return -1;
+            *val = p + 1;
+            *vlen = (size_t)(q - 1 - (p + 1));
+            return 1;
+        }
+        if ((p = skip_value(p, end)) == NULL)
+            return -1;
+        p = skip_ws(p, end);
+        if (p < end && *p == ',')
+            p = skip_ws(p + 1, end);
+    }
+    return p < end ? 0 : -1;
+}

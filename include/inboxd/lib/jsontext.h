@@ -29,6 +29,16 @@
  * string (caller free()s), or NULL on OOM. */
 char *jsontext_dump(const json_t *v) __attribute__((warn_unused_result));
 
+/* The string member `path` ("a" or "a.b", one level down) of the JSON
+ * object text json[0..len), found by a scan of the text, without building
+ * the document: for a value read out of a whole answer on a hot path.
+ * Returns 1 with *val (into json, not NUL-terminated) and *vlen when the
+ * member is a string without escapes; 0 when there is no such member or
+ * it is not a string; -1 when its string has escapes (or the text is not
+ * what the scan expects): parse the document then. */
+int jsontext_member(const char *json, size_t len, const char *path, size_t plen, const char **val,
+                    size_t *vlen) __attribute__((warn_unused_result));
+
 struct sbuf;
 
 /* How many bytes longer a wrapped number's JSON text (as jansson writes the
