@@ -224,12 +224,13 @@ act_reset(struct act *a)
     a->action = a->draft = a->message = a->sample = NULL;
 }
 
-/* Runs a statement and keeps column `col` of its one row in *out (new
- * malloc()ed). No row is a 500: the statements used here always return one. */
+/* Takes the next result sent ahead (db_send) and keeps column `col` of its
+ * one row in *out (new malloc()ed). No row is a 500: the statements used
+ * here always return one. */
 static int
-exec_one(struct dbconn *c, int stmt, const char *const *p, int col, char **out, struct problem *pb)
+take_one(struct dbconn *c, int stmt, int col, char **out, struct problem *pb)
 {
-    PGresult *res = db_exec(c, &stmts[stmt], p, pb);
+    PGresult *res = db_recv(c, pb);
 
     if (res == NULL)
         return -1;
@@ -240,6 +241,15 @@ exec_one(struct dbconn *c, int stmt, const char *const *p, int col, char **out, 
     *out = db_strdup(res, 0, col);
     PQclear(res);
     return *out ? 0 : problem_internal(pb, "%s: out of memory", stmts[stmt].name);
+}
+
+/* Runs a statement and keeps column `col` of its one row (take_one). */
+static int
+exec_one(struct dbconn *c, int stmt, const char *const *p, int col, char **out, struct problem *pb)
+{
+    if (db_send(c, &stmts[stmt], p, pb) != 0)
+        return -1;
+    return take_one(c, stmt, col, out, pb);
 }
 
 /* The claim found nothing: says why, as a problem. Returns -1. */
@@ -378,10 +388,14 @@ act_fn(struct dbconn *c, void *arg, struct problem *pb)
     uuid7_new(sample_id);
 
     {
+        /* The claim and the user's check need nothing of each other: they
+         * go together (with BEGIN). */
         const char *p[] = {acct, a->draft_id, draft_status_after[in->type], in->if_match};
+        const char *pu[] = {acct, in->user_id};
 
-        res = db_exec(c, &stmts[S_CLAIM], p, pb);
-        if (res == NULL)
+        if (db_send(c, &stmts[S_CLAIM], p, pb) != 0 || db_send(c, &stmts[S_USER], pu, pb) != 0)
+            return -1;
+        if ((res = db_recv(c, pb)) == NULL)
             return -1;
         if (PQntuples(res) == 0) {
             PQclear(res);
@@ -402,10 +416,7 @@ act_fn(struct dbconn *c, void *arg, struct problem *pb)
         PQclear(res);
     }
     {
-        const char *p[] = {acct, in->user_id};
-
-        res = db_exec(c, &stmts[S_USER], p, pb);
-        if (res == NULL)
+        if ((res = db_recv(c, pb)) == NULL)
             goto out;
         if (PQntuples(res) == 0) {
             PQclear(res);
@@ -427,14 +438,19 @@ act_fn(struct dbconn *c, void *arg, struct problem *pb)
             goto out;
     }
 
+    /* From here on nothing reads a result before the last statement is
+     * sent: the message, the action, the sample, the conversation and the
+     * audit row go in one round trip, their rendered rows taken after. */
     if (sends) {
         const char *text = in->type == ACTION_EDIT ? in->final_text : suggested;
         const char *html = in->type == ACTION_EDIT ? in->final_html : suggested_html;
         const char *p[] = {acct, message_id, conv_id, text, html};
 
-        if (exec_one(c, S_MESSAGE, p, 1, &a->message, pb) != 0)
+        if (db_send(c, &stmts[S_MESSAGE], p, pb) != 0)
             goto out;
-        if (nattach > 0 && copy_attachments(c, a, message_id, nattach, pb) != 0)
+        /* Attachments render the message again: taken first then. */
+        if (nattach > 0 && (take_one(c, S_MESSAGE, 1, &a->message, pb) != 0 ||
+                            copy_attachments(c, a, message_id, nattach, pb) != 0))
             goto out;
     }
     {
@@ -449,22 +465,20 @@ act_fn(struct dbconn *c, void *arg, struct problem *pb)
             acct,       action_id,  a->draft_id, in->user_id, action_type_names[in->type],
             final_text, final_html, in->notes,   diff_json,   sends ? message_id : NULL};
 
-        if (exec_one(c, S_ACTION, p, 0, &a->action, pb) != 0)
+        if (db_send(c, &stmts[S_ACTION], p, pb) != 0)
             goto out;
     }
     if (sends) {
         const char *p[] = {acct, sample_id, action_id};
 
-        if (exec_one(c, S_SAMPLE, p, 0, &a->sample, pb) != 0)
+        if (db_send(c, &stmts[S_SAMPLE], p, pb) != 0)
             goto out;
     }
     {
         const char *p[] = {acct, conv_id, a->draft_id, sends ? "t" : "f"};
 
-        res = db_exec(c, &stmts[S_CONVERSATION], p, pb);
-        if (res == NULL)
+        if (db_exec_later(c, &stmts[S_CONVERSATION], p, pb) != 0)
             goto out;
-        PQclear(res);
     }
     {
         char verb[32];
@@ -473,6 +487,12 @@ act_fn(struct dbconn *c, void *arg, struct problem *pb)
         if (db_audit(c, a->w, verb, "draft", a->draft_id, in->user_id, pb) != 0)
             goto out;
     }
+    if (sends && nattach == 0 && take_one(c, S_MESSAGE, 1, &a->message, pb) != 0)
+        goto out;
+    if (take_one(c, S_ACTION, 0, &a->action, pb) != 0)
+        goto out;
+    if (sends && take_one(c, S_SAMPLE, 0, &a->sample, pb) != 0)
+        goto out;
     rc = 0;
 out:
     free(suggested);

@@ -28,14 +28,8 @@ db_audit(struct dbconn *c, const struct who *w, const char *action, const char *
                        w->request_hash[0] ? w->request_hash : NULL,
                        w->ip && w->ip[0] ? w->ip : NULL,
                        w->user_agent};
-    PGresult *res;
-
     uuid7_new(aid);
-    res = db_exec(c, &st_insert, p, pb);
-    if (res == NULL)
-        return -1;
-    PQclear(res);
-    return 0;
+    return db_exec_later(c, &st_insert, p, pb);
 }
 
 DB_STATEMENTS(&st_insert, 1)

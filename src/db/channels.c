@@ -122,18 +122,25 @@ db_channels_upsert_in(struct dbconn *c, const struct who *w, const struct channe
 
     if (metadata_text(in->metadata, &meta, pb) != 0)
         return -1;
+    /* The insert and the look-up of the stored row go together: when the
+     * externalId exists the look-up answers (committed, since ON CONFLICT
+     * waited for any concurrent inserter, and it is a new statement, so a
+     * new snapshot); when the insert made the row, the look-up is dropped. */
     {
         const char *p[] = {w->account_id, new_id, in->type, in->external_id, in->name, meta};
 
-        res = db_exec(c, &stmts[S_INSERT], p, pb);
+        rc = db_send(c, &stmts[S_INSERT], p, pb);
     }
     free(meta);
-    if (res == NULL)
+    if (rc != 0 || db_send(c, &stmts[S_EXISTING], q, pb) != 0)
+        return -1;
+    if ((res = db_recv(c, pb)) == NULL)
         return -1;
     if (PQntuples(res) == 1) {
         rc = take_json(res, &out->json, &out->len, pb);
         PQclear(res);
-        if (rc != 0)
+        PQclear(db_recv(c, pb));
+        if (rc != 0 || pb->status != 0)
             return -1;
         snprintf(out->id, sizeof(out->id), "%s", new_id);
         out->created = true;
@@ -141,11 +148,7 @@ db_channels_upsert_in(struct dbconn *c, const struct who *w, const struct channe
         return db_audit(c, w, "channel.create", "channel", new_id, NULL, pb);
     }
     PQclear(res);
-
-    /* The externalId exists (committed, since ON CONFLICT waited for any
-     * concurrent inserter, and this statement takes a new snapshot). */
-    res = db_exec(c, &stmts[S_EXISTING], q, pb);
-    if (res == NULL)
+    if ((res = db_recv(c, pb)) == NULL)
         return -1;
     if (PQntuples(res) != 1) {
         /* Channels are not deleted through the API; should one vanish in

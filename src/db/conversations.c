@@ -210,32 +210,38 @@ db_conversations_upsert_in(struct dbconn *c, const struct who *w, const struct c
     int rc;
 
     out_reset(out);
-    /* The channel is checked here, not left to the foreign key, so the
-     * caller learns which field is wrong. */
-    if ((res = run(c, S_CHANNEL, pc, pb)) == NULL)
+    /* The channel check, the insert and the look-up of the stored row go
+     * in one round trip. The channel is checked here, not left to the
+     * foreign key, so the caller learns which field is wrong (the insert's
+     * failure then is nobody's answer). When the externalId exists, ON
+     * CONFLICT waited for any concurrent inserter to commit, and the
+     * look-up, a new statement, takes a new snapshot: the stored row is
+     * visible to it. When the insert made the row, the look-up is dropped. */
+    if (db_send(c, &stmts[S_CHANNEL], pc, pb) != 0 || db_send(c, &stmts[S_INSERT], pi, pb) != 0 ||
+        db_send(c, &stmts[S_BY_EXTERNAL], pe, pb) != 0)
+        return -1;
+    if ((res = db_recv(c, pb)) == NULL)
         return -1;
     rc = PQntuples(res);
     PQclear(res);
     if (rc == 0)
         return problem_field(pb, "channelId", "is not a channel of this account");
 
-    if ((res = run(c, S_INSERT, pi, pb)) == NULL)
+    if ((res = db_recv(c, pb)) == NULL)
         return -1;
     if (PQntuples(res) == 1) {
         rc = out_take(res, out, pb);
         if (rc == 0)
             snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(res, 0, 2));
         PQclear(res);
-        if (rc != 0)
+        PQclear(db_recv(c, pb));
+        if (rc != 0 || pb->status != 0)
             return -1;
         out->created = true;
         return db_audit(c, w, "conversation.create", "conversation", new_id, NULL, pb);
     }
     PQclear(res);
-
-    /* ON CONFLICT waited for any concurrent inserter to commit, and this
-     * statement takes a new snapshot: the stored row is visible now. */
-    if ((res = run(c, S_BY_EXTERNAL, pe, pb)) == NULL)
+    if ((res = db_recv(c, pb)) == NULL)
         return -1;
     if (PQntuples(res) != 1) {
         PQclear(res);

@@ -172,13 +172,12 @@ struct insert {
     struct draft_out out;
 };
 
-/* Runs a statement whose answer we only count. Returns the row count or -1;
- * when `first` is not NULL it gets row 0, column 0 (or "" without rows). */
+/* The count of rows of the next result sent ahead (db_send), or -1; when
+ * `first` is not NULL it gets row 0, column 0 (or "" without rows). */
 static int
-run(struct dbconn *c, int st, const char *const *p, char *first, size_t firstlen,
-    struct problem *pb)
+take(struct dbconn *c, char *first, size_t firstlen, struct problem *pb)
 {
-    PGresult *res = db_exec(c, &stmts[st], p, pb);
+    PGresult *res = db_recv(c, pb);
     int n;
 
     if (res == NULL)
@@ -190,21 +189,42 @@ run(struct dbconn *c, int st, const char *const *p, char *first, size_t firstlen
     return n;
 }
 
+/* Runs a statement whose answer we only count (as take()). */
+static int
+run(struct dbconn *c, int st, const char *const *p, char *first, size_t firstlen,
+    struct problem *pb)
+{
+    if (db_send(c, &stmts[st], p, pb) != 0)
+        return -1;
+    return take(c, first, firstlen, pb);
+}
+
+/* Sends the checks of the trigger message (check_trigger takes them). */
+static int
+send_trigger_checks(struct dbconn *c, const struct insert *x, struct problem *pb)
+{
+    const char *p[] = {x->w->account_id, x->in->trigger_message_id, x->conv_id};
+
+    if (db_send(c, &stmts[S_TRIGGER], p, pb) != 0 ||
+        db_send(c, &stmts[S_TRIGGER_TAKEN], p, pb) != 0)
+        return -1;
+    return 0;
+}
+
 /* Checks the trigger message: an inbound message of this conversation, with
  * no draft yet. Returns 0 or -1 (422, 409). */
 static int
-check_trigger(struct dbconn *c, const struct insert *x, struct problem *pb)
+check_trigger(struct dbconn *c, struct problem *pb)
 {
-    const char *p[] = {x->w->account_id, x->in->trigger_message_id, x->conv_id};
     char dir[16];
-    int n = run(c, S_TRIGGER, p, dir, sizeof(dir), pb);
+    int n = take(c, dir, sizeof(dir), pb);
 
     if (n < 0)
         return -1;
     if (n == 0 || strcmp(dir, "inbound") != 0)
         return problem_field(pb, "triggerMessageId",
                              "must be an inbound message of this conversation");
-    n = run(c, S_TRIGGER_TAKEN, p, NULL, 0, pb);
+    n = take(c, NULL, 0, pb);
     if (n < 0)
         return -1;
     if (n > 0)
@@ -281,25 +301,27 @@ insert_tx(struct dbconn *c, void *arg, struct problem *pb)
     memset(&x->out, 0, sizeof(x->out));
     uuid7_new(x->id);
 
+    /* The conversation's lock and the trigger's checks go together. */
     {
         const char *p[] = {acct, x->conv_id};
 
-        n = run(c, S_CONV_LOCK, p, NULL, 0, pb);
+        if (db_send(c, &stmts[S_CONV_LOCK], p, pb) != 0 || send_trigger_checks(c, x, pb) != 0)
+            return -1;
+        n = take(c, NULL, 0, pb);
         if (n < 0)
             return -1;
         if (n == 0)
             return problem_set(pb, 404, "not-found", "no such conversation");
     }
-    if (check_trigger(c, x, pb) != 0 || finish_request(c, x, req_id, pb) != 0)
+    if (check_trigger(c, pb) != 0 || finish_request(c, x, req_id, pb) != 0)
         return -1;
 
+    /* The rest reads only what it answers: one round trip (with COMMIT
+     * after it the audit rows, sent ahead). */
     {
         const char *p[] = {acct, x->conv_id};
 
-        n = run(c, S_SUPERSEDE, p, old, sizeof(old), pb);
-        if (n < 0)
-            return -1;
-        if (n > 0 && db_audit(c, x->w, "draft.supersede", "draft", old, NULL, pb) != 0)
+        if (db_send(c, &stmts[S_SUPERSEDE], p, pb) != 0)
             return -1;
     }
     {
@@ -313,38 +335,21 @@ insert_tx(struct dbconn *c, void *arg, struct problem *pb)
                            in->suggested_html,
                            in->top_sources};
 
-        res = db_exec(c, &stmts[S_INSERT], p, pb);
-        if (res == NULL)
+        if (db_send(c, &stmts[S_INSERT], p, pb) != 0)
             return -1;
-        if (PQntuples(res) != 1) {
-            PQclear(res);
-            return problem_internal(pb, "drafts: insert returned no row");
-        }
-        snprintf(x->out.etag, sizeof(x->out.etag), "%s", PQgetvalue(res, 0, 0));
-        PQclear(res);
     }
     if (db_attachments_insert_in(c, x->w, NULL, x->id, in->attachments, in->nattachments, pb) != 0)
         return -1;
     {
         const char *p[] = {acct, x->id};
 
-        res = db_exec(c, &stmts[S_RENDER], p, pb);
-        if (res == NULL)
+        if (db_send(c, &stmts[S_RENDER], p, pb) != 0)
             return -1;
-        if (PQntuples(res) != 1) {
-            PQclear(res);
-            return problem_internal(pb, "drafts: new draft not found");
-        }
-        x->out.len = (size_t)PQgetlength(res, 0, 0);
-        x->out.json = db_strdup(res, 0, 0);
-        PQclear(res);
-        if (x->out.json == NULL)
-            return problem_internal(pb, "drafts: out of memory");
     }
     {
         const char *p[] = {acct, x->conv_id, x->id};
 
-        if (run(c, S_CONV_POINT, p, NULL, 0, pb) < 0)
+        if (db_exec_later(c, &stmts[S_CONV_POINT], p, pb) != 0)
             return -1;
     }
     {
@@ -352,9 +357,30 @@ insert_tx(struct dbconn *c, void *arg, struct problem *pb)
             acct, nid, x->id, x->conv_id, in->trigger_message_id, req_id[0] ? req_id : NULL};
 
         uuid7_new(nid);
-        if (run(c, S_NOTIFY, p, NULL, 0, pb) < 0)
+        if (db_exec_later(c, &stmts[S_NOTIFY], p, pb) != 0)
             return -1;
     }
+    n = take(c, old, sizeof(old), pb);
+    if (n < 0)
+        return -1;
+    if (n > 0 && db_audit(c, x->w, "draft.supersede", "draft", old, NULL, pb) != 0)
+        return -1;
+    n = take(c, x->out.etag, sizeof(x->out.etag), pb);
+    if (n < 0)
+        return -1;
+    if (n != 1)
+        return problem_internal(pb, "drafts: insert returned no row");
+    if ((res = db_recv(c, pb)) == NULL)
+        return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return problem_internal(pb, "drafts: new draft not found");
+    }
+    x->out.len = (size_t)PQgetlength(res, 0, 0);
+    x->out.json = db_strdup(res, 0, 0);
+    PQclear(res);
+    if (x->out.json == NULL)
+        return problem_internal(pb, "drafts: out of memory");
     return db_audit(c, x->w, "draft.create", "draft", x->id, NULL, pb);
 }
 

@@ -143,6 +143,7 @@ prepare(struct dbconn *c, const struct db_stmt *st, struct problem *pb)
 
     if (pool_has_prepared(c, st))
         return 0;
+    c->trips++;
     res = PQprepare(c->pg, st->name, st->sql, st->nparams, NULL);
     state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     /* 42P05: already prepared on this server session (a pooler handed us a
@@ -165,6 +166,8 @@ exec_format(struct dbconn *c, const struct db_stmt *st, const char *const *param
     PGresult *res;
     ExecStatusType s;
 
+    if (txpipe_busy(c))
+        return txpipe_exec(c, st, params, format, pb);
     if (pool_cfg == NULL || pool_cfg->prepare) {
         if (prepare(c, st, pb) != 0)
             return NULL;
@@ -172,6 +175,7 @@ exec_format(struct dbconn *c, const struct db_stmt *st, const char *const *param
     } else {
         res = PQexecParams(c->pg, st->sql, st->nparams, NULL, params, NULL, NULL, format);
     }
+    c->trips++;
     s = PQresultStatus(res);
     if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) {
         c->nok++;
@@ -196,9 +200,40 @@ db_exec_binary(struct dbconn *c, const struct db_stmt *st, const char *const *pa
 }
 
 int
+db_exec_later(struct dbconn *c, const struct db_stmt *st, const char *const *params,
+              struct problem *pb)
+{
+    PGresult *res;
+
+    if (txpipe_busy(c) || PQtransactionStatus(c->pg) == PQTRANS_INTRANS)
+        return txpipe_send(c, st, params, 0, false, pb);
+    if ((res = db_exec(c, st, params, pb)) == NULL)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+int
+db_send(struct dbconn *c, const struct db_stmt *st, const char *const *params, struct problem *pb)
+{
+    return txpipe_send(c, st, params, 0, true, pb);
+}
+
+PGresult *
+db_recv(struct dbconn *c, struct problem *pb)
+{
+    return txpipe_recv(c, pb);
+}
+
+int
 db_simple(struct dbconn *c, const char *sql, struct problem *pb)
 {
-    PGresult *res = PQexec(c->pg, sql);
+    PGresult *res;
+
+    if (txpipe_busy(c) && txpipe_flush(c, pb) != 0)
+        return -1;
+    c->trips++;
+    res = PQexec(c->pg, sql);
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
         db_fail(c, res, "simple", pb);
@@ -216,6 +251,8 @@ db_stream_start(struct dbconn *c, const struct db_stmt *st, const char *const *p
 {
     int ok;
 
+    if (txpipe_busy(c) && txpipe_flush(c, pb) != 0)
+        return -1;
     if (pool_cfg == NULL || pool_cfg->prepare) {
         if (prepare(c, st, pb) != 0)
             return -1;
@@ -313,20 +350,27 @@ retry_pause(int attempt)
     nanosleep(&ts, NULL);
 }
 
-/* BEGIN, carrying the timeouts in force when they travel with each
- * transaction (pool_per_transaction): one simple query, so they cost no
- * round trip of their own. */
+/* The timeouts a transaction carries behind a pooler (SET LOCAL). */
+static const struct db_stmt st_timeouts = {
+    "tx_timeouts",
+    "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)", 2};
+
+/* BEGIN, sent ahead: it goes with the transaction's first statement.
+ * Behind a pooler (pool_per_transaction) the timeouts in force go with it,
+ * set for this transaction only. */
 static int
 begin(struct dbconn *c, struct problem *pb)
 {
-    char sql[128];
+    char st_ms[16], lock_ms[16];
+    const char *p[] = {st_ms, lock_ms};
 
+    if (txpipe_send_sql(c, "begin", "BEGIN", false, pb) != 0)
+        return -1;
     if (!pool_per_transaction())
-        return db_simple(c, "BEGIN", pb);
-    snprintf(sql, sizeof(sql),
-             "BEGIN; SET LOCAL statement_timeout = %d; SET LOCAL lock_timeout = %d",
-             atomic_load(&pool_statement_timeout_ms), atomic_load(&pool_lock_timeout_ms));
-    return db_simple(c, sql, pb);
+        return 0;
+    snprintf(st_ms, sizeof(st_ms), "%d", atomic_load(&pool_statement_timeout_ms));
+    snprintf(lock_ms, sizeof(lock_ms), "%d", atomic_load(&pool_lock_timeout_ms));
+    return txpipe_send(c, &st_timeouts, p, 0, false, pb);
 }
 
 /* A failure worth one more go on a fresh connection: the connection broke
@@ -338,40 +382,58 @@ fresh_conn_failure(const struct dbconn *c)
 }
 
 /*
- * COMMIT, and in the same round trip the WAL position its record ends
- * at or before (pg_current_wal_insert_lsn() right after it, on the same
- * session: at least the end of our commit record, perhaps a little past
- * it when others wrote meanwhile, which only asks a replica for a little
- * more). The position is noted for db_position_committed(). Returns 0,
- * or -1 with pb: the COMMIT failed, or its answer was lost (then whether
- * it committed is unknown, and the caller must not run the transaction
- * again).
+ * COMMIT, with whatever the transaction sent ahead, and in the same round
+ * trip the WAL position its record ends at or before
+ * (pg_current_wal_insert_lsn() right after it, on the same session: at
+ * least the end of our commit record, perhaps a little past it when others
+ * wrote meanwhile, which only asks a replica for a little more). The
+ * position is noted for db_position_committed(). Returns 0, or -1 with pb:
+ * a statement sent ahead or the COMMIT failed (then COMMIT did not run),
+ * or the answer was lost (then whether it committed is unknown, and the
+ * caller must not run the transaction again).
  */
 static int
 commit(struct dbconn *c, struct problem *pb)
 {
     PGresult *res;
     uint64_t lsn = 0;
-    int rc = 0;
 
-    if (!PQsendQuery(c->pg, "COMMIT; SELECT pg_current_wal_insert_lsn()::text"))
-        return db_fail(c, NULL, "commit", pb);
+    if (txpipe_send_sql(c, "commit", "COMMIT", true, pb) != 0 ||
+        txpipe_send_sql(c, "commit", "SELECT pg_current_wal_insert_lsn()::text", true, pb) != 0)
+        return -1;
     /* COMMIT is checked like any statement: a deferred constraint or a
      * serialization failure can still fail here. */
-    res = PQgetResult(c->pg);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(res), "COMMIT") != 0)
-        rc = db_fail(c, res, "commit", pb);
+    if ((res = txpipe_recv(c, pb)) == NULL)
+        return -1;
+    if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+        PQclear(res);
+        txpipe_discard(c);
+        return problem_internal(pb, "commit: the transaction had failed");
+    }
     PQclear(res);
-    while ((res = PQgetResult(c->pg)) != NULL) {
-        if (rc == 0 && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+    if ((res = txpipe_recv(c, pb)) != NULL) {
+        if (PQntuples(res) == 1)
             lsn_parse_pg(db_val(res, 0, 0), &lsn);
         PQclear(res);
     }
-    if (rc == 0 && PQstatus(c->pg) != CONNECTION_OK)
+    memset(pb, 0, sizeof(*pb)); /* committed: a lost position is no failure */
+    if (PQstatus(c->pg) != CONNECTION_OK)
         c->broken = true; /* committed; the connection went after */
-    if (rc == 0)
-        db_position_note(lsn);
-    return rc;
+    db_position_note(lsn);
+    return 0;
+}
+
+/* One transaction's round trips, into the histogram of db_stats. */
+static void
+count_trips(unsigned n)
+{
+    static const unsigned bounds[] = DB_TX_TRIP_BOUNDS;
+    int i = 0;
+
+    while (i < DB_TX_TRIP_NBOUNDS && n > bounds[i])
+        i++;
+    atomic_fetch_add_explicit(&pool_stat_tx_trips[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pool_stat_tx_trips_sum, n, memory_order_relaxed);
 }
 
 /*
@@ -387,14 +449,16 @@ db_tx(db_fn fn, void *arg, struct problem *pb)
     for (int attempt = 0;; attempt++) {
         struct dbconn *c = pool_acquire(&pool_primary, attempt == 0, pb);
         bool again, committing = false;
+        unsigned trips0;
         int rc;
 
         if (c == NULL)
             return -1;
+        trips0 = c->trips;
         rc = begin(c, pb);
         if (rc == 0)
             rc = fn(c, arg, pb);
-        if (rc == 0 && PQtransactionStatus(c->pg) != PQTRANS_INTRANS)
+        if (rc == 0 && !txpipe_busy(c) && PQtransactionStatus(c->pg) != PQTRANS_INTRANS)
             rc = problem_internal(pb, "transaction not open before COMMIT");
         if (rc == 0) {
             committing = true;
@@ -402,6 +466,7 @@ db_tx(db_fn fn, void *arg, struct problem *pb)
         }
         again = rc != 0 && attempt < pool_cfg->tx_retries &&
                 (db_is_retryable(pb) || (attempt == 0 && c->broken && !committing));
+        count_trips(c->trips - trips0);
         pool_release(c);
         if (rc == 0)
             return 0;

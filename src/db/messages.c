@@ -191,7 +191,7 @@ db_attachments_insert_in(struct dbconn *c, const struct who *w, const char *mess
                          struct problem *pb)
 {
     char *text;
-    PGresult *res;
+    int rc;
 
     if (n == 0)
         return 0;
@@ -200,13 +200,10 @@ db_attachments_insert_in(struct dbconn *c, const struct who *w, const char *mess
     {
         const char *p[] = {w->account_id, message_id, text, draft_id};
 
-        res = run(c, S_ATTACH, p, pb);
+        rc = db_exec_later(c, &stmts[S_ATTACH], p, pb);
     }
     free(text);
-    if (res == NULL)
-        return -1;
-    PQclear(res);
-    return 0;
+    return rc;
 }
 
 /* The statements of one message post, once its metadata is text. */
@@ -230,14 +227,19 @@ create_run(struct dbconn *c, const struct who *w, const char *conv, const struct
 
     uuid7_new(id);
     uuid7_new(request_id);
-    if ((res = run(c, S_LOCK, pl, pb)) == NULL)
+    /* The lock and the insert go together: when the conversation is gone
+     * the insert is rolled back with the 404 (or failed on its reference,
+     * which nobody reads then). */
+    if (db_send(c, &stmts[S_LOCK], pl, pb) != 0 || db_send(c, &stmts[S_INSERT], pi, pb) != 0)
+        return -1;
+    if ((res = db_recv(c, pb)) == NULL)
         return -1;
     rc = PQntuples(res);
     PQclear(res);
     if (rc == 0)
         return problem_set(pb, 404, "not-found", "no such conversation");
 
-    if ((res = run(c, S_INSERT, pi, pb)) == NULL)
+    if ((res = db_recv(c, pb)) == NULL)
         return -1;
     if (PQntuples(res) == 0) {
         /* The externalId is stored already: answer that message, write nothing. */
@@ -257,20 +259,20 @@ create_run(struct dbconn *c, const struct who *w, const char *conv, const struct
     PQclear(res);
     snprintf(out->id, sizeof(out->id), "%s", id);
 
+    /* What follows has no answer anyone reads: it goes ahead, with the
+     * render (or the caller's next statement, or COMMIT). */
     if (db_attachments_insert_in(c, w, id, NULL, in->attachments, in->nattachments, pb) != 0)
         return -1;
     if (inbound) {
-        if ((res = run(c, S_REQUEST, pr, pb)) == NULL)
+        if (db_exec_later(c, &stmts[S_REQUEST], pr, pb) != 0)
             return -1;
-        PQclear(res);
         snprintf(out->draft_request_id, sizeof(out->draft_request_id), "%s", request_id);
     }
     {
         const char *pt[] = {acct, conv, at, inbound ? "true" : "false"};
 
-        if ((res = run(c, S_TOUCH, pt, pb)) == NULL)
+        if (db_exec_later(c, &stmts[S_TOUCH], pt, pb) != 0)
             return -1;
-        PQclear(res);
     }
     if (db_audit(c, w, "message.create", "message", id, NULL, pb) != 0)
         return -1;

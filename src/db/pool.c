@@ -36,6 +36,7 @@ struct pool pool_primary = {.mu = PTHREAD_MUTEX_INITIALIZER};
 struct pool pool_replica = {.mu = PTHREAD_MUTEX_INITIALIZER};
 atomic_ullong pool_stat_errors, pool_stat_reconnects, pool_stat_timeouts;
 atomic_ullong pool_stat_reads, pool_stat_read_trips;
+atomic_ullong pool_stat_tx_trips[DB_TX_TRIP_NBOUNDS + 1], pool_stat_tx_trips_sum;
 /* statement_timeout and lock_timeout, which a reload may change: a
  * connection whose `timeouts` generation is older sets them again when it
  * is next borrowed, so they apply from the next transaction on. */
@@ -390,6 +391,7 @@ pool_release(struct dbconn *c)
 {
     struct pool *p = c->pool;
 
+    txpipe_discard(c); /* what a failed transaction sent ahead */
     if (c->pg != NULL) {
         if (c->broken || PQstatus(c->pg) != CONNECTION_OK) {
             conn_close(c);
@@ -510,6 +512,9 @@ db_stats(struct db_stats *out)
     out->timeouts = atomic_load(&pool_stat_timeouts);
     out->reads = atomic_load(&pool_stat_reads);
     out->read_trips = atomic_load(&pool_stat_read_trips);
+    for (int i = 0; i <= DB_TX_TRIP_NBOUNDS; i++)
+        out->tx_trips[i] = atomic_load(&pool_stat_tx_trips[i]);
+    out->tx_trips_sum = atomic_load(&pool_stat_tx_trips_sum);
 }
 
 /* Streams may hold pool_streams connections, and never the pool's last

@@ -237,6 +237,26 @@ metrics_render(const char *extra, size_t *len)
               "inboxd_db_read_round_trips_total %llu\n",
               ds.size, ds.in_use, ds.waiting, ds.errors, ds.reconnects, ds.timeouts, ds.reads,
               ds.read_trips);
+    {
+        static const unsigned bounds[] = DB_TX_TRIP_BOUNDS;
+        unsigned long long cum = 0;
+
+        sbuf_adds(&b, "# HELP inboxd_db_transaction_round_trips Round trips to the database per "
+                      "write transaction, COMMIT's included.\n"
+                      "# TYPE inboxd_db_transaction_round_trips histogram\n");
+        for (int i = 0; i <= DB_TX_TRIP_NBOUNDS; i++) {
+            cum += ds.tx_trips[i];
+            if (i < DB_TX_TRIP_NBOUNDS)
+                sbuf_addf(&b, "inboxd_db_transaction_round_trips_bucket{le=\"%u\"} %llu\n",
+                          bounds[i], cum);
+            else
+                sbuf_addf(&b, "inboxd_db_transaction_round_trips_bucket{le=\"+Inf\"} %llu\n", cum);
+        }
+        sbuf_addf(&b,
+                  "inboxd_db_transaction_round_trips_sum %llu\n"
+                  "inboxd_db_transaction_round_trips_count %llu\n",
+                  ds.tx_trips_sum, cum);
+    }
     replica_render(&b);
     feed_cache_stats(&fc);
     sbuf_addf(&b,

@@ -4,6 +4,11 @@
  * threads), which answers them while no thread waits for them. Every
  * reader must get its own answer: the right row, or its own 404, never a
  * neighbour's.
+ *
+ * Writes send ahead what they do not wait for (db_exec_later, db_send):
+ * an inbound message and an approval take three round trips, and a
+ * statement sent ahead that fails fails the write as a whole, or runs it
+ * again when the failure is worth a retry.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -391,4 +396,118 @@ Test(loop, a_read_waiting_for_a_connection_does_not_stop_the_loop)
     cr_assert_eq(g.r.status, 200, "%s", g.r.body);
     resp_free(&g.r);
     PQfinish(watch);
+}
+
+/* --- writes sent ahead ------------------------------------------------------ */
+
+static long long
+trips_at_most(const char *le)
+{
+    char series[96];
+
+    snprintf(series, sizeof(series), "inboxd_db_transaction_round_trips_bucket{le=\"%s\"}", le);
+    return metric(series);
+}
+
+static void
+post_message(const char *conv, const char *ext, struct resp *r)
+{
+    char path[128], body[256];
+
+    snprintf(path, sizeof(path), "/v1/conversations/%s/messages", conv);
+    snprintf(body, sizeof(body),
+             "{\"externalId\":\"%s\",\"direction\":\"inbound\",\"bodyText\":\"Is it in stock?\"}",
+             ext);
+    th_post(&t, path, key, body, r);
+}
+
+/* BEGIN, the lock and the insert; the draft request, the touch, the audit
+ * row and the render; COMMIT: three round trips, however many statements.
+ * (Other transactions may land in the histogram meanwhile, never fewer.) */
+Test(loop, an_inbound_message_and_an_approval_take_three_round_trips)
+{
+    long long before = trips_at_most("3");
+    char chan[37], conv[37], draft[37], ext[32];
+    struct resp r;
+
+    for (int i = 0; i < 6; i++) {
+        snprintf(ext, sizeof(ext), "trips-%d", i);
+        post_message(convs[i], ext, &r);
+        cr_assert_eq(r.status, 201, "%s", r.body);
+        resp_free(&r);
+    }
+    mk_channel(account, "email", "trips", chan);
+    for (int i = 0; i < 4; i++) {
+        snprintf(ext, sizeof(ext), "trips-a%d", i);
+        mk_pending(account, chan, ext, i, "It ships today.", NULL, conv, draft);
+        act(draft, key, "approve", users[i], NULL, NULL, NULL, &r);
+        cr_assert_eq(r.status, 201, "%s", r.body);
+        resp_free(&r);
+    }
+    cr_assert_geq(trips_at_most("3") - before, 10);
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests WHERE account_id = '%s'", account),
+                 6);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE account_id = '%s' "
+                          "AND action IN ('message.create', 'draft.action.approve')",
+                          account),
+                 10);
+}
+
+/* The audit row goes ahead with the render: when it fails, the message,
+ * its draft request and the conversation's touch are not there either. */
+Test(loop, a_failed_statement_sent_ahead_fails_the_whole_write)
+{
+    char before[64], after[64];
+    struct resp r;
+
+    sql_text(before, sizeof(before), "SELECT updated_at FROM conversations WHERE id = '%s'",
+             convs[5]);
+    sql_exec("CREATE FUNCTION pipeline_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
+             "BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation'; END $$");
+    sql_exec("CREATE TRIGGER pipeline_refuse BEFORE INSERT ON audit_log FOR EACH ROW "
+             "WHEN (NEW.action = 'message.create') EXECUTE FUNCTION pipeline_refuse()");
+    post_message(convs[5], "refused-1", &r);
+    expect_problem(&r, 422);
+    resp_free(&r);
+    sql_exec("DROP TRIGGER pipeline_refuse ON audit_log");
+
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE external_id = 'refused-1'"), 0);
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests WHERE account_id = '%s'", account),
+                 0);
+    sql_text(after, sizeof(after), "SELECT updated_at FROM conversations WHERE id = '%s'",
+             convs[5]);
+    cr_assert_str_eq(after, before);
+    /* The connection is fine after it: the same post now goes through. */
+    post_message(convs[5], "refused-1", &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+}
+
+/* A serialization failure of a statement sent ahead runs the transaction
+ * again, as one of a statement waited for would: one message, once. */
+Test(loop, a_retryable_failure_sent_ahead_runs_the_write_again)
+{
+    struct resp r;
+
+    sql_exec("CREATE SEQUENCE pipeline_attempts");
+    sql_exec("GRANT USAGE ON SEQUENCE pipeline_attempts TO PUBLIC");
+    sql_exec("CREATE FUNCTION pipeline_once() RETURNS trigger LANGUAGE plpgsql AS $$ "
+             "BEGIN IF nextval('pipeline_attempts') = 1 THEN "
+             "RAISE EXCEPTION 'first attempt' USING ERRCODE = 'serialization_failure'; "
+             "END IF; RETURN NEW; END $$");
+    sql_exec("CREATE TRIGGER pipeline_once BEFORE INSERT ON audit_log FOR EACH ROW "
+             "WHEN (NEW.action = 'message.create') EXECUTE FUNCTION pipeline_once()");
+    post_message(convs[6], "retried-1", &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    resp_free(&r);
+    sql_exec("DROP TRIGGER pipeline_once ON audit_log");
+
+    cr_assert_eq(sql_long("SELECT last_value FROM pipeline_attempts"), 2);
+    cr_assert_eq(sql_long("SELECT count(*) FROM messages WHERE external_id = 'retried-1'"), 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM draft_requests WHERE account_id = '%s'", account),
+                 1);
+    cr_assert_eq(sql_long("SELECT count(*) FROM audit_log WHERE action = 'message.create' "
+                          "AND account_id = '%s'",
+                          account),
+                 1);
 }

@@ -14,7 +14,8 @@
  * Records `action` (a stable dotted verb: "conversation.create",
  * "draft.action.edit") on resource `type`/`id` by the caller in w (key,
  * request id, body hash, address, user agent) and the acting user
- * (NULL when none). Returns 0, or -1 with pb.
+ * (NULL when none). Sent ahead (db_exec_later): it rides with the
+ * transaction's next statement or its COMMIT. Returns 0, or -1 with pb.
  */
 int db_audit(struct dbconn *c, const struct who *w, const char *action, const char *type,
              const char *id, const char *user_id, struct problem *pb)

@@ -60,7 +60,16 @@ struct db_stats {
     unsigned long long timeouts;   /* waits for a connection that gave up */
     unsigned long long reads;      /* reads handed to the reader */
     unsigned long long read_trips; /* round trips (Syncs) the reader sent them in */
+    /* Round trips per transaction of db_tx (COMMIT's included), as a
+     * histogram: tx_trips[i] counts those of at most DB_TX_TRIP_BOUNDS[i]
+     * trips, the last slot every transaction. */
+    unsigned long long tx_trips[8];
+    unsigned long long tx_trips_sum;
 };
+
+/* The bounds of db_stats' tx_trips histogram (the last is +Inf). */
+#define DB_TX_TRIP_BOUNDS {1, 2, 3, 4, 6, 8, 12}
+#define DB_TX_TRIP_NBOUNDS 7
 
 /* How a queue of leased rows retries (draft requests, the outbox). */
 struct lease_policy {
@@ -140,6 +149,25 @@ PGresult *db_exec(struct dbconn *c, const struct db_stmt *st, const char *const 
  * than to find (read them with db_bin() below). */
 PGresult *db_exec_binary(struct dbconn *c, const struct db_stmt *st, const char *const *params,
                          struct problem *pb) __attribute__((warn_unused_result));
+
+/*
+ * Inside db_tx: sends a statement whose rows nobody reads, ahead. It costs
+ * no round trip of its own: it goes with the next statement whose result
+ * is read, or with COMMIT. Should it fail, that statement (or COMMIT)
+ * fails with its problem, and nothing after it runs. Outside a
+ * transaction it runs at once, as db_exec. Returns 0, or -1 with pb when
+ * it could not be sent.
+ */
+int db_exec_later(struct dbconn *c, const struct db_stmt *st, const char *const *params,
+                  struct problem *pb) __attribute__((warn_unused_result));
+
+/* Inside db_tx: sends a statement ahead whose result db_recv() takes
+ * later, in the order sent, so that statements that do not depend on each
+ * other's results share a round trip. db_recv returns NULL with pb when
+ * that statement failed, or one sent before it did. */
+int db_send(struct dbconn *c, const struct db_stmt *st, const char *const *params,
+            struct problem *pb) __attribute__((warn_unused_result));
+PGresult *db_recv(struct dbconn *c, struct problem *pb) __attribute__((warn_unused_result));
 
 /*
  * Runs one read statement on a connection of its own, taken in turn with
