@@ -76,8 +76,14 @@ wait_for() {
   done
 }
 
+# Served: the start line is whole (its port reads) and /healthz answers
+# there. The line alone was once not enough: a request sent right after
+# it never showed in the log, and the drill stopped without a word.
 _served() {
-  grep -q '"event":"server.start"' "$DRILL/serve.log"
+  local port
+  port="$(grep '"event":"server.start"' "$DRILL/serve.log" | jq -r .port 2>/dev/null)" || return 1
+  [ -n "$port" ] && [ "$port" != null ] || return 1
+  curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz"
 }
 
 serve() {
@@ -107,7 +113,7 @@ api() {
   local method="$1" path="$2" body="${3:-}" args=()
   [ -n "$body" ] && args=(-H 'Content-Type: application/json' --data-binary "$body")
   curl -sS --fail-with-body -X "$method" -H "Authorization: Bearer $KEY" "${args[@]}" \
-    "$BASE$path"
+    "$BASE$path" || { echo "drill: $method $path failed (curl exit $?)" >&2; return 1; }
 }
 
 figure() {
