@@ -18,18 +18,64 @@
 
 -- The triggers that call them are migration 0011's.
 
+-- Wakes every instance's listener (channel inboxd_events) with payload p.
+-- A transaction that NOTIFYs holds a lock on the notification queue from
+-- its commit until its commit record is flushed, so notifying writes
+-- commit one at a time, never in a group: inboxd's own transactions say
+-- inboxd.notify = 'defer', and the payload waits in the session's
+-- inboxd.notify_pending (a session setting, so it survives COMMIT and goes
+-- with a rollback) for inboxd_notify_flush(), which inboxd sends right
+-- after COMMIT in the same round trip. Any other writer (psql, an older
+-- binary) notifies at once, as before.
+CREATE OR REPLACE FUNCTION inboxd_notify(p text) RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    pending text;
+BEGIN
+    IF current_setting('inboxd.notify', true) IS DISTINCT FROM 'defer' THEN
+        PERFORM pg_notify('inboxd_events', p);
+        RETURN;
+    END IF;
+    pending := coalesce(current_setting('inboxd.notify_pending', true), '');
+    IF position('|' || p || '|' IN '|' || pending) = 0 THEN
+        PERFORM set_config('inboxd.notify_pending', pending || p || '|', false);
+    END IF;
+END
+$$;
+
+-- The notifications a committed transaction deferred, sent in a
+-- transaction of their own that does not wait for its commit record to be
+-- flushed (a lost wake-up costs a listener only the wait for its next
+-- sweep; the rows are committed already). Nothing pending, nothing done.
+CREATE OR REPLACE FUNCTION inboxd_notify_flush() RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    pending text := current_setting('inboxd.notify_pending', true);
+BEGIN
+    IF pending IS NULL OR pending = '' THEN
+        RETURN;
+    END IF;
+    PERFORM set_config('inboxd.notify_pending', '', false);
+    PERFORM set_config('synchronous_commit', 'off', true);
+    PERFORM pg_notify('inboxd_events', p) FROM unnest(string_to_array(pending, '|')) AS p
+    WHERE p <> '';
+END
+$$;
+
 -- Writes one event of the live stream (README "Live events") in the
 -- calling transaction, and wakes every instance's listener once per
--- account and transaction (NOTIFY folds equal payloads of one
--- transaction into one; it is sent only at COMMIT). The row is the truth:
--- the notification only says "read the table".
+-- account and transaction (equal payloads of one transaction fold into
+-- one; they go out only after COMMIT). The row is the truth: the
+-- notification only says "read the table".
 CREATE OR REPLACE FUNCTION inboxd_event(p_account uuid, p_type text, p_channel uuid, p_data jsonb)
 RETURNS void
 LANGUAGE sql VOLATILE
 AS $$
     INSERT INTO events (account_id, type, channel_id, data)
     VALUES (p_account, p_type, p_channel, p_data);
-    SELECT pg_notify('inboxd_events', 'e ' || p_account::text);
+    SELECT inboxd_notify('e ' || p_account::text);
 $$;
 
 -- The channel of a conversation, for an event's channel_id.
@@ -138,7 +184,7 @@ CREATE OR REPLACE FUNCTION inboxd_events_work() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    PERFORM pg_notify('inboxd_events', TG_ARGV[0] || ' ' || NEW.account_id::text);
+    PERFORM inboxd_notify(TG_ARGV[0] || ' ' || NEW.account_id::text);
     RETURN NULL;
 END
 $$;

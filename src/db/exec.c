@@ -10,6 +10,7 @@
 #include "inboxd/db/pool.h"
 #include "inboxd/db/replica.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,27 +351,66 @@ retry_pause(int attempt)
     nanosleep(&ts, NULL);
 }
 
-/* The timeouts a transaction carries behind a pooler (SET LOCAL). */
-static const struct db_stmt st_timeouts = {
-    "tx_timeouts",
-    "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)", 2};
+enum { T_TIMEOUTS, T_DEFER, T_COMMITTED, T_POSITION };
+
+static const struct db_stmt tx_stmts[] = {
+    /* The timeouts a transaction carries behind a pooler (SET LOCAL). */
+    [T_TIMEOUTS] = {"tx_timeouts",
+                    "SELECT set_config('statement_timeout', $1, true), "
+                    "set_config('lock_timeout', $2, true)",
+                    2},
+    /* A write's notifications wait for its COMMIT (sql/current/events.sql,
+     * inboxd_notify), and go right after it, in the same round trip, with
+     * the position of the commit record. */
+    [T_DEFER] = {"tx_defer_notify", "SELECT set_config('inboxd.notify', 'defer', true)", 0},
+    [T_COMMITTED] = {"tx_committed",
+                     "SELECT pg_current_wal_insert_lsn()::text, inboxd_notify_flush()", 0},
+    [T_POSITION] = {"tx_position", "SELECT pg_current_wal_insert_lsn()::text", 0},
+};
+
+/* Whether the database has inboxd_notify_flush() (sql/current): unknown
+ * until the first write asks; a database one schema older has not, and
+ * its triggers notify at once (rolling upgrades). */
+static atomic_int defer_known; /* 0 unknown, 1 no, 2 yes */
+
+static bool
+defer_notify(struct dbconn *c)
+{
+    int k = atomic_load(&defer_known);
+
+    if (k == 0) {
+        PGresult *res = PQexec(c->pg, "SELECT to_regprocedure('inboxd_notify_flush()') IS NOT NULL");
+
+        c->trips++;
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+            PQclear(res);
+            return false; /* asked again by the next write */
+        }
+        k = PQgetvalue(res, 0, 0)[0] == 't' ? 2 : 1;
+        PQclear(res);
+        atomic_store(&defer_known, k);
+    }
+    return k == 2;
+}
 
 /* BEGIN, sent ahead: it goes with the transaction's first statement.
  * Behind a pooler (pool_per_transaction) the timeouts in force go with it,
- * set for this transaction only. */
+ * set for this transaction only; a write defers its notifications. */
 static int
-begin(struct dbconn *c, struct problem *pb)
+begin(struct dbconn *c, bool write, struct problem *pb)
 {
     char st_ms[16], lock_ms[16];
     const char *p[] = {st_ms, lock_ms};
 
     if (txpipe_send_sql(c, "begin", "BEGIN", false, pb) != 0)
         return -1;
+    if (write && c->defer && txpipe_send(c, &tx_stmts[T_DEFER], NULL, 0, false, pb) != 0)
+        return -1;
     if (!pool_per_transaction())
         return 0;
     snprintf(st_ms, sizeof(st_ms), "%d", atomic_load(&pool_statement_timeout_ms));
     snprintf(lock_ms, sizeof(lock_ms), "%d", atomic_load(&pool_lock_timeout_ms));
-    return txpipe_send(c, &st_timeouts, p, 0, false, pb);
+    return txpipe_send(c, &tx_stmts[T_TIMEOUTS], p, 0, false, pb);
 }
 
 /* A failure worth one more go on a fresh connection: the connection broke
@@ -399,7 +439,7 @@ commit(struct dbconn *c, struct problem *pb)
     uint64_t lsn = 0;
 
     if (txpipe_send_sql(c, "commit", "COMMIT", true, pb) != 0 ||
-        txpipe_send_sql(c, "commit", "SELECT pg_current_wal_insert_lsn()::text", true, pb) != 0)
+        txpipe_send(c, &tx_stmts[c->defer ? T_COMMITTED : T_POSITION], NULL, 0, true, pb) != 0)
         return -1;
     /* COMMIT is checked like any statement: a deferred constraint or a
      * serialization failure can still fail here. */
@@ -455,7 +495,8 @@ db_tx(db_fn fn, void *arg, struct problem *pb)
         if (c == NULL)
             return -1;
         trips0 = c->trips;
-        rc = begin(c, pb);
+        c->defer = defer_notify(c);
+        rc = begin(c, true, pb);
         if (rc == 0)
             rc = fn(c, arg, pb);
         if (rc == 0 && !txpipe_busy(c) && PQtransactionStatus(c->pg) != PQTRANS_INTRANS)
@@ -483,7 +524,8 @@ db_tx(db_fn fn, void *arg, struct problem *pb)
 static int
 read_in_tx(struct dbconn *c, db_fn fn, void *arg, struct problem *pb)
 {
-    if (begin(c, pb) != 0 || fn(c, arg, pb) != 0)
+    c->defer = false;
+    if (begin(c, false, pb) != 0 || fn(c, arg, pb) != 0)
         return -1;
     return db_simple(c, "COMMIT", pb);
 }
@@ -556,3 +598,5 @@ db_query(const struct db_stmt *st, const char *const *params, bool replica_ok,
     }
     return s.res;
 }
+
+DB_STATEMENTS(tx_stmts, sizeof(tx_stmts) / sizeof(tx_stmts[0]))

@@ -511,3 +511,53 @@ Test(loop, a_retryable_failure_sent_ahead_runs_the_write_again)
                           account),
                  1);
 }
+
+/* --- notifications after COMMIT ------------------------------------------ */
+
+static int
+notifications(PGconn *l, const char *want)
+{
+    PGnotify *n;
+    int seen = 0;
+
+    cr_assert(PQconsumeInput(l), "%s", PQerrorMessage(l));
+    while ((n = PQnotifies(l)) != NULL) {
+        seen += strcmp(n->extra, want) == 0;
+        PQfreemem(n);
+    }
+    return seen;
+}
+
+/* A transaction that says inboxd.notify = 'defer' keeps its wake-ups (once
+ * each) until inboxd_notify_flush() after its COMMIT; a rollback drops
+ * them; any other writer notifies at once, as before. */
+Test(loop, a_write_defers_its_notifications_until_after_commit)
+{
+    PGconn *l = PQconnectdb(t.conninfo);
+    char want[64], msg[37], req[37];
+
+    cr_assert_eq(PQstatus(l), CONNECTION_OK, "%s", PQerrorMessage(l));
+    PQclear(PQexec(l, "LISTEN inboxd_events"));
+    snprintf(want, sizeof(want), "d %s", account);
+
+    sql_exec("BEGIN");
+    sql_exec("SELECT set_config('inboxd.notify', 'defer', true)");
+    mk_request(account, convs[7], 0, msg, req);
+    mk_request(account, convs[8], 0, msg, req);
+    sql_exec("COMMIT");
+    cr_assert_eq(notifications(l, want), 0, "a deferred wake-up went out at COMMIT");
+    sql_exec("SELECT inboxd_notify_flush()");
+    TH_WAIT_UNTIL(notifications(l, want) == 1, "the flush sent no wake-up");
+    sql_exec("SELECT inboxd_notify_flush()"); /* nothing pending: nothing sent */
+
+    sql_exec("BEGIN");
+    sql_exec("SELECT set_config('inboxd.notify', 'defer', true)");
+    mk_request(account, convs[9], 0, msg, req);
+    sql_exec("ROLLBACK");
+    sql_exec("SELECT inboxd_notify_flush()");
+
+    mk_request(account, convs[10], 0, msg, req); /* not deferred */
+    TH_WAIT_UNTIL(notifications(l, want) == 1, "a write that does not defer sent no wake-up");
+    cr_assert_eq(notifications(l, want), 0, "the rolled-back or empty flush sent one");
+    PQfinish(l);
+}

@@ -50,6 +50,7 @@ struct dbconn {
     int64_t idle_since_ms; /* when it was last given back */
     unsigned timeouts_gen; /* the db_set_timeouts() generation it runs with */
     unsigned trips;        /* round trips made on it (exec.c, txpipe.c) */
+    bool defer;            /* its transaction defers its notifications (exec.c) */
     const struct db_stmt **pset;
     size_t pcap, pcount;
     /* The pipeline of a transaction (txpipe.c): tx[0 .. txn) were sent,
