@@ -7,7 +7,7 @@
 #   tests/bench/run.sh --rate R        fixed offered rate R req/s (ratebench, no
 #                                      coordinated omission): read and feed latency
 #                                      (the feed at --feed-rate F, default R / 10)
-# Options (for comparisons): --ops read,read_tls,feed,feed_deep,feed_plain,idle,events_idle,slow,message,node_message,approve,webhook
+# Options (for comparisons): --ops read,read_tls,feed,feed_deep,feed_plain,search_common,search_rare,idle,events_idle,slow,message,message_ways,node_message,approve,webhook
 #   (feed and feed_deep ask for gzip as a browser does; feed_plain is the first
 #   page without Accept-Encoding; read_tls is read over HTTPS, from a second
 #   inboxd serving TLS on the next port with tests/tls/make-certs.sh's certificate;
@@ -44,7 +44,9 @@ BENCH="$ROOT/tests/bench"
 OUT="$BENCH/out"
 PGDIR="$OUT/pg"
 BUILD="$ROOT/build-bench"
-INBOXD="$BUILD/inboxd"
+# BENCH_INBOXD: a prebuilt inboxd to measure instead of building one (an
+# older commit's, for before/after rounds on the same data).
+INBOXD="${BENCH_INBOXD:-$BUILD/inboxd}"
 PGBIN=/usr/lib/postgresql/15/bin
 PORT="${BENCH_PORT:-18631}"
 URL="http://127.0.0.1:$PORT"
@@ -52,7 +54,7 @@ URL="http://127.0.0.1:$PORT"
 # shellcheck source=tests/pg.sh
 source "$ROOT/tests/pg.sh"
 
-OPS="read,read_tls,feed,feed_deep,feed_plain,idle,events_idle,slow,message,node_message,approve,webhook"
+OPS="read,read_tls,feed,feed_deep,feed_plain,search_common,search_rare,idle,events_idle,slow,message,node_message,approve,webhook"
 DUR=15
 WARM=3
 POOL=5
@@ -157,18 +159,23 @@ trap 'cleanup; exit 143' TERM
 
 # ---- build --------------------------------------------------------------------
 
-log "building a release inboxd in build-bench/"
-if [ ! -f "$BUILD/meson-private/coredata.dat" ]; then
-  rm -rf "$BUILD"
-  meson setup "$BUILD" --buildtype=release >"$OUT/logs/meson-setup.log" 2>&1 ||
-    { cat "$OUT/logs/meson-setup.log" >&2; die "meson setup failed"; }
+if [ -n "${BENCH_INBOXD:-}" ]; then
+  [ -x "$INBOXD" ] || die "BENCH_INBOXD=$INBOXD is not an executable"
+  log "measuring $INBOXD (BENCH_INBOXD)"
+else
+  log "building a release inboxd in build-bench/"
+  if [ ! -f "$BUILD/meson-private/coredata.dat" ]; then
+    rm -rf "$BUILD"
+    meson setup "$BUILD" --buildtype=release >"$OUT/logs/meson-setup.log" 2>&1 ||
+      { cat "$OUT/logs/meson-setup.log" >&2; die "meson setup failed"; }
+  fi
+  for attempt in 1 2 3; do
+    if ninja -C "$BUILD" inboxd >"$OUT/logs/build.log" 2>&1; then break; fi
+    [ "$attempt" = 3 ] && { tail -30 "$OUT/logs/build.log" >&2; die "build failed"; }
+    log "build failed (attempt $attempt), retrying in 20 s"
+    sleep 20
+  done
 fi
-for attempt in 1 2 3; do
-  if ninja -C "$BUILD" inboxd >"$OUT/logs/build.log" 2>&1; then break; fi
-  [ "$attempt" = 3 ] && { tail -30 "$OUT/logs/build.log" >&2; die "build failed"; }
-  log "build failed (attempt $attempt), retrying in 20 s"
-  sleep 20
-done
 cc -std=c17 -O2 -Wall -Wextra -o "$OUT/ratebench" "$BENCH/ratebench.c"
 
 # ---- PostgreSQL ---------------------------------------------------------------
@@ -334,12 +341,13 @@ wrk_run() {
   local threads="${WRK_THREADS:-$THREADS}"
   export BENCH_THREADS="$threads"
   local url="${BENCH_URL:-$URL}"
-  wrk -t"$threads" -c"$CONNS" -d"${WARM}s" --timeout 10s -s "$BENCH/$script" "$url" \
+  local conns="${WRK_CONNS:-$CONNS}"
+  wrk -t"$threads" -c"$conns" -d"${WARM}s" --timeout 10s -s "$BENCH/$script" "$url" \
     >"$OUT/logs/$name.warm.wrk" 2>&1 || true
   [ -n "${BENCH_AFTER_WARM:-}" ] && eval "$BENCH_AFTER_WARM"
   f0="$(feed_lookups)"
   c0="$(cpu_ticks)"
-  wrk -t"$threads" -c"$CONNS" -d"${DUR}s" --timeout 10s --latency -s "$BENCH/$script" "$url" \
+  wrk -t"$threads" -c"$conns" -d"${DUR}s" --timeout 10s --latency -s "$BENCH/$script" "$url" \
     >"$OUT/logs/$name.wrk" 2>&1 || die "wrk failed for $name: $OUT/logs/$name.wrk"
   c1="$(cpu_ticks)"
   f1="$(feed_lookups)"
@@ -643,6 +651,23 @@ if has_op feed_plain; then
   BENCH_FEED_GZIP=0 BENCH_FEED_PATH=/v1/feed wrk_run feed_plain feed.lua
 fi
 
+# search_common / search_rare: the first page (20) of a full-text search
+# for a word in nearly every message ("pump": gen.sql's bodies draw from 48
+# words) and for one only in the messages the benchmark posts ("holley",
+# BENCH_BODY), 4 connections (a search is a dashboard user's, not a
+# stream's); pgbench runs search_messages with the same words.
+for s_op in search_common search_rare; do
+  has_op "$s_op" || continue
+  word=pump
+  [ "$s_op" = search_rare ] && word=holley
+  R_NOTE[$s_op]="\"$word\": $(psqlb -c "SELECT count(*) FROM messages WHERE account_id = '$ACCT' AND search_vector @@ websearch_to_tsquery('english', '$word')") matching messages"
+  WRK_CONNS=4 BENCH_FEED_PATH="/v1/search/messages?q=$word&limit=20" wrk_run "$s_op" feed.lua
+  POOL_SAVE="$POOL"
+  POOL=4
+  pgbench_run "$s_op" search.sql -D "q=$word" -D fetch=21
+  POOL="$POOL_SAVE"
+done
+
 # read_beside NAME MARK ARGS...: a read run while `ratebench ARGS` holds its
 # connections open (ratebench prints MARK once they are up); its output is
 # in $OUT/logs/NAME.txt.
@@ -690,6 +715,47 @@ if has_op message; then
   NOPEN="$(psqlb -c "SELECT count(*) FROM bench_pgb_convs")"
   BENCH_RUN_ID="$(date +%s)" wrk_run message message.lua
   pgbench_run message message.sql -D "nopen=$NOPEN"
+fi
+
+# message_ways: the inbound message's statements three ways, in PostgreSQL
+# alone (issue 18): one per round trip (message.sql, as for the message
+# op), all in one pipeline (pgbench \startpipeline: PostgreSQL 15's pgbench
+# sends one Sync per pipeline, so one round trip, fewer than inboxd's
+# three), and one call of a server-side function (message_fn.sql). ROUNDS
+# (default 3) rounds in alternating order; medians.
+WAYS_ROWS=()
+if has_op message_ways; then
+  [ -n "${NOPEN:-}" ] || die "message_ways needs the message op before it (--ops message,message_ways)"
+  [ "$PGB_OK" = 1 ] || die "message_ways needs pgbench"
+  psqlb -f "$BENCH/message_fn.sql" >/dev/null
+  # In the pipeline: BEGIN ... COMMIT and the statement after COMMIT
+  # (tx_committed), the sent time read in SQL instead of \gset.
+  sed -e 's/ RETURNING m.sent_at \\gset$/ RETURNING m.sent_at;/' -e 's/:sent_at::timestamptz/now()/g' \
+    -e 's/^BEGIN;$/\\startpipeline\nBEGIN;/' -e '$a\\\\endpipeline' \
+    "$OUT/pgbench/message.sql" >"$OUT/pgbench/message_pipeline.sql"
+  {
+    sed '/^BEGIN;$/,$d' "$OUT/pgbench/message.sql"
+    echo '\startpipeline'
+    sed -n '/^BEGIN;$/,/^SELECT set_config/p' "$OUT/pgbench/message.sql"
+    echo "SELECT bench_message(:acct, :conv, :mid, :rid, :aid, :reqid, :ext, :subject, :body, :key_id, :hash, :ip);"
+    sed -n '/^COMMIT;$/,$p' "$OUT/pgbench/message.sql"
+    echo '\endpipeline'
+  } >"$OUT/pgbench/message_function.sql"
+  ways=(one_per_trip pipeline function)
+  declare -A WAY_SCRIPT=([one_per_trip]=message.sql [pipeline]=message_pipeline.sql [function]=message_function.sql)
+  for round in $(seq 1 "${ROUNDS:-3}"); do
+    order=("${ways[@]}")
+    [ $((round % 2)) = 0 ] && order=(function pipeline one_per_trip)
+    for w in "${order[@]}"; do
+      pgbench_run "ways_$w#$round" "${WAY_SCRIPT[$w]}" -D "nopen=$NOPEN"
+    done
+  done
+  for w in "${ways[@]}"; do
+    vals=()
+    for round in $(seq 1 "${ROUNDS:-3}"); do vals+=("${R_PGB[ways_$w#$round]}"); done
+    med="$(printf '%s\n' "${vals[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')"
+    WAYS_ROWS+=("| $w | $med | ${vals[*]} |")
+  done
 fi
 
 # node_message: the same inbound messages to the plain Node service
@@ -829,6 +895,8 @@ label_of() {
     feed) echo "GET /v1/feed (first page, 50)" ;;
     feed_deep) echo "GET /v1/feed?cursor= (item 20,000)" ;;
     feed_plain) echo "GET /v1/feed (first page, 50, no gzip)" ;;
+    search_common) echo "GET /v1/search/messages?q=pump (a word in nearly every message)" ;;
+    search_rare) echo "GET /v1/search/messages?q=holley (a word in few)" ;;
     read_idle) echo "GET /v1/conversations/{id} + $IDLE_CONNS idle conns" ;;
     read_slow) echo "GET /v1/conversations/{id} + $SLOW_CONNS slow clients" ;;
     read_events) echo "GET /v1/conversations/{id} + $IDLE_CONNS open event streams" ;;
@@ -852,6 +920,14 @@ label_of() {
   done
   echo
   echo "inboxd peak RSS (VmHWM): $((RSS_KB / 1024)) MiB."
+  if [ "${#WAYS_ROWS[@]}" -gt 0 ]; then
+    echo
+    echo "The inbound message's statements three ways, PostgreSQL alone (pgbench, $POOL clients, ${DUR} s each, ${ROUNDS:-3} alternating rounds; TPS, median first):"
+    echo
+    echo "| way | TPS (median) | rounds |"
+    echo "| --- | ---: | --- |"
+    printf '%s\n' "${WAYS_ROWS[@]}"
+  fi
   if [ "$SCALE" != 1 ]; then
     echo
     echo "Database $DB at scale $SCALE ($(cat "$OUT/$BASE_DB.load" 2>/dev/null || echo "load time unknown")): $(psqlb -c "SELECT pg_size_pretty(pg_database_size(current_database()))"); the largest tables:"
