@@ -7,7 +7,7 @@
 #   tests/bench/run.sh --rate R        fixed offered rate R req/s (ratebench, no
 #                                      coordinated omission): read and feed latency
 #                                      (the feed at --feed-rate F, default R / 10)
-# Options (for comparisons): --ops read,read_tls,feed,feed_deep,feed_plain,search_common,search_rare,idle,events_idle,slow,message,message_ways,node_message,approve,webhook
+# Options (for comparisons): --ops read,read_tls,feed,feed_deep,feed_plain,search_common,search_rare,export,idle,events_idle,slow,message,message_ways,node_message,approve,webhook
 #   (feed and feed_deep ask for gzip as a browser does; feed_plain is the first
 #   page without Accept-Encoding; read_tls is read over HTTPS, from a second
 #   inboxd serving TLS on the next port with tests/tls/make-certs.sh's certificate;
@@ -54,7 +54,7 @@ URL="http://127.0.0.1:$PORT"
 # shellcheck source=tests/pg.sh
 source "$ROOT/tests/pg.sh"
 
-OPS="read,read_tls,feed,feed_deep,feed_plain,search_common,search_rare,idle,events_idle,slow,message,node_message,approve,webhook"
+OPS="read,read_tls,feed,feed_deep,feed_plain,search_common,search_rare,export,idle,events_idle,slow,message,node_message,approve,webhook"
 DUR=15
 WARM=3
 POOL=5
@@ -286,7 +286,11 @@ USER_ID="$(psqlb -c "SELECT id FROM users WHERE account_id = '$ACCT' ORDER BY id
 lua_list() { # FILE QUERY
   { echo "return {"; psqlb -c "$2" | sed 's/.*/"&",/'; echo "}"; } >"$OUT/$1"
 }
-lua_list ids_conv.lua "SELECT id FROM conversations WHERE account_id = '$ACCT' AND deleted_at IS NULL"
+# At most 100,000 ids, drawn at random above scale 1: wrk's Lua keeps the
+# list in every thread, and a list of a million strings made the garbage
+# collector, not inboxd, the read's limit.
+lua_list ids_conv.lua "SELECT id FROM conversations WHERE account_id = '$ACCT' AND deleted_at IS NULL
+                       ORDER BY random() LIMIT 100000"
 lua_list ids_open.lua "SELECT id FROM conversations WHERE account_id = '$ACCT' AND status = 'open' AND deleted_at IS NULL"
 psqlb -c "SELECT id FROM conversations WHERE account_id = '$ACCT' AND deleted_at IS NULL" >"$OUT/ids_conv.txt"
 
@@ -660,13 +664,48 @@ for s_op in search_common search_rare; do
   has_op "$s_op" || continue
   word=pump
   [ "$s_op" = search_rare ] && word=holley
-  R_NOTE[$s_op]="\"$word\": $(psqlb -c "SELECT count(*) FROM messages WHERE account_id = '$ACCT' AND search_vector @@ websearch_to_tsquery('english', '$word')") matching messages"
   WRK_CONNS=4 BENCH_FEED_PATH="/v1/search/messages?q=$word&limit=20" wrk_run "$s_op" feed.lua
+  R_NOTE[$s_op]="\"$word\": $(psqlb -c "SELECT count(*) FROM messages WHERE account_id = '$ACCT' AND search_vector @@ websearch_to_tsquery('english', '$word')") matching messages"
   POOL_SAVE="$POOL"
   POOL=4
   pgbench_run "$s_op" search.sql -D "q=$word" -D fetch=21
   POOL="$POOL_SAVE"
 done
+
+# export: the corrections export, whole (GET /v1/learning-samples with
+# Accept: application/x-ndjson, one stream), its rows per second and how
+# much inboxd's RSS grew while it ran (sampled every 50 ms); beside it
+# psql copying the same rows (inboxd_json_learning_sample, the stream's
+# order) to /dev/null.
+EXPORT_LINE=""
+if has_op export; then
+  rss_sampler() {
+    while kill -0 "$INBOXD_PID" 2>/dev/null; do
+      awk '/^VmRSS/ {print $2}' "/proc/$INBOXD_PID/status"
+      sleep 0.05
+    done
+  }
+  rss0="$(rss_kb)"
+  rss_sampler >"$OUT/logs/export-rss.txt" &
+  sampler=$!
+  BG_PIDS+=("$sampler")
+  t0="$(date +%s%N)"
+  curl -fsS -H "Authorization: Bearer $KEY" -H 'Accept: application/x-ndjson' \
+    "$URL/v1/learning-samples" -o "$OUT/export.ndjson" || die "the export failed"
+  t1="$(date +%s%N)"
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  rows="$(wc -l <"$OUT/export.ndjson")"
+  peak="$(sort -n "$OUT/logs/export-rss.txt" | tail -1)"
+  t2="$(date +%s%N)"
+  psqlb -c "\\copy (SELECT inboxd_json_learning_sample(s) FROM learning_samples s WHERE s.account_id = '$ACCT' ORDER BY s.write_xid, s.id) TO '/dev/null'"
+  t3="$(date +%s%N)"
+  EXPORT_LINE="$(awk -v n="$rows" -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v r0="$rss0" -v pk="$peak" 'BEGIN {
+    s = (b - a) / 1e9; p = (d - c) / 1e9
+    printf "Export: %d samples in %.2f s, %.0f rows/s (psql copying the same rows: %.0f rows/s, %.2f ×); inboxd RSS %.1f MiB before, at most %.1f MiB while it ran (+%.1f).",
+      n, s, n / s, n / p, (n / s) / (n / p), r0 / 1024, pk / 1024, (pk - r0) / 1024 }')"
+  log "$EXPORT_LINE"
+fi
 
 # read_beside NAME MARK ARGS...: a read run while `ratebench ARGS` holds its
 # connections open (ratebench prints MARK once they are up); its output is
@@ -944,6 +983,7 @@ label_of() {
                        ORDER BY pg_total_relation_size(c.oid) DESC LIMIT 10"
   fi
   for n in "${!R_NOTE[@]}"; do echo "$n: ${R_NOTE[$n]}."; done
+  [ -n "$EXPORT_LINE" ] && echo "$EXPORT_LINE"
   [ -n "${PGB_NOTE:-}" ] && echo "$PGB_NOTE."
   echo
   echo "Targets:"
