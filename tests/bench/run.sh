@@ -286,9 +286,9 @@ USER_ID="$(psqlb -c "SELECT id FROM users WHERE account_id = '$ACCT' ORDER BY id
 lua_list() { # FILE QUERY
   { echo "return {"; psqlb -c "$2" | sed 's/.*/"&",/'; echo "}"; } >"$OUT/$1"
 }
-# At most 100,000 ids, drawn at random above scale 1: wrk's Lua keeps the
-# list in every thread, and a list of a million strings made the garbage
-# collector, not inboxd, the read's limit.
+# At most 100,000 ids (all of them at scale 1), drawn at random above it:
+# wrk's Lua keeps the list in every thread, and the reads then spread over
+# as many conversations at every scale.
 lua_list ids_conv.lua "SELECT id FROM conversations WHERE account_id = '$ACCT' AND deleted_at IS NULL
                        ORDER BY random() LIMIT 100000"
 lua_list ids_open.lua "SELECT id FROM conversations WHERE account_id = '$ACCT' AND status = 'open' AND deleted_at IS NULL"
