@@ -314,6 +314,7 @@ log "starting inboxd (pool $POOL${INBOXD_ARGS:+, $INBOXD_ARGS})"
 start_inboxd
 # CPU_PID: another inboxd than the main one (read_tls).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/${CPU_PID:-$INBOXD_PID}/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$INBOXD_PID/status"; }
 CLK_TCK="$(getconf CLK_TCK)"
 
 export BENCH_DIR="$BENCH" BENCH_OUT="$OUT" BENCH_KEY="$KEY" BENCH_THREADS="$THREADS"
@@ -710,7 +711,6 @@ fi
 # read_beside NAME MARK ARGS...: a read run while `ratebench ARGS` holds its
 # connections open (ratebench prints MARK once they are up); its output is
 # in $OUT/logs/NAME.txt.
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$INBOXD_PID/status"; }
 read_beside() {
   local name="$1" mark="$2" pid rss0
   shift 2
