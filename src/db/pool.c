@@ -199,8 +199,13 @@ conn_open(struct dbconn *c, const char *conninfo, char *err, size_t errlen)
     }
     PQsetNoticeProcessor(c->pg, on_notice, NULL);
     /* Timeouts bound how long a request can hold a connection; UTC and ISO
-     * make timestamp text predictable for the render functions. */
-    snprintf(session, sizeof(session), "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'%s",
+     * make timestamp text predictable for the render functions. No parallel
+     * plans: every statement here answers one request, and at 10 million
+     * messages the planner chose two workers for a search that found
+     * nothing, 47 ms of starting them for 0.3 ms of work. */
+    snprintf(session, sizeof(session),
+             "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
+             "SET max_parallel_workers_per_gather = 0%s",
              pool_cfg && pool_cfg->read_only ? "; SET default_transaction_read_only = on" : "");
     res = PQexec(c->pg, session);
     if (PQresultStatus(res) != PGRES_COMMAND_OK || set_timeouts(c, err, errlen) != 0) {

@@ -400,7 +400,9 @@ pgbench_run() {
   local name="$1" script="$2" tps
   shift 2
   [ "$PGB_OK" = 1 ] || return 0
-  "$PGBIN/pgbench" -n -M prepared -c "$POOL" -j "$THREADS" -T "$DUR" -f "$OUT/pgbench/$script" \
+  # With inboxd's session settings (src/db/pool.c: no parallel plans).
+  PGOPTIONS="-c max_parallel_workers_per_gather=0" \
+    "$PGBIN/pgbench" -n -M prepared -c "$POOL" -j "$THREADS" -T "$DUR" -f "$OUT/pgbench/$script" \
     "${PGB_VARS[@]}" "$@" "$DB_URL" >"$OUT/logs/$name.pgbench" 2>&1 ||
     { R_PGB[$name]="failed"; log "pgbench failed for $name: $OUT/logs/$name.pgbench"; return 0; }
   tps="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$OUT/logs/$name.pgbench")"
