@@ -169,7 +169,7 @@ exec_format(struct dbconn *c, const struct db_stmt *st, const char *const *param
 
     if (txpipe_busy(c))
         return txpipe_exec(c, st, params, format, pb);
-    if (pool_cfg == NULL || pool_cfg->prepare) {
+    if (pool_prepares(st)) {
         if (prepare(c, st, pb) != 0)
             return NULL;
         res = PQexecPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, format);
@@ -254,7 +254,7 @@ db_stream_start(struct dbconn *c, const struct db_stmt *st, const char *const *p
 
     if (txpipe_busy(c) && txpipe_flush(c, pb) != 0)
         return -1;
-    if (pool_cfg == NULL || pool_cfg->prepare) {
+    if (pool_prepares(st)) {
         if (prepare(c, st, pb) != 0)
             return -1;
         ok = PQsendQueryPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, 0);

@@ -20,11 +20,15 @@
 #include "inboxd/lib/problem.h"
 
 /* A named SQL statement. Each db_<resource>.c keeps a static const table of
- * them: the inventory of its SQL. `name` must be unique in the program. */
+ * them: the inventory of its SQL. `name` must be unique in the program.
+ * `plan_each_run`: never prepared, so PostgreSQL plans it with the values
+ * of every run (a custom plan), for a statement whose best plan depends on
+ * them (a search for a word in every message against one in a few). */
 struct db_stmt {
     const char *name;
     const char *sql;
     int nparams;
+    bool plan_each_run;
 };
 
 struct dbconn;
@@ -38,10 +42,10 @@ struct dbconn;
  */
 void db_register(const struct db_stmt *stmts, size_t n);
 
-#define DB_STATEMENTS(table, n)                                                    \
-    __attribute__((constructor)) static void db_register_module(void)              \
-    {                                                                              \
-        db_register((table), (n));                                                 \
+#define DB_STATEMENTS(table, n)                                                                    \
+    __attribute__((constructor)) static void db_register_module(void)                              \
+    {                                                                                              \
+        db_register((table), (n));                                                                 \
     }
 
 /* The registered statement of that name, or NULL. Borrowed (static). */
@@ -68,7 +72,10 @@ struct db_stats {
 };
 
 /* The bounds of db_stats' tx_trips histogram (the last is +Inf). */
-#define DB_TX_TRIP_BOUNDS {1, 2, 3, 4, 6, 8, 12}
+#define DB_TX_TRIP_BOUNDS                                                                          \
+    {                                                                                              \
+        1, 2, 3, 4, 6, 8, 12                                                                       \
+    }
 #define DB_TX_TRIP_NBOUNDS 7
 
 /* How a queue of leased rows retries (draft requests, the outbox). */
@@ -91,7 +98,7 @@ struct db_settings {
     int lock_timeout_ms;
     bool prepare;
     int tx_retries;
-    bool read_only;          /* every transaction READ ONLY (read-only commands) */
+    bool read_only; /* every transaction READ ONLY (read-only commands) */
     struct lease_policy draft_requests, outbox;
 };
 
