@@ -395,14 +395,16 @@ PGB_VARS=(-D "acct=$ACCT" -D "key_id=$KEY_ID" -D "user=$USER_ID" -D fetch=51
   -D sent=sent -D approve=approve -D 'empty_diff=[]' -D sends=t
   -D approve_action=draft.action.approve -D draft_type=draft)
 
-# pgbench_run NAME SCRIPT [-D ...]: the same SQL at inboxd's pool size.
+# pgbench_run NAME SCRIPT [-D ...]: the same SQL at inboxd's pool size,
+# prepared; PGB_MODE=extended for a statement inboxd plans on every run
+# (plan_each_run in src/db: search).
 pgbench_run() {
   local name="$1" script="$2" tps
   shift 2
   [ "$PGB_OK" = 1 ] || return 0
   # With inboxd's session settings (src/db/pool.c: no parallel plans).
   PGOPTIONS="-c max_parallel_workers_per_gather=0" \
-    "$PGBIN/pgbench" -n -M prepared -c "$POOL" -j "$THREADS" -T "$DUR" -f "$OUT/pgbench/$script" \
+    "$PGBIN/pgbench" -n -M "${PGB_MODE:-prepared}" -c "$POOL" -j "$THREADS" -T "$DUR" -f "$OUT/pgbench/$script" \
     "${PGB_VARS[@]}" "$@" "$DB_URL" >"$OUT/logs/$name.pgbench" 2>&1 ||
     { R_PGB[$name]="failed"; log "pgbench failed for $name: $OUT/logs/$name.pgbench"; return 0; }
   tps="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$OUT/logs/$name.pgbench")"
@@ -671,7 +673,7 @@ for s_op in search_common search_rare; do
   R_NOTE[$s_op]="\"$word\": $(psqlb -c "SELECT count(*) FROM messages WHERE account_id = '$ACCT' AND search_vector @@ websearch_to_tsquery('english', '$word')") matching messages"
   POOL_SAVE="$POOL"
   POOL=4
-  pgbench_run "$s_op" search.sql -D "q=$word" -D fetch=21
+  PGB_MODE=extended pgbench_run "$s_op" search.sql -D "q=$word" -D fetch=21
   POOL="$POOL_SAVE"
 done
 

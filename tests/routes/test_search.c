@@ -428,11 +428,61 @@ Test(search, no_query_text_is_a_500)
     }
 }
 
+/* Only the newest 10,000 matches are ranked (db/search.h SEARCH_RANKED_MAX):
+ * 10,050 messages hold "zebra", the oldest 50 in the subject too, so they
+ * would rank first if every match were ranked. Paging through all of it
+ * yields exactly the newest 10,000, once each. The bound counts matches,
+ * not messages: a word only in the oldest one is found. */
+Test(search, only_the_newest_ten_thousand_matches_are_ranked, .timeout = 600)
+{
+    static char ids[10050][37];
+    char conv[37], oldest[37];
+    int n, pages;
+    PGresult *old;
+    struct resp r;
+
+    make_conv(account, conv);
+    /* Ids made as inboxd makes them (UUIDv7), one millisecond apart, so the
+     * order they were stored in is the order of their ids; the triggers
+     * (feed position, events) have nothing to say about search. */
+    sql_exec(
+        "BEGIN; SET LOCAL session_replication_role = replica; "
+        "CREATE TEMP TABLE zebra ON COMMIT DROP AS "
+        "SELECT i, encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) "
+        "    PLACING substring(int8send(floor(extract(epoch FROM now()) * 1000)::int8 "
+        "                               - 20000 + i) FROM 3) FROM 1 FOR 6), "
+        "    52, 1), 53, 1), 'hex')::uuid AS id "
+        "FROM generate_series(1, 10050) i; "
+        "INSERT INTO messages (account_id, id, conversation_id, direction, subject, body_text) "
+        "SELECT '%s', id, '%s', 'inbound', CASE WHEN i <= 50 THEN 'zebra zebra zebra' END, "
+        "       CASE WHEN i = 1 THEN 'zebra okapi' ELSE 'zebra' END FROM zebra; "
+        "CREATE TEMP TABLE zebra_old AS SELECT i, id FROM zebra WHERE i <= 50; "
+        "COMMIT",
+        account, conv);
+    sql_text(oldest, sizeof(oldest), "SELECT id FROM zebra_old WHERE i = 1");
+
+    search(key, "okapi", NULL, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    cr_assert_eq(json_array_size(items(&r)), 1);
+    cr_assert(has_hit(&r, oldest));
+    resp_free(&r);
+
+    n = walk(key, "/v1/search/messages?q=zebra", 200, ids, 10050, &pages);
+    cr_assert_eq(n, 10000, "ranked %d matches", n);
+    cr_assert_eq(pages, 50);
+    old = sql_query("SELECT id FROM zebra_old");
+    for (int i = 0; i < PQntuples(old); i++) {
+        for (int j = 0; j < n; j++)
+            cr_assert_str_neq(ids[j], PQgetvalue(old, i, 0), "an old match was ranked");
+    }
+    PQclear(old);
+}
+
 /* A query of operators only has no words to look for: 200 and no items. */
 Test(search, operators_alone_match_nothing)
 {
-    static const char *const ops[] = {"----", "- - -", "\"", "or", "!", "-or", "|", "&", ":*",
-                                      "(", ")", "<->", "!(", "\"-\"", " - or - "};
+    static const char *const ops[] = {"----", "- - -", "\"", "or",  "!",  "-or",   "|",       "&",
+                                      ":*",   "(",     ")",  "<->", "!(", "\"-\"", " - or - "};
     char conv[37], m[37];
 
     make_conv(account, conv);
@@ -451,9 +501,9 @@ Test(search, operators_alone_match_nothing)
  * not be searched as "a" (nor any other parameter read short). */
 Test(search, a_nul_in_the_query_is_400)
 {
-    static const char *const urls[] = {
-        "/v1/search/messages?q=a%00b", "/v1/search/messages?q=%00",
-        "/v1/search/messages?q=some&conversationId=%00", "/v1/search/messages?q%00x=some&q=some"};
+    static const char *const urls[] = {"/v1/search/messages?q=a%00b", "/v1/search/messages?q=%00",
+                                       "/v1/search/messages?q=some&conversationId=%00",
+                                       "/v1/search/messages?q%00x=some&q=some"};
     char conv[37], m[37];
 
     make_conv(account, conv);

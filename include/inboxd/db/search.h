@@ -4,7 +4,8 @@
  *
  * Queries are PostgreSQL web-search syntax (websearch_to_tsquery with the
  * 'english' configuration) over messages.search_vector (subject weighted A,
- * body B), ranked by ts_rank_cd, best first.
+ * body B); the newest SEARCH_RANKED_MAX matches ranked by ts_rank_cd, best
+ * first.
  */
 #ifndef INBOXD_DB_SEARCH_H
 #define INBOXD_DB_SEARCH_H
@@ -14,6 +15,11 @@
 #include "inboxd/db/who.h"
 #include "inboxd/lib/page.h"
 #include "inboxd/lib/problem.h"
+
+/* How many matches are ranked, as SQL text: the newest this many (by id,
+ * the order messages were stored in). Past it a search ranks recent mail,
+ * not all of it, and costs about the same however common its words are. */
+#define SEARCH_RANKED_MAX "10000"
 
 /* The longest query accepted, in bytes. */
 #define SEARCH_QUERY_MAX 1000
