@@ -7,12 +7,20 @@
 #   tests/bench/run.sh --rate R        fixed offered rate R req/s (ratebench, no
 #                                      coordinated omission): read and feed latency
 #                                      (the feed at --feed-rate F, default R / 10)
-# Options (for comparisons): --ops read,read_tls,feed,feed_deep,feed_plain,search_common,search_rare,export,idle,events_idle,slow,message,message_ways,node_message,approve,webhook
+# Options (for comparisons): --ops read,read_tls,feed,feed_deep,feed_plain,feed_nopages,search_common,search_rare,export,idle,events_idle,slow,message,message_ways,node_message,approve,webhook,migrate,retention
 #   (feed and feed_deep ask for gzip as a browser does; feed_plain is the first
 #   page without Accept-Encoding; read_tls is read over HTTPS, from a second
 #   inboxd serving TLS on the next port with tests/tls/make-certs.sh's certificate;
 #   slow is read beside 2,500 slow clients from 127.0.0.2-9, one header byte
-#   every 5 s each, reconnecting when shut: its p99 is the figure)
+#   every 5 s each, reconnecting when shut: its p99 is the figure;
+#   feed_nopages is feed and feed_deep again with inboxd restarted with
+#   --feed-pages 0, every page from the database as after any write;
+#   migrate is the next release's migration, tests/migrations/9000, a
+#   CREATE INDEX CONCURRENTLY on messages, applied by build-test/inboxd (the
+#   debug build ./dev.sh test makes: only it reads INBOXD_TEST_MIGRATIONS_DIR)
+#   while 8 connections post inbound messages, then undone; retention is
+#   three sweeps: what is due as loaded, 1,000 × scale closed conversations
+#   back-dated past retention_closed_days, and nothing due)
 #   --duration S (15) --warmup S (3) --pool N (5; pgbench clients too)
 #   --inboxd-args "--http-threading pool --http-threads 16 --prepare false"
 #   --label TEXT  --no-pgbench  --no-append  --perf (profile a read run)  --fresh (reload data)
@@ -54,7 +62,7 @@ URL="http://127.0.0.1:$PORT"
 # shellcheck source=tests/pg.sh
 source "$ROOT/tests/pg.sh"
 
-OPS="read,read_tls,feed,feed_deep,feed_plain,search_common,search_rare,export,idle,events_idle,slow,message,node_message,approve,webhook"
+OPS="read,read_tls,feed,feed_deep,feed_plain,feed_nopages,search_common,search_rare,export,idle,events_idle,slow,message,node_message,approve,webhook,migrate,retention"
 DUR=15
 WARM=3
 POOL=5
@@ -309,6 +317,12 @@ start_inboxd() {
     sleep 0.1
   done
   die "inboxd did not answer /healthz"
+}
+# restart_inboxd ARGS: inboxd again, with these flags instead of INBOXD_ARGS.
+restart_inboxd() {
+  kill -TERM "$INBOXD_PID" 2>/dev/null || true
+  wait "$INBOXD_PID" 2>/dev/null || true
+  INBOXD_ARGS="$1" start_inboxd
 }
 log "starting inboxd (pool $POOL${INBOXD_ARGS:+, $INBOXD_ARGS})"
 start_inboxd
@@ -659,6 +673,18 @@ fi
 if has_op feed_plain; then
   BENCH_FEED_GZIP=0 BENCH_FEED_PATH=/v1/feed wrk_run feed_plain feed.lua
 fi
+# feed_nopages: the first and the deep page with no whole pages kept
+# (--feed-pages 0), so every request reads the database, as the first one
+# after any write does; pgbench's figures are the feed ops' own SQL.
+if has_op feed_nopages; then
+  [ -n "${cursor:-}" ] || feed_cursor
+  restart_inboxd "$INBOXD_ARGS --feed-pages 0"
+  BENCH_FEED_PATH=/v1/feed wrk_run feed_nopages feed.lua
+  BENCH_FEED_PATH="/v1/feed?cursor=$cursor" wrk_run feed_deep_nopages feed.lua
+  R_PGB[feed_nopages]="${R_PGB[feed]:--}"
+  R_PGB[feed_deep_nopages]="${R_PGB[feed_deep]:--}"
+  restart_inboxd "$INBOXD_ARGS"
+fi
 
 # search_common / search_rare: the first page (20) of a full-text search
 # for a word in nearly every message ("pump": gen.sql's bodies draw from 48
@@ -904,6 +930,77 @@ if has_op webhook; then
   fi
 fi
 
+# migrate: the next release's migration on the loaded database while 8
+# connections post inbound messages (wrk until SIGINT, which prints its
+# summary): how long it takes, and whether the writes waited for it (their
+# longest answer beside the migration's time). Then `inboxd migrate` with
+# nothing pending (sql/current only). The index and its row in
+# schema_migrations are dropped again, so the next run finds the same.
+MIGRATE_LINE=""
+if has_op migrate; then
+  MIG_BIN="$ROOT/build-test/inboxd"
+  if [ ! -x "$MIG_BIN" ] || ! ninja -C "$ROOT/build-test" inboxd >"$OUT/logs/build-test.log" 2>&1; then
+    MIGRATE_LINE="Migrate: skipped, it needs the debug build build-test/inboxd (./dev.sh test makes it)."
+  else
+    mig_undo() {
+      psqlb -c "DROP INDEX CONCURRENTLY IF EXISTS messages_test_upgrade_idx" \
+        -c "DELETE FROM schema_migrations WHERE version >= 9000"
+    }
+    mig_undo
+    nmsg="$(psqlb -c "SELECT reltuples::int8 FROM pg_class WHERE relname = 'messages'")"
+    BENCH_RUN_ID="mig-$(date +%s)" BENCH_THREADS=1 wrk -t1 -c8 -d3600s --timeout 60s --latency \
+      -s "$BENCH/message.lua" "$URL" >"$OUT/logs/migrate.wrk" 2>&1 &
+    mig_wrk=$!
+    BG_PIDS+=("$mig_wrk")
+    sleep "$WARM"
+    t0="$(date +%s%N)"
+    INBOXD_TEST_MIGRATIONS_DIR="$ROOT/tests/migrations" "$MIG_BIN" migrate \
+      >"$OUT/logs/migrate-next.log" 2>&1 || die "inboxd migrate (next release) failed: $OUT/logs/migrate-next.log"
+    t1="$(date +%s%N)"
+    "$MIG_BIN" migrate >"$OUT/logs/migrate-none.log" 2>&1 ||
+      die "inboxd migrate (nothing pending) failed: $OUT/logs/migrate-none.log"
+    t2="$(date +%s%N)"
+    sleep "$WARM"
+    kill -INT "$mig_wrk"
+    wait "$mig_wrk" || true
+    [ "$(psqlb -c "SELECT count(*) FROM schema_migrations WHERE version = 9000")" = 1 ] ||
+      die "the next release's migration was not recorded: $OUT/logs/migrate-next.log"
+    mig_undo
+    line="$(grep '^BENCHRESULT' "$OUT/logs/migrate.wrk")" || die "no result from wrk for migrate"
+    MIGRATE_LINE="$(awk -v l="$line" -v a="$t0" -v b="$t1" -v c="$t2" -v n="$nmsg" 'BEGIN {
+      split(l, f, " "); for (i in f) { split(f[i], kv, "="); v[kv[1]] = kv[2] }
+      printf "Migrate: the next release'"'"'s migration (tests/migrations/9000, CREATE INDEX CONCURRENTLY on messages, %.0f rows) took %.1f s, with nothing pending %.2f s. Beside it, 8 connections posting inbound messages: %d requests, %.0f req/s, p50 %.1f ms, p99 %.1f ms, longest %.1f ms, non-2xx and errors %d.",
+        n, (b - a) / 1e9, (c - b) / 1e9, v["requests"], v["rps"], v["p50_us"] / 1000, v["p99_us"] / 1000, v["max_us"] / 1000, v["non2xx"] + v["errors"] }')"
+  fi
+  log "$MIGRATE_LINE"
+fi
+
+# retention: `inboxd retention` (one sweep of every table, in batches)
+# three times: what is due as loaded (the benchmark's inboxd never sweeps:
+# its first timer tick is an hour away), then with 1,000 × scale closed
+# conversations back-dated past retention_closed_days (their text blanked
+# in messages, drafts, actions and webhook payloads), then with nothing due.
+RETENTION_LINES=()
+if has_op retention; then
+  sweep() { # LABEL
+    local t0 t1 rows
+    t0="$(date +%s%N)"
+    "$INBOXD" retention >"$OUT/logs/retention-$1.log" 2>&1 || die "inboxd retention failed: $OUT/logs/retention-$1.log"
+    t1="$(date +%s%N)"
+    rows="$(awk '$2 > 0 { printf "%s%s %s", sep, $1, $2; sep = ", " }' "$OUT/logs/retention-$1.log")"
+    RETENTION_LINES+=("$(awk -v a="$t0" -v b="$t1" -v l="$1" -v r="${rows:-nothing}" \
+      'BEGIN { printf "| %s | %.2f | %s |", l, (b - a) / 1e9, r }')")
+  }
+  sweep "as loaded"
+  nold="$(awk -v s="$SCALE" 'BEGIN { printf "%d", s * 1000 }')"
+  psqlb -c "UPDATE conversations SET closed_at = now() - interval '400 days'
+            WHERE account_id = '$ACCT' AND id IN (SELECT id FROM conversations
+              WHERE account_id = '$ACCT' AND status = 'closed' AND bodies_blanked_at IS NULL
+                AND closed_at > now() - interval '300 days' LIMIT $nold)" >/dev/null
+  sweep "$nold closed conversations past 365 days"
+  sweep "nothing due"
+fi
+
 if [ "$PERF" = 1 ]; then
   # Self time by symbol (no call graphs: a release build has no frame
   # pointers), inboxd only, while wrk drives one operation.
@@ -938,6 +1035,8 @@ label_of() {
     feed) echo "GET /v1/feed (first page, 50)" ;;
     feed_deep) echo "GET /v1/feed?cursor= (item 20,000)" ;;
     feed_plain) echo "GET /v1/feed (first page, 50, no gzip)" ;;
+    feed_nopages) echo "GET /v1/feed (first page), no kept pages" ;;
+    feed_deep_nopages) echo "GET /v1/feed?cursor= (item 20,000), no kept pages" ;;
     search_common) echo "GET /v1/search/messages?q=pump (a word in nearly every message)" ;;
     search_rare) echo "GET /v1/search/messages?q=holley (a word in few)" ;;
     read_idle) echo "GET /v1/conversations/{id} + $IDLE_CONNS idle conns" ;;
@@ -988,6 +1087,16 @@ label_of() {
   fi
   for n in "${!R_NOTE[@]}"; do echo "$n: ${R_NOTE[$n]}."; done
   [ -n "$EXPORT_LINE" ] && echo "$EXPORT_LINE"
+  [ -n "$MIGRATE_LINE" ] && echo "$MIGRATE_LINE"
+  if [ "${#RETENTION_LINES[@]}" -gt 0 ]; then
+    echo
+    echo "Retention sweeps (\`inboxd retention\`, defaults, batches of 1,000):"
+    echo
+    echo "| due | seconds | rows swept |"
+    echo "| --- | ---: | --- |"
+    printf '%s\n' "${RETENTION_LINES[@]}"
+    echo
+  fi
   [ -n "${PGB_NOTE:-}" ] && echo "$PGB_NOTE."
   echo
   echo "Targets:"
