@@ -24,6 +24,9 @@
 #   --duration S (15) --warmup S (3) --pool N (5; pgbench clients too)
 #   --inboxd-args "--http-threading pool --http-threads 16 --prepare false"
 #   --label TEXT  --no-pgbench  --no-append  --perf (profile a read run)  --fresh (reload data)
+#   --dbstats  the database's work per request of every wrk and pgbench run: buffers
+#              read (from the OS) and hit, WAL records, full-page images and bytes,
+#              buffers written, and what the disk read (/proc/diskstats)
 #   --scale N  the data set times N (1: 100,000 conversations, 400,000 messages;
 #              10: 1 M and 4 M; 25: 2.5 M and 10 M). Above 1 the data is loaded
 #              in place into database bench_xN and measured there (a template
@@ -76,6 +79,7 @@ SCALE=1
 PGBENCH=1
 APPEND=1
 PERF=0
+DBSTATS=0
 FRESH=0
 CONNS=32
 THREADS=2
@@ -104,6 +108,7 @@ while [ "$#" -gt 0 ]; do
     --no-pgbench) PGBENCH=0; shift ;;
     --no-append) APPEND=0; shift ;;
     --perf) PERF=1; shift ;;
+    --dbstats) DBSTATS=1; shift ;;
     --fresh) FRESH=1; shift ;;
     -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) die "unknown option $1 (--help)" ;;
@@ -350,6 +355,29 @@ feed_lookups() {
     END { printf "%d %d\n", h, m }'
 }
 
+# dbstat: the database's counters (--dbstats): blocks read and hit, WAL
+# records, full-page images, WAL bytes, buffers written (checkpointer,
+# background writer, backends), checkpoints; then the sectors the disk
+# under PostgreSQL has read. dbstat_delta NAME BEFORE AFTER N: per request.
+PG_DISK="$(lsblk -no PKNAME "$(df --output=source "$PGDIR" | tail -1)" 2>/dev/null | head -1)"
+[ -n "$PG_DISK" ] || PG_DISK="$(basename "$(df --output=source "$PGDIR" | tail -1)")"
+dbstat() {
+  [ "$DBSTATS" = 1 ] || return 0
+  printf '%s %s\n' "$(psqlb -F ' ' -c "SELECT d.blks_read, d.blks_hit, w.wal_records, w.wal_fpi, w.wal_bytes,
+           b.buffers_checkpoint + b.buffers_clean + b.buffers_backend, b.checkpoints_timed + b.checkpoints_req
+         FROM pg_stat_database d, pg_stat_wal w, pg_stat_bgwriter b WHERE d.datname = current_database()")" \
+    "$(awk -v d="$PG_DISK" '$3 == d { print $6 }' /proc/diskstats)"
+}
+declare -A R_DBSTAT
+dbstat_delta() {
+  [ "$DBSTATS" = 1 ] || return 0
+  R_DBSTAT[$1]="$(awk -v a="$2" -v b="$3" -v n="$4" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); if (n <= 0) n = 1
+    printf "%.1f | %.1f | %.1f | %.2f | %.1f | %.2f | %d | %.1f", (y[1] - x[1]) / n, (y[2] - x[2]) / n,
+      (y[3] - x[3]) / n, (y[4] - x[4]) / n, (y[5] - x[5]) / n / 1024, (y[6] - x[6]) / n, y[7] - x[7],
+      (y[8] - x[8]) * 512 / 1048576 }')"
+}
+
 # Scripts that consume a list (approve: pending drafts; webhook: signed
 # deliveries) run with WRK_THREADS=1: each wrk thread takes its own slice,
 # and a thread whose connections happened to be served faster ran out of
@@ -366,8 +394,10 @@ wrk_run() {
   [ -n "${BENCH_AFTER_WARM:-}" ] && eval "$BENCH_AFTER_WARM"
   f0="$(feed_lookups)"
   c0="$(cpu_ticks)"
+  s0="$(dbstat)"
   wrk -t"$threads" -c"$conns" -d"${DUR}s" --timeout 10s --latency -s "$BENCH/$script" "$url" \
     >"$OUT/logs/$name.wrk" 2>&1 || die "wrk failed for $name: $OUT/logs/$name.wrk"
+  s1="$(dbstat)"
   c1="$(cpu_ticks)"
   f1="$(feed_lookups)"
   if [ "$script" = feed.lua ]; then
@@ -387,6 +417,7 @@ wrk_run() {
   R_P50[$name]="$(awk -v u="$p50" 'BEGIN { printf "%.2f", u / 1000 }')"
   R_P99[$name]="$(awk -v u="$p99" 'BEGIN { printf "%.2f", u / 1000 }')"
   R_BAD[$name]="$((bad + err))"
+  dbstat_delta "$name" "$s0" "$s1" "$req"
   R_CPU[$name]="$(awk -v d="$((c1 - c0))" -v t="$CLK_TCK" -v n="$req" \
     'BEGIN { printf "%.0f", (n > 0 ? d * 1e6 / t / n : 0) }')"
   [ -n "${R_PGB[$name]:-}" ] || R_PGB[$name]="-"
@@ -407,7 +438,35 @@ PGB_VARS=(-D "acct=$ACCT" -D "key_id=$KEY_ID" -D "user=$USER_ID" -D fetch=51
   -D inbound=inbound -D "subject=$BENCH_SUBJECT" -D "body=$BENCH_BODY" -D is_inbound=true
   -D msg_action=message.create -D msg_type=message -D "hash=$BODY_HASH" -D ip=127.0.0.1
   -D sent=sent -D approve=approve -D 'empty_diff=[]' -D sends=t
-  -D approve_action=draft.action.approve -D draft_type=draft)
+  -D approve_action=draft.action.approve -D draft_type=draft
+  -D dr_claim=draft_request.claim -D dr_done=draft_request.done -D dr_type=draft_request
+  -D draft_create=draft.create -D om_claim=message.claim -D om_deliver=message.deliver
+  -D model=bench -D prompt=v1)
+
+# topup_drafts NEED: at least NEED pending drafts (up to 50,000 more a call)
+# for approvals to take, made by gen.sql step 4 as the drafting worker would.
+topup_drafts() {
+  local need="$1" have topup
+  have="$(psqlb -c "SELECT count(*) FROM drafts WHERE account_id = '$ACCT' AND status = 'pending'")"
+  if [ "$need" -gt "$have" ]; then
+    topup=$((need - have > 50000 ? 50000 : need - have))
+    log "adding $topup pending drafts for the approvals ($have pending, $need wanted)"
+    psql "$DB_URL" -v ON_ERROR_STOP=1 -q -v step=4 -v topup="$topup" -f "$BENCH/gen.sql" \
+      >"$OUT/logs/gen4.log"
+  fi
+}
+
+# webhook_bodies RUN: a delivery's JSON body for each line of channel type,
+# channel external id, channel name, conversation external id (tab
+# separated) on stdin: a new message on that conversation.
+webhook_bodies() {
+  awk -F '\t' -v run="$1" -v body="$BENCH_BODY" '{
+    printf "{\"deliveryId\":\"wh-%s-%d\",\"topic\":\"message.created\",", run, NR
+    printf "\"channel\":{\"type\":\"%s\",\"externalId\":\"%s\",\"name\":\"%s\"},", $1, $2, $3
+    printf "\"conversation\":{\"externalId\":\"%s\",\"subject\":\"Re: order status\"},", $4
+    printf "\"message\":{\"externalId\":\"whm-%s-%d\",\"bodyText\":\"%s\"}}\n", run, NR, body
+  }'
+}
 
 # pgbench_run NAME SCRIPT [-D ...]: the same SQL at inboxd's pool size,
 # prepared; PGB_MODE=extended for a statement inboxd plans on every run
@@ -416,6 +475,7 @@ pgbench_run() {
   local name="$1" script="$2" tps
   shift 2
   [ "$PGB_OK" = 1 ] || return 0
+  s0="$(dbstat)"
   # With inboxd's session settings (src/db/pool.c: no parallel plans).
   PGOPTIONS="-c max_parallel_workers_per_gather=0" \
     "$PGBIN/pgbench" -n -M "${PGB_MODE:-prepared}" -c "$POOL" -j "$THREADS" -T "$DUR" -f "$OUT/pgbench/$script" \
@@ -428,6 +488,8 @@ pgbench_run() {
     return 0
   fi
   R_PGB[$name]="$(printf '%.1f' "$tps")"
+  dbstat_delta "pgbench $name" "$s0" "$(dbstat)" \
+    "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$OUT/logs/$name.pgbench")"
   log "$name: pgbench $tps TPS"
 }
 
@@ -497,6 +559,72 @@ if [ -n "$MIX" ]; then
     if [ "$bad" = 0 ] && awk -v p="$(g feed_p99_ms)" 'BEGIN { exit !(p <= 50) }'; then best="$r"; fi
   done
   RSS_KB="$(awk '/VmHWM/ {print $2}' "/proc/$INBOXD_PID/status")"
+  # The same day in PostgreSQL alone: pgbench runs the statements of each
+  # caller's turn, weighted as the day has them at the last offered rate R
+  # (per webhook one delivery, one assistant's claim and draft, one
+  # approval, one outbox claim and delivery; the reviewers' 10 feed pages
+  # a second against R webhooks), as fast as it can, with inboxd's pool
+  # size in clients. Its webhook script's rate is the database's limit
+  # for the day. The queues are primed so that no claim comes back empty
+  # (pgbench cannot branch on that): 30,000 new inbound messages with their
+  # draft requests, 30,000 delivered outbound messages back to pending, and
+  # the approvals take pending drafts of conversations no queued request is
+  # on (an assistant's draft would supersede them).
+  MIX_PGB_LINE=""
+  if [ "$PGB_OK" = 1 ]; then
+    last_rate="${MIX##*,}"
+    w="$(awk -v r="$last_rate" 'BEGIN { printf "%d", (r < 1 ? 1 : r + 0.5) }')"
+    topup_drafts $((DUR * 400))
+    for _ in 1 2 3; do
+      psqlb -c "WITH c AS (SELECT id FROM conversations WHERE account_id = '$ACCT' AND status = 'open'
+                             AND deleted_at IS NULL ORDER BY random() LIMIT 10000),
+                m AS (INSERT INTO messages (account_id, id, conversation_id, direction, body_text)
+                      SELECT '$ACCT', inboxd_uuid7(), c.id, 'inbound', '$BENCH_BODY' FROM c
+                      RETURNING id, conversation_id)
+                INSERT INTO draft_requests (account_id, id, conversation_id, message_id)
+                SELECT '$ACCT', inboxd_uuid7(), conversation_id, id FROM m" >/dev/null
+    done
+    psqlb -c "UPDATE messages SET delivery_status = 'pending', delivered_at = NULL, lease_expires_at = NULL,
+                 updated_at = now()
+          WHERE account_id = '$ACCT' AND id IN (SELECT id FROM messages WHERE account_id = '$ACCT'
+            AND direction = 'outbound' AND delivery_status = 'delivered' AND external_id IS NULL LIMIT 30000)" \
+      -c "DROP TABLE IF EXISTS bench_pgb_convs" \
+      -c "CREATE TABLE bench_pgb_convs AS SELECT row_number() OVER (ORDER BY id)::int AS n, id
+            FROM conversations WHERE account_id = '$ACCT' AND status = 'open' AND deleted_at IS NULL" \
+      -c "ALTER TABLE bench_pgb_convs ADD PRIMARY KEY (n)" \
+      -c "DROP TABLE IF EXISTS bench_pgb_drafts" -c "DROP SEQUENCE IF EXISTS bench_pgb_seq" \
+      -c "CREATE TABLE bench_pgb_drafts AS SELECT row_number() OVER (ORDER BY random())::int AS n, d.id
+            FROM drafts d WHERE d.account_id = '$ACCT' AND d.status = 'pending'
+              AND NOT EXISTS (SELECT 1 FROM draft_requests q WHERE q.account_id = d.account_id
+                                AND q.conversation_id = d.conversation_id AND q.status = 'queued')
+            LIMIT 60000" \
+      -c "ALTER TABLE bench_pgb_drafts ADD PRIMARY KEY (n)" -c "CREATE SEQUENCE bench_pgb_seq" \
+      -c "ANALYZE bench_pgb_convs" -c "ANALYZE bench_pgb_drafts" >/dev/null
+    queued="$(psqlb -c "SELECT count(*) FROM draft_requests WHERE account_id = '$ACCT' AND status = 'queued'")"
+    pending="$(psqlb -c "SELECT count(*) FROM messages WHERE account_id = '$ACCT' AND delivery_status = 'pending'")"
+    PGOPTIONS="-c max_parallel_workers_per_gather=0" \
+      "$PGBIN/pgbench" -n -M prepared -c "$POOL" -j "$THREADS" -T "$DUR" \
+      -f "$OUT/pgbench/webhook.sql@$w" -f "$OUT/pgbench/assist.sql@$w" -f "$OUT/pgbench/approve.sql@$w" \
+      -f "$OUT/pgbench/deliver.sql@$w" -f "$OUT/pgbench/feed.sql@10" \
+      "${PGB_VARS[@]}" -D "nopen=$(psqlb -c "SELECT count(*) FROM bench_pgb_convs")" \
+      -D source=bench -D topic=message.created -D "payload=$(head -1 "$OUT/mix_convs.tsv" | webhook_bodies "pgb-$(date +%s)")" \
+      -D wh_receive=webhook_event.receive -D wh_process=webhook_event.process \
+      -D wh_type=webhook_event -D succeeded=succeeded \
+      "$DB_URL" >"$OUT/logs/mix.pgbench" 2>&1 || log "pgbench mix failed: $OUT/logs/mix.pgbench"
+    # Per script: "SQL script N: <file>" then " - weight: W (...)" and
+    # " - NNN transactions (x% of total, tps = T)".
+    MIX_PGB_LINE="$(awk -v q="$queued" -v p="$pending" -v w="$w" '
+      /^SQL script [0-9]+:/ { f = $4; sub(/.*\//, "", f) }
+      /^ - [0-9]+ transactions/ { t = $0; sub(/.*tps = /, "", t); sub(/\).*/, "", t); tps[f] = t }
+      /^tps = / && /without initial/ { total = $3 }
+      /aborted/ { ab = $0 }
+      END {
+        printf "PostgreSQL alone, the same day (pgbench, weights %d:%d:%d:%d:10 for webhook, assist, approve, deliver, feed): %.1f scripts/s in all; webhooks %.1f/s, assistants %.1f/s, approvals %.1f/s, deliveries %.1f/s, feed pages %.1f/s (queues primed: %d requests, %d outbound messages)%s.",
+          w, w, w, w, total, tps["webhook.sql"], tps["assist.sql"], tps["approve.sql"], tps["deliver.sql"], tps["feed.sql"], q, p,
+          (ab != "" ? "; " ab : "") }' "$OUT/logs/mix.pgbench")"
+    MIX_PGB_RATE="$(awk '/^SQL script [0-9]+:/ { f = $4 } /^ - [0-9]+ transactions/ && f ~ /webhook.sql$/ { t = $0; sub(/.*tps = /, "", t); sub(/\).*/, "", t); print t; exit }' "$OUT/logs/mix.pgbench")"
+    log "$MIX_PGB_LINE"
+  fi
   {
     echo
     echo "### $(date -u '+%Y-%m-%d %H:%M UTC') — mixed day${LABEL:+ — $LABEL}${SCALE_NOTE}"
@@ -508,6 +636,12 @@ if [ -n "$MIX" ]; then
     printf '%s\n' "${mix_rows[@]}"
     echo
     echo "Highest rate with the feed's p99 ≤ 50 ms and nothing failed: $best. inboxd peak RSS: $((RSS_KB / 1024)) MiB."
+    if [ -n "$MIX_PGB_LINE" ]; then
+      echo
+      echo "$MIX_PGB_LINE"
+      [ "$best" != none ] && [ -n "${MIX_PGB_RATE:-}" ] &&
+        echo "inboxd's highest rate ÷ PostgreSQL's webhook rate in that mix: $best ÷ $MIX_PGB_RATE = $(awk -v a="$best" -v b="$MIX_PGB_RATE" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') (the offered rates are a series, so this is a lower bound)."
+    fi
   } >"$OUT/last.md"
   cat "$OUT/last.md"
   [ "$APPEND" = 1 ] && cat "$OUT/last.md" >>"$BENCH/RESULTS.md"
@@ -863,14 +997,7 @@ if has_op approve; then
   # How many: 1.5 x the faster of the message runs (a similar transaction), at least 400/s.
   est="$(awk -v a="${R_RPS[message]:-0}" -v b="${R_PGB[message]:-0}" \
     'BEGIN { m = a + 0 > b + 0 ? a + 0 : b + 0; if (m < 400) m = 400; printf "%d", m * 1.5 }')"
-  need=$((est * (2 * DUR + WARM)))
-  have="$(psqlb -c "SELECT count(*) FROM drafts WHERE account_id = '$ACCT' AND status = 'pending'")"
-  if [ "$need" -gt "$have" ]; then
-    topup=$((need - have > 50000 ? 50000 : need - have))
-    log "adding $topup pending drafts for the approvals ($have pending, $need wanted)"
-    psql "$DB_URL" -v ON_ERROR_STOP=1 -q -v step=4 -v topup="$topup" -f "$BENCH/gen.sql" \
-      >"$OUT/logs/gen4.log"
-  fi
+  topup_drafts $((est * (2 * DUR + WARM)))
   psqlb -c "DROP TABLE IF EXISTS bench_drafts" -c "CREATE TABLE bench_drafts AS SELECT row_number() OVER (ORDER BY random())::int AS n, id
             FROM drafts WHERE account_id = '$ACCT' AND status = 'pending'"
   NPEND="$(psqlb -c "SELECT count(*) FROM bench_drafts")"
@@ -905,12 +1032,7 @@ if has_op webhook; then
     psqlb -F $'\t' -c "SELECT ch.type, ch.external_id, ch.name, c.external_id
         FROM conversations c JOIN channels ch ON ch.account_id = c.account_id AND ch.id = c.channel_id
         WHERE c.account_id = '$ACCT' AND c.status = 'open' ORDER BY random() LIMIT $nwh" |
-      awk -F '\t' -v run="$run_id" -v body="$BENCH_BODY" '{
-        printf "{\"deliveryId\":\"wh-%s-%d\",\"topic\":\"message.created\",", run, NR
-        printf "\"channel\":{\"type\":\"%s\",\"externalId\":\"%s\",\"name\":\"%s\"},", $1, $2, $3
-        printf "\"conversation\":{\"externalId\":\"%s\",\"subject\":\"Re: order status\"},", $4
-        printf "\"message\":{\"externalId\":\"whm-%s-%d\",\"bodyText\":\"%s\"}}\n", run, NR, body
-      }' >"$OUT/webhook-bodies.txt"
+      webhook_bodies "$run_id" >"$OUT/webhook-bodies.txt"
     head -n $((nwh / 10)) "$OUT/webhook-bodies.txt" |
       "$OUT/sign" "$INBOXD_WEBHOOK_BENCH_SECRET" >"$OUT/wh_warm.lua" 2>/dev/null
     tail -n +$((nwh / 10 + 1)) "$OUT/webhook-bodies.txt" |
@@ -1062,6 +1184,18 @@ label_of() {
   done
   echo
   echo "inboxd peak RSS (VmHWM): $((RSS_KB / 1024)) MiB."
+  if [ "${#R_DBSTAT[@]}" -gt 0 ]; then
+    echo
+    echo "The database's work per request (--dbstats; buffers of 8 KiB, read = from the OS, not shared_buffers; disk MB: what $PG_DISK read in the whole run):"
+    echo
+    echo "| run | buffers read | buffers hit | WAL records | full-page images | WAL KiB | buffers written | checkpoints | disk MB read |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for n in "${ORDER[@]}"; do
+      for k in "$n" "pgbench $n"; do
+        [ -n "${R_DBSTAT[$k]:-}" ] && echo "| $k | ${R_DBSTAT[$k]} |"
+      done
+    done
+  fi
   if [ "${#WAYS_ROWS[@]}" -gt 0 ]; then
     echo
     echo "The inbound message's statements three ways, PostgreSQL alone (pgbench, $POOL clients, ${DUR} s each, ${ROUNDS:-3} alternating rounds; TPS, median first):"
