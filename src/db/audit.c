@@ -6,12 +6,11 @@
 #include "inboxd/lib/uuid7.h"
 
 static const struct db_stmt st_insert = {
-    .name = "audit_insert",
-    .sql = "INSERT INTO audit_log (account_id, id, actor_key_id, actor_user_id, action, "
-           "                       resource_type, resource_id, request_id, request_hash, ip, "
-           "                       user_agent) "
-           "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, left($11, 512))",
-    .nparams = 11};
+    "audit_insert",
+    "INSERT INTO audit_log (account_id, id, actor_key_id, actor_user_id, action, resource_type, "
+    "                       resource_id, request_id, request_hash, ip, user_agent) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, left($11, 512))",
+    11};
 
 int
 db_audit(struct dbconn *c, const struct who *w, const char *action, const char *type,

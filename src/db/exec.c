@@ -160,16 +160,22 @@ prepare(struct dbconn *c, const struct db_stmt *st, struct problem *pb)
     return 0;
 }
 
+/* `prepared`: as a prepared statement when preparing is on; false: always
+ * as an unnamed one, planned with these values (db_exec_unprepared). */
 static PGresult *
 exec_format(struct dbconn *c, const struct db_stmt *st, const char *const *params, int format,
-            struct problem *pb)
+            bool prepared, struct problem *pb)
 {
     PGresult *res;
     ExecStatusType s;
 
-    if (txpipe_busy(c))
-        return txpipe_exec(c, st, params, format, pb);
-    if (pool_prepares(st)) {
+    if (txpipe_busy(c)) {
+        if (prepared)
+            return txpipe_exec(c, st, params, format, pb);
+        if (txpipe_flush(c, pb) != 0)
+            return NULL;
+    }
+    if (prepared && (pool_cfg == NULL || pool_cfg->prepare)) {
         if (prepare(c, st, pb) != 0)
             return NULL;
         res = PQexecPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, format);
@@ -190,14 +196,21 @@ exec_format(struct dbconn *c, const struct db_stmt *st, const char *const *param
 PGresult *
 db_exec(struct dbconn *c, const struct db_stmt *st, const char *const *params, struct problem *pb)
 {
-    return exec_format(c, st, params, 0, pb);
+    return exec_format(c, st, params, 0, true, pb);
 }
 
 PGresult *
 db_exec_binary(struct dbconn *c, const struct db_stmt *st, const char *const *params,
                struct problem *pb)
 {
-    return exec_format(c, st, params, 1, pb);
+    return exec_format(c, st, params, 1, true, pb);
+}
+
+PGresult *
+db_exec_unprepared(struct dbconn *c, const struct db_stmt *st, const char *const *params,
+                   struct problem *pb)
+{
+    return exec_format(c, st, params, 0, false, pb);
 }
 
 int
@@ -254,7 +267,7 @@ db_stream_start(struct dbconn *c, const struct db_stmt *st, const char *const *p
 
     if (txpipe_busy(c) && txpipe_flush(c, pb) != 0)
         return -1;
-    if (pool_prepares(st)) {
+    if (pool_cfg == NULL || pool_cfg->prepare) {
         if (prepare(c, st, pb) != 0)
             return -1;
         ok = PQsendQueryPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, 0);

@@ -36,29 +36,24 @@
 #define MIGRATE_LOCK_KEY "7345102203"
 
 static const struct db_stmt st_version = {
-    .name = "migrate_version",
-    .sql = "SELECT coalesce(max(version), 0) FROM schema_migrations",
-    .nparams = 0};
-static const struct db_stmt st_exists = {.name = "migrate_exists",
-                                         .sql =
-                                             "SELECT to_regclass('schema_migrations') IS NOT NULL",
-                                         .nparams = 0};
+    "migrate_version", "SELECT coalesce(max(version), 0) FROM schema_migrations", 0};
+static const struct db_stmt st_exists = {
+    "migrate_exists", "SELECT to_regclass('schema_migrations') IS NOT NULL", 0};
 /* Every function and view of the schema, defined as pg_get_functiondef and
  * pg_get_viewdef print them, hashed: the same before and after a file of
  * sql/current/ ran means the file changed nothing. Extensions' functions
  * are not ours, and aggregates have no functiondef. */
 static const struct db_stmt st_defs = {
-    .name = "migrate_defs",
-    .sql =
-        "SELECT md5(coalesce(string_agg(def, E'\\n' ORDER BY def), '')) FROM ("
-        " SELECT pg_get_functiondef(p.oid) AS def FROM pg_proc p"
-        " WHERE p.pronamespace = to_regnamespace(current_schema()) AND p.prokind IN ('f', 'p')"
-        " AND NOT EXISTS (SELECT FROM pg_depend d"
-        " WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')"
-        " UNION ALL"
-        " SELECT format('VIEW %s AS %s', c.oid::regclass, pg_get_viewdef(c.oid)) FROM pg_class c"
-        " WHERE c.relnamespace = to_regnamespace(current_schema()) AND c.relkind IN ('v', 'm')) s",
-    .nparams = 0};
+    "migrate_defs",
+    "SELECT md5(coalesce(string_agg(def, E'\\n' ORDER BY def), '')) FROM ("
+    " SELECT pg_get_functiondef(p.oid) AS def FROM pg_proc p"
+    " WHERE p.pronamespace = to_regnamespace(current_schema()) AND p.prokind IN ('f', 'p')"
+    " AND NOT EXISTS (SELECT FROM pg_depend d"
+    " WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')"
+    " UNION ALL"
+    " SELECT format('VIEW %s AS %s', c.oid::regclass, pg_get_viewdef(c.oid)) FROM pg_class c"
+    " WHERE c.relnamespace = to_regnamespace(current_schema()) AND c.relkind IN ('v', 'm')) s",
+    0};
 
 /* Made by migrate (as the owner) and by roles (as a superuser, before the
  * grants: the runtime role may only read it). */
@@ -221,9 +216,7 @@ static int
 applied_sum(struct dbconn *c, int version, char sum[SIG_SHA256_HEX + 1], char *err, size_t errlen)
 {
     static const struct db_stmt st = {
-        .name = "migrate_sum",
-        .sql = "SELECT checksum FROM schema_migrations WHERE version = $1",
-        .nparams = 1};
+        "migrate_sum", "SELECT checksum FROM schema_migrations WHERE version = $1", 1};
     struct problem pb = {0};
     char v[16];
     const char *p[] = {v};
@@ -247,9 +240,8 @@ static int
 record(struct dbconn *c, int version, const char *name, const char *sum, char *err, size_t errlen)
 {
     static const struct db_stmt st = {
-        .name = "migrate_record",
-        .sql = "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-        .nparams = 3};
+        "migrate_record",
+        "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)", 3};
     struct problem pb = {0};
     char v[16];
     const char *p[] = {v, name, sum};
@@ -495,9 +487,8 @@ static int
 drop_if_invalid(struct dbconn *c, const char *name, FILE *out, char *err, size_t errlen)
 {
     static const struct db_stmt st = {
-        .name = "migrate_index_invalid",
-        .sql = "SELECT NOT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)",
-        .nparams = 1};
+        "migrate_index_invalid",
+        "SELECT NOT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)", 1};
     struct problem pb = {0};
     const char *p[] = {name};
     PGresult *res = db_exec(c, &st, p, &pb);
@@ -531,8 +522,8 @@ static const char restore_timeouts[] =
 
 /* Runs a no-transaction migration statement by statement, then records it. */
 static int
-apply_no_transaction(struct dbconn *c, const struct embedded_file *f, int version, const char *sum,
-                     FILE *out, char *err, size_t errlen)
+apply_no_transaction(struct dbconn *c, const struct embedded_file *f, int version,
+                     const char *sum, FILE *out, char *err, size_t errlen)
 {
     const char *p = f->data, *stmt;
     size_t len;
@@ -560,10 +551,8 @@ apply_no_transaction(struct dbconn *c, const struct embedded_file *f, int versio
         char why[400];
 
         snprintf(why, sizeof(why), "%s", err);
-        snprintf(err, errlen,
-                 "migration %s failed: %s (it runs again from its first statement "
-                 "on the next migrate)",
-                 f->name, why);
+        snprintf(err, errlen, "migration %s failed: %s (it runs again from its first statement "
+                              "on the next migrate)", f->name, why);
     }
     return rc;
 }
@@ -659,8 +648,7 @@ apply_all(struct dbconn *c, FILE *out, bool dry, int *nchanged, char *err, size_
             if (run(c, "BEGIN", err, errlen) != 0)
                 return -1;
             if (run(c, f->data, err, errlen) != 0 ||
-                record(c, version, f->name, sum, err, errlen) != 0 ||
-                run(c, "COMMIT", err, errlen) != 0)
+                record(c, version, f->name, sum, err, errlen) != 0 || run(c, "COMMIT", err, errlen) != 0)
                 return file_failed(c, "migration ", f->name, err, errlen);
         }
         napplied++;
@@ -674,10 +662,8 @@ apply_all(struct dbconn *c, FILE *out, bool dry, int *nchanged, char *err, size_
         return -1;
     if (have_version > migrate_expected()) {
         if (out)
-            fprintf(out,
-                    "schema version %d is newer than this binary's %d: sql/current/ left "
-                    "as the newer release made it\n",
-                    have_version, migrate_expected());
+            fprintf(out, "schema version %d is newer than this binary's %d: sql/current/ left "
+                         "as the newer release made it\n", have_version, migrate_expected());
     } else if (apply_current(c, out, dry, npending, &napplied, err, errlen) != 0) {
         return -1;
     }
@@ -825,10 +811,10 @@ migrate_dump(const char *conninfo, const char *file, char *err, size_t errlen)
 }
 
 static const struct db_stmt st_window = {
-    .name = "migrate_window",
-    .sql = "SELECT coalesce(max(version), 0), count(*) FILTER (WHERE version > $1) "
-           "FROM schema_migrations",
-    .nparams = 1};
+    "migrate_window",
+    "SELECT coalesce(max(version), 0), count(*) FILTER (WHERE version > $1) "
+    "FROM schema_migrations",
+    1};
 
 static int
 schema_fn(struct dbconn *c, void *arg, struct problem *pb)
@@ -871,10 +857,8 @@ migrate_schema_ready(const struct migrate_schema *m, char *reason, size_t len)
     if (m->version > 0 && m->version == m->previous)
         return true; /* this release's migration is still to come */
     if (m->version > m->expected)
-        snprintf(reason, len,
-                 "schema version %d is %d migrations ahead of %d; this binary serves "
-                 "one ahead at most",
-                 m->version, m->newer, m->expected);
+        snprintf(reason, len, "schema version %d is %d migrations ahead of %d; this binary serves "
+                              "one ahead at most", m->version, m->newer, m->expected);
     else
         snprintf(reason, len, "schema version %d, expected %d (or %d)", m->version, m->expected,
                  m->previous);

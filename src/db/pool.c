@@ -56,12 +56,6 @@ pset_slot(const struct db_stmt *st, size_t cap)
 }
 
 bool
-pool_prepares(const struct db_stmt *st)
-{
-    return (pool_cfg == NULL || pool_cfg->prepare) && !st->plan_each_run;
-}
-
-bool
 pool_has_prepared(const struct dbconn *c, const struct db_stmt *st)
 {
     if (c->pcap == 0)
@@ -187,7 +181,7 @@ conn_open(struct dbconn *c, const char *conninfo, char *err, size_t errlen)
     char timeout[16], session[200];
     /* Defaults come before dbname so that the caller's conninfo wins. */
     const char *keys[] = {"connect_timeout", "application_name", "keepalives",
-                          "keepalives_idle", "dbname",           NULL};
+                          "keepalives_idle", "dbname", NULL};
     const char *vals[] = {timeout, "inboxd", "1", "30", conninfo, NULL};
     PGresult *res;
 
@@ -228,8 +222,7 @@ conn_open(struct dbconn *c, const char *conninfo, char *err, size_t errlen)
     if (pool_cfg && pool_cfg->pool_max_lifetime_s > 0) {
         /* +-10 % so a pool opened at once doesn't expire at once. */
         int64_t life = (int64_t)pool_cfg->pool_max_lifetime_s * 1000;
-        c->expires_ms =
-            clock_ms() + life * 9 / 10 + (int64_t)(clock_jitter() % (unsigned)(life / 5 + 1));
+        c->expires_ms = clock_ms() + life * 9 / 10 + (int64_t)(clock_jitter() % (unsigned)(life / 5 + 1));
     }
     return 0;
 }
@@ -412,7 +405,8 @@ pool_release(struct dbconn *c)
              * connection that can't even do that is dropped. */
             PGresult *r = PQexec(c->pg, "ROLLBACK");
 
-            if (PQresultStatus(r) != PGRES_COMMAND_OK || PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+            if (PQresultStatus(r) != PGRES_COMMAND_OK ||
+                PQtransactionStatus(c->pg) != PQTRANS_IDLE)
                 conn_close(c);
             PQclear(r);
         } else {
@@ -580,7 +574,8 @@ db_return(struct dbconn *c)
     /* A stream abandoned mid-way leaves a result unread, perhaps already
      * buffered (PQisBusy is false then, PQTRANS_ACTIVE still true): drop
      * the connection rather than drain an unbounded result. */
-    if (c->pg != NULL && (PQisBusy(c->pg) || PQtransactionStatus(c->pg) == PQTRANS_ACTIVE))
+    if (c->pg != NULL &&
+        (PQisBusy(c->pg) || PQtransactionStatus(c->pg) == PQTRANS_ACTIVE))
         c->broken = true;
     pthread_mutex_lock(&c->pool->mu);
     c->pool->streams--;
@@ -612,3 +607,4 @@ db_close_once(struct dbconn *c)
     conn_close(c);
     free(c);
 }
+

@@ -10,16 +10,16 @@
 #include "inboxd/db/db.h"
 
 static const struct db_stmt st_depths = {
-    .name = "queues_depths",
-    .sql = "SELECT (SELECT count(*) FROM draft_requests WHERE claimable_at IS NOT NULL "
-           "          AND status = 'queued'), "
-           "       (SELECT count(*) FROM draft_requests WHERE claimable_at IS NOT NULL "
-           "          AND status = 'leased'), "
-           "       (SELECT count(*) FROM messages WHERE claimable_at IS NOT NULL "
-           "          AND delivery_status = 'pending'), "
-           "       (SELECT count(*) FROM messages WHERE claimable_at IS NOT NULL "
-           "          AND delivery_status = 'leased')",
-    .nparams = 0};
+    "queues_depths",
+    "SELECT (SELECT count(*) FROM draft_requests WHERE claimable_at IS NOT NULL "
+    "          AND status = 'queued'), "
+    "       (SELECT count(*) FROM draft_requests WHERE claimable_at IS NOT NULL "
+    "          AND status = 'leased'), "
+    "       (SELECT count(*) FROM messages WHERE claimable_at IS NOT NULL "
+    "          AND delivery_status = 'pending'), "
+    "       (SELECT count(*) FROM messages WHERE claimable_at IS NOT NULL "
+    "          AND delivery_status = 'leased')",
+    0};
 
 static int
 depths_fn(struct dbconn *c, void *arg, struct problem *pb)

@@ -76,6 +76,7 @@ static struct {
 } rd = {.mu = PTHREAD_MUTEX_INITIALIZER, .efd = -1};
 static atomic_bool rd_up; /* attached to a loop (without the mutex) */
 
+
 static void
 aread_finish(struct aread *r, PGresult *res, const struct problem *pb)
 {
@@ -247,6 +248,7 @@ static bool
 reader_send(void)
 {
     PGconn *pg = rd.c->pg;
+    bool prep = pool_cfg->prepare;
 
     if (rd.xn == 0)
         rd.progress_ms = clock_ms();
@@ -255,7 +257,6 @@ reader_send(void)
     while (rd.todo != NULL) {
         struct aread *r = rd.todo;
         const struct db_stmt *st = r->st;
-        bool prep = pool_prepares(st);
         bool ok;
 
         if (prep && !pool_has_prepared(rd.c, st)) {

@@ -73,11 +73,10 @@ enum {
  * newest SEARCH_RANKED_MAX matches; the next ranks them and keeps the page;
  * only the page's rows are rendered. The match is written against the
  * query text itself, not a column of a join, so that the planner (with
- * the values, plan_each_run) sees the words and knows from the column's
+ * the values, db_exec_unprepared) sees the words and knows from the column's
  * statistics how many rows match. */
 static const struct db_stmt stmts[] = {
-    [S_SEARCH] = {.name = "search_messages",
-                  .sql =
+    [S_SEARCH] = {"search_messages",
                   "SELECT json_build_object("
                   "         'message', inboxd_json_message("
                   "             m, inboxd_message_attachments(m.account_id, m.id)), "
@@ -107,8 +106,7 @@ static const struct db_stmt stmts[] = {
                   "      LIMIT $6) h "
                   "JOIN messages m ON m.account_id = $1 AND m.id = h.id "
                   "ORDER BY h.rk DESC, h.id DESC",
-                  .nparams = 6,
-                  .plan_each_run = true},
+                  6},
 };
 /* clang-format on */
 
@@ -133,7 +131,7 @@ static int
 search_fn(struct dbconn *c, void *arg, struct problem *pb)
 {
     struct search *s = arg;
-    PGresult *res = db_exec(c, &stmts[S_SEARCH], s->params, pb);
+    PGresult *res = db_exec_unprepared(c, &stmts[S_SEARCH], s->params, pb);
 
     if (res == NULL) {
         if (!is_query_error(pb))

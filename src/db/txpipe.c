@@ -80,7 +80,7 @@ txpipe_send(struct dbconn *c, const struct db_stmt *st, const char *const *param
 
     if (open_slot(c, st->name, pb) != 0)
         return -1;
-    if (pool_prepares(st)) {
+    if (pool_cfg == NULL || pool_cfg->prepare) {
         if (!pool_has_prepared(c, st) && !prepare_pending(c, st)) {
             /* Recorded as prepared once it ran: after a failure earlier in
              * the pipeline it never did. */

@@ -470,7 +470,7 @@ webhook_bodies() {
 
 # pgbench_run NAME SCRIPT [-D ...]: the same SQL at inboxd's pool size,
 # prepared; PGB_MODE=extended for a statement inboxd plans on every run
-# (plan_each_run in src/db: search).
+# (db_exec_unprepared in src/db/exec.c: search).
 pgbench_run() {
   local name="$1" script="$2" tps
   shift 2

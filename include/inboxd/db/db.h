@@ -20,15 +20,11 @@
 #include "inboxd/lib/problem.h"
 
 /* A named SQL statement. Each db_<resource>.c keeps a static const table of
- * them: the inventory of its SQL. `name` must be unique in the program.
- * `plan_each_run`: never prepared, so PostgreSQL plans it with the values
- * of every run (a custom plan), for a statement whose best plan depends on
- * them (a search for a word in every message against one in a few). */
+ * them: the inventory of its SQL. `name` must be unique in the program. */
 struct db_stmt {
     const char *name;
     const char *sql;
     int nparams;
-    bool plan_each_run;
 };
 
 struct dbconn;
@@ -42,10 +38,10 @@ struct dbconn;
  */
 void db_register(const struct db_stmt *stmts, size_t n);
 
-#define DB_STATEMENTS(table, n)                                                                    \
-    __attribute__((constructor)) static void db_register_module(void)                              \
-    {                                                                                              \
-        db_register((table), (n));                                                                 \
+#define DB_STATEMENTS(table, n)                                                    \
+    __attribute__((constructor)) static void db_register_module(void)              \
+    {                                                                              \
+        db_register((table), (n));                                                 \
     }
 
 /* The registered statement of that name, or NULL. Borrowed (static). */
@@ -72,10 +68,7 @@ struct db_stats {
 };
 
 /* The bounds of db_stats' tx_trips histogram (the last is +Inf). */
-#define DB_TX_TRIP_BOUNDS                                                                          \
-    {                                                                                              \
-        1, 2, 3, 4, 6, 8, 12                                                                       \
-    }
+#define DB_TX_TRIP_BOUNDS {1, 2, 3, 4, 6, 8, 12}
 #define DB_TX_TRIP_NBOUNDS 7
 
 /* How a queue of leased rows retries (draft requests, the outbox). */
@@ -98,7 +91,7 @@ struct db_settings {
     int lock_timeout_ms;
     bool prepare;
     int tx_retries;
-    bool read_only; /* every transaction READ ONLY (read-only commands) */
+    bool read_only;          /* every transaction READ ONLY (read-only commands) */
     struct lease_policy draft_requests, outbox;
 };
 
@@ -156,6 +149,12 @@ PGresult *db_exec(struct dbconn *c, const struct db_stmt *st, const char *const 
  * than to find (read them with db_bin() below). */
 PGresult *db_exec_binary(struct dbconn *c, const struct db_stmt *st, const char *const *params,
                          struct problem *pb) __attribute__((warn_unused_result));
+/* The same, never prepared: PostgreSQL plans it with these values on every
+ * run (a custom plan), for a statement whose best plan depends on them (a
+ * search for a word in every message against one in a few), where a
+ * prepared statement would settle on one generic plan after five runs. */
+PGresult *db_exec_unprepared(struct dbconn *c, const struct db_stmt *st, const char *const *params,
+                             struct problem *pb) __attribute__((warn_unused_result));
 
 /*
  * Inside db_tx: sends a statement whose rows nobody reads, ahead. It costs

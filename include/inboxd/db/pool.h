@@ -22,18 +22,18 @@ struct pool;
  * oldest waiter, so waits are first come, first served (no request is
  * overtaken again and again while 32 threads share 5 connections). */
 struct waiter {
-    atomic_uint handed; /* 1 once idx is set (under the pool mutex); its
-                         * futex wake-up follows outside the mutex */
-    int idx;            /* the connection handed over; -1 until then */
+    atomic_uint handed;      /* 1 once idx is set (under the pool mutex); its
+                              * futex wake-up follows outside the mutex */
+    int idx;                 /* the connection handed over; -1 until then */
     struct waiter *next;
 };
 
 /* A statement a transaction sent ahead and whose answer is not taken yet
  * (txpipe.c). */
 struct txitem {
-    const char *what;           /* the statement's name, for errors and logs */
-    bool keep;                  /* txpipe_recv() hands its result out; else only checked */
-    PGresult *res;              /* a kept statement's result, once read */
+    const char *what; /* the statement's name, for errors and logs */
+    bool keep;        /* txpipe_recv() hands its result out; else only checked */
+    PGresult *res;    /* a kept statement's result, once read */
     const struct db_stmt *prep; /* a Prepare of this statement (recorded once it ran) */
 };
 
@@ -44,9 +44,9 @@ struct txitem {
 struct dbconn {
     PGconn *pg;
     struct pool *pool;
-    bool broken;           /* a connection error was seen: close on release */
-    int nok;               /* statements that succeeded since borrowed */
-    int64_t expires_ms;    /* replace when released after this; 0 = never */
+    bool broken;        /* a connection error was seen: close on release */
+    int nok;            /* statements that succeeded since borrowed */
+    int64_t expires_ms; /* replace when released after this; 0 = never */
     int64_t idle_since_ms; /* when it was last given back */
     unsigned timeouts_gen; /* the db_set_timeouts() generation it runs with */
     unsigned trips;        /* round trips made on it (exec.c, txpipe.c) */
@@ -124,10 +124,6 @@ struct dbconn *pool_acquire_now(struct pool *p, struct problem *pb, bool *none);
 /* Gives a connection back: rolled back if left in a transaction, closed
  * if broken or past its lifetime, handed to the oldest waiter. */
 void pool_release(struct dbconn *c);
-
-/* Whether st runs as a prepared statement: not behind a transaction pooler
- * (prepare = false) and not planned anew on every run (plan_each_run). */
-bool pool_prepares(const struct db_stmt *st);
 
 /* Whether st is prepared on c; records that it is (-1 on OOM). */
 bool pool_has_prepared(const struct dbconn *c, const struct db_stmt *st);
