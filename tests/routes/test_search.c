@@ -433,7 +433,7 @@ Test(search, no_query_text_is_a_500)
  * would rank first if every match were ranked. Paging through all of it
  * yields exactly the newest 10,000, once each. The bound counts matches,
  * not messages: a word only in the oldest one is found. */
-Test(search, only_the_newest_ten_thousand_matches_are_ranked, .timeout = 600)
+Test(search, only_the_newest_ten_thousand_matches_are_ranked)
 {
     static char ids[10050][37];
     char conv[37], oldest[37];
