@@ -21,8 +21,9 @@
  * the usual opaque (timestamp, id) cursor whose timestamp carries the key as
  * microseconds after the epoch: no offsets, and a row inserted or re-ranked
  * between pages never shifts the rest (new matches can push the oldest of
- * the ranked ones out of a later page's window: they are the least recent). The key is capped at 2.5e17, far
- * above any real rank, to stay within the cursor's range.
+ * the ranked ones out of a later page's window: they are the least
+ * recent). The key is capped at 2.5e17, far above any real rank, to stay
+ * within the cursor's range.
  *
  * The snippet is made from the subject and body with &, <, >, " and '
  * HTML-escaped before ts_headline sees them (its parser keeps entities
@@ -72,9 +73,9 @@ enum {
  * key as a timestamp, id), $6 limit + 1. The innermost query finds the
  * newest SEARCH_RANKED_MAX matches; the next ranks them and keeps the page;
  * only the page's rows are rendered. The match is written against the
- * query text itself, not a column of a join, so that the planner (with
- * the values, db_exec_unprepared) sees the words and knows from the column's
- * statistics how many rows match. */
+ * query text itself, not a column of a join, so that the planner (given
+ * the values: db_exec_unprepared) sees the words and knows from the
+ * column's statistics how many rows match. */
 static const struct db_stmt stmts[] = {
     [S_SEARCH] = {"search_messages",
                   "SELECT json_build_object("

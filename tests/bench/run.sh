@@ -441,7 +441,18 @@ PGB_VARS=(-D "acct=$ACCT" -D "key_id=$KEY_ID" -D "user=$USER_ID" -D fetch=51
   -D approve_action=draft.action.approve -D draft_type=draft
   -D dr_claim=draft_request.claim -D dr_done=draft_request.done -D dr_type=draft_request
   -D draft_create=draft.create -D om_claim=message.claim -D om_deliver=message.deliver
-  -D model=bench -D prompt=v1)
+  -D model=bench -D prompt=v1 -D source=bench -D topic=message.created
+  -D wh_receive=webhook_event.receive -D wh_process=webhook_event.process -D wh_type=webhook_event
+  -D succeeded=succeeded)
+
+# pgb_convs: bench_pgb_convs, the open conversations numbered for pgbench's
+# scripts to pick from (message, webhook, the mixed day); sets NOPEN.
+pgb_convs() {
+  psqlb -c "DROP TABLE IF EXISTS bench_pgb_convs" -c "CREATE TABLE bench_pgb_convs AS SELECT row_number() OVER (ORDER BY id)::int AS n, id
+            FROM conversations WHERE account_id = '$ACCT' AND status = 'open' AND deleted_at IS NULL" \
+    -c "ALTER TABLE bench_pgb_convs ADD PRIMARY KEY (n)" -c "ANALYZE bench_pgb_convs"
+  NOPEN="$(psqlb -c "SELECT count(*) FROM bench_pgb_convs")"
+}
 
 # topup_drafts NEED: at least NEED pending drafts (up to 50,000 more a call)
 # for approvals to take, made by gen.sql step 4 as the drafting worker would.
@@ -598,10 +609,6 @@ if [ -n "$MIX" ]; then
                  updated_at = now()
           WHERE account_id = '$ACCT' AND id IN (SELECT id FROM messages WHERE account_id = '$ACCT'
             AND direction = 'outbound' AND delivery_status = 'delivered' AND external_id IS NULL LIMIT 30000)" \
-      -c "DROP TABLE IF EXISTS bench_pgb_convs" \
-      -c "CREATE TABLE bench_pgb_convs AS SELECT row_number() OVER (ORDER BY id)::int AS n, id
-            FROM conversations WHERE account_id = '$ACCT' AND status = 'open' AND deleted_at IS NULL" \
-      -c "ALTER TABLE bench_pgb_convs ADD PRIMARY KEY (n)" \
       -c "DROP TABLE IF EXISTS bench_pgb_drafts" -c "DROP SEQUENCE IF EXISTS bench_pgb_seq" \
       -c "CREATE TABLE bench_pgb_drafts AS SELECT row_number() OVER (ORDER BY random())::int AS n, d.id
             FROM drafts d WHERE d.account_id = '$ACCT' AND d.status = 'pending'
@@ -609,17 +616,16 @@ if [ -n "$MIX" ]; then
                                             WHERE q.account_id = '$ACCT' AND q.status = 'queued')
             LIMIT 60000" \
       -c "ALTER TABLE bench_pgb_drafts ADD PRIMARY KEY (n)" -c "CREATE SEQUENCE bench_pgb_seq" \
-      -c "ANALYZE bench_pgb_convs" -c "ANALYZE bench_pgb_drafts" >/dev/null
+      -c "ANALYZE bench_pgb_drafts" >/dev/null
+    pgb_convs
     queued="$(psqlb -c "SELECT count(*) FROM draft_requests WHERE account_id = '$ACCT' AND status = 'queued'")"
     pending="$(psqlb -c "SELECT count(*) FROM messages WHERE account_id = '$ACCT' AND delivery_status = 'pending'")"
     PGOPTIONS="-c max_parallel_workers_per_gather=0" \
       "$PGBIN/pgbench" -n -M prepared -c "$POOL" -j "$THREADS" -T "$DUR" \
       -f "$OUT/pgbench/webhook.sql@$w_wh" -f "$OUT/pgbench/assist.sql@$w_as" -f "$OUT/pgbench/approve.sql@$w_ap" \
       -f "$OUT/pgbench/deliver.sql@$w_de" -f "$OUT/pgbench/feed.sql@$w_fe" \
-      "${PGB_VARS[@]}" -D "nopen=$(psqlb -c "SELECT count(*) FROM bench_pgb_convs")" \
-      -D source=bench -D topic=message.created -D "payload=$(head -1 "$OUT/mix_convs.tsv" | webhook_bodies "pgb-$(date +%s)")" \
-      -D wh_receive=webhook_event.receive -D wh_process=webhook_event.process \
-      -D wh_type=webhook_event -D succeeded=succeeded \
+      "${PGB_VARS[@]}" -D "nopen=$NOPEN" \
+      -D "payload=$(head -1 "$OUT/mix_convs.tsv" | webhook_bodies "pgb-$(date +%s)")" \
       "$DB_URL" >"$OUT/logs/mix.pgbench" 2>&1 || log "pgbench mix failed: $OUT/logs/mix.pgbench"
     # Per script: "SQL script N: <file>" then " - weight: W (...)" and
     # " - NNN transactions (x% of total, tps = T)".
@@ -922,10 +928,7 @@ if has_op events_idle; then
 fi
 
 if has_op message; then
-  psqlb -c "DROP TABLE IF EXISTS bench_pgb_convs" -c "CREATE TABLE bench_pgb_convs AS SELECT row_number() OVER (ORDER BY id)::int AS n, id
-            FROM conversations WHERE account_id = '$ACCT' AND status = 'open' AND deleted_at IS NULL" \
-    -c "ALTER TABLE bench_pgb_convs ADD PRIMARY KEY (n)" -c "ANALYZE bench_pgb_convs"
-  NOPEN="$(psqlb -c "SELECT count(*) FROM bench_pgb_convs")"
+  pgb_convs
   BENCH_RUN_ID="$(date +%s)" wrk_run message message.lua
   pgbench_run message message.sql -D "nopen=$NOPEN"
 fi
@@ -1051,15 +1054,8 @@ if has_op webhook; then
       "$OUT/sign" "$INBOXD_WEBHOOK_BENCH_SECRET" >"$OUT/wh_run.lua" 2>/dev/null
     BENCH_DELIVERIES=wh_warm.lua BENCH_AFTER_WARM='export BENCH_DELIVERIES=wh_run.lua' \
       WRK_THREADS=1 wrk_run webhook webhook.lua
-    if [ "$(psqlb -c "SELECT to_regclass('bench_pgb_convs') IS NOT NULL")" != t ]; then
-      psqlb -c "DROP TABLE IF EXISTS bench_pgb_convs" -c "CREATE TABLE bench_pgb_convs AS SELECT row_number() OVER (ORDER BY id)::int AS n, id
-                FROM conversations WHERE account_id = '$ACCT' AND status = 'open' AND deleted_at IS NULL" \
-        -c "ALTER TABLE bench_pgb_convs ADD PRIMARY KEY (n)" -c "ANALYZE bench_pgb_convs"
-    fi
-    pgbench_run webhook webhook.sql -D "nopen=$(psqlb -c "SELECT count(*) FROM bench_pgb_convs")" \
-      -D source=bench -D topic=message.created -D "payload=$(head -1 "$OUT/webhook-bodies.txt")" \
-      -D wh_receive=webhook_event.receive -D wh_process=webhook_event.process \
-      -D wh_type=webhook_event -D succeeded=succeeded
+    [ -n "${NOPEN:-}" ] || pgb_convs
+    pgbench_run webhook webhook.sql -D "nopen=$NOPEN" -D "payload=$(head -1 "$OUT/webhook-bodies.txt")"
     R_NOTE[webhook]="wrk: one thread, 32 connections; pgbench runs both transactions (store, then process) of one delivery as one script"
   fi
 fi

@@ -782,11 +782,10 @@ sse_open(struct sse *s, const char *base, const char *path, const char *k, const
     memset(s, 0, sizeof(*s));
     snprintf(at.base, sizeof(at.base), "%s", base);
     s->fd = th_connect(&at, NULL);
-    snprintf(
-        req, sizeof(req),
-        "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n"
-        "%s%s%s\r\n",
-        path, k, last ? "Last-Event-ID: " : "", last ? last : "", last ? "\r\n" : "");
+    snprintf(req, sizeof(req),
+             "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n"
+             "%s%s%s\r\n",
+             path, k, last ? "Last-Event-ID: " : "", last ? last : "", last ? "\r\n" : "");
     cr_assert_eq(write(s->fd, req, strlen(req)), (ssize_t)strlen(req));
     while ((end = s->rlen ? memmem(s->raw, s->rlen, "\r\n\r\n", 4) : NULL) == NULL) {
         cr_assert_lt(th_now_ms() - start, TH_PATIENCE_MS, "no answer to GET %s", path);
@@ -825,7 +824,7 @@ sse_take(struct sse *s, struct sse_event *e, bool *got)
         return false;
     *end = '\0';
     memset(e, 0, sizeof(*e));
-    for (line = s->body; line && *line;) {
+    for (line = s->body; line && *line; ) {
         char *nl = strchr(line, '\n');
 
         if (nl)

@@ -112,10 +112,10 @@ void post_status(const char *path, const char *k, const char *body, long status,
 void patch_if(const char *path, const char *k, const char *body, const char *if_match,
               struct resp *r);
 /* Pages through the list at `path` (with or without a query) `limit` items
- * at a time, following nextCursor; collects the items' ids (a search hit's:
- * its message's) (at most max)
- * and fails on a page error, an id seen twice or a page over the limit.
- * Returns how many; *pages (may be NULL) gets the number of pages. */
+ * at a time, following nextCursor; collects the items' ids (for a search
+ * hit its message's; at most max), and fails on a page error, an id seen
+ * twice or a page over the limit. Returns how many; *pages (may be NULL)
+ * gets the number of pages. */
 int walk(const char *k, const char *path, int limit, char ids[][37], int max, int *pages);
 /* POST /v1/draft-requests/claim. */
 void claim_requests(const char *k, int limit, int lease, const char *worker, struct resp *r);

@@ -481,8 +481,8 @@ Test(search, only_the_newest_ten_thousand_matches_are_ranked)
 /* A query of operators only has no words to look for: 200 and no items. */
 Test(search, operators_alone_match_nothing)
 {
-    static const char *const ops[] = {"----", "- - -", "\"", "or",  "!",  "-or",   "|",       "&",
-                                      ":*",   "(",     ")",  "<->", "!(", "\"-\"", " - or - "};
+    static const char *const ops[] = {"----", "- - -", "\"", "or", "!", "-or", "|", "&", ":*",
+                                      "(", ")", "<->", "!(", "\"-\"", " - or - "};
     char conv[37], m[37];
 
     make_conv(account, conv);
@@ -501,9 +501,9 @@ Test(search, operators_alone_match_nothing)
  * not be searched as "a" (nor any other parameter read short). */
 Test(search, a_nul_in_the_query_is_400)
 {
-    static const char *const urls[] = {"/v1/search/messages?q=a%00b", "/v1/search/messages?q=%00",
-                                       "/v1/search/messages?q=some&conversationId=%00",
-                                       "/v1/search/messages?q%00x=some&q=some"};
+    static const char *const urls[] = {
+        "/v1/search/messages?q=a%00b", "/v1/search/messages?q=%00",
+        "/v1/search/messages?q=some&conversationId=%00", "/v1/search/messages?q%00x=some&q=some"};
     char conv[37], m[37];
 
     make_conv(account, conv);
