@@ -1,4 +1,5 @@
-/* config: precedence, validation, webhook sources, and the shipped file. */
+/* config (config.c, config_live.c): precedence, validation, webhook sources,
+ * the shipped file, and reload. */
 #include "inboxd/lib/config.h"
 #include "inboxd/lib/scope.h"
 
