@@ -8,10 +8,10 @@
  * go the same way: the definition of every function and view as it is now.
  *
  * A migration whose first line is `-- inboxd: no-transaction` runs outside
- * a transaction instead, one statement at a time, without the session's
- * timeouts: for CREATE INDEX CONCURRENTLY on a large table, which must not
- * run in a transaction and must not hold writes back for as long as it
- * builds. It is recorded once all its statements succeeded, so an
+ * a transaction instead, one statement at a time (lib/sqltext.c splits
+ * it), without the session's timeouts: for CREATE INDEX CONCURRENTLY on a
+ * large table, which must not run in a transaction and must not hold
+ * writes back for as long as it builds. It is recorded once all its statements succeeded, so an
  * interrupted one runs again from its first statement on the next migrate:
  * each statement must be re-runnable (IF NOT EXISTS), and an index that an
  * interrupted CREATE INDEX CONCURRENTLY left INVALID is dropped before its
@@ -22,7 +22,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
-#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -31,6 +30,7 @@
 #include "inboxd/db/db.h"
 #include "inboxd/lib/embedded.h"
 #include "inboxd/lib/sig.h"
+#include "inboxd/lib/sqltext.h"
 
 /* An arbitrary constant: the advisory-lock key of "inboxd migrate". */
 #define MIGRATE_LOCK_KEY "7345102203"
@@ -342,145 +342,6 @@ is_no_transaction(const struct embedded_file *f)
            (f->data[n] == '\n' || f->data[n] == '\r' || f->data[n] == '\0');
 }
 
-/* Past a '...' or "..." quote that starts at p (E'' strings take
- * backslash escapes); a doubled quote stays inside. */
-static const char *
-skip_quoted(const char *p, bool backslashes)
-{
-    char q = *p++;
-
-    for (; *p; p++) {
-        if (backslashes && *p == '\\' && p[1]) {
-            p++;
-        } else if (*p == q) {
-            if (p[1] != q)
-                return p + 1;
-            p++;
-        }
-    }
-    return p;
-}
-
-/* Past a $tag$...$tag$ body that starts at p, or NULL when p starts no
- * dollar quote. */
-static const char *
-skip_dollar(const char *p)
-{
-    const char *t = p + 1, *end;
-    size_t n;
-
-    while (*t == '_' || (*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') ||
-           (t > p + 1 && *t >= '0' && *t <= '9'))
-        t++;
-    if (*t != '$')
-        return NULL;
-    n = (size_t)(t - p + 1);
-    for (end = t + 1; *end; end++)
-        if (strncmp(end, p, n) == 0)
-            return end + n;
-    return end;
-}
-
-/* Past spaces and comments. */
-static const char *
-skip_blank(const char *p)
-{
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-            p++;
-        if (p[0] == '-' && p[1] == '-') {
-            p += strcspn(p, "\n");
-        } else if (p[0] == '/' && p[1] == '*') {
-            const char *e = strstr(p + 2, "*/");
-
-            p = e ? e + 2 : p + strlen(p);
-        } else {
-            return p;
-        }
-    }
-}
-
-/* The next statement of a no-transaction migration from *pp: its start,
- * and *len its length without the ';'. NULL at the end. Knows quotes,
- * dollar quotes and comments, so a ';' inside them does not split. */
-static const char *
-next_statement(const char **pp, size_t *len)
-{
-    const char *start = skip_blank(*pp), *p = start;
-
-    if (*start == '\0')
-        return NULL;
-    while (*p && *p != ';') {
-        const char *d;
-
-        if (*p == '\'' || *p == '"') {
-            p = skip_quoted(p, *p == '\'' && p > start && (p[-1] == 'E' || p[-1] == 'e'));
-        } else if (*p == '$' && (d = skip_dollar(p)) != NULL) {
-            p = d;
-        } else if ((p[0] == '-' && p[1] == '-') || (p[0] == '/' && p[1] == '*')) {
-            p = skip_blank(p);
-        } else {
-            p++;
-        }
-    }
-    *len = (size_t)(p - start);
-    *pp = *p ? p + 1 : p;
-    return start;
-}
-
-/* The next word of [*p, end): up to a space or '('; its length in *n. */
-static const char *
-next_word(const char **p, const char *end, size_t *n)
-{
-    const char *w = *p;
-
-    while (w < end && (*w == ' ' || *w == '\t' || *w == '\n' || *w == '\r'))
-        w++;
-    *n = 0;
-    while (w + *n < end && strchr(" \t\r\n(", w[*n]) == NULL)
-        (*n)++;
-    *p = w + *n;
-    return w;
-}
-
-static bool
-is_word(const char *w, size_t n, const char *keyword)
-{
-    return strlen(keyword) == n && strncasecmp(w, keyword, n) == 0;
-}
-
-/* Whether the statement is CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT
- * EXISTS] <name> ...; its name, as written, into name. */
-static bool
-concurrent_index(const char *stmt, size_t len, char *name, size_t namelen)
-{
-    const char *p = stmt, *end = stmt + len, *w;
-    size_t n;
-
-    w = next_word(&p, end, &n);
-    if (!is_word(w, n, "CREATE"))
-        return false;
-    w = next_word(&p, end, &n);
-    if (is_word(w, n, "UNIQUE"))
-        w = next_word(&p, end, &n);
-    if (!is_word(w, n, "INDEX"))
-        return false;
-    w = next_word(&p, end, &n);
-    if (!is_word(w, n, "CONCURRENTLY"))
-        return false;
-    w = next_word(&p, end, &n);
-    if (is_word(w, n, "IF")) {
-        next_word(&p, end, &n); /* NOT */
-        next_word(&p, end, &n); /* EXISTS */
-        w = next_word(&p, end, &n);
-    }
-    if (n == 0 || n >= namelen || is_word(w, n, "ON"))
-        return false; /* an index without a name cannot be looked up */
-    memcpy(name, w, n);
-    name[n] = '\0';
-    return true;
-}
-
 /* Drops the index `name` when an interrupted CREATE INDEX CONCURRENTLY
  * left it INVALID, so that its statement builds it anew. */
 static int
@@ -529,7 +390,7 @@ apply_no_transaction(struct dbconn *c, const struct embedded_file *f, int versio
     size_t len;
     int rc = run(c, lift_timeouts, err, errlen);
 
-    while (rc == 0 && (stmt = next_statement(&p, &len)) != NULL) {
+    while (rc == 0 && (stmt = sqltext_next(&p, &len)) != NULL) {
         char *one = strndup(stmt, len), name[200];
 
         if (one == NULL) {
@@ -537,7 +398,7 @@ apply_no_transaction(struct dbconn *c, const struct embedded_file *f, int versio
             rc = -1;
             break;
         }
-        if (concurrent_index(one, len, name, sizeof(name)))
+        if (sqltext_concurrent_index(one, len, name, sizeof(name)))
             rc = drop_if_invalid(c, name, out, err, errlen);
         if (rc == 0)
             rc = run(c, one, err, errlen);
