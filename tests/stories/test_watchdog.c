@@ -29,8 +29,6 @@
 #include "fixtures.h"
 
 #define INTERVAL_MS 1000
-/* Every wait for something that should happen gives it this long. */
-#define GENEROUS_MS 60000
 
 static struct {
     pid_t pid;
@@ -38,15 +36,6 @@ static struct {
     char dir[64], notify[100], log[100], stall[100], held[110];
     unsigned port;
 } ch = {.pid = -1, .nfd = -1};
-
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 pause_briefly(void)
@@ -75,13 +64,13 @@ next_note(int timeout_ms, char *buf, size_t cap)
 static void
 expect_pings(int count, const char *why)
 {
-    long long deadline = now_ms() + GENEROUS_MS;
+    long long deadline = th_now_ms() + TH_PATIENCE_MS;
     char buf[256];
 
     while (count > 0) {
-        long long left = deadline - now_ms();
+        long long left = deadline - th_now_ms();
 
-        cr_assert_gt(left, 0, "%s: no WATCHDOG=1 within %d ms", why, GENEROUS_MS);
+        cr_assert_gt(left, 0, "%s: no WATCHDOG=1 within %d ms", why, TH_PATIENCE_MS);
         if (next_note((int)left, buf, sizeof(buf)) && strcmp(buf, "WATCHDOG=1") == 0)
             count--;
     }
@@ -91,11 +80,12 @@ expect_pings(int count, const char *why)
 static void
 expect_silence(const char *why)
 {
-    long long deadline = now_ms() + GENEROUS_MS;
+    long long deadline = th_now_ms() + TH_PATIENCE_MS;
     char buf[256];
 
     for (;;) {
-        cr_assert_lt(now_ms(), deadline, "%s: WATCHDOG=1 kept coming for %d ms", why, GENEROUS_MS);
+        cr_assert_lt(th_now_ms(), deadline, "%s: WATCHDOG=1 kept coming for %d ms", why,
+                     TH_PATIENCE_MS);
         if (!next_note(3 * INTERVAL_MS, buf, sizeof(buf)))
             return;
         cr_assert_str_eq(buf, "WATCHDOG=1", "%s: unexpected notification", why);
@@ -106,7 +96,7 @@ expect_silence(const char *why)
 static unsigned
 logged_port(void)
 {
-    long long deadline = now_ms() + GENEROUS_MS;
+    long long deadline = th_now_ms() + TH_PATIENCE_MS;
 
     for (;;) {
         char buf[8192];
@@ -121,7 +111,7 @@ logged_port(void)
         p = s ? strstr(s, "\"port\":") : NULL;
         if (p != NULL)
             return (unsigned)strtoul(p + 7, NULL, 10);
-        cr_assert_lt(now_ms(), deadline, "no server.start in the child's log:\n%s", buf);
+        cr_assert_lt(th_now_ms(), deadline, "no server.start in the child's log:\n%s", buf);
         pause_briefly();
     }
 }
@@ -181,9 +171,9 @@ child_start(const char *const *extra)
         execl(bin, "inboxd", "serve", (char *)NULL);
         _exit(127);
     }
-    deadline = now_ms() + GENEROUS_MS;
+    deadline = th_now_ms() + TH_PATIENCE_MS;
     for (;;) {
-        long long left = deadline - now_ms();
+        long long left = deadline - th_now_ms();
 
         cr_assert_gt(left, 0, "no READY=1 from inboxd serve (log: %s)", ch.log);
         if (next_note((int)left, buf, sizeof(buf)) && strcmp(buf, "READY=1") == 0)
@@ -266,9 +256,9 @@ Test(watchdog, a_stalled_loop_stops_the_pings_until_it_goes_round_again)
 
     /* Hold the loop; it renames the file once it is held. */
     cr_assert_eq(mknod(ch.stall, S_IFREG | 0600, 0), 0, "%s", strerror(errno));
-    deadline = now_ms() + GENEROUS_MS;
+    deadline = th_now_ms() + TH_PATIENCE_MS;
     while (stat(ch.held, &sb) != 0) {
-        cr_assert_lt(now_ms(), deadline, "the loop never took hold (debug build?)");
+        cr_assert_lt(th_now_ms(), deadline, "the loop never took hold (debug build?)");
         pause_briefly();
     }
     expect_silence("loop held");
@@ -309,7 +299,7 @@ answer_status(int fd)
     int code = 0;
     ssize_t n;
 
-    cr_assert_gt(poll(&p, 1, GENEROUS_MS), 0, "no answer");
+    cr_assert_gt(poll(&p, 1, TH_PATIENCE_MS), 0, "no answer");
     n = recv(fd, buf, sizeof(buf) - 1, 0);
     cr_assert_gt(n, 0);
     buf[n] = '\0';
@@ -347,10 +337,10 @@ Test(watchdog, a_read_stuck_in_the_reader_stops_the_pings_until_it_is_answered)
     locker_exec(locker, "BEGIN");
     locker_exec(locker, "LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE");
     fd = send_request("/v1/conversations/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
-    deadline = now_ms() + GENEROUS_MS;
+    deadline = th_now_ms() + TH_PATIENCE_MS;
     while (sql_long("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                     "AND application_name = 'inboxd' AND wait_event_type = 'Lock'") < 1) {
-        if (now_ms() > deadline) {
+        if (th_now_ms() > deadline) {
             char what[2048];
 
             sql_text(what, sizeof(what),
