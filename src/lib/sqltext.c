@@ -36,6 +36,14 @@ is_ident_char(char c)
            (c >= '0' && c <= '9') || (unsigned char)c >= 0x80;
 }
 
+/* Whether the quote at p opens an E'' string: an E or e before it that
+ * is not the end of a longer word (WHERE'a\' is a standard string). */
+static bool
+is_e_prefix(const char *start, const char *p)
+{
+    return p > start && (p[-1] == 'E' || p[-1] == 'e') && (p - 1 == start || !is_ident_char(p[-2]));
+}
+
 /* Past a $tag$...$tag$ body that starts at p, or NULL when p starts no
  * dollar quote. */
 static const char *
@@ -86,7 +94,7 @@ sqltext_next(const char **pp, size_t *len)
         const char *d;
 
         if (*p == '\'' || *p == '"') {
-            p = skip_quoted(p, end, *p == '\'' && p > start && (p[-1] == 'E' || p[-1] == 'e'));
+            p = skip_quoted(p, end, *p == '\'' && is_e_prefix(start, p));
         } else if (*p == '$' && (p == start || !is_ident_char(p[-1])) &&
                    (d = skip_dollar(p)) != NULL) {
             /* A '$' inside an identifier (a$b) starts no quote. */

@@ -72,6 +72,11 @@ Test(sqltext, a_backslash_escapes_only_in_an_e_string)
 {
     /* In a standard string a backslash is a character: 'a\' ends there. */
     expect_split("SELECT 'a\\'; SELECT 2", 2, (const char *const[]){"SELECT 'a\\'", "SELECT 2"});
+    /* Nor after a word that merely ends in E. */
+    expect_split("SELECT 1 WHERE'a\\'; SELECT 2", 2,
+                 (const char *const[]){"SELECT 1 WHERE'a\\'", "SELECT 2"});
+    expect_split("SELECT (e'a\\';'); SELECT 2", 2,
+                 (const char *const[]){"SELECT (e'a\\';')", "SELECT 2"});
 }
 
 Test(sqltext, a_dollar_quoted_body_is_one_piece)
