@@ -64,6 +64,28 @@ skip_dollar(const char *p)
     return end;
 }
 
+/* Past a C-style comment that starts at p. They nest, as PostgreSQL's
+ * do: each inner one needs its own end. */
+static const char *
+skip_comment(const char *p)
+{
+    int depth = 0;
+
+    while (*p) {
+        if (p[0] == '/' && p[1] == '*') {
+            depth++;
+            p += 2;
+        } else if (p[0] == '*' && p[1] == '/') {
+            p += 2;
+            if (--depth == 0)
+                return p;
+        } else {
+            p++;
+        }
+    }
+    return p;
+}
+
 /* Past spaces and comments. */
 static const char *
 skip_blank(const char *p)
@@ -74,9 +96,7 @@ skip_blank(const char *p)
         if (p[0] == '-' && p[1] == '-') {
             p += strcspn(p, "\n");
         } else if (p[0] == '/' && p[1] == '*') {
-            const char *e = strstr(p + 2, "*/");
-
-            p = e ? e + 2 : p + strlen(p);
+            p = skip_comment(p);
         } else {
             return p;
         }

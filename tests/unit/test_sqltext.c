@@ -66,6 +66,9 @@ Test(sqltext, a_semicolon_in_a_quote_or_comment_does_not_split)
                  (const char *const[]){"SELECT E'it\\'s;'", "SELECT 2"});
     expect_split("SELECT 1 -- no; split\n; SELECT /* ; */ 2", 2,
                  (const char *const[]){"SELECT 1 -- no; split\n", "SELECT /* ; */ 2"});
+    /* Comments nest, as in PostgreSQL. */
+    expect_split("SELECT 1 /* a /* b */ ; */; SELECT 2", 2,
+                 (const char *const[]){"SELECT 1 /* a /* b */ ; */", "SELECT 2"});
 }
 
 Test(sqltext, a_backslash_escapes_only_in_an_e_string)
@@ -103,6 +106,7 @@ Test(sqltext, an_unterminated_quote_or_comment_runs_to_the_end)
     expect_split("SELECT 1; SELECT $x$ a; b", 2,
                  (const char *const[]){"SELECT 1", "SELECT $x$ a; b"});
     expect_split("SELECT 1; /* a; b", 1, (const char *const[]){"SELECT 1"});
+    expect_split("SELECT 1; /* a /* b */ c; */", 1, (const char *const[]){"SELECT 1"});
 }
 
 static bool

@@ -5,8 +5,9 @@
  * at a time (src/db/migrate.c), so its script is split here, the way psql
  * splits one: a ';' ends a statement unless it is inside a quoted string
  * ('...', E'...' with backslash escapes, "..."), a dollar-quoted body
- * ($$...$$, $tag$...$tag$) or a comment (-- and C-style). Text that is
- * not valid SQL is split all the same; the server judges it.
+ * ($$...$$, $tag$...$tag$) or a comment (--, and C-style ones, which
+ * nest). Text that is not valid SQL is split all the same; the server
+ * judges it.
  */
 #ifndef INBOXD_SQLTEXT_H
 #define INBOXD_SQLTEXT_H
