@@ -63,6 +63,34 @@ replica_has_db(void)
     return c != NULL;
 }
 
+/* Where the replica's replay stands, in words, for a test that waited in
+ * vain: its receiver, how far it has received and replayed against the
+ * primary, and what its startup process waits on. */
+static const char *
+replica_story(void)
+{
+    static char out[600];
+    PGconn *c = PQconnectdb(getenv("INBOXD_TEST_REPLICA_URL"));
+    PGresult *r;
+
+    if (PQstatus(c) != CONNECTION_OK) {
+        snprintf(out, sizeof(out), "replica unreachable: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return out;
+    }
+    r = PQexec(c, "SELECT concat_ws(', ', 'receiver ' || coalesce((SELECT status FROM "
+                  "pg_stat_wal_receiver), 'none'), 'received ' || pg_last_wal_receive_lsn(), "
+                  "'replayed ' || pg_last_wal_replay_lsn(), 'replay ' || "
+                  "pg_get_wal_replay_pause_state(), 'startup waits on ' || coalesce((SELECT "
+                  "wait_event_type || '/' || wait_event FROM pg_stat_activity WHERE backend_type "
+                  "= 'startup'), 'nothing'))");
+    snprintf(out, sizeof(out), "%s",
+             PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0) : PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return out;
+}
+
 /* The replica's state as /readyz reports it ("" without one). */
 static bool
 replica_state_is(const char *want)
@@ -89,6 +117,25 @@ pause_replay(bool pause)
                       "replay to pause");
 }
 
+/* Waits for the replica to replay the creation of the test's database;
+ * when it does not, says where its replay stands. */
+static void
+wait_for_db(void)
+{
+    long long start = th_now_ms();
+
+    while (!replica_has_db()) {
+        if (th_now_ms() - start > TH_PATIENCE_MS) {
+            PGresult *r = th_sql(&t, "SELECT pg_current_wal_lsn()::text");
+
+            cr_log_error("primary at %s; replica: %s", PQgetvalue(r, 0, 0), replica_story());
+            PQclear(r);
+            cr_assert_fail("the replica to have the test's database");
+        }
+        usleep(10 * 1000);
+    }
+}
+
 /* inboxd with database_url_ro on the replica, once the replica has the
  * test's database and inboxd says it is up; replay runs. */
 static void
@@ -101,7 +148,7 @@ setup(void)
         cr_assert_fail("INBOXD_TEST_REPLICA_URL is not set: run tests/stories/with_replica.sh");
     th_start(&t, true, NULL);
     th_tenant(&t, "Replica Shop", account, key);
-    TH_WAIT_UNTIL(replica_has_db(), "the replica to have the test's database");
+    wait_for_db();
     pause_replay(false);
     th_app_stop(&t);
     snprintf(ro, sizeof(ro), "%s dbname=%s", url, t.dbname);
