@@ -134,13 +134,20 @@ size_t th_raw(struct th *t, const char *bytes, size_t n, char **out);
 
 /* Polls COND every 10 ms until it holds; fails the test, saying WHAT, once
  * TH_PATIENCE_MS have gone by without it. */
-#define TH_WAIT_UNTIL(cond, what)                                                        \
-    do {                                                                                 \
-        long long th_wait_start_ = th_now_ms();                                          \
-        while (!(cond)) {                                                                \
-            cr_assert_lt(th_now_ms() - th_wait_start_, TH_PATIENCE_MS, "%s", (what));    \
-            usleep(10 * 1000);                                                           \
-        }                                                                                \
+#define TH_WAIT_UNTIL(cond, what) TH_WAIT_UNTIL_TOLD(cond, what, "")
+
+/* TH_WAIT_UNTIL, whose failure also says STORY: a string expression,
+ * evaluated only then, telling where things stand. */
+#define TH_WAIT_UNTIL_TOLD(cond, what, story)                                                      \
+    do {                                                                                           \
+        long long th_wait_start_ = th_now_ms();                                                    \
+        while (!(cond)) {                                                                          \
+            if (th_now_ms() - th_wait_start_ >= TH_PATIENCE_MS) {                                  \
+                const char *th_story_ = (story);                                                   \
+                cr_assert_fail("%s%s%s", (what), *th_story_ ? ": " : "", th_story_);               \
+            }                                                                                      \
+            usleep(10 * 1000);                                                                     \
+        }                                                                                          \
     } while (0)
 
 #endif

@@ -64,17 +64,19 @@ replica_has_db(void)
 }
 
 /* Where the replica's replay stands, in words, for a test that waited in
- * vain: its receiver, how far it has received and replayed against the
- * primary, and what its startup process waits on. */
+ * vain: the primary's WAL position, the replica's receiver, how far it has
+ * received and replayed, and what its startup process waits on. */
 static const char *
 replica_story(void)
 {
-    static char out[600];
+    static char out[700];
     PGconn *c = PQconnectdb(getenv("INBOXD_TEST_REPLICA_URL"));
-    PGresult *r;
+    PGresult *r = th_sql(&t, "SELECT pg_current_wal_lsn()::text");
+    int n = snprintf(out, sizeof(out), "primary at %s; replica: ", PQgetvalue(r, 0, 0));
 
+    PQclear(r);
     if (PQstatus(c) != CONNECTION_OK) {
-        snprintf(out, sizeof(out), "replica unreachable: %s", PQerrorMessage(c));
+        snprintf(out + n, sizeof(out) - (size_t)n, "unreachable: %s", PQerrorMessage(c));
         PQfinish(c);
         return out;
     }
@@ -84,7 +86,7 @@ replica_story(void)
                   "pg_get_wal_replay_pause_state(), 'startup waits on ' || coalesce((SELECT "
                   "wait_event_type || '/' || wait_event FROM pg_stat_activity WHERE backend_type "
                   "= 'startup'), 'nothing'))");
-    snprintf(out, sizeof(out), "%s",
+    snprintf(out + n, sizeof(out) - (size_t)n, "%s",
              PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0) : PQerrorMessage(c));
     PQclear(r);
     PQfinish(c);
@@ -117,25 +119,6 @@ pause_replay(bool pause)
                       "replay to pause");
 }
 
-/* Waits for the replica to replay the creation of the test's database;
- * when it does not, says where its replay stands. */
-static void
-wait_for_db(void)
-{
-    long long start = th_now_ms();
-
-    while (!replica_has_db()) {
-        if (th_now_ms() - start > TH_PATIENCE_MS) {
-            PGresult *r = th_sql(&t, "SELECT pg_current_wal_lsn()::text");
-
-            cr_log_error("primary at %s; replica: %s", PQgetvalue(r, 0, 0), replica_story());
-            PQclear(r);
-            cr_assert_fail("the replica to have the test's database");
-        }
-        usleep(10 * 1000);
-    }
-}
-
 /* inboxd with database_url_ro on the replica, once the replica has the
  * test's database and inboxd says it is up; replay runs. */
 static void
@@ -148,7 +131,8 @@ setup(void)
         cr_assert_fail("INBOXD_TEST_REPLICA_URL is not set: run tests/stories/with_replica.sh");
     th_start(&t, true, NULL);
     th_tenant(&t, "Replica Shop", account, key);
-    wait_for_db();
+    TH_WAIT_UNTIL_TOLD(replica_has_db(), "the replica to have the test's database",
+                       replica_story());
     pause_replay(false);
     th_app_stop(&t);
     snprintf(ro, sizeof(ro), "%s dbname=%s", url, t.dbname);
